@@ -1,0 +1,61 @@
+"""Cluster configuration: pydantic models for the cluster, its regions and zones."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+
+class ZoneConfig(BaseModel):
+    name: str
+
+
+class RegionConfig(BaseModel):
+    name: str = "us-east-1"
+    zones: list[str] = Field(default_factory=lambda: ["us-east-1a", "us-east-1b", "us-east-1c"])
+
+    @field_validator("zones")
+    @classmethod
+    def _three_zones(cls, zones: list[str]) -> list[str]:
+        if len(zones) != 3 or len(set(zones)) != 3:
+            raise ValueError("a region has exactly three distinct availability zones")
+        return zones
+
+
+class ClusterConfig(BaseModel):
+    name: str = "local"
+    host: str = "127.0.0.1"
+    port: int = 5432
+    data_dir: Path = Field(default_factory=lambda: default_data_dir("local"))
+    region: RegionConfig = Field(default_factory=RegionConfig)
+    compute_actors: int = 2
+    #: upper bounds (exclusive) of every shard's key range but the last, as hex
+    shard_splits: list[str] = Field(default_factory=lambda: [_default_split()])
+    journal_quorum: int = 2
+
+    @property
+    def namespace(self) -> str:
+        return f"dsql-{self.name}"
+
+    @property
+    def shard_count(self) -> int:
+        return len(self.shard_splits) + 1
+
+    def shard_ranges(self) -> list[tuple[bytes, bytes | None]]:
+        bounds = [bytes.fromhex(s) for s in self.shard_splits]
+        lows = [b""] + bounds
+        highs: list[bytes | None] = list(bounds) + [None]
+        return list(zip(lows, highs))
+
+
+def default_data_dir(name: str) -> Path:
+    base = os.environ.get("DSQL_RAY_HOME") or os.path.join(Path.home(), ".dsql-ray")
+    return Path(base) / name
+
+
+def _default_split() -> str:
+    # Shard 0 holds the catalog (table 0); shard 1 holds user tables. Control splits
+    # further by range as data grows.
+    from .keys import table_prefix
+    return table_prefix(1).hex()

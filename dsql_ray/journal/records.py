@@ -1,0 +1,18 @@
+"""The one record type the journal carries: a committed transaction."""
+from __future__ import annotations
+
+import pickle
+from typing import Any, NamedTuple
+
+
+class CommitRecord(NamedTuple):
+    seq: int                              # position in the journal, contiguous from 1
+    ts: int                               # τ_commit, strictly increasing with seq
+    writes: tuple[tuple[bytes, Any], ...]  # (key, row) pairs; row None deletes the key
+
+    def encode(self) -> bytes:
+        return pickle.dumps(tuple(self), protocol=5)
+
+    @classmethod
+    def decode(cls, payload: bytes) -> "CommitRecord":
+        return cls(*pickle.loads(payload))

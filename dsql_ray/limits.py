@@ -1,0 +1,48 @@
+"""Named limits with units, in one place, each with the error DSQL raises for it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import DsqlError, LimitExceeded
+
+
+@dataclass(frozen=True)
+class Limit:
+    name: str
+    value: float
+    unit: str
+    sqlstate: str
+    message: str
+
+    def error(self) -> DsqlError:
+        return DsqlError(self.message, sqlstate=self.sqlstate) if self.sqlstate != "54000" \
+            else LimitExceeded(self.message)
+
+    def check(self, amount: float) -> None:
+        if amount > self.value:
+            raise self.error()
+
+
+MiB = 1024 * 1024
+
+rows_per_txn_max = Limit("rows_per_txn_max", 3000, "rows", "54000",
+                         "transaction row limit exceeded")
+bytes_per_txn_max = Limit("bytes_per_txn_max", 10 * MiB, "bytes", "54000",
+                          "transaction size limit 10mb exceeded")
+txn_age_max = Limit("txn_age_max", 300, "s", "54000",
+                    "transaction age limit of 300s exceeded")
+key_size_max = Limit("key_size_max", 1024, "bytes", "54000", "key size too large")
+row_size_max = Limit("row_size_max", 2 * MiB, "bytes", "54000", "row size too large")
+columns_per_table_max = Limit("columns_per_table_max", 255, "columns", "54011",
+                              "tables can have at most 255 columns")
+connections_max = Limit("connections_max", 10_000, "connections", "53300",
+                        "too many open connections")
+connection_age_max = Limit("connection_age_max", 3600, "s", "57P01",
+                           "connection age limit of 60 minutes exceeded")
+
+# Internal bounds (not DSQL-visible): every wait and queue is bounded.
+read_wait_max_s = 5.0          # storage waits this long for completeness at τ
+rpc_timeout_s = 10.0           # one data-plane call
+rpc_inflight_max = 10_000      # outstanding calls on one connection
+journal_batch_max = 512        # records fsynced together
+scan_rows_max = 1_000_000      # rows one scan may return before it is refused

@@ -1,0 +1,82 @@
+"""Multi-version rows over an ordered key space.
+
+Each key keeps its versions as parallel lists of commit timestamps (ascending) and rows;
+a row of ``None`` is a deletion. A read as of τ sees, for every key, the newest version
+with timestamp ≤ τ. Keys are kept sorted so a key range is a contiguous slice.
+"""
+from __future__ import annotations
+
+import bisect
+from typing import Any, Iterator
+
+from sortedcontainers import SortedList
+
+TOMBSTONE = None
+
+
+class MvccStore:
+    def __init__(self) -> None:
+        self._versions: dict[bytes, tuple[list[int], list[Any]]] = {}
+        self._keys = SortedList()
+        self.last_ts = 0
+
+    def __len__(self) -> int:
+        return len(self._versions)
+
+    def apply(self, ts: int, writes) -> None:
+        """Install one commit's writes at ``ts``; commits arrive in timestamp order."""
+        assert ts > self.last_ts, f"MVCC apply out of order: {ts} after {self.last_ts}"
+        self.last_ts = ts
+        versions = self._versions
+        for key, row in writes:
+            entry = versions.get(key)
+            if entry is None:
+                versions[key] = ([ts], [row])
+                self._keys.add(key)
+            else:
+                entry[0].append(ts)
+                entry[1].append(row)
+
+    def get(self, key: bytes, ts: int) -> Any:
+        entry = self._versions.get(key)
+        if entry is None:
+            return None
+        tss, rows = entry
+        if tss[-1] <= ts:            # the common case: the newest version is visible
+            return rows[-1]
+        i = bisect.bisect_right(tss, ts)
+        return rows[i - 1] if i else None
+
+    def scan(self, low: bytes, high: bytes | None, ts: int) -> Iterator[tuple[bytes, Any]]:
+        """Visible (key, row) pairs with low ≤ key < high, in key order."""
+        keys = self._keys.irange(low, high, inclusive=(True, False)) if high is not None \
+            else self._keys.irange(low, None)
+        get = self.get
+        for key in keys:
+            row = get(key, ts)
+            if row is not None:
+                yield key, row
+
+    def gc(self, horizon: int) -> int:
+        """Drop versions no snapshot at or after ``horizon`` can see; returns versions freed."""
+        freed = 0
+        dead: list[bytes] = []
+        for key, (tss, rows) in self._versions.items():
+            if len(tss) == 1 and not (rows[0] is None and tss[0] <= horizon):
+                continue
+            i = bisect.bisect_right(tss, horizon)   # versions[:i] are ≤ horizon
+            keep_from = max(i - 1, 0)               # the newest of them stays visible
+            if keep_from:
+                del tss[:keep_from]
+                del rows[:keep_from]
+                freed += keep_from
+            if len(tss) == 1 and rows[0] is None and tss[0] <= horizon:
+                dead.append(key)
+        for key in dead:
+            del self._versions[key]
+            self._keys.remove(key)
+            freed += 1
+        return freed
+
+    def snapshot_rows(self, ts: int) -> Iterator[tuple[bytes, Any]]:
+        return self.scan(b"", None, ts)
