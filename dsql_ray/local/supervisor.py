@@ -50,7 +50,7 @@ def start_ray_nodes(config: ClusterConfig):
     from ray.cluster_utils import Cluster
     region = config.region.name
     zones = config.region.zones
-    common = dict(num_cpus=4, node_ip_address="127.0.0.1",
+    common = dict(num_cpus=4,
                   object_store_memory=80 * 1024 * 1024)
     cluster = Cluster(initialize_head=True, head_node_args=dict(
         common, include_dashboard=False, labels={"region": region, "zone": zones[0]}))

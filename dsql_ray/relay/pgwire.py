@@ -1,0 +1,866 @@
+"""PostgreSQL v3 wire protocol codec: no I/O, only bytes in and bytes out.
+
+* Frontend messages: the startup packet (StartupMessage, SSLRequest, GSSENCRequest,
+  CancelRequest) and the typed messages a session serves (``parse_*`` below take the
+  message *body*, i.e. what follows the type byte and the Int32 length).
+* Backend messages: builders returning complete frames (type byte, length, payload).
+* Values: encoding of Python values to the text or binary format of a type OID, and
+  decoding of Bind parameters.
+
+Message formats: https://www.postgresql.org/docs/current/protocol-message-formats.html
+
+Python value conventions: bool, int, float, Decimal (numeric), str (text types and json,
+holding the JSON text), bytes (bytea), UUID, date, time, datetime (timestamp naive,
+timestamptz aware, sent in UTC), timedelta (interval). Text output matches PostgreSQL's
+with ``DateStyle=ISO``, ``IntervalStyle=postgres``, ``TimeZone=UTC``,
+``extra_float_digits=1`` (the PostgreSQL 12+ default: shortest exact float output).
+"""
+from __future__ import annotations
+
+import functools
+import math
+import re
+import struct
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Callable, Iterable, Sequence
+
+from ..compute.result import Column
+from ..compute.types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8,
+                             INTERVAL, JSON, JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME,
+                             TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)
+from ..errors import DsqlError, ProtocolError
+
+MiB = 1024 * 1024
+MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
+MAX_STARTUP_LEN = 10_000          # bound on the startup packet (as PostgreSQL)
+MAX_AUTH_LEN = 65_535             # bound on a PasswordMessage (PG_MAX_AUTH_TOKEN_LENGTH)
+
+PROTOCOL_3_0 = 3 << 16            # 196608
+SSL_REQUEST_CODE = 80877103       # 1234 << 16 | 5679
+GSSENC_REQUEST_CODE = 80877104    # 1234 << 16 | 5680
+CANCEL_REQUEST_CODE = 80877102    # 1234 << 16 | 5678
+TLS_HANDSHAKE_BYTE = 0x16         # first byte of a TLS record: direct TLS (PostgreSQL 17+)
+
+TEXT_FORMAT, BINARY_FORMAT = 0, 1
+
+_I16 = struct.Struct("!h")
+_U16 = struct.Struct("!H")
+_I32 = struct.Struct("!i")
+_U32 = struct.Struct("!I")
+_I64 = struct.Struct("!q")
+_F32 = struct.Struct("!f")
+_F64 = struct.Struct("!d")
+_U32_PAIR = struct.Struct("!II")
+_FIELD = struct.Struct("!IhIhih")      # RowDescription field after its name
+_INTERVAL = struct.Struct("!qii")      # microseconds, days, months
+_NUMERIC_HEAD = struct.Struct("!HhHH")  # ndigits, weight, sign, dscale
+_array_struct = functools.lru_cache(maxsize=256)(struct.Struct)   # "!{n}h" and the like
+
+
+# ---------------------------------------------------------------------------------------
+# Frontend messages
+
+@dataclass(frozen=True, slots=True)
+class StartupMessage:
+    """StartupMessage: Int32 protocol version, then name/value C-string pairs, then \\0."""
+    major: int
+    minor: int
+    params: dict[str, str]
+
+    @property
+    def user(self) -> str | None:
+        return self.params.get("user")
+
+    @property
+    def database(self) -> str | None:
+        return self.params.get("database") or self.user
+
+    @property
+    def protocol_options(self) -> list[str]:
+        """``_pq_.*`` options: protocol extensions we must report as unrecognized."""
+        return [name for name in self.params if name.startswith("_pq_.")]
+
+    @property
+    def settings(self) -> dict[str, str]:
+        """Run-time settings requested: the extra parameters plus ``options`` switches."""
+        settings = {name: value for name, value in self.params.items()
+                    if name not in ("user", "database", "options")
+                    and not name.startswith("_pq_.")}
+        settings.update(parse_options(self.params.get("options", "")))
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
+class SSLRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GSSENCRequest:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CancelRequest:
+    pid: int
+    secret: int
+
+
+@dataclass(frozen=True, slots=True)
+class Parse:
+    name: str
+    query: str
+    param_oids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Bind:
+    portal: str
+    statement: str
+    param_formats: tuple[int, ...]
+    params: list[bytes | None] = field(repr=False)
+    result_formats: tuple[int, ...]
+
+
+class _Body:
+    """Cursor over a message body; running past the end is a ProtocolError."""
+    __slots__ = ("data", "pos")
+
+    def __init__(self, data: bytes):
+        self.data, self.pos = data, 0
+
+    def cstr(self) -> str:
+        end = self.data.find(b"\0", self.pos)
+        if end < 0:
+            raise ProtocolError("invalid string in message")
+        raw, self.pos = self.data[self.pos:end], end + 1
+        return _utf8(raw)
+
+    def unpack(self, st: struct.Struct) -> tuple:
+        try:
+            values = st.unpack_from(self.data, self.pos)
+        except struct.error:
+            raise ProtocolError("insufficient data left in message") from None
+        self.pos += st.size
+        return values
+
+    def int16s(self, count: int) -> tuple[int, ...]:
+        return self.unpack(_array_struct(f"!{count}h"))
+
+    def uint32s(self, count: int) -> tuple[int, ...]:
+        return self.unpack(_array_struct(f"!{count}I"))
+
+    def value(self) -> bytes | None:
+        """A length-prefixed value (Int32 length, -1 for NULL, then the bytes)."""
+        (length,) = self.unpack(_I32)
+        if length == -1:
+            return None
+        end = self.pos + length
+        if length < 0 or end > len(self.data):
+            raise ProtocolError("insufficient data left in message")
+        raw, self.pos = self.data[self.pos:end], end
+        return raw
+
+    def finish(self) -> None:
+        if self.pos != len(self.data):
+            raise ProtocolError("invalid message format")
+
+
+def parse_startup_packet(packet: bytes) -> StartupMessage | SSLRequest | GSSENCRequest \
+        | CancelRequest:
+    """Parse a startup packet given without its leading Int32 length."""
+    body = _Body(packet)
+    (code,) = body.unpack(_U32)
+    if code == SSL_REQUEST_CODE:
+        body.finish()
+        return SSLRequest()
+    if code == GSSENC_REQUEST_CODE:
+        body.finish()
+        return GSSENCRequest()
+    if code == CANCEL_REQUEST_CODE:
+        pid, secret = body.unpack(_U32_PAIR)
+        body.finish()
+        return CancelRequest(pid, secret)
+    major, minor = code >> 16, code & 0xFFFF
+    if major != 3:
+        raise ProtocolError(f"unsupported frontend protocol {major}.{minor}: server "
+                            "supports 3.0 to 3.0", sqlstate="0A000")
+    params: dict[str, str] = {}
+    while (name := body.cstr()):
+        params[name] = body.cstr()
+    body.finish()
+    return StartupMessage(major, minor, params)
+
+
+def parse_options(options: str) -> dict[str, str]:
+    """The ``options`` startup parameter: ``-c name=value`` / ``--name=value`` switches,
+    separated by whitespace; a backslash makes the next character literal."""
+    words = [re.sub(r"\\(.)", r"\1", w) for w in re.findall(r"(?:\\.|\S)+", options)]
+    settings: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        if word == "-c" and i + 1 < len(words):
+            i += 1
+            word = words[i]
+        elif word.startswith("-c"):
+            word = word[2:]
+        elif word.startswith("--"):
+            word = word[2:]
+        else:
+            raise ProtocolError(f"invalid command-line argument for server process: {word}",
+                                sqlstate="42601")
+        name, eq, value = word.partition("=")
+        if not eq or not name:
+            raise ProtocolError(f"invalid command-line argument for server process: {word}",
+                                sqlstate="42601")
+        settings[name.replace("-", "_")] = value
+        i += 1
+    return settings
+
+
+def parse_query(body: bytes) -> str:
+    """Query ('Q'): String query."""
+    b = _Body(body)
+    sql = b.cstr()
+    b.finish()
+    return sql
+
+
+def parse_password(body: bytes) -> str:
+    """PasswordMessage ('p'): String password."""
+    return parse_query(body)
+
+
+def parse_parse(body: bytes) -> Parse:
+    """Parse ('P'): String name, String query, Int16 n, Int32[n] parameter type OIDs."""
+    b = _Body(body)
+    name, query = b.cstr(), b.cstr()
+    (count,) = b.unpack(_U16)
+    oids = b.uint32s(count)
+    b.finish()
+    return Parse(name, query, oids)
+
+
+def parse_bind(body: bytes) -> Bind:
+    """Bind ('B'): String portal, String statement, Int16 n, Int16[n] parameter format
+    codes, Int16 m, m × (Int32 length (-1 = NULL), Byte[length]), Int16 r, Int16[r]
+    result format codes."""
+    b = _Body(body)
+    portal, statement = b.cstr(), b.cstr()
+    (count,) = b.unpack(_U16)
+    param_formats = b.int16s(count)
+    (count,) = b.unpack(_U16)
+    params = [b.value() for _ in range(count)]
+    (count,) = b.unpack(_U16)
+    result_formats = b.int16s(count)
+    b.finish()
+    return Bind(portal, statement, param_formats, params, result_formats)
+
+
+def parse_describe(body: bytes) -> tuple[str, str]:
+    """Describe ('D') and Close ('C'): Byte1 'S' (statement) or 'P' (portal), String
+    name. Returns (kind, name)."""
+    if not body or body[0] not in b"SP":
+        raise ProtocolError(f"invalid DESCRIBE/CLOSE message subtype {body[:1].hex()}")
+    b = _Body(body)
+    b.pos = 1
+    name = b.cstr()
+    b.finish()
+    return chr(body[0]), name
+
+
+parse_close = parse_describe
+
+
+def parse_execute(body: bytes) -> tuple[str, int]:
+    """Execute ('E'): String portal, Int32 maximum rows (0 = no limit)."""
+    b = _Body(body)
+    portal = b.cstr()
+    (max_rows,) = b.unpack(_I32)
+    b.finish()
+    return portal, max_rows
+
+
+def _utf8(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise DsqlError('invalid byte sequence for encoding "UTF8"',
+                        sqlstate="22021") from None
+
+
+# ---------------------------------------------------------------------------------------
+# Backend messages
+
+def _frame(kind: bytes, payload: bytes = b"") -> bytes:
+    return kind + _I32.pack(len(payload) + 4) + payload
+
+
+def _cstr(text: str) -> bytes:
+    return text.replace("\0", "").encode("utf-8", "replace") + b"\0"
+
+
+AUTHENTICATION_OK = _frame(b"R", _I32.pack(0))
+AUTHENTICATION_CLEARTEXT_PASSWORD = _frame(b"R", _I32.pack(3))
+EMPTY_QUERY_RESPONSE = _frame(b"I")
+PARSE_COMPLETE = _frame(b"1")
+BIND_COMPLETE = _frame(b"2")
+CLOSE_COMPLETE = _frame(b"3")
+NO_DATA = _frame(b"n")
+PORTAL_SUSPENDED = _frame(b"s")
+_READY_FOR_QUERY = {status: _frame(b"Z", status.encode()) for status in "ITE"}
+
+
+def ready_for_query(txn_status: str) -> bytes:
+    """ReadyForQuery ('Z'): 'I' idle, 'T' in a transaction, 'E' in a failed one."""
+    return _READY_FOR_QUERY[txn_status]
+
+
+def parameter_status(name: str, value: str) -> bytes:
+    return _frame(b"S", _cstr(name) + _cstr(value))
+
+
+def backend_key_data(pid: int, secret: int) -> bytes:
+    return _frame(b"K", _U32_PAIR.pack(pid, secret))
+
+
+def negotiate_protocol_version(newest_version: int, unrecognized: Sequence[str]) -> bytes:
+    """NegotiateProtocolVersion ('v'): Int32 newest protocol version supported (the
+    documentation says "minor version", but PostgreSQL sends major << 16 | minor and
+    libpq requires it), Int32 n, n × String unrecognized ``_pq_.`` option."""
+    payload = _U32_PAIR.pack(newest_version, len(unrecognized))
+    return _frame(b"v", payload + b"".join(_cstr(name) for name in unrecognized))
+
+
+def command_complete(tag: str) -> bytes:
+    return _frame(b"C", _cstr(tag))
+
+
+def parameter_description(type_oids: Sequence[int]) -> bytes:
+    return _frame(b"t", _U16.pack(len(type_oids)) + b"".join(map(_U32.pack, type_oids)))
+
+
+def row_description(columns: Sequence[Column],
+                    formats: Sequence[int] | None = None) -> bytes:
+    """RowDescription ('T'): Int16 n, then per field: String name, Int32 table OID,
+    Int16 column number, Int32 type OID, Int16 type size, Int32 type modifier,
+    Int16 format code (default: all text)."""
+    formats = formats or (TEXT_FORMAT,) * len(columns)
+    parts = [_U16.pack(len(columns))]
+    for col, fmt in zip(columns, formats):
+        size = col.type_size if col.type_size != -1 else TYPE_SIZE.get(col.type_oid, -1)
+        parts.append(_cstr(col.name))
+        parts.append(_FIELD.pack(0, 0, col.type_oid, size, col.type_modifier, fmt))
+    return _frame(b"T", b"".join(parts))
+
+
+def error_response(error: DsqlError, *, severity: str | None = None) -> bytes:
+    """ErrorResponse ('E') with fields S/V severity, C SQLSTATE, M message, D detail,
+    H hint."""
+    return _frame(b"E", _notice_fields(severity or error.severity, error.sqlstate,
+                                       error.message, error.detail, error.hint))
+
+
+def notice_response(message: str, *, severity: str = "NOTICE", sqlstate: str = "00000",
+                    detail: str | None = None, hint: str | None = None) -> bytes:
+    """NoticeResponse ('N'): the same fields as ErrorResponse."""
+    return _frame(b"N", _notice_fields(severity, sqlstate, message, detail, hint))
+
+
+def _notice_fields(severity: str, sqlstate: str, message: str, detail: str | None,
+                   hint: str | None) -> bytes:
+    parts = [b"S", _cstr(severity), b"V", _cstr(severity), b"C", _cstr(sqlstate),
+             b"M", _cstr(message)]
+    if detail:
+        parts += [b"D", _cstr(detail)]
+    if hint:
+        parts += [b"H", _cstr(hint)]
+    parts.append(b"\0")
+    return b"".join(parts)
+
+
+_NULL = _I32.pack(-1)
+
+
+def append_data_rows(out: bytearray, rows: Iterable[Sequence[Any]],
+                     encoders: Sequence[Callable[[Any], bytes]]) -> None:
+    """Append one DataRow ('D': Int16 n, n × (Int32 length or -1 for NULL, bytes)) per
+    row to ``out``; ``encoders`` come from :func:`column_encoders`."""
+    head = b"D\0\0\0\0" + _U16.pack(len(encoders))
+    pack_len, pack_len_into = _I32.pack, _I32.pack_into
+    for row in rows:
+        start = len(out)
+        out += head
+        for value, encode in zip(row, encoders):
+            if value is None:
+                out += _NULL
+            else:
+                raw = encode(value)
+                out += pack_len(len(raw))
+                out += raw
+        pack_len_into(out, start + 1, len(out) - start - 1)
+
+
+# ---------------------------------------------------------------------------------------
+# Value encoding (results)
+
+_PG_EPOCH_DATE = date(2000, 1, 1)
+_PG_EPOCH_ORDINAL = _PG_EPOCH_DATE.toordinal()
+_PG_EPOCH = datetime(2000, 1, 1)
+_PG_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=timezone.utc)
+_USEC = timedelta(microseconds=1)
+_USECS_PER_DAY = 86_400_000_000
+
+
+def _shortest_float_text(shortest: str, fixed_below_exp: int) -> bytes:
+    """Lay out shortest round-trip digits as PostgreSQL 12+ does (Ryu, src/common/d2s.c
+    and f2s.c): fixed notation when the decimal exponent is in [-4, fixed_below_exp),
+    else ``d.ddde±XX``. ``shortest`` is such digits in any Python float notation."""
+    sign = "-" if shortest[0] == "-" else ""
+    mantissa, _, exp = shortest.lstrip("-").partition("e")
+    whole, _, frac = mantissa.partition(".")
+    digits = (whole + frac).lstrip("0")
+    exp10 = len(whole) - 1 + int(exp or 0) - (len(whole + frac) - len(digits))
+    digits = digits.rstrip("0") or "0"
+    if -4 <= exp10 < fixed_below_exp:
+        if exp10 < 0:
+            text = "0." + "0" * (-exp10 - 1) + digits
+        else:
+            text = digits[:exp10 + 1].ljust(exp10 + 1, "0")
+            if len(digits) > exp10 + 1:
+                text += "." + digits[exp10 + 1:]
+    else:
+        text = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+        text += f"e{'-' if exp10 < 0 else '+'}{abs(exp10):02d}"
+    return (sign + text).encode()
+
+
+def _float_special(v: float) -> bytes | None:
+    if v != v:
+        return b"NaN"
+    if v in (math.inf, -math.inf):
+        return b"Infinity" if v > 0 else b"-Infinity"
+    if v == 0:
+        return b"-0" if math.copysign(1.0, v) < 0 else b"0"
+    return None
+
+
+def _float8_text(v: float) -> bytes:
+    special = _float_special(v)
+    if special is not None:
+        return special
+    text = repr(float(v))
+    if "e" not in text and -1e15 < v < 1e15:     # the common case: repr already fits
+        return (text[:-2] if text.endswith(".0") else text).encode()
+    return _shortest_float_text(text, 15)
+
+
+def _float4_text(v: float) -> bytes:
+    (single,) = _F32.unpack(_F32.pack(v))
+    special = _float_special(single)
+    if special is not None:
+        return special
+    for precision in range(9):          # shortest digits that round-trip through float4
+        text = "%.*e" % (precision, single)
+        if _F32.unpack(_F32.pack(float(text)))[0] == single:
+            break
+    return _shortest_float_text(text, 6)
+
+
+def _numeric_text(v: Decimal) -> bytes:
+    if v.is_nan():
+        return b"NaN"
+    if v.is_infinite():
+        return b"-Infinity" if v < 0 else b"Infinity"
+    if not v and v.is_signed():     # PostgreSQL has no negative zero
+        v = v.copy_abs()
+    return format(v, "f").encode()
+
+
+def _fraction(usecs: int) -> str:
+    """Fractional seconds as PostgreSQL prints them: no trailing zeros, none at all for 0."""
+    return ("." + f"{usecs:06d}".rstrip("0")) if usecs else ""
+
+
+def _time_text(v: time) -> bytes:
+    return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}{_fraction(v.microsecond)}".encode()
+
+
+def _timestamp_text(v: datetime) -> bytes:
+    if v.tzinfo is not None:
+        v = v.replace(tzinfo=None)
+    text = v.isoformat(" ")
+    return (text.rstrip("0") if v.microsecond else text).encode()
+
+
+def _as_utc(v: datetime) -> datetime:
+    """timestamptz values are sent in UTC; a naive value is taken to be UTC already."""
+    if v.tzinfo is None or v.tzinfo is timezone.utc:
+        return v
+    return v.astimezone(timezone.utc)
+
+
+def _timestamptz_text(v: datetime) -> bytes:
+    return _timestamp_text(_as_utc(v)) + b"+00"
+
+
+def _interval_fields(v: timedelta) -> tuple[int, int]:
+    """(days, microseconds) with one sign, so -1 hour is 0 days -01:00:00 (as
+    ``interval '-1 hour'``), not -1 days +23:00:00."""
+    usecs = v // _USEC
+    days, rest = divmod(abs(usecs), _USECS_PER_DAY)
+    return (-days, -rest) if usecs < 0 else (days, rest)
+
+
+def _interval_text(v: timedelta) -> bytes:
+    """IntervalStyle ``postgres`` (EncodeInterval in datetime.c): '3 days 04:05:06.5'."""
+    days, usecs = _interval_fields(v)
+    parts = []
+    if days:
+        parts.append(f"{days} day" if days == 1 else f"{days} days")
+    if usecs or not days:
+        secs, frac = divmod(abs(usecs), 1_000_000)
+        hours, secs = divmod(secs, 3600)
+        minutes, secs = divmod(secs, 60)
+        sign = "-" if usecs < 0 else ""
+        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}{_fraction(frac)}")
+    return " ".join(parts).encode()
+
+
+def _interval_binary(v: timedelta) -> bytes:
+    """interval_send: Int64 microseconds, Int32 days, Int32 months."""
+    days, usecs = _interval_fields(v)
+    return _INTERVAL.pack(usecs, days, 0)
+
+
+def _numeric_binary(v: Decimal) -> bytes:
+    """numeric_send: Int16 ndigits, Int16 weight (of the first base-10000 digit),
+    UInt16 sign (0 +, 0x4000 -, 0xC000 NaN, 0xD000 +Inf, 0xF000 -Inf), Int16 dscale,
+    Int16[ndigits] base-10000 digits."""
+    if v.is_nan():
+        return _NUMERIC_HEAD.pack(0, 0, 0xC000, 0)
+    if v.is_infinite():
+        return _NUMERIC_HEAD.pack(0, 0, 0xF000 if v < 0 else 0xD000, 0)
+    sign, digit_tuple, exp = v.as_tuple()
+    dscale = max(0, -exp)
+    digits = "".join(map(str, digit_tuple)) + "0" * max(0, exp)
+    frac_len = dscale + (-dscale) % 4                # fraction padded to whole groups
+    digits += "0" * (frac_len - dscale)
+    digits = "0" * (-len(digits) % 4) + digits       # integer part padded likewise
+    groups = [int(digits[i:i + 4]) for i in range(0, len(digits), 4)]
+    weight = (len(digits) - frac_len) // 4 - 1
+    while groups and groups[0] == 0:
+        groups.pop(0)
+        weight -= 1
+    while groups and groups[-1] == 0:
+        groups.pop()
+    if not groups:
+        return _NUMERIC_HEAD.pack(0, 0, 0, dscale)
+    return (_NUMERIC_HEAD.pack(len(groups), weight, 0x4000 if sign else 0, dscale)
+            + _array_struct(f"!{len(groups)}H").pack(*groups))
+
+
+def _utf8_bytes(v: str) -> bytes:
+    return v.encode("utf-8")
+
+
+_TEXT_TYPES = (TEXT, VARCHAR, BPCHAR, JSON, JSONB, UNKNOWN)
+
+_TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
+    BOOL: lambda v: b"t" if v else b"f",
+    INT2: lambda v: b"%d" % v, INT4: lambda v: b"%d" % v, INT8: lambda v: b"%d" % v,
+    OID: lambda v: b"%d" % v,
+    FLOAT4: _float4_text, FLOAT8: _float8_text, NUMERIC: _numeric_text,
+    BYTEA: lambda v: b"\\x" + bytes(v).hex().encode(),
+    UUID: lambda v: str(v).encode(),
+    DATE: lambda v: v.isoformat().encode(),
+    TIME: _time_text, TIMESTAMP: _timestamp_text, TIMESTAMPTZ: _timestamptz_text,
+    INTERVAL: _interval_text,
+    **{oid: _utf8_bytes for oid in _TEXT_TYPES},
+}
+
+_BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
+    BOOL: lambda v: b"\x01" if v else b"\x00",
+    INT2: _I16.pack, INT4: _I32.pack, INT8: _I64.pack, OID: _U32.pack,
+    FLOAT4: _F32.pack, FLOAT8: _F64.pack, NUMERIC: _numeric_binary,
+    BYTEA: bytes,
+    UUID: lambda v: v.bytes,
+    DATE: lambda v: _I32.pack(v.toordinal() - _PG_EPOCH_ORDINAL),
+    TIME: lambda v: _I64.pack(((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000
+                              + v.microsecond),
+    TIMESTAMP: lambda v: _I64.pack((v.replace(tzinfo=None) - _PG_EPOCH) // _USEC),
+    TIMESTAMPTZ: lambda v: _I64.pack((_as_utc(v).replace(tzinfo=None) - _PG_EPOCH)
+                                     // _USEC),
+    INTERVAL: _interval_binary,
+    JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
+    **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
+}
+
+
+def _fallback_text(v: Any) -> bytes:
+    return str(v).encode("utf-8")
+
+
+def column_encoders(columns: Sequence[Column],
+                    formats: Sequence[int] | None = None) -> list[Callable[[Any], bytes]]:
+    """One encoder per column for :func:`append_data_rows` (formats default to text).
+    Types without a codec are sent as their ``str()`` in either format, which is what
+    PostgreSQL's text-like types send in binary too."""
+    formats = formats or (TEXT_FORMAT,) * len(columns)
+    return [(_BINARY_ENCODERS if fmt == BINARY_FORMAT else _TEXT_ENCODERS)
+            .get(col.type_oid, _fallback_text) for col, fmt in zip(columns, formats)]
+
+
+def encode_value(value: Any, type_oid: int, fmt: int = TEXT_FORMAT) -> bytes:
+    """Encode one non-NULL value in the text (0) or binary (1) format of ``type_oid``."""
+    encoders = _BINARY_ENCODERS if fmt == BINARY_FORMAT else _TEXT_ENCODERS
+    return encoders.get(type_oid, _fallback_text)(value)
+
+
+def expand_format_codes(codes: Sequence[int], count: int, what: str) -> Sequence[int]:
+    """Apply the Bind format-code rule: no code means all text, one code applies to all
+    ``count`` values, otherwise there must be one per value. ``what`` is "parameter" or
+    "result" (for the error message)."""
+    if len(codes) != count:
+        if len(codes) > 1:
+            if what == "parameter":
+                message = f"bind message has {len(codes)} parameter formats but " \
+                          f"{count} parameters"
+            else:
+                message = f"bind message has {len(codes)} result formats but query " \
+                          f"has {count} columns"
+            raise DsqlError(message, sqlstate="08P01")
+        codes = (codes[0] if codes else TEXT_FORMAT,) * count
+    for code in codes:
+        if code not in (TEXT_FORMAT, BINARY_FORMAT):
+            raise DsqlError(f"unsupported format code: {code}", sqlstate="22023")
+    return codes
+
+
+# ---------------------------------------------------------------------------------------
+# Value decoding (Bind parameters)
+
+def _out_of_range(text: str, oid: int) -> DsqlError:
+    return DsqlError(f'value "{text}" is out of range for type {OID_TO_NAME[oid]}',
+                     sqlstate="22003")
+
+
+def _int_from_text(oid: int, lo: int, hi: int) -> Callable[[str], int]:
+    def decode(text: str) -> int:
+        value = int(text)
+        if not lo <= value <= hi:
+            raise _out_of_range(text, oid)
+        return value
+    return decode
+
+
+def _float8_from_text(text: str) -> float:
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise _out_of_range(text, FLOAT8)
+    return value
+
+
+def _float4_from_text(text: str) -> float:
+    value = _float8_from_text(text)
+    try:
+        return _F32.unpack(_F32.pack(value))[0]
+    except OverflowError:
+        raise _out_of_range(text, FLOAT4) from None
+
+
+_BOOL_WORDS = {**{w: True for w in ("t", "tr", "tru", "true", "y", "ye", "yes", "on", "1")},
+               **{w: False for w in ("f", "fa", "fal", "fals", "false", "n", "no", "of",
+                                     "off", "0")}}
+
+
+def _bool_from_text(text: str) -> bool:
+    return _BOOL_WORDS[text.strip().lower()]
+
+
+def _bytea_from_text(text: str) -> bytes:
+    """bytea input: hex (``\\x0aff``) or the traditional escape format (``a\\012\\\\``)."""
+    if text.startswith("\\x"):
+        return bytes.fromhex(text[2:])
+    out, i = bytearray(), 0
+    raw = text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] != 0x5C:                      # not a backslash
+            out.append(raw[i])
+            i += 1
+        elif raw[i + 1:i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        else:
+            octal = raw[i + 1:i + 4]
+            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
+                raise ValueError("invalid bytea escape")
+            out.append(int(octal, 8))
+            i += 4
+    return bytes(out)
+
+
+def _timestamp_from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text.strip()).replace(tzinfo=None)
+
+
+def _timestamptz_from_text(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip())
+    if value.tzinfo is None:                    # the session time zone is UTC
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
+
+
+_INTERVAL_UNITS = {
+    "microsecond": _USEC, "us": _USEC, "usec": _USEC,
+    "millisecond": timedelta(milliseconds=1), "ms": timedelta(milliseconds=1),
+    "msec": timedelta(milliseconds=1),
+    "second": timedelta(seconds=1), "sec": timedelta(seconds=1), "s": timedelta(seconds=1),
+    "minute": timedelta(minutes=1), "min": timedelta(minutes=1), "m": timedelta(minutes=1),
+    "hour": timedelta(hours=1), "hr": timedelta(hours=1), "h": timedelta(hours=1),
+    "day": timedelta(days=1), "d": timedelta(days=1),
+    "week": timedelta(weeks=1), "w": timedelta(weeks=1),
+    # months and years as interval comparison counts them: 30 days, 12 months
+    "month": timedelta(days=30), "mon": timedelta(days=30),
+    "year": timedelta(days=360), "yr": timedelta(days=360), "y": timedelta(days=360),
+}
+_INTERVAL_TOKEN = re.compile(
+    r"\s*(?:(?P<sign>[-+])?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d*)?))?"
+    r"|(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[a-z]*))")
+
+
+def _interval_from_text(text: str) -> timedelta:
+    """Interval input in the forms clients send: PostgreSQL style ('1 day 02:03:04',
+    '3 hours ago') and Python's str(timedelta) ('-1 day, 23:00:00'). Months and years
+    count as 30 and 360 days (a timedelta has no calendar)."""
+    source = text.lower().replace(",", " ").strip()
+    if source.startswith("@"):
+        source = source[1:]
+    negate = source.endswith(" ago")
+    if negate:
+        source = source[:-4]
+    total, pos = timedelta(), 0
+    source = source.rstrip()
+    if not source:
+        raise ValueError("empty interval")
+    while pos < len(source):
+        token = _INTERVAL_TOKEN.match(source, pos)
+        if token is None or token.end() == pos:
+            raise ValueError("invalid interval")
+        pos = token.end()
+        if token["h"] is not None:
+            part = timedelta(hours=int(token["h"]), minutes=int(token["m"]),
+                             seconds=float(token["s"] or 0))
+            total += -part if token["sign"] == "-" else part
+        else:
+            unit = token["unit"]
+            unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS \
+                else unit
+            total += float(token["num"]) * _INTERVAL_UNITS[unit or "second"]
+    return -total if negate else total
+
+
+def _jsonb_from_binary(raw: bytes) -> str:
+    if raw[:1] != b"\x01":
+        raise ValueError("unsupported jsonb version number")
+    return raw[1:].decode("utf-8")
+
+
+def _numeric_from_binary(raw: bytes) -> Decimal:
+    ndigits, weight, sign, dscale = _NUMERIC_HEAD.unpack_from(raw)
+    groups = _array_struct(f"!{ndigits}H").unpack(raw[_NUMERIC_HEAD.size:])
+    if sign == 0xC000:
+        return Decimal("NaN")
+    if sign in (0xD000, 0xF000):
+        return Decimal("-Infinity" if sign == 0xF000 else "Infinity")
+    if sign not in (0, 0x4000) or any(g > 9999 for g in groups):
+        raise ValueError("invalid numeric")
+    coefficient = 0
+    for group in groups:
+        coefficient = coefficient * 10000 + group
+    shift = 4 * (weight - ndigits + 1) + dscale     # coefficient × 10^shift × 10^-dscale
+    coefficient = coefficient * 10 ** shift if shift >= 0 else coefficient // 10 ** -shift
+    return Decimal(f"{'-' if sign else ''}{coefficient}E-{dscale}")
+
+
+def _time_from_usecs(usecs: int) -> time:
+    secs, micro = divmod(usecs, 1_000_000)
+    minutes, secs = divmod(secs, 60)
+    return time(*divmod(minutes, 60), secs, micro)
+
+
+def _interval_from_binary(raw: bytes) -> timedelta:
+    usecs, days, months = _INTERVAL.unpack(raw)
+    return timedelta(days=days + 30 * months, microseconds=usecs)
+
+
+def _unpack1(st: struct.Struct) -> Callable[[bytes], Any]:
+    return lambda raw: st.unpack(raw)[0]
+
+
+def _bool_from_binary(raw: bytes) -> bool:
+    if len(raw) != 1:
+        raise ValueError("invalid bool")
+    return raw != b"\x00"
+
+
+_TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
+    BOOL: _bool_from_text,
+    INT2: _int_from_text(INT2, -2 ** 15, 2 ** 15 - 1),
+    INT4: _int_from_text(INT4, -2 ** 31, 2 ** 31 - 1),
+    INT8: _int_from_text(INT8, -2 ** 63, 2 ** 63 - 1),
+    OID: _int_from_text(OID, 0, 2 ** 32 - 1),
+    FLOAT4: _float4_from_text, FLOAT8: _float8_from_text, NUMERIC: Decimal,
+    BYTEA: _bytea_from_text, UUID: uuid.UUID,
+    DATE: lambda t: date.fromisoformat(t.strip()),
+    TIME: lambda t: time.fromisoformat(t.strip()).replace(tzinfo=None),
+    TIMESTAMP: _timestamp_from_text, TIMESTAMPTZ: _timestamptz_from_text,
+    INTERVAL: _interval_from_text,
+    **{oid: str for oid in _TEXT_TYPES},
+}
+
+_BINARY_DECODERS: dict[int, Callable[[bytes], Any]] = {
+    BOOL: _bool_from_binary,
+    INT2: _unpack1(_I16), INT4: _unpack1(_I32), INT8: _unpack1(_I64), OID: _unpack1(_U32),
+    FLOAT4: _unpack1(_F32), FLOAT8: _unpack1(_F64), NUMERIC: _numeric_from_binary,
+    BYTEA: bytes, UUID: lambda raw: uuid.UUID(bytes=raw),
+    DATE: lambda raw: date.fromordinal(_PG_EPOCH_ORDINAL + _I32.unpack(raw)[0]),
+    TIME: lambda raw: _time_from_usecs(_I64.unpack(raw)[0]),
+    TIMESTAMP: lambda raw: _PG_EPOCH + _I64.unpack(raw)[0] * _USEC,
+    TIMESTAMPTZ: lambda raw: _PG_EPOCH_UTC + _I64.unpack(raw)[0] * _USEC,
+    INTERVAL: _interval_from_binary,
+    JSONB: _jsonb_from_binary,
+    **{oid: lambda raw: raw.decode("utf-8") for oid in (TEXT, VARCHAR, BPCHAR, JSON,
+                                                        UNKNOWN)},
+}
+
+
+def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT) -> Any:
+    """Decode one non-NULL Bind parameter. In text format a type without a decoder (and
+    OID 0, "unspecified") yields the str unchanged, for the backend to interpret."""
+    if fmt == BINARY_FORMAT:
+        decoder = _BINARY_DECODERS.get(type_oid)
+        if decoder is None:
+            raise DsqlError("no binary input function available for type "
+                            f"{OID_TO_NAME.get(type_oid, type_oid)}", sqlstate="42883")
+        try:
+            return decoder(raw)
+        except UnicodeDecodeError:
+            raise DsqlError('invalid byte sequence for encoding "UTF8"',
+                            sqlstate="22021") from None
+        except (ValueError, ArithmeticError, struct.error):
+            raise DsqlError("incorrect binary data format in bind parameter",
+                            sqlstate="22P03") from None
+    text = _utf8(raw)
+    decoder = _TEXT_DECODERS.get(type_oid)
+    if decoder is None:
+        return text
+    try:
+        return decoder(text)
+    except (ValueError, ArithmeticError, KeyError):
+        raise DsqlError(f"invalid input syntax for type {OID_TO_NAME[type_oid]}: "
+                        f'"{text}"', sqlstate="22P02") from None

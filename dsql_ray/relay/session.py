@@ -1,0 +1,599 @@
+"""One PostgreSQL client session over asyncio streams, from connect to close.
+
+Serves the pre-startup exchanges (SSLRequest, GSSENCRequest, CancelRequest, direct TLS),
+startup and authentication, then the simple and extended query protocols on top of a
+:class:`~dsql_ray.compute.result.SessionBackend`. Plain asyncio, no Ray.
+
+Protocol flow: https://www.postgresql.org/docs/current/protocol-flow.html
+
+Output is buffered and flushed once per ReadyForQuery and Flush (and when a long result
+fills the buffer), never once per message. Every read is bounded: startup packets by
+``MAX_STARTUP_LEN``, other messages by ``max_message_len``; the startup phase as a whole
+by ``startup_timeout``.
+"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import re
+import secrets
+import ssl
+import struct
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Sequence
+
+from ..compute.result import Column, PreparedInfo, QueryResult, SessionBackend
+from ..errors import AuthError, DsqlError, FeatureNotSupported, ProtocolError
+from .pgwire import (AUTHENTICATION_CLEARTEXT_PASSWORD, AUTHENTICATION_OK, BIND_COMPLETE,
+                     CLOSE_COMPLETE, EMPTY_QUERY_RESPONSE, MAX_AUTH_LEN, MAX_MESSAGE_LEN,
+                     MAX_STARTUP_LEN, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED, PROTOCOL_3_0,
+                     TLS_HANDSHAKE_BYTE, Bind, CancelRequest, SSLRequest, StartupMessage,
+                     append_data_rows, backend_key_data, column_encoders, command_complete,
+                     decode_value, error_response, expand_format_codes,
+                     negotiate_protocol_version, parameter_description, parameter_status,
+                     parse_bind, parse_close, parse_describe, parse_execute, parse_parse,
+                     parse_password, parse_query, parse_startup_packet, ready_for_query,
+                     row_description)
+
+log = logging.getLogger(__name__)
+
+BackendFactory = Callable[[str, str, dict[str, str]], Awaitable[SessionBackend]]
+Authenticator = Callable[[str, str, str], Awaitable[None]]
+CancelHandler = Callable[[int, int], Awaitable[None] | None]
+
+STARTUP_TIMEOUT_S = 60.0          # as PostgreSQL's authentication_timeout
+FLUSH_THRESHOLD = 256 * 1024      # flush a long result early instead of holding it all
+ALPN_PROTOCOL = "postgresql"
+
+_LENGTH = struct.Struct("!i")
+_BLANK_QUERY = re.compile(r"[\s;]*")
+_QUERY, _PARSE, _BIND, _DESCRIBE, _EXECUTE, _SYNC, _FLUSH, _CLOSE, _TERMINATE = b"QPBDESHCX"
+_FUNCTION_CALL, _PASSWORD = b"Fp"
+_COPY_DATA, _COPY_DONE, _COPY_FAIL = b"dcf"
+
+
+class _Disconnected(Exception):
+    """The client's stream failed while we wrote to it: nothing more can be sent."""
+
+
+def server_ssl_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
+    """A server TLS context fit for :func:`serve_connection`: TLS 1.2+, no
+    renegotiation, and ALPN ``postgresql`` (which direct TLS requires)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.options |= ssl.OP_NO_RENEGOTIATION
+    context.load_cert_chain(certfile, keyfile)
+    context.set_alpn_protocols([ALPN_PROTOCOL])
+    return context
+
+
+async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                           backend_factory: BackendFactory, *,
+                           ssl_context: ssl.SSLContext | None = None,
+                           require_tls: bool = False,
+                           authenticate: Authenticator | None = None,
+                           backend_key: tuple[int, int] | None = None,
+                           on_cancel: CancelHandler | None = None,
+                           first_bytes: bytes = b"",
+                           max_message_len: int = MAX_MESSAGE_LEN,
+                           startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+    """Serve one client connection until it terminates; never raises (but for
+    cancellation), always closes the stream and the backend.
+
+    * ``backend_factory(user, database, settings)`` creates the session's backend after
+      authentication; ``settings`` holds the startup parameters other than user and
+      database, with the ``options`` switches (``-c name=value``) expanded.
+    * ``authenticate(user, database, password)``, if given, is called with the password
+      the client sends in answer to AuthenticationCleartextPassword; it raises a
+      DsqlError to refuse.
+    * ``backend_key`` is the (process id, secret key) pair sent in BackendKeyData (two
+      unsigned 32-bit ints; random if not given). A CancelRequest on another
+      connection calls ``on_cancel(pid, secret)`` (plain or async) and closes.
+    * ``ssl_context`` enables TLS, negotiated by SSLRequest or direct (a ClientHello as
+      first bytes, PostgreSQL 17+, which requires ALPN ``postgresql``: see
+      :func:`server_ssl_context`). ``require_tls`` refuses clients that do not use it.
+    * ``first_bytes`` are bytes the caller already read from ``reader``.
+    """
+    wire = _Wire(reader, writer, first_bytes)
+    backend: SessionBackend | None = None
+    try:
+        async with asyncio.timeout(startup_timeout):
+            startup = await _negotiate(wire, ssl_context, require_tls, on_cancel)
+            if startup is not None:
+                backend = await _open_backend(wire, startup, backend_factory, authenticate)
+                _greet(wire, backend, backend_key or _random_key())
+        if backend is not None:
+            await wire.flush()
+            await _Session(wire, backend, max_message_len).run()
+    except DsqlError as exc:        # FATAL: a startup refusal or a protocol violation
+        await wire.send_fatal(exc)
+    except (OSError, asyncio.IncompleteReadError, _Disconnected):
+        pass                        # the client went away, or startup timed out
+    except Exception as exc:
+        log.exception("pgwire session failed")
+        await wire.send_fatal(DsqlError(f"internal error: {exc}"))
+    finally:
+        if backend is not None:
+            await _close_backend(backend)
+        await wire.close()
+
+
+def _random_key() -> tuple[int, int]:
+    return secrets.randbits(31), secrets.randbits(32)
+
+
+async def _close_backend(backend: SessionBackend) -> None:
+    try:
+        await backend.close()
+    except Exception:
+        log.exception("backend close failed")
+
+
+async def _negotiate(wire: _Wire, ssl_context: ssl.SSLContext | None, require_tls: bool,
+                     on_cancel: CancelHandler | None) -> StartupMessage | None:
+    """Serve the packets that may precede the StartupMessage and return it, or None
+    after a CancelRequest. SSLRequest and GSSENCRequest may each come once."""
+    if ssl_context is not None and await wire.peek_byte() == TLS_HANDSHAKE_BYTE:
+        await wire.start_direct_tls(ssl_context)
+    answered: set[type] = set()
+    while True:
+        packet = parse_startup_packet(await wire.read_startup_packet())
+        if isinstance(packet, StartupMessage):
+            if require_tls and not wire.tls:
+                raise AuthError("SSL/TLS required")
+            return packet
+        if isinstance(packet, CancelRequest):
+            if on_cancel is not None:
+                outcome = on_cancel(packet.pid, packet.secret)
+                if inspect.isawaitable(outcome):
+                    await outcome
+            return None
+        if type(packet) in answered or wire.tls:
+            raise ProtocolError("unexpected encryption request")
+        answered.add(type(packet))
+        if isinstance(packet, SSLRequest) and ssl_context is not None:
+            await wire.start_tls(ssl_context)
+        else:                       # GSSENCRequest, or SSLRequest without TLS
+            wire.send(b"N")
+            await wire.flush()
+
+
+async def _open_backend(wire: _Wire, startup: StartupMessage,
+                        backend_factory: BackendFactory,
+                        authenticate: Authenticator | None) -> SessionBackend:
+    """Authenticate the user (cleartext password exchange) and create the backend."""
+    if startup.minor != 0 or startup.protocol_options:
+        wire.send(negotiate_protocol_version(PROTOCOL_3_0, startup.protocol_options))
+    user, database = startup.user, startup.database
+    if not user:
+        raise AuthError("no PostgreSQL user name specified in startup packet")
+    if authenticate is not None:
+        wire.send(AUTHENTICATION_CLEARTEXT_PASSWORD)
+        await wire.flush()
+        kind, body = await wire.read_message(MAX_AUTH_LEN)
+        if kind != _PASSWORD:
+            raise ProtocolError(f"expected password response, got message type {kind}")
+        await authenticate(user, database, parse_password(body))
+    wire.send(AUTHENTICATION_OK)
+    return await backend_factory(user, database, startup.settings)
+
+
+def _greet(wire: _Wire, backend: SessionBackend, backend_key: tuple[int, int]) -> None:
+    for name, value in backend.parameter_status().items():
+        wire.send(parameter_status(name, value))
+    wire.send(backend_key_data(*backend_key))
+    wire.send(ready_for_query(backend.txn_status))
+
+
+# ---------------------------------------------------------------------------------------
+# Framed I/O
+
+class _Wire:
+    """The client stream: bounded framed reads and one output buffer."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 pending: bytes):
+        self.reader: Any = reader
+        self.writer: Any = writer
+        self.pending = pending          # bytes already taken from the stream: read first
+        self.out = bytearray()
+        self.tls = False
+
+    async def read(self, n: int) -> bytes:
+        if not self.pending:
+            return await self.reader.readexactly(n)
+        head, self.pending = self.pending[:n], self.pending[n:]
+        if len(head) < n:
+            head += await self.reader.readexactly(n - len(head))
+        return head
+
+    async def peek_byte(self) -> int:
+        if not self.pending:
+            self.pending = await self.reader.readexactly(1)
+        return self.pending[0]
+
+    async def read_startup_packet(self) -> bytes:
+        """Int32 length (counting itself), then the packet: returns the packet."""
+        (length,) = _LENGTH.unpack(await self.read(4))
+        if not 8 <= length <= MAX_STARTUP_LEN:
+            raise ProtocolError("invalid length of startup packet")
+        return await self.read(length - 4)
+
+    async def read_message(self, max_len: int) -> tuple[int, bytes]:
+        """Byte1 type, Int32 length (counting itself), then the body: returns both."""
+        header = await self.read(5)
+        (length,) = _LENGTH.unpack_from(header, 1)
+        if not 4 <= length <= max_len:
+            raise ProtocolError("invalid message length")
+        return header[0], (await self.read(length - 4) if length > 4 else b"")
+
+    def send(self, message: bytes) -> None:
+        self.out += message
+
+    async def flush(self) -> None:
+        if self.out:
+            data, self.out = self.out, bytearray()
+            try:
+                self.writer.write(data)
+                await self.writer.drain()
+            except OSError as exc:
+                raise _Disconnected from exc
+
+    async def send_fatal(self, error: DsqlError) -> None:
+        self.send(error_response(error, severity="FATAL"))
+        try:
+            await self.flush()
+        except _Disconnected:
+            pass
+
+    async def start_tls(self, context: ssl.SSLContext) -> None:
+        """Accept an SSLRequest ('S') and upgrade the stream to TLS."""
+        # Bytes that arrived before the handshake were not encrypted, so a
+        # man-in-the-middle may have injected them (CVE-2021-23214). asyncio offers no
+        # public way to see a StreamReader's buffer; its _buffer has been stable.
+        if self.pending or getattr(self.reader, "_buffer", None):
+            raise ProtocolError("received unencrypted data after SSL request")
+        self.writer.write(b"S")
+        # No await may come between 'S' and start_tls (which stops reading the plain
+        # transport at once), or the ClientHello could land in the plaintext buffer.
+        await self.writer.start_tls(context)
+        self.tls = True
+
+    async def start_direct_tls(self, context: ssl.SSLContext) -> None:
+        """Direct TLS: the first bytes already read are the start of a ClientHello."""
+        stream = _TlsStream(self.reader, self.writer, context, self.pending)
+        self.reader = self.writer = stream
+        self.pending, self.tls = b"", True
+        if await stream.handshake() != ALPN_PROTOCOL:
+            raise ProtocolError("received direct SSL connection request without ALPN "
+                                "protocol negotiation extension")
+
+    async def close(self) -> None:
+        self.writer.close()
+        try:
+            await self.writer.wait_closed()
+        except OSError:
+            pass
+
+
+class _TlsStream:
+    """TLS in user space (an ``ssl.SSLObject`` over memory BIOs) on an open stream,
+    with the reader/writer methods the session uses.
+
+    Direct TLS needs it: the ClientHello's first bytes were already consumed from the
+    asyncio stream (to tell it from a startup packet), and ``StreamWriter.start_tls``
+    cannot be given them back, whereas a MemoryBIO can. Reads are pulled on demand, so
+    a client cannot make the server buffer more than it asks for.
+    """
+    _CHUNK = 64 * 1024
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+                 context: ssl.SSLContext, received: bytes):
+        self._reader, self._writer = reader, writer
+        self._incoming, self._outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self._incoming.write(received)
+        self._tls = context.wrap_bio(self._incoming, self._outgoing, server_side=True)
+        self._plain = bytearray()
+
+    async def handshake(self) -> str | None:
+        """Complete the handshake; return the negotiated ALPN protocol."""
+        while True:
+            try:
+                self._tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                await self._receive()
+        self._send_outgoing()
+        await self._writer.drain()
+        return self._tls.selected_alpn_protocol()
+
+    async def _receive(self) -> None:
+        self._send_outgoing()
+        await self._writer.drain()
+        data = await self._reader.read(self._CHUNK)
+        if not data:
+            raise asyncio.IncompleteReadError(b"", None)
+        self._incoming.write(data)
+
+    def _send_outgoing(self) -> None:
+        data = self._outgoing.read()
+        if data:
+            self._writer.write(data)
+
+    async def readexactly(self, n: int) -> bytes:
+        plain = self._plain
+        while len(plain) < n:
+            try:
+                chunk = self._tls.read(self._CHUNK)
+            except ssl.SSLWantReadError:
+                await self._receive()
+                continue
+            except ssl.SSLZeroReturnError:          # close_notify
+                chunk = b""
+            if not chunk:
+                raise asyncio.IncompleteReadError(bytes(plain), n)
+            plain += chunk
+        data = bytes(plain[:n])
+        del plain[:n]
+        return data
+
+    def write(self, data: bytes) -> None:
+        self._tls.write(data)
+        self._send_outgoing()
+
+    async def drain(self) -> None:
+        await self._writer.drain()
+
+    def close(self) -> None:
+        self._writer.close()
+
+    async def wait_closed(self) -> None:
+        await self._writer.wait_closed()
+
+
+# ---------------------------------------------------------------------------------------
+# Query protocols
+
+@dataclass(slots=True)
+class _Statement:
+    sql: str
+    info: PreparedInfo
+    blank: bool             # no statement at all: EmptyQueryResponse, no backend call
+
+
+@dataclass(slots=True)
+class _Portal:
+    """A bound statement. Its first Execute runs it to completion; the rows wait here
+    for the Executes that follow when a row limit cuts them."""
+    statement: _Statement
+    params: list[Any]
+    result_codes: Sequence[int]
+    result: QueryResult | None = None
+    encoders: list[Callable[[Any], bytes]] | None = None
+    sent: int = 0
+
+
+class _Session:
+    """The authenticated session: the message loop and its prepared statements and
+    portals. After an error in an extended-query message, messages are discarded until
+    Sync; a simple Query always ends with ReadyForQuery."""
+
+    def __init__(self, wire: _Wire, backend: SessionBackend, max_message_len: int):
+        self._wire, self._backend, self._max_len = wire, backend, max_message_len
+        self._statements: dict[str, _Statement] = {}
+        self._portals: dict[str, _Portal] = {}
+        self._skipping = False
+        self._handlers: dict[int, Callable[[bytes], Awaitable[None]]] = {
+            _QUERY: self._query, _PARSE: self._parse, _BIND: self._bind,
+            _DESCRIBE: self._describe, _EXECUTE: self._execute, _SYNC: self._sync,
+            _FLUSH: self._flush, _CLOSE: self._close, _FUNCTION_CALL: self._function_call,
+            # outside COPY these are stragglers of a failed COPY: ignored, as PostgreSQL
+            _COPY_DATA: self._ignore, _COPY_DONE: self._ignore, _COPY_FAIL: self._ignore,
+        }
+
+    async def run(self) -> None:
+        wire, handlers = self._wire, self._handlers
+        while True:
+            kind, body = await wire.read_message(self._max_len)
+            if kind == _TERMINATE:
+                return
+            handler = handlers.get(kind)
+            if handler is None:
+                raise ProtocolError(f"invalid frontend message type {kind}")
+            if self._skipping and kind != _SYNC:
+                continue
+            try:
+                await handler(body)
+            except _Disconnected:
+                raise
+            except Exception as exc:
+                await self._fail(exc, simple=kind in (_QUERY, _FUNCTION_CALL))
+
+    async def _fail(self, exc: Exception, *, simple: bool) -> None:
+        """Report a failed message. FATAL errors end the session (raised on)."""
+        if isinstance(exc, DsqlError):
+            if exc.severity in ("FATAL", "PANIC"):
+                raise exc
+            error = exc
+        else:
+            log.error("unexpected error serving a query", exc_info=exc)
+            error = DsqlError(str(exc) or type(exc).__name__)
+        self._wire.send(error_response(error))
+        if simple:
+            await self._ready()
+        else:
+            self._skipping = True
+
+    async def _ready(self) -> None:
+        status = self._backend.txn_status
+        if status == "I":
+            self._portals.clear()           # portals live until their transaction ends
+        self._wire.send(ready_for_query(status))
+        await self._wire.flush()
+
+    async def _send_rows(self, rows: Sequence[Sequence[Any]],
+                         encoders: list[Callable[[Any], bytes]]) -> None:
+        out = self._wire.out
+        mark = len(out)
+        try:
+            append_data_rows(out, rows, encoders)
+        except BaseException:
+            del out[mark:]                  # never leave half a DataRow in the stream
+            raise
+        if len(out) >= FLUSH_THRESHOLD:
+            await self._wire.flush()
+
+    # -- simple query ------------------------------------------------------------------
+
+    async def _query(self, body: bytes) -> None:
+        """Query: each result as RowDescription, DataRows, CommandComplete; then
+        ReadyForQuery (sent by _fail on error, after the results that succeeded)."""
+        sql = parse_query(body)
+        self._portals.pop("", None)
+        try:
+            results = await self._backend.execute_simple(sql)
+        except DsqlError as exc:
+            for result in getattr(exc, "partial_results", ()):
+                await self._send_simple_result(result)
+            raise
+        if not results:
+            self._wire.send(EMPTY_QUERY_RESPONSE)
+        for result in results:
+            await self._send_simple_result(result)
+        await self._ready()
+
+    async def _send_simple_result(self, result: QueryResult) -> None:
+        if result.columns is not None:
+            self._wire.send(row_description(result.columns))
+            await self._send_rows(result.rows, column_encoders(result.columns))
+        self._wire.send(command_complete(result.tag))
+
+    async def _function_call(self, body: bytes) -> None:
+        raise FeatureNotSupported("the function call protocol is not supported")
+
+    async def _ignore(self, body: bytes) -> None:
+        pass
+
+    # -- extended query ----------------------------------------------------------------
+
+    async def _parse(self, body: bytes) -> None:
+        msg = parse_parse(body)
+        if not msg.name:
+            self._statements.pop("", None)
+        elif msg.name in self._statements:
+            raise DsqlError(f'prepared statement "{msg.name}" already exists',
+                            sqlstate="42P05")
+        blank = _BLANK_QUERY.fullmatch(msg.query) is not None
+        if blank:
+            info = PreparedInfo(list(msg.param_oids), None)
+        else:
+            info = await self._backend.prepare(msg.query, msg.param_oids)
+        self._statements[msg.name] = _Statement(msg.query, info, blank)
+        self._wire.send(PARSE_COMPLETE)
+
+    async def _bind(self, body: bytes) -> None:
+        msg = parse_bind(body)
+        if not msg.portal:
+            self._portals.pop("", None)
+        elif msg.portal in self._portals:
+            raise DsqlError(f'cursor "{msg.portal}" already exists', sqlstate="42P03")
+        statement = self._statement(msg.statement)
+        params = _decode_params(msg, statement.info.param_type_oids)
+        columns = statement.info.columns
+        if columns is not None:     # check the result format codes now, as PostgreSQL
+            expand_format_codes(msg.result_formats, len(columns), "result")
+        self._portals[msg.portal] = _Portal(statement, params, msg.result_formats)
+        self._wire.send(BIND_COMPLETE)
+
+    async def _describe(self, body: bytes) -> None:
+        """Describe statement: ParameterDescription, then RowDescription (format codes
+        still unknown: zero) or NoData. Describe portal: RowDescription or NoData."""
+        kind, name = parse_describe(body)
+        if kind == "S":
+            statement = self._statement(name)
+            self._wire.send(parameter_description(statement.info.param_type_oids))
+            self._send_row_shape(statement.info.columns, ())
+        else:
+            portal = self._portal(name)
+            result = portal.result
+            columns = result.columns if result else portal.statement.info.columns
+            self._send_row_shape(columns, portal.result_codes)
+
+    def _send_row_shape(self, columns: list[Column] | None, codes: Sequence[int]) -> None:
+        if columns is None:
+            self._wire.send(NO_DATA)
+        else:
+            formats = expand_format_codes(codes, len(columns), "result")
+            self._wire.send(row_description(columns, formats))
+
+    async def _execute(self, body: bytes) -> None:
+        name, max_rows = parse_execute(body)
+        portal = self._portal(name)
+        statement = portal.statement
+        if statement.blank:
+            self._wire.send(EMPTY_QUERY_RESPONSE)
+            return
+        if portal.result is None:
+            portal.result = await self._backend.execute_prepared(
+                statement.sql, statement.info.param_type_oids, portal.params)
+        await self._send_portal_rows(portal, max_rows)
+
+    async def _send_portal_rows(self, portal: _Portal, max_rows: int) -> None:
+        """The next ``max_rows`` rows (all if 0), then PortalSuspended if rows remain,
+        else CommandComplete (for SELECT, counting the rows of this Execute, as
+        PostgreSQL does)."""
+        result = portal.result
+        assert result is not None
+        if result.columns is None:
+            self._wire.send(command_complete(result.tag))
+            return
+        if portal.encoders is None:
+            formats = expand_format_codes(portal.result_codes, len(result.columns), "result")
+            portal.encoders = column_encoders(result.columns, formats)
+        rows, start = result.rows, portal.sent
+        stop = len(rows) if max_rows <= 0 else min(len(rows), start + max_rows)
+        await self._send_rows(rows[start:stop], portal.encoders)
+        portal.sent = stop
+        if stop < len(rows):
+            self._wire.send(PORTAL_SUSPENDED)
+        elif result.tag.startswith("SELECT "):
+            self._wire.send(command_complete(f"SELECT {stop - start}"))
+        else:
+            self._wire.send(command_complete(result.tag))
+
+    async def _close(self, body: bytes) -> None:
+        kind, name = parse_close(body)
+        (self._statements if kind == "S" else self._portals).pop(name, None)
+        self._wire.send(CLOSE_COMPLETE)
+
+    async def _sync(self, body: bytes) -> None:
+        self._skipping = False
+        await self._ready()
+
+    async def _flush(self, body: bytes) -> None:
+        await self._wire.flush()
+
+    def _statement(self, name: str) -> _Statement:
+        statement = self._statements.get(name)
+        if statement is None:
+            raise DsqlError(f'prepared statement "{name}" does not exist' if name
+                            else "unnamed prepared statement does not exist",
+                            sqlstate="26000")
+        return statement
+
+    def _portal(self, name: str) -> _Portal:
+        portal = self._portals.get(name)
+        if portal is None:
+            raise DsqlError(f'portal "{name}" does not exist', sqlstate="34000")
+        return portal
+
+
+def _decode_params(msg: Bind, type_oids: Sequence[int]) -> list[Any]:
+    if len(msg.params) != len(type_oids):
+        raise DsqlError(f"bind message supplies {len(msg.params)} parameters, but "
+                        f'prepared statement "{msg.statement}" requires {len(type_oids)}',
+                        sqlstate="08P01")
+    formats = expand_format_codes(msg.param_formats, len(type_oids), "parameter")
+    return [None if raw is None else decode_value(raw, oid, fmt)
+            for raw, oid, fmt in zip(msg.params, type_oids, formats)]
