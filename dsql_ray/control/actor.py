@@ -29,8 +29,10 @@ ROLE_ACTORS = {"relay": RelayActor, "compute": ComputeActor, "adjudicator": Adju
 BUNDLE = {"CPU": 0.01}
 
 
-@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1)
+@ray.remote(num_cpus=0, max_restarts=-1, max_task_retries=-1, max_concurrency=64)
 class ControlActor:
+    """Threaded (max_concurrency): lookups and heartbeats are served while deploy waits."""
+
     def __init__(self, config_json: str):
         self.config_json = config_json
         self.control = Control(ClusterConfig.model_validate_json(config_json))

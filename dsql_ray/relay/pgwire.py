@@ -32,8 +32,8 @@ from ..compute.types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, IN
                              INTERVAL, JSON, JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME,
                              TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)
 from ..errors import DsqlError, ProtocolError
+from ..limits import MiB
 
-MiB = 1024 * 1024
 MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
 MAX_STARTUP_LEN = 10_000          # bound on the startup packet (as PostgreSQL)
 MAX_AUTH_LEN = 65_535             # bound on a PasswordMessage (PG_MAX_AUTH_TOKEN_LENGTH)
@@ -389,10 +389,14 @@ _NULL = _I32.pack(-1)
 def append_data_rows(out: bytearray, rows: Iterable[Sequence[Any]],
                      encoders: Sequence[Callable[[Any], bytes]]) -> None:
     """Append one DataRow ('D': Int16 n, n × (Int32 length or -1 for NULL, bytes)) per
-    row to ``out``; ``encoders`` come from :func:`column_encoders`."""
-    head = b"D\0\0\0\0" + _U16.pack(len(encoders))
+    row to ``out``; ``encoders`` come from :func:`column_encoders`. A row of the wrong
+    width is a ValueError (``out`` then ends in a partial row: the caller truncates)."""
+    width = len(encoders)
+    head = b"D\0\0\0\0" + _U16.pack(width)
     pack_len, pack_len_into = _I32.pack, _I32.pack_into
     for row in rows:
+        if len(row) != width:
+            raise ValueError(f"result row has {len(row)} values for {width} columns")
         start = len(out)
         out += head
         for value, encode in zip(row, encoders):
@@ -482,7 +486,7 @@ def _numeric_text(v: Decimal) -> bytes:
 
 
 def _fraction(usecs: int) -> str:
-    """Fractional seconds as PostgreSQL prints them: no trailing zeros, none at all for 0."""
+    """Fractional seconds as PostgreSQL prints them: no trailing zeros, nothing for 0."""
     return ("." + f"{usecs:06d}".rstrip("0")) if usecs else ""
 
 

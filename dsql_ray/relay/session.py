@@ -27,10 +27,10 @@ from ..compute.result import Column, PreparedInfo, QueryResult, SessionBackend
 from ..errors import AuthError, DsqlError, FeatureNotSupported, ProtocolError
 from .pgwire import (AUTHENTICATION_CLEARTEXT_PASSWORD, AUTHENTICATION_OK, BIND_COMPLETE,
                      CLOSE_COMPLETE, EMPTY_QUERY_RESPONSE, MAX_AUTH_LEN, MAX_MESSAGE_LEN,
-                     MAX_STARTUP_LEN, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED, PROTOCOL_3_0,
-                     TLS_HANDSHAKE_BYTE, Bind, CancelRequest, SSLRequest, StartupMessage,
-                     append_data_rows, backend_key_data, column_encoders, command_complete,
-                     decode_value, error_response, expand_format_codes,
+                     MAX_STARTUP_LEN, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
+                     PROTOCOL_3_0, TLS_HANDSHAKE_BYTE, Bind, CancelRequest, SSLRequest,
+                     StartupMessage, append_data_rows, backend_key_data, column_encoders,
+                     command_complete, decode_value, error_response, expand_format_codes,
                      negotiate_protocol_version, parameter_description, parameter_status,
                      parse_bind, parse_close, parse_describe, parse_execute, parse_parse,
                      parse_password, parse_query, parse_startup_packet, ready_for_query,
@@ -135,7 +135,9 @@ async def _negotiate(wire: _Wire, ssl_context: ssl.SSLContext | None, require_tl
     """Serve the packets that may precede the StartupMessage and return it, or None
     after a CancelRequest. SSLRequest and GSSENCRequest may each come once."""
     if ssl_context is not None and await wire.peek_byte() == TLS_HANDSHAKE_BYTE:
-        await wire.start_direct_tls(ssl_context)
+        if await wire.start_tls(ssl_context) != ALPN_PROTOCOL:
+            raise ProtocolError("received direct SSL connection request without ALPN "
+                                "protocol negotiation extension")
     answered: set[type] = set()
     while True:
         packet = parse_startup_packet(await wire.read_startup_packet())
@@ -152,11 +154,11 @@ async def _negotiate(wire: _Wire, ssl_context: ssl.SSLContext | None, require_tl
         if type(packet) in answered or wire.tls:
             raise ProtocolError("unexpected encryption request")
         answered.add(type(packet))
-        if isinstance(packet, SSLRequest) and ssl_context is not None:
+        accept = isinstance(packet, SSLRequest) and ssl_context is not None
+        wire.send(b"S" if accept else b"N")    # 'N' also answers GSSENCRequest
+        await wire.flush()
+        if accept:
             await wire.start_tls(ssl_context)
-        else:                       # GSSENCRequest, or SSLRequest without TLS
-            wire.send(b"N")
-            await wire.flush()
 
 
 async def _open_backend(wire: _Wire, startup: StartupMessage,
@@ -247,27 +249,13 @@ class _Wire:
         except _Disconnected:
             pass
 
-    async def start_tls(self, context: ssl.SSLContext) -> None:
-        """Accept an SSLRequest ('S') and upgrade the stream to TLS."""
-        # Bytes that arrived before the handshake were not encrypted, so a
-        # man-in-the-middle may have injected them (CVE-2021-23214). asyncio offers no
-        # public way to see a StreamReader's buffer; its _buffer has been stable.
-        if self.pending or getattr(self.reader, "_buffer", None):
-            raise ProtocolError("received unencrypted data after SSL request")
-        self.writer.write(b"S")
-        # No await may come between 'S' and start_tls (which stops reading the plain
-        # transport at once), or the ClientHello could land in the plaintext buffer.
-        await self.writer.start_tls(context)
-        self.tls = True
-
-    async def start_direct_tls(self, context: ssl.SSLContext) -> None:
-        """Direct TLS: the first bytes already read are the start of a ClientHello."""
+    async def start_tls(self, context: ssl.SSLContext) -> str | None:
+        """Run the TLS handshake on the stream (whatever was already read from it,
+        ``pending``, being its first bytes); return the negotiated ALPN protocol."""
         stream = _TlsStream(self.reader, self.writer, context, self.pending)
         self.reader = self.writer = stream
         self.pending, self.tls = b"", True
-        if await stream.handshake() != ALPN_PROTOCOL:
-            raise ProtocolError("received direct SSL connection request without ALPN "
-                                "protocol negotiation extension")
+        return await stream.handshake()
 
     async def close(self) -> None:
         self.writer.close()
@@ -281,10 +269,13 @@ class _TlsStream:
     """TLS in user space (an ``ssl.SSLObject`` over memory BIOs) on an open stream,
     with the reader/writer methods the session uses.
 
-    Direct TLS needs it: the ClientHello's first bytes were already consumed from the
-    asyncio stream (to tell it from a startup packet), and ``StreamWriter.start_tls``
-    cannot be given them back, whereas a MemoryBIO can. Reads are pulled on demand, so
-    a client cannot make the server buffer more than it asks for.
+    Why not ``StreamWriter.start_tls``: it cannot be handed bytes already read (direct
+    TLS reads the ClientHello's first byte to tell it from a startup packet), and it
+    infers the server side from how the streams were made (``open_connection`` streams
+    would shake hands as a client). Here every byte after the SSLRequest goes through
+    TLS, so plaintext injected before the handshake cannot pass for protocol data
+    (CVE-2021-23214). Measured as fast as ``start_tls``, with asyncio and with uvloop.
+    Reads are pulled on demand: a client cannot make the server buffer ahead.
     """
     _CHUNK = 64 * 1024
 
@@ -549,8 +540,9 @@ class _Session:
             self._wire.send(command_complete(result.tag))
             return
         if portal.encoders is None:
-            formats = expand_format_codes(portal.result_codes, len(result.columns), "result")
-            portal.encoders = column_encoders(result.columns, formats)
+            codes, width = portal.result_codes, len(result.columns)
+            portal.encoders = column_encoders(result.columns,
+                                              expand_format_codes(codes, width, "result"))
         rows, start = result.rows, portal.sent
         stop = len(rows) if max_rows <= 0 else min(len(rows), start + max_rows)
         await self._send_rows(rows[start:stop], portal.encoders)

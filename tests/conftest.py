@@ -1,0 +1,10 @@
+import os
+import pathlib
+import tempfile
+
+# Ray writes an auth token and session files under HOME; keep it writable and private
+# to the test run, and keep Ray quiet.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+if not os.access(os.path.expanduser("~"), os.W_OK):
+    os.environ["HOME"] = tempfile.mkdtemp(prefix="dsql-ray-home-")
+pathlib.Path(os.path.expanduser("~")).mkdir(parents=True, exist_ok=True)
