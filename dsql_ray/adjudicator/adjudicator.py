@@ -1,20 +1,30 @@
-"""The adjudicator: conflict checks at COMMIT, commit timestamps, and the journal write.
+"""The adjudicator: conflict checks at COMMIT, commit timestamps, and its journal stream.
 
-Optimistic concurrency, first committer wins: a transaction that started at τ_start may
-commit only if no key it writes (or locked with SELECT … FOR UPDATE) was committed by
-someone else in (τ_start, now]. The adjudicator then picks τ_commit from its clock,
-assigns the next journal sequence number, and sends the record to every journal
-replica; the commit is acknowledged once a quorum of them has it fsynced.
+Every key has exactly one owning adjudicator (a key range). Optimistic concurrency,
+first committer wins: a transaction that started at τ_start may commit only if no key it
+writes (or locked with SELECT … FOR UPDATE) was committed by someone else in
+(τ_start, now], and no other commit holds the key prepared. Nothing waits: a conflict is
+a 40001 at once.
 
-Its state (last commit timestamp per recently written key, the journal position) is
-soft: ``recover`` rebuilds it from the journal.
+A commit within one range: check, pick τ_commit from the clock, append the record to
+this adjudicator's journal stream (one replica per zone) and acknowledge once a quorum
+has it fsynced. A commit spanning ranges takes one extra round: the coordinator (owner
+of the smallest key) asks each other owner to *prepare* (check and hold its keys),
+picks τ_commit above every clock it heard, and writes the whole transaction to its own
+stream: that record is the commit point. Participants learn the outcome (resolve or
+abort) afterwards, or ask the coordinator if they do not hear in time.
+
+State is soft: ``recover`` rebuilds it from the journal replicas.
 """
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
-from collections import OrderedDict
-from typing import Any, Sequence
+import time
+import uuid
+from collections import OrderedDict, deque
+from typing import Any, Callable, Sequence
 
 from .. import limits
 from ..clock import HybridLogicalClock
@@ -25,160 +35,374 @@ log = logging.getLogger(__name__)
 
 #: How far back conflicts are remembered: no transaction lives longer than this.
 CONFLICT_WINDOW_US = int(limits.txn_age_max.value * 1_000_000) + 5_000_000
+RECENT_RECORDS_MAX = 50_000        # kept in memory to bring a lagging replica up to date
+PREPARED_TIMEOUT_S = 5.0           # then a participant asks the coordinator
 
 
 class JournalLink:
-    """Ordered, batched appends to one journal replica; one batch in flight at a time."""
+    """Ordered, batched appends to one replica of this adjudicator's stream.
 
-    def __init__(self, client, on_ack, batch_max: int = limits.journal_batch_max):
+    One batch is in flight at a time. A replica that refuses (behind, restarted, or
+    fenced by nobody yet) is fenced with the adjudicator's epoch and brought up to date
+    from the adjudicator's recent records or a peer replica, then receives new appends.
+    """
+
+    def __init__(self, adjudicator: "Adjudicator", client, index: int):
+        self.adj = adjudicator
         self.client = client
+        self.index = index
         self.acked_seq = 0
-        self.healthy = True
-        self._on_ack = on_ack
-        self._batch_max = batch_max
+        self.healthy = False
         self._queue: list[tuple[int, int, bytes]] = []
         self._wake = asyncio.Event()
+        self._sent_durable = 0
         self._task = asyncio.ensure_future(self._run())
 
     def send(self, seq: int, ts: int, payload: bytes) -> None:
-        self._queue.append((seq, ts, payload))
+        if self.healthy:
+            self._queue.append((seq, ts, payload))
+        self._wake.set()
+
+    def poke(self) -> None:
         self._wake.set()
 
     async def _run(self) -> None:
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch = self._queue[:self._batch_max]
-                del self._queue[:len(batch)]
-                try:
-                    last = await self.client.call("append", batch, timeout=5.0)
-                except (DsqlError, Exception) as exc:  # noqa: BLE001 - replica lagging or down
-                    if self.healthy:
-                        log.warning("journal %s rejected append: %r", self.client.name, exc)
-                    self.healthy = False
+            try:
+                if not self.healthy:
+                    await self._sync()
+                    self.healthy = True
                     continue
-                self.healthy = True
-                self.acked_seq = last
-                self._on_ack()
+                await self._wake.wait()
+                self._wake.clear()
+                while self._queue:
+                    batch = self._queue[:limits.journal_batch_max]
+                    del self._queue[:len(batch)]
+                    self.acked_seq = await self.client.call(
+                        "append", self.adj.stream, self.adj.epoch, batch, self.adj.durable_seq,
+                        timeout=5.0)
+                    self.adj.on_ack()
+                if self.adj.durable_seq > self._sent_durable:
+                    self._sent_durable = self.adj.durable_seq
+                    await self.client.call("durable", self.adj.stream, self._sent_durable,
+                                           timeout=5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - lagging, restarted or down replica
+                if self.healthy:
+                    log.warning("journal replica %s of stream %d: %r", self.client.name,
+                                self.adj.stream, exc)
+                self.healthy = False
+                self._queue.clear()
+                await asyncio.sleep(0.2)
+
+    async def _sync(self) -> None:
+        """Fence the replica, then copy it every record it lacks."""
+        last, _ = await self.client.call("fence", self.adj.stream, self.adj.epoch,
+                                         self.adj.base_seq, timeout=10.0)
+        while last < self.adj.last_seq:
+            records = await self.adj.records_from(last + 1, exclude=self.index)
+            if not records:
+                raise Unavailable("no source for catch-up yet")
+            last = await self.client.call("append", self.adj.stream, self.adj.epoch,
+                                          records, self.adj.durable_seq, timeout=30.0)
+        self.acked_seq = last
+        self._queue.clear()
+        self.adj.on_ack()
 
     def stop(self) -> None:
         self._task.cancel()
 
 
 class Adjudicator:
-    def __init__(self, journals: Sequence[Any], *, quorum: int = 2,
-                 clock: HybridLogicalClock | None = None):
+    def __init__(self, index: int, ranges: Sequence[tuple[bytes, bytes | None]],
+                 journals: Sequence[Any], *, peers: Sequence[Any] = (), quorum: int = 2,
+                 clock: HybridLogicalClock | None = None,
+                 txn_ids: Callable[[], str] = lambda: uuid.uuid4().hex):
+        self.index = index
+        self.stream = index
+        self.ranges = list(ranges)
+        self._lows = [low for low, _ in self.ranges]
+        self.low, self.high = self.ranges[index]
         self.clock = clock or HybridLogicalClock()
         self.quorum = quorum
         self._journal_clients = list(journals)
-        self._links: list[JournalLink] = []
-        self.last_seq = 0
+        self._peers = list(peers)          # adjudicator clients, by index (self included)
+        self._txn_ids = txn_ids
+        self.links: list[JournalLink] = []
+        self.epoch = 0
+        self.base_seq = 0                  # end of the stream found by recovery
+        self.last_seq = 0                  # last sequence number assigned
+        self.durable_seq = 0               # last sequence number on a quorum
+        self.recovered = False
+        self._recent: deque[tuple[int, int, bytes]] = deque(maxlen=RECENT_RECORDS_MAX)
         self._last_write: OrderedDict[bytes, int] = OrderedDict()   # key → τ_commit
-        self._waiting: dict[int, asyncio.Future] = {}
+        self._prepared: dict[bytes, str] = {}                      # key → txn holding it
+        self._held: dict[str, tuple[list[bytes], float, int]] = {}  # txn → keys, since, coordinator
+        self._outcomes: OrderedDict[str, int] = OrderedDict()       # coordinated txn → τ
+        self._in_flight: set[str] = set()
+        self._durable_waiters: list[tuple[int, asyncio.Future]] = []
         self.commits = 0
         self.conflicts = 0
+        self._sweeper: asyncio.Task | None = None
 
+    def owner(self, key: bytes) -> int:
+        return bisect.bisect_right(self._lows, key) - 1
+
+    # -- recovery --------------------------------------------------------------------
     async def recover(self) -> None:
-        """Find the journal's end and rebuild recent conflict state from it."""
-        lasts = await asyncio.gather(*(j.call("last", timeout=5.0)
-                                       for j in self._journal_clients), return_exceptions=True)
-        reachable = [(i, r) for i, r in enumerate(lasts) if not isinstance(r, BaseException)]
+        """Find the stream's end on a quorum, take a new epoch, rebuild conflict state."""
+        answers = await asyncio.gather(*(j.call("last", self.stream, timeout=5.0)
+                                         for j in self._journal_clients),
+                                       return_exceptions=True)
+        reachable = [(i, a) for i, a in enumerate(answers) if not isinstance(a, BaseException)]
         if len(reachable) < self.quorum:
-            raise Unavailable("adjudicator: journal quorum unreachable during recovery")
-        best, (last_seq, last_ts) = max(reachable, key=lambda ir: ir[1][0])
-        self.last_seq = last_seq
+            raise Unavailable(f"adjudicator {self.index}: journal quorum unreachable")
+        best, (last_seq, last_ts, _) = max(reachable, key=lambda ia: ia[1][0])
+        self.epoch = max(a[2] for _, a in reachable) + 1
+        self.base_seq = self.last_seq = last_seq
         self.clock.update(last_ts)
-        await self._rebuild_conflicts(self._journal_clients[best], last_ts)
-        self._links = [JournalLink(c, self._check_quorum) for c in self._journal_clients]
-        for link in self._links:
-            link.acked_seq = last_seq
-        log.info("adjudicator recovered at seq %d ts %d", last_seq, last_ts)
+        await self._replay(self._journal_clients[best], last_ts)
+        self.links = [JournalLink(self, c, i) for i, c in enumerate(self._journal_clients)]
+        await self._wait_durable(last_seq, timeout=limits.rpc_timeout_s * 3)
+        self.recovered = True
+        self._sweeper = asyncio.ensure_future(self._sweep_prepared())
+        log.info("adjudicator %d recovered: epoch %d, seq %d", self.index, self.epoch, last_seq)
 
-    async def _rebuild_conflicts(self, journal, last_ts: int) -> None:
+    async def _replay(self, journal, last_ts: int) -> None:
         horizon = last_ts - CONFLICT_WINDOW_US
         seq = 1
         while seq <= self.last_seq:
-            batch = await journal.call("read", seq, 5000, 0.0, timeout=30.0)
+            batch = await journal.call("read", self.stream, seq, 5000, 0.0, self.last_seq,
+                                       timeout=30.0)
             if not batch:
-                break
+                raise Unavailable(f"adjudicator {self.index}: replay stopped at seq {seq}")
             for s, payload in batch:
                 rec = CommitRecord.decode(payload)
+                self._recent.append((s, rec.ts, payload))
                 if rec.ts >= horizon:
                     for key, _ in rec.writes:
-                        self._last_write[key] = rec.ts
-                        self._last_write.move_to_end(key)
+                        self._note_write(key, rec.ts)
+                    if rec.txn_id:
+                        self._outcomes[rec.txn_id] = rec.ts
                 seq = s + 1
 
-    # -- data plane -----------------------------------------------------------
-    def rpc_commit(self, start_ts: int, writes: list[tuple[bytes, Any]],
-                   lock_keys: Sequence[bytes] = ()) -> "asyncio.Future[int]":
-        """Check, order and journal one transaction; resolves to τ_commit."""
-        last_write = self._last_write
-        for key, _ in writes:
-            ts = last_write.get(key)
-            if ts is not None and ts > start_ts:
-                self.conflicts += 1
-                raise SerializationFailure()
-        for key in lock_keys:
-            ts = last_write.get(key)
-            if ts is not None and ts > start_ts:
-                self.conflicts += 1
-                raise SerializationFailure()
-        self.clock.update(start_ts)
+    async def records_from(self, seq: int, exclude: int) -> list[tuple[int, int, bytes]]:
+        """Records from ``seq`` on, for a replica catching up: from memory or a peer."""
+        if self._recent and self._recent[0][0] <= seq:
+            start = seq - self._recent[0][0]
+            return [self._recent[i] for i in range(start, min(len(self._recent),
+                                                              start + limits.journal_batch_max))]
+        for link in self.links:
+            if link.index == exclude or not link.healthy:
+                continue
+            try:
+                batch = await link.client.call("read", self.stream, seq, 1000, 0.0,
+                                               self.durable_seq, timeout=10.0)
+            except DsqlError:
+                continue
+            return [(s, CommitRecord.decode(p).ts, p) for s, p in batch]
+        return []
+
+    # -- durability ---------------------------------------------------------------------
+    def on_ack(self) -> None:
+        acked = sorted((link.acked_seq for link in self.links), reverse=True)
+        durable = acked[self.quorum - 1]
+        if durable <= self.durable_seq:
+            return
+        self.durable_seq = durable
+        still = []
+        for seq, fut in self._durable_waiters:
+            if seq <= durable:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                still.append((seq, fut))
+        self._durable_waiters = still
+        for link in self.links:
+            link.poke()
+
+    async def _wait_durable(self, seq: int, timeout: float = limits.rpc_timeout_s) -> None:
+        if seq <= self.durable_seq:
+            return
+        fut = asyncio.get_running_loop().create_future()
+        self._durable_waiters.append((seq, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except asyncio.TimeoutError:
+            raise Unavailable("commit outcome unknown: the journal quorum did not answer "
+                              "in time") from None
+
+    def _append(self, writes: Sequence[tuple[bytes, Any]], txn_id: str | None) -> tuple[int, int]:
+        """Assign τ_commit and the next sequence number; hand the record to every link."""
         commit_ts = self.clock.now()
         self.last_seq += 1
-        seq = self.last_seq
-        for key, _ in writes:
-            last_write[key] = commit_ts
-            last_write.move_to_end(key)
-        for key in lock_keys:  # a locked row conflicts with later writers as if written
-            last_write[key] = commit_ts
-            last_write.move_to_end(key)
-        self._forget_before(commit_ts - CONFLICT_WINDOW_US)
-        payload = CommitRecord(seq, commit_ts, tuple(writes)).encode()
-        fut = asyncio.get_running_loop().create_future()
-        self._waiting[seq] = fut
-        for link in self._links:
-            link.send(seq, commit_ts, payload)
-        self.commits += 1
-        return asyncio.ensure_future(self._await_durable(seq, commit_ts, fut))
+        payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id).encode()
+        entry = (self.last_seq, commit_ts, payload)
+        self._recent.append(entry)
+        for link in self.links:
+            link.send(*entry)
+        return self.last_seq, commit_ts
 
-    async def _await_durable(self, seq: int, commit_ts: int, fut: asyncio.Future) -> int:
-        try:
-            await asyncio.wait_for(asyncio.shield(fut), limits.rpc_timeout_s)
-        except asyncio.TimeoutError:
-            self._waiting.pop(seq, None)
-            raise Unavailable("commit outcome unknown: journal quorum did not answer in "
-                              "time") from None
+    # -- conflicts -------------------------------------------------------------------------
+    def _check(self, start_ts: int, keys, txn_id: str | None = None) -> None:
+        last_write, prepared = self._last_write, self._prepared
+        for key in keys:
+            ts = last_write.get(key)
+            holder = prepared.get(key)
+            if (ts is not None and ts > start_ts) or (holder is not None and holder != txn_id):
+                self.conflicts += 1
+                raise SerializationFailure()
+
+    def _note_write(self, key: bytes, ts: int) -> None:
+        self._last_write[key] = ts
+        self._last_write.move_to_end(key)
+
+    def _forget_old(self) -> None:
+        horizon = self.clock.last - CONFLICT_WINDOW_US
+        for table in (self._last_write, self._outcomes):
+            while table:
+                key, ts = next(iter(table.items()))
+                if ts >= horizon:
+                    break
+                table.popitem(last=False)
+
+    def _hold(self, txn_id: str, keys: list[bytes], coordinator: int) -> None:
+        for key in keys:
+            self._prepared[key] = txn_id
+        self._held[txn_id] = (keys, time.monotonic(), coordinator)
+
+    def _release(self, txn_id: str, commit_ts: int | None) -> None:
+        keys, _, _ = self._held.pop(txn_id, ((), 0, 0))
+        for key in keys:
+            if self._prepared.get(key) == txn_id:
+                del self._prepared[key]
+            if commit_ts is not None:
+                self._note_write(key, commit_ts)
+        if commit_ts is not None:
+            self.clock.update(commit_ts)
+
+    # -- data plane: commit ------------------------------------------------------------------
+    async def rpc_commit(self, start_ts: int, writes: list[tuple[bytes, Any]],
+                         lock_keys: Sequence[bytes] = ()) -> int:
+        """Check, order and journal one transaction; returns τ_commit."""
+        if not self.recovered:
+            raise Unavailable(f"adjudicator {self.index} is recovering")
+        by_owner: dict[int, list[bytes]] = {}
+        for key in [k for k, _ in writes] + list(lock_keys):
+            by_owner.setdefault(self.owner(key), []).append(key)
+        if set(by_owner) <= {self.index}:
+            return await self._commit_local(start_ts, writes, by_owner.get(self.index, []))
+        return await self._commit_spanning(start_ts, writes, by_owner)
+
+    async def _commit_local(self, start_ts: int, writes, keys: list[bytes]) -> int:
+        self._check(start_ts, keys)
+        self.clock.update(start_ts)
+        seq, commit_ts = self._append(writes, None)
+        for key in keys:
+            self._note_write(key, commit_ts)
+        self._forget_old()
+        self.commits += 1
+        await self._wait_durable(seq)
         return commit_ts
 
-    def _check_quorum(self) -> None:
-        acked = sorted((link.acked_seq for link in self._links), reverse=True)
-        durable = acked[self.quorum - 1]
-        for seq in [s for s in self._waiting if s <= durable]:
-            fut = self._waiting.pop(seq)
-            if not fut.done():
-                fut.set_result(None)
+    async def _commit_spanning(self, start_ts: int, writes, by_owner: dict[int, list[bytes]]
+                               ) -> int:
+        txn_id = self._txn_ids()
+        mine = by_owner.pop(self.index, [])
+        self._check(start_ts, mine)
+        self._hold(txn_id, mine, self.index)
+        self._in_flight.add(txn_id)
+        prepared: list[int] = []
+        try:
+            replies = await asyncio.gather(*(
+                self._peers[p].call("prepare", txn_id, start_ts, keys, self.index)
+                for p, keys in by_owner.items()), return_exceptions=True)
+            for p, reply in zip(by_owner, replies):
+                if not isinstance(reply, BaseException):
+                    prepared.append(p)
+                    self.clock.update(reply)
+            failures = [r for r in replies if isinstance(r, BaseException)]
+            if failures:
+                self._release(txn_id, None)
+                for p in prepared:
+                    asyncio.ensure_future(self._tell(p, "abort", txn_id))
+                raise failures[0] if isinstance(failures[0], DsqlError) else \
+                    Unavailable(f"prepare failed: {failures[0]!r}")
+            self.clock.update(start_ts)
+            seq, commit_ts = self._append(writes, txn_id)
+            self._outcomes[txn_id] = commit_ts
+        finally:
+            self._in_flight.discard(txn_id)
+        self._release(txn_id, commit_ts)
+        self.commits += 1
+        for p in prepared:
+            asyncio.ensure_future(self._tell(p, "resolve", txn_id, commit_ts))
+        await self._wait_durable(seq)
+        return commit_ts
 
-    def _forget_before(self, horizon: int) -> None:
-        last_write = self._last_write
-        while last_write:
-            key, ts = next(iter(last_write.items()))
-            if ts >= horizon:
-                break
-            last_write.popitem(last=False)
+    async def _tell(self, peer: int, what: str, *args: Any) -> None:
+        for attempt in range(20):
+            try:
+                await self._peers[peer].call(what, *args, timeout=2.0)
+                return
+            except DsqlError:
+                await asyncio.sleep(0.05 * (attempt + 1))
+        # the participant will ask us (rpc_outcome) once its hold times out
 
-    def rpc_promise(self, ts: int) -> tuple[int, int]:
-        """Promise no commit at or below the returned timestamp after seq ``last_seq``."""
+    # -- data plane: participant side ---------------------------------------------------------
+    def rpc_prepare(self, txn_id: str, start_ts: int, keys: list[bytes], coordinator: int) -> int:
+        if not self.recovered:
+            raise Unavailable(f"adjudicator {self.index} is recovering")
+        self._check(start_ts, keys, txn_id)
+        self._hold(txn_id, keys, coordinator)
+        self.clock.update(start_ts)
+        return self.clock.now()
+
+    def rpc_resolve(self, txn_id: str, commit_ts: int) -> None:
+        self._release(txn_id, commit_ts)
+
+    def rpc_abort(self, txn_id: str) -> None:
+        self._release(txn_id, None)
+
+    def rpc_outcome(self, txn_id: str) -> int | None:
+        """τ_commit of a transaction this adjudicator coordinated; None if it never will."""
+        if not self.recovered or txn_id in self._in_flight:
+            raise Unavailable("outcome not known yet")
+        return self._outcomes.get(txn_id)
+
+    async def _sweep_prepared(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            now = time.monotonic()
+            for txn_id, (_, since, coordinator) in list(self._held.items()):
+                if coordinator == self.index or now - since < PREPARED_TIMEOUT_S:
+                    continue
+                try:
+                    ts = await self._peers[coordinator].call("outcome", txn_id, timeout=2.0)
+                except DsqlError:
+                    continue
+                self._release(txn_id, ts)
+
+    # -- data plane: completeness --------------------------------------------------------------
+    async def rpc_promise(self, ts: int) -> tuple[int, int]:
+        """No commit at or below the returned timestamp will follow the returned seq."""
         self.clock.update(ts)
-        return self.clock.now(), self.last_seq
+        promise, seq = self.clock.now(), self.last_seq
+        await self._wait_durable(seq)
+        return promise, seq
+
+    def rpc_now(self) -> int:
+        return self.clock.now()
 
     def rpc_status(self) -> dict[str, Any]:
-        return {"last_seq": self.last_seq, "commits": self.commits,
-                "conflicts": self.conflicts,
-                "journals": [link.acked_seq for link in self._links]}
+        return {"index": self.index, "epoch": self.epoch, "last_seq": self.last_seq,
+                "durable_seq": self.durable_seq, "commits": self.commits,
+                "conflicts": self.conflicts, "prepared": len(self._held),
+                "replicas": [(l.acked_seq, l.healthy) for l in self.links]}
 
     def stop(self) -> None:
-        for link in self._links:
+        for link in self.links:
             link.stop()
+        if self._sweeper is not None:
+            self._sweeper.cancel()

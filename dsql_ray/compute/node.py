@@ -6,6 +6,7 @@ adjudicator, and caches the catalog and plans.
 """
 from __future__ import annotations
 
+import asyncio
 import bisect
 import logging
 from collections import OrderedDict
@@ -88,11 +89,12 @@ class Catalog:
 
 
 class ComputeNode:
-    def __init__(self, shards: Sequence[ShardRoute], adjudicator, *, zone: str = "",
+    def __init__(self, shards: Sequence[ShardRoute], adjudicators: Sequence[Any], *,
+                 zone: str = "",
                  clock: HybridLogicalClock | None = None, plan_cache_max: int = 10_000):
         self.shards = list(shards)
         self._lows = [s.low for s in self.shards]
-        self.adjudicator = adjudicator
+        self.adjudicators = list(adjudicators)   # by key range, aligned with the shards
         self.zone = zone
         self.clock = clock or HybridLogicalClock()
         self.catalog = Catalog(self)
@@ -129,10 +131,25 @@ class ComputeNode:
 
     # -- commit -----------------------------------------------------------------
     async def commit(self, txn) -> int:
-        commit_ts = await self.adjudicator.call(
+        """Send the write set to the owner of its smallest key, which coordinates."""
+        first = min([*txn.writes, *txn.lock_keys])
+        coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
+        commit_ts = await coordinator.call(
             "commit", txn.start_ts, list(txn.writes.items()), list(txn.lock_keys))
         self.clock.update(commit_ts)
         return commit_ts
+
+    async def sync_clock(self, attempts: int = 120) -> None:
+        """Start no snapshot below a timestamp an adjudicator already used."""
+        for adj in self.adjudicators:
+            for attempt in range(attempts):
+                try:
+                    self.clock.update(await adj.call("now", timeout=2.0))
+                    break
+                except Unavailable:
+                    if attempt == attempts - 1:
+                        raise
+                    await asyncio.sleep(0.5)
 
     # -- plan cache -------------------------------------------------------------
     def cached_plan(self, key: Any) -> Any:

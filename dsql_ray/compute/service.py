@@ -14,7 +14,7 @@ import socket
 import threading
 from typing import Any
 
-from ..control.topology import storage_name
+from ..control.topology import adjudicator_names, storage_name
 from ..relay.session import serve_connection
 from .node import ComputeNode, ShardRoute
 from .session import Session
@@ -101,5 +101,7 @@ async def start_compute(spec, config, directory) -> ComputeService:
     routes = [ShardRoute(low, high, [directory.client(storage_name(shard, z))
                                      for z in nearest_first])
               for shard, (low, high) in enumerate(config.shard_ranges())]
-    node = ComputeNode(routes, directory.client("adjudicator-0"), zone=spec.zone)
+    node = ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
+                       zone=spec.zone)
+    await node.sync_clock()
     return ComputeService(node, handoff_address(config.name, spec.name))

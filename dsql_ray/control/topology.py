@@ -27,7 +27,8 @@ def plan_topology(config: ClusterConfig) -> list[ActorSpec]:
     specs = [ActorSpec("relay", "relay", region, front)]
     specs += [ActorSpec(f"compute-{i}", "compute", region, front, i)
               for i in range(config.compute_actors)]
-    specs.append(ActorSpec("adjudicator-0", "adjudicator", region, front))
+    specs += [ActorSpec(f"adjudicator-{i}", "adjudicator", region, zones[i % len(zones)], i)
+              for i in range(config.shard_count)]
     specs += [ActorSpec(f"journal-{z}", "journal", region, z) for z in zones]
     specs += [ActorSpec(f"storage-{s}-{z}", "storage", region, z, s)
               for s in range(config.shard_count) for z in zones]
@@ -36,6 +37,11 @@ def plan_topology(config: ClusterConfig) -> list[ActorSpec]:
 
 def journal_names(config: ClusterConfig) -> list[str]:
     return [f"journal-{z}" for z in config.region.zones]
+
+
+def adjudicator_names(config: ClusterConfig) -> list[str]:
+    """One adjudicator per key range; they share the shards' range boundaries."""
+    return [f"adjudicator-{i}" for i in range(config.shard_count)]
 
 
 def storage_name(shard: int, zone: str) -> str:

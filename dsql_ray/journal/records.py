@@ -6,9 +6,10 @@ from typing import Any, NamedTuple
 
 
 class CommitRecord(NamedTuple):
-    seq: int                              # position in the journal, contiguous from 1
-    ts: int                               # τ_commit, strictly increasing with seq
+    seq: int                              # position in its stream, contiguous from 1
+    ts: int                               # τ_commit, strictly increasing within a stream
     writes: tuple[tuple[bytes, Any], ...]  # (key, row) pairs; row None deletes the key
+    txn_id: str | None = None             # set when the commit spanned adjudicators
 
     def encode(self) -> bytes:
         return pickle.dumps(tuple(self), protocol=5)

@@ -1,13 +1,23 @@
-"""One journal replica: an ordered, fsynced log in one availability zone.
+"""One journal stream's replica in one availability zone: an ordered, fsynced log.
 
-Appends arrive in sequence order from the adjudicator; concurrent appends are grouped
-into one write and one fsync (group commit). Storage replicas tail the log with a
-bounded long poll.
+Each adjudicator writes its own stream; a zone's journal process hosts one replica of
+every stream. Appends arrive in sequence order from the stream's adjudicator and are
+grouped into one write and one fsync (group commit).
+
+Safety against a replaced adjudicator: the writer holds an *epoch*. A new adjudicator
+recovers the stream's end from a quorum of replicas, then *fences* each replica with a
+higher epoch and that end: a replica holding records past it (never acknowledged: an
+acknowledged record is on a quorum, so the recovery saw it) cuts them. Appends from an
+older epoch are refused. Readers are served only records known to be durable on a
+quorum, so storage never applies a record that a fence could later cut.
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import os
+from pathlib import Path
 from typing import Any
 
 from ..errors import DsqlError
@@ -21,14 +31,22 @@ class SequenceGap(DsqlError):
     sqlstate = "XX000"
 
 
+class StaleEpoch(DsqlError):
+    sqlstate = "XX000"
+
+
 class JournalReplica:
-    def __init__(self, segment_log: SegmentLog, *, batch_max: int = 512):
+    def __init__(self, segment_log: SegmentLog, directory: str | os.PathLike | None = None,
+                 *, executor: Any = None):
         self._log = segment_log
-        self._batch_max = batch_max
+        self._epoch_file = Path(directory) / "epoch.json" if directory is not None else None
+        self._executor = executor   # None: the loop's default thread pool for fsync
+        self.epoch = self._load_epoch()
+        self.durable_seq = 0
         self._queue: list[tuple[list[tuple[int, bytes]], asyncio.Future]] = []
         self._queued_last = segment_log.last_seq
         self._flushing = False
-        self._appended = asyncio.Event()
+        self._changed = asyncio.Event()
         self.last_ts = 0
         if segment_log.last_seq:
             (_, payload), = segment_log.read_from(segment_log.last_seq, 1)
@@ -38,24 +56,77 @@ class JournalReplica:
     def last_seq(self) -> int:
         return self._log.last_seq
 
-    # -- data plane -----------------------------------------------------------
-    def rpc_append(self, records: list[tuple[int, int, bytes]]) -> "asyncio.Future[int]":
+    def _load_epoch(self) -> int:
+        if self._epoch_file is None or not self._epoch_file.exists():
+            return 0
+        return json.loads(self._epoch_file.read_text())["epoch"]
+
+    def _store_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        if self._epoch_file is None:
+            return
+        tmp = self._epoch_file.with_suffix(".tmp")
+        with open(tmp, "w") as f:
+            json.dump({"epoch": epoch}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, self._epoch_file)
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    # -- writer side ---------------------------------------------------------------
+    async def rpc_fence(self, epoch: int, base_seq: int) -> tuple[int, int]:
+        """Adopt a new writer epoch; cut any record past ``base_seq`` it never acknowledged."""
+        if epoch < self.epoch:
+            raise StaleEpoch(f"fence from epoch {epoch}, replica is at {self.epoch}")
+        while self._flushing:      # let an in-flight group commit land first
+            await asyncio.sleep(0.001)
+        if epoch > self.epoch:
+            if self._log.last_seq > base_seq:
+                log.warning("fence at epoch %d cuts seqs %d..%d", epoch, base_seq + 1,
+                            self._log.last_seq)
+                self._log.truncate_after(base_seq)
+                self._queued_last = base_seq
+                self.durable_seq = min(self.durable_seq, base_seq)
+                self.last_ts = self._ts_at(base_seq)
+            self._store_epoch(epoch)
+        return self._log.last_seq, self.epoch
+
+    def _ts_at(self, seq: int) -> int:
+        if seq == 0:
+            return 0
+        (_, payload), = self._log.read_from(seq, 1)
+        return CommitRecord.decode(payload).ts
+
+    def rpc_append(self, epoch: int, records: list[tuple[int, int, bytes]],
+                   durable_seq: int = 0) -> "asyncio.Future[int]":
         """Queue (seq, ts, payload) records; the future resolves once they are fsynced.
 
         Runs synchronously up to the queueing, so appends are ordered as they arrive.
         """
+        if epoch != self.epoch:
+            raise StaleEpoch(f"append from epoch {epoch}, replica is at {self.epoch}")
         if not records:
             raise ValueError("empty append")
         if records[0][0] != self._queued_last + 1:
             raise SequenceGap(f"append at seq {records[0][0]}, replica expects "
                               f"{self._queued_last + 1}")
         self._queued_last = records[-1][0]
+        self.rpc_durable(durable_seq)
         fut = asyncio.get_running_loop().create_future()
         self._queue.append(([(seq, payload) for seq, _ts, payload in records], fut))
         if not self._flushing:
             self._flushing = True
             asyncio.ensure_future(self._flush())
         return fut
+
+    def rpc_durable(self, durable_seq: int) -> None:
+        """The writer says every record up to ``durable_seq`` is on a quorum."""
+        if durable_seq > self.durable_seq:
+            self.durable_seq = durable_seq
+            self._notify()
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()
@@ -65,8 +136,11 @@ class JournalReplica:
                 records = [r for recs, _ in batch for r in recs]
                 last_ts = CommitRecord.decode(records[-1][1]).ts
                 try:
-                    await loop.run_in_executor(None, self._log.append, records)
-                except Exception as exc:  # disk failure: fail the waiters, stop accepting
+                    if self._executor is False:
+                        self._log.append(records)
+                    else:
+                        await loop.run_in_executor(self._executor, self._log.append, records)
+                except Exception as exc:  # disk failure: fail the waiters
                     log.exception("journal append failed")
                     self._queued_last = self._log.last_seq
                     for _, fut in batch:
@@ -78,26 +152,69 @@ class JournalReplica:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(self._log.last_seq)
-                self._appended.set()
-                self._appended = asyncio.Event()
+                self._notify()
         finally:
             self._flushing = False
 
-    async def rpc_read(self, from_seq: int, max_records: int = 1000,
-                       wait_s: float = 1.0) -> list[tuple[int, bytes]]:
-        """Records from ``from_seq`` on; waits up to ``wait_s`` for one to arrive."""
-        if from_seq > self._log.last_seq and wait_s > 0:
+    # -- reader side -------------------------------------------------------------------
+    async def rpc_read(self, from_seq: int, max_records: int = 1000, wait_s: float = 1.0,
+                       durable_hint: int = 0) -> list[tuple[int, bytes]]:
+        """Durable records from ``from_seq`` on; waits up to ``wait_s`` for one."""
+        self.rpc_durable(min(durable_hint, self._log.last_seq))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while from_seq > min(self.durable_seq, self._log.last_seq):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
             try:
-                await asyncio.wait_for(self._appended.wait(), wait_s)
+                await asyncio.wait_for(self._changed.wait(), remaining)
             except asyncio.TimeoutError:
                 return []
-        return self._log.read_from(from_seq, max_records)
+        upto = min(self.durable_seq, self._log.last_seq)
+        return self._log.read_from(from_seq, min(max_records, upto - from_seq + 1))
 
-    def rpc_last(self) -> tuple[int, int]:
-        return self._log.last_seq, self.last_ts
+    def rpc_last(self) -> tuple[int, int, int]:
+        return self._log.last_seq, self.last_ts, self.epoch
 
     def close(self) -> None:
         self._log.close()
 
     def status(self) -> dict[str, Any]:
-        return {"last_seq": self._log.last_seq, "last_ts": self.last_ts}
+        return {"last_seq": self._log.last_seq, "durable_seq": self.durable_seq,
+                "epoch": self.epoch}
+
+
+class JournalNode:
+    """A zone's journal process: one replica of every adjudicator's stream."""
+
+    def __init__(self, directory: str | os.PathLike, streams: int, *, executor: Any = None):
+        self.replicas: list[JournalReplica] = []
+        for stream in range(streams):
+            path = Path(directory) / f"stream-{stream}"
+            path.mkdir(parents=True, exist_ok=True)
+            self.replicas.append(JournalReplica(SegmentLog(path / "segments"), path,
+                                                executor=executor))
+
+    def rpc_fence(self, stream: int, epoch: int, base_seq: int):
+        return self.replicas[stream].rpc_fence(epoch, base_seq)
+
+    def rpc_append(self, stream: int, epoch: int, records, durable_seq: int = 0):
+        return self.replicas[stream].rpc_append(epoch, records, durable_seq)
+
+    def rpc_durable(self, stream: int, durable_seq: int) -> None:
+        self.replicas[stream].rpc_durable(durable_seq)
+
+    def rpc_read(self, stream: int, from_seq: int, max_records: int = 1000,
+                 wait_s: float = 1.0, durable_hint: int = 0):
+        return self.replicas[stream].rpc_read(from_seq, max_records, wait_s, durable_hint)
+
+    def rpc_last(self, stream: int) -> tuple[int, int, int]:
+        return self.replicas[stream].rpc_last()
+
+    def rpc_status(self) -> dict[str, Any]:
+        return {"streams": [r.status() for r in self.replicas]}
+
+    def stop(self) -> None:
+        for r in self.replicas:
+            r.close()

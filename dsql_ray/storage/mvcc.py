@@ -20,12 +20,27 @@ class MvccStore:
         self._keys = SortedList()
         self.last_ts = 0
 
+    @classmethod
+    def from_versions(cls, versions: dict[bytes, tuple[list[int], list[Any]]],
+                      last_ts: int) -> "MvccStore":
+        """A store holding ``versions`` (taken over, not copied) with ``last_ts``.
+
+        Each entry is (timestamps ascending, rows) as :meth:`apply` builds it; used to
+        restore a checkpoint (``storage/checkpoint.py``).
+        """
+        store = cls()
+        store._versions = versions
+        store._keys = SortedList(versions)
+        store.last_ts = last_ts
+        return store
+
     def __len__(self) -> int:
         return len(self._versions)
 
     def apply(self, ts: int, writes) -> None:
         """Install one commit's writes at ``ts``; commits arrive in timestamp order."""
-        assert ts > self.last_ts, f"MVCC apply out of order: {ts} after {self.last_ts}"
+        # Streams of different adjudicators may share a timestamp (never on one key).
+        assert ts >= self.last_ts, f"MVCC apply out of order: {ts} after {self.last_ts}"
         self.last_ts = ts
         versions = self._versions
         for key, row in writes:

@@ -1,13 +1,18 @@
-"""Starting a storage replica: its range from the config, tailing its zone's journal."""
+"""Starting a storage replica: its range, its checkpoints, every stream of its zone's journal."""
 from __future__ import annotations
 
+from pathlib import Path
+
+from ..control.topology import adjudicator_names
 from .shard import StorageShard
 
 
 async def start_storage(spec, config, directory) -> StorageShard:
     low, high = config.shard_ranges()[spec.index]
-    shard = StorageShard(spec.index, low, high, zone=spec.zone,
-                         journal=directory.client(f"journal-{spec.zone}"),
-                         adjudicator=directory.client("adjudicator-0"))
+    shard = StorageShard(
+        spec.index, low, high, zone=spec.zone,
+        journal=directory.client(f"journal-{spec.zone}"),
+        adjudicators=[directory.client(n) for n in adjudicator_names(config)],
+        checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}")
     shard.start()
     return shard

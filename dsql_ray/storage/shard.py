@@ -1,15 +1,27 @@
 """A storage replica of one key-range shard in one availability zone.
 
-It tails the journal replica of its zone, applies every commit's writes that fall in
-its range to an MVCC store, and serves reads as of a timestamp τ once it is *complete*
-up to τ: every commit with τ_commit ≤ τ is applied. Completeness advances with each
-applied record (timestamps grow with journal order) and, when the range is idle, with
-a promise from the adjudicator: "no commit at or below P will come after seq N".
+It tails every adjudicator's journal stream from the journal process of its own zone,
+and applies the writes that fall in its range to an MVCC store, in commit-timestamp
+order across streams. It serves reads as of τ once it is *complete* up to τ: every
+commit with τ_commit ≤ τ, in every stream, is applied.
+
+Per stream, completeness advances with each record received (timestamps grow with a
+stream's order) and, when the stream is idle, with its adjudicator's promise "no
+commit at or below P after seq N". The shard is complete up to the minimum over
+streams; buffered records at or below it are applied, merged by timestamp.
+
+Checkpoints (Arrow IPC, lz4) record the store and the per-stream positions, so a
+restarted replica replays only the journal tail. Versions no snapshot can still see
+(older than the 300 s transaction age limit) are garbage-collected.
 """
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
+import time
+from collections import deque
+from pathlib import Path
 from typing import Any
 
 from .. import limits
@@ -19,68 +31,115 @@ from .mvcc import MvccStore
 
 log = logging.getLogger(__name__)
 
+GC_HORIZON_US = int(limits.txn_age_max.value * 1_000_000) + 5_000_000
+
 
 class ReadTimeout(Unavailable):
     pass
 
 
+class _Stream:
+    """What the shard knows of one adjudicator's journal stream."""
+
+    def __init__(self, index: int, adjudicator, applied_seq: int = 0):
+        self.index = index
+        self.adjudicator = adjudicator
+        self.received_seq = applied_seq     # records up to here are buffered or applied
+        self.applied_seq = applied_seq
+        self.complete_ts = 0
+        self.buffer: deque[CommitRecord] = deque()
+        self.promises: list[tuple[int, int]] = []   # (seq to receive, ts then complete)
+        self.durable_hint = 0
+        self.asking: asyncio.Future | None = None
+
+    def receive(self, rec: CommitRecord) -> None:
+        assert rec.seq == self.received_seq + 1, \
+            f"stream {self.index}: journal gap {self.received_seq} → {rec.seq}"
+        self.received_seq = rec.seq
+        self.buffer.append(rec)
+        self.complete_ts = max(self.complete_ts, rec.ts)
+        self.settle()
+
+    def settle(self) -> None:
+        while self.promises and self.promises[0][0] <= self.received_seq:
+            _, ts = self.promises.pop(0)
+            self.complete_ts = max(self.complete_ts, ts)
+
+
 class StorageShard:
-    def __init__(self, shard_id: int, low: bytes, high: bytes | None, *, journal, adjudicator,
-                 zone: str = "", poll_batch: int = 2000):
+    def __init__(self, shard_id: int, low: bytes, high: bytes | None, *, journal,
+                 adjudicators, zone: str = "", checkpoint_dir: str | Path | None = None,
+                 checkpoint_every_s: float = 30.0, poll_batch: int = 2000):
         self.shard_id = shard_id
         self.low, self.high = low, high
         self.zone = zone
-        self._journal = journal          # RpcClient to the journal replica of this zone
-        self._adjudicator = adjudicator  # RpcClient, asked for completeness promises
+        self._journal = journal          # RpcClient to this zone's journal process
         self._poll_batch = poll_batch
+        self._checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self._checkpoint_every_s = checkpoint_every_s
         self.store = MvccStore()
-        self.applied_seq = 0
         self.complete_ts = 0
-        self._promises: list[tuple[int, int]] = []   # (seq to reach, ts then complete)
+        self.streams = [_Stream(i, adj) for i, adj in enumerate(adjudicators)]
         self._progress = asyncio.Event()
-        self._promise_call: asyncio.Future | None = None
-        self._tail_task: asyncio.Task | None = None
+        self._tasks: list[asyncio.Task] = []
+        self._load_checkpoint()
 
-    # -- applying the journal -------------------------------------------------
+    # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        self._tail_task = asyncio.ensure_future(self._tail())
+        self._tasks = [asyncio.ensure_future(self._tail(s)) for s in self.streams]
+        self._tasks.append(asyncio.ensure_future(self._housekeeping()))
 
-    async def _tail(self) -> None:
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    # -- applying the journal ---------------------------------------------------------
+    async def _tail(self, stream: _Stream) -> None:
         while True:
             try:
-                batch = await self._journal.call("read", self.applied_seq + 1,
-                                                 self._poll_batch, 1.0, timeout=5.0)
+                batch = await self._journal.call(
+                    "read", stream.index, stream.received_seq + 1, self._poll_batch, 1.0,
+                    stream.durable_hint, timeout=5.0)
             except DsqlError as exc:
-                log.warning("shard %d: journal read failed: %s", self.shard_id, exc)
+                log.warning("shard %d: journal stream %d read failed: %s", self.shard_id,
+                            stream.index, exc)
                 await asyncio.sleep(0.2)
                 continue
             if batch:
-                self.apply([CommitRecord.decode(p) for _, p in batch])
+                for _, payload in batch:
+                    stream.receive(CommitRecord.decode(payload))
+                self._apply_ready()
 
-    def apply(self, records: list[CommitRecord]) -> None:
-        low, high = self.low, self.high
+    def receive(self, stream: int, records: list[CommitRecord]) -> None:
+        """Feed records directly (simulation and tests)."""
         for rec in records:
-            assert rec.seq == self.applied_seq + 1, \
-                f"shard {self.shard_id}: journal gap {self.applied_seq} → {rec.seq}"
+            self.streams[stream].receive(rec)
+        self._apply_ready()
+
+    def _apply_ready(self) -> None:
+        """Apply every buffered record at or below the shard's completeness, by τ."""
+        complete = min(s.complete_ts for s in self.streams)
+        if complete <= self.complete_ts:
+            return
+        heads = [(s.buffer[0].ts, s.index) for s in self.streams if s.buffer]
+        heapq.heapify(heads)
+        low, high = self.low, self.high
+        while heads and heads[0][0] <= complete:
+            _, i = heapq.heappop(heads)
+            stream = self.streams[i]
+            rec = stream.buffer.popleft()
             mine = [(k, v) for k, v in rec.writes if k >= low and (high is None or k < high)]
             if mine:
                 self.store.apply(rec.ts, mine)
-            self.applied_seq = rec.seq
-            self._advance(rec.ts)
-        self._settle_promises()
+            stream.applied_seq = rec.seq
+            if stream.buffer:
+                heapq.heappush(heads, (stream.buffer[0].ts, i))
+        assert complete >= self.complete_ts, "storage completeness went backwards"
+        self.complete_ts = complete
+        self._progress.set()
+        self._progress = asyncio.Event()
 
-    def _advance(self, ts: int) -> None:
-        if ts > self.complete_ts:
-            self.complete_ts = ts
-            self._progress.set()
-            self._progress = asyncio.Event()
-
-    def _settle_promises(self) -> None:
-        while self._promises and self._promises[0][0] <= self.applied_seq:
-            _, ts = self._promises.pop(0)
-            self._advance(ts)
-
-    # -- completeness ---------------------------------------------------------
+    # -- completeness ---------------------------------------------------------------------
     async def wait_complete(self, ts: int) -> None:
         """Return once every commit at or below ``ts`` is applied; bounded wait."""
         if ts <= self.complete_ts:
@@ -88,32 +147,34 @@ class StorageShard:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.read_wait_max_s
         while ts > self.complete_ts:
-            if self._promise_call is None or self._promise_call.done():
-                self._promise_call = asyncio.ensure_future(self._ask_promise(ts))
+            for stream in self.streams:
+                if stream.complete_ts < ts and (stream.asking is None or stream.asking.done()):
+                    stream.asking = asyncio.ensure_future(self._ask_promise(stream, ts))
             remaining = deadline - loop.time()
             if remaining <= 0:
                 raise ReadTimeout(f"storage shard {self.shard_id} in {self.zone} is not "
-                                  f"complete up to the read timestamp")
+                                  "complete up to the read timestamp; retry")
             progress = self._progress
             try:
-                await asyncio.wait_for(progress.wait(), min(remaining, 0.5))
+                await asyncio.wait_for(progress.wait(), min(remaining, 0.25))
             except asyncio.TimeoutError:
                 pass
 
-    async def _ask_promise(self, ts: int) -> None:
+    async def _ask_promise(self, stream: _Stream, ts: int) -> None:
         try:
-            promise_ts, seq = await self._adjudicator.call("promise", ts, timeout=2.0)
+            promise_ts, seq = await stream.adjudicator.call("promise", ts, timeout=2.0)
         except DsqlError as exc:
-            log.warning("shard %d: promise failed: %s", self.shard_id, exc)
+            log.warning("shard %d: promise from adjudicator %d failed: %s", self.shard_id,
+                        stream.index, exc)
             await asyncio.sleep(0.05)
             return
-        if seq <= self.applied_seq:
-            self._advance(promise_ts)
-        else:
-            self._promises.append((seq, promise_ts))
-            self._promises.sort()
+        stream.durable_hint = max(stream.durable_hint, seq)
+        stream.promises.append((seq, promise_ts))
+        stream.promises.sort()
+        stream.settle()
+        self._apply_ready()
 
-    # -- reads ----------------------------------------------------------------
+    # -- reads ------------------------------------------------------------------------------
     async def rpc_get(self, key: bytes, ts: int) -> Any:
         await self.wait_complete(ts)
         return self.store.get(key, ts)
@@ -134,12 +195,50 @@ class StorageShard:
         return out
 
     def rpc_status(self) -> dict[str, Any]:
-        return {"shard": self.shard_id, "zone": self.zone, "applied_seq": self.applied_seq,
-                "complete_ts": self.complete_ts, "keys": len(self.store)}
+        return {"shard": self.shard_id, "zone": self.zone, "complete_ts": self.complete_ts,
+                "applied": [s.applied_seq for s in self.streams], "keys": len(self.store)}
 
-    def stop(self) -> None:
-        if self._tail_task is not None:
-            self._tail_task.cancel()
+    # -- checkpoints and garbage collection ------------------------------------------------
+    def _load_checkpoint(self) -> None:
+        if self._checkpoint_dir is None:
+            return
+        from .checkpoint import load_latest_checkpoint
+        loaded = load_latest_checkpoint(self._checkpoint_dir)
+        if loaded is None:
+            return
+        self.store, meta = loaded
+        for stream in self.streams:
+            seq = meta.positions.get(stream.index, 0)
+            stream.received_seq = stream.applied_seq = seq
+            stream.complete_ts = meta.complete_ts
+        self.complete_ts = meta.complete_ts
+        log.info("shard %d in %s: checkpoint loaded at %s", self.shard_id, self.zone,
+                 meta.positions)
+
+    def checkpoint(self) -> None:
+        if self._checkpoint_dir is None:
+            return
+        from .checkpoint import CheckpointMeta, write_checkpoint
+        meta = CheckpointMeta(positions={s.index: s.applied_seq for s in self.streams},
+                              complete_ts=self.complete_ts, last_ts=self.store.last_ts,
+                              shard_id=self.shard_id, low=self.low, high=self.high)
+        write_checkpoint(self._checkpoint_dir, self.store, meta)
+
+    async def _housekeeping(self) -> None:
+        last_checkpoint = time.monotonic()
+        last_positions = None
+        while True:
+            await asyncio.sleep(min(5.0, self._checkpoint_every_s))
+            if self.complete_ts:
+                self.store.gc(self.complete_ts - GC_HORIZON_US)
+            positions = [s.applied_seq for s in self.streams]
+            if time.monotonic() - last_checkpoint >= self._checkpoint_every_s and \
+                    positions != last_positions:
+                try:
+                    self.checkpoint()   # runs on the loop: the store must not change under it
+                except Exception:  # noqa: BLE001 - the journal still holds everything
+                    log.exception("shard %d: checkpoint failed", self.shard_id)
+                last_checkpoint, last_positions = time.monotonic(), positions
 
 
 def _min_high(a: bytes | None, b: bytes | None) -> bytes | None:
