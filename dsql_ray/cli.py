@@ -21,6 +21,8 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
     kw = {"name": args.name, "data_dir": data_dir.resolve()}
     if getattr(args, "port", None):
         kw["port"] = args.port
+    if getattr(args, "shard_splits", None):
+        kw["shard_splits"] = args.shard_splits.split(",")
     return ClusterConfig(**kw)
 
 
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     common(up)
     up.add_argument("--port", type=int, default=5432)
     up.add_argument("--foreground", action="store_true", help="run in this process")
+    up.add_argument("--shard-splits", help="comma-separated hex keys where key ranges "
+                    "(shards and adjudicators) split; default: catalog | user tables")
     up.add_argument("--timeout", type=float, default=180.0)
     up.set_defaults(func=cmd_up)
 

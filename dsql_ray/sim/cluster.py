@@ -58,7 +58,7 @@ class InProcessCluster:
         for shard, (low, high) in enumerate(ranges):
             for z in zones:
                 s = StorageShard(shard, low, high, zone=z, adjudicators=peers,
-                                 journal=DirectClient(lambda z=z: self.journals[z]),
+                                 journals=[DirectClient(lambda z=z: self.journals[z])],
                                  checkpoint_dir=self.data_dir / z / f"storage-{shard}")
                 s.start()
                 self.storage[(shard, z)] = s

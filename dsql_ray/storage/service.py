@@ -11,7 +11,8 @@ async def start_storage(spec, config, directory) -> StorageShard:
     low, high = config.shard_ranges()[spec.index]
     shard = StorageShard(
         spec.index, low, high, zone=spec.zone,
-        journal=directory.client(f"journal-{spec.zone}"),
+        journals=[directory.client(f"journal-{z}") for z in
+                  [spec.zone] + [z for z in config.region.zones if z != spec.zone]],
         adjudicators=[directory.client(n) for n in adjudicator_names(config)],
         checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}")
     shard.start()

@@ -67,13 +67,14 @@ class _Stream:
 
 
 class StorageShard:
-    def __init__(self, shard_id: int, low: bytes, high: bytes | None, *, journal,
+    def __init__(self, shard_id: int, low: bytes, high: bytes | None, *, journals,
                  adjudicators, zone: str = "", checkpoint_dir: str | Path | None = None,
                  checkpoint_every_s: float = 30.0, poll_batch: int = 2000):
         self.shard_id = shard_id
         self.low, self.high = low, high
         self.zone = zone
-        self._journal = journal          # RpcClient to this zone's journal process
+        # journal processes, this zone's first: another zone's serves while it is down
+        self._journals = list(journals)
         self._poll_batch = poll_batch
         self._checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self._checkpoint_every_s = checkpoint_every_s
@@ -95,16 +96,21 @@ class StorageShard:
 
     # -- applying the journal ---------------------------------------------------------
     async def _tail(self, stream: _Stream) -> None:
+        source = 0
         while True:
+            journal = self._journals[source]
             try:
-                batch = await self._journal.call(
+                batch = await journal.call(
                     "read", stream.index, stream.received_seq + 1, self._poll_batch, 1.0,
                     stream.durable_hint, timeout=5.0)
             except DsqlError as exc:
-                log.warning("shard %d: journal stream %d read failed: %s", self.shard_id,
-                            stream.index, exc)
-                await asyncio.sleep(0.2)
+                log.warning("shard %d: stream %d from %s failed: %s", self.shard_id,
+                            stream.index, journal.name, exc)
+                source = (source + 1) % len(self._journals)
+                await asyncio.sleep(0.1)
                 continue
+            if source and not batch:
+                source = 0   # caught up from a peer: go back to this zone's journal
             if batch:
                 for _, payload in batch:
                     stream.receive(CommitRecord.decode(payload))
