@@ -8,3 +8,9 @@ os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 if not os.access(os.path.expanduser("~"), os.W_OK):
     os.environ["HOME"] = tempfile.mkdtemp(prefix="dsql-ray-home-")
 pathlib.Path(os.path.expanduser("~")).mkdir(parents=True, exist_ok=True)
+
+
+def pytest_addoption(parser):
+    parser.addoption("--sim-seeds", type=int, default=int(os.environ.get("DSQL_SIM_SEEDS", 200)),
+                     help="how many seeds the deterministic simulation runs (default 200)")
+    parser.addoption("--sim-first-seed", type=int, default=0)

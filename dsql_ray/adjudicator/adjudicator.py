@@ -11,8 +11,10 @@ this adjudicator's journal stream (one replica per zone) and acknowledge once a 
 has it fsynced. A commit spanning ranges takes one extra round: the coordinator (owner
 of the smallest key) asks each other owner to *prepare* (check and hold its keys),
 picks τ_commit above every clock it heard, and writes the whole transaction to its own
-stream: that record is the commit point. Participants learn the outcome (resolve or
-abort) afterwards, or ask the coordinator if they do not hear in time.
+stream: that record is the commit point. A participant journals a *prepare note* (no
+writes) before it answers, so a participant that restarts still holds the keys; it
+learns the outcome (resolve or abort, also noted) from the coordinator, or asks the
+coordinator when it does not hear in time.
 
 State is soft: ``recover`` rebuilds it from the journal replicas.
 """
@@ -21,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import logging
-import time
 import uuid
 from collections import OrderedDict, deque
 from typing import Any, Callable, Sequence
@@ -170,7 +171,9 @@ class Adjudicator:
         log.info("adjudicator %d recovered: epoch %d, seq %d", self.index, self.epoch, last_seq)
 
     async def _replay(self, journal, last_ts: int) -> None:
+        """Rebuild recent writes, coordinated outcomes and unresolved prepares."""
         horizon = last_ts - CONFLICT_WINDOW_US
+        unresolved: dict[str, tuple[list[bytes], int]] = {}
         seq = 1
         while seq <= self.last_seq:
             batch = await journal.call("read", self.stream, seq, 5000, 0.0, self.last_seq,
@@ -180,12 +183,23 @@ class Adjudicator:
             for s, payload in batch:
                 rec = CommitRecord.decode(payload)
                 self._recent.append((s, rec.ts, payload))
-                if rec.ts >= horizon:
+                seq = s + 1
+                if rec.ts < horizon:
+                    continue
+                if rec.note is None:
                     for key, _ in rec.writes:
                         self._note_write(key, rec.ts)
                     if rec.txn_id:
                         self._outcomes[rec.txn_id] = rec.ts
-                seq = s + 1
+                elif rec.note[0] == "prepare":
+                    unresolved[rec.txn_id] = (list(rec.note[2]), rec.note[1])
+                elif rec.txn_id in unresolved:
+                    keys, _ = unresolved.pop(rec.txn_id)
+                    if rec.note[1] is not None:
+                        for key in keys:
+                            self._note_write(key, rec.note[1])
+        for txn_id, (keys, coordinator) in unresolved.items():
+            self._hold(txn_id, keys, coordinator, since=float("-inf"))   # ask at once
 
     async def records_from(self, seq: int, exclude: int) -> list[tuple[int, int, bytes]]:
         """Records from ``seq`` on, for a replica catching up: from memory or a peer."""
@@ -233,11 +247,12 @@ class Adjudicator:
             raise Unavailable("commit outcome unknown: the journal quorum did not answer "
                               "in time") from None
 
-    def _append(self, writes: Sequence[tuple[bytes, Any]], txn_id: str | None) -> tuple[int, int]:
+    def _append(self, writes: Sequence[tuple[bytes, Any]], txn_id: str | None,
+                note: tuple | None = None) -> tuple[int, int]:
         """Assign τ_commit and the next sequence number; hand the record to every link."""
         commit_ts = self.clock.now()
         self.last_seq += 1
-        payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id).encode()
+        payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id, note).encode()
         entry = (self.last_seq, commit_ts, payload)
         self._recent.append(entry)
         for link in self.links:
@@ -267,13 +282,19 @@ class Adjudicator:
                     break
                 table.popitem(last=False)
 
-    def _hold(self, txn_id: str, keys: list[bytes], coordinator: int) -> None:
+    def _hold(self, txn_id: str, keys: list[bytes], coordinator: int,
+              since: float | None = None) -> None:
         for key in keys:
             self._prepared[key] = txn_id
-        self._held[txn_id] = (keys, time.monotonic(), coordinator)
+        if since is None:
+            since = asyncio.get_running_loop().time()
+        self._held[txn_id] = (keys, since, coordinator)
 
     def _release(self, txn_id: str, commit_ts: int | None) -> None:
-        keys, _, _ = self._held.pop(txn_id, ((), 0, 0))
+        held = self._held.pop(txn_id, None)
+        if held is None:
+            return
+        keys, _, coordinator = held
         for key in keys:
             if self._prepared.get(key) == txn_id:
                 del self._prepared[key]
@@ -281,6 +302,8 @@ class Adjudicator:
                 self._note_write(key, commit_ts)
         if commit_ts is not None:
             self.clock.update(commit_ts)
+        if coordinator != self.index and self.recovered:
+            self._append((), txn_id, ("resolve", commit_ts))   # no need to wait for it
 
     # -- data plane: commit ------------------------------------------------------------------
     async def rpc_commit(self, start_ts: int, writes: list[tuple[bytes, Any]],
@@ -351,12 +374,20 @@ class Adjudicator:
         # the participant will ask us (rpc_outcome) once its hold times out
 
     # -- data plane: participant side ---------------------------------------------------------
-    def rpc_prepare(self, txn_id: str, start_ts: int, keys: list[bytes], coordinator: int) -> int:
+    async def rpc_prepare(self, txn_id: str, start_ts: int, keys: list[bytes],
+                          coordinator: int) -> int:
+        """Check and hold ``keys`` for a coordinator; the hold is journaled before the reply."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
         self._check(start_ts, keys, txn_id)
         self._hold(txn_id, keys, coordinator)
         self.clock.update(start_ts)
+        seq, _ = self._append((), txn_id, ("prepare", coordinator, tuple(keys)))
+        try:
+            await self._wait_durable(seq)
+        except Unavailable:
+            self._release(txn_id, None)
+            raise
         return self.clock.now()
 
     def rpc_resolve(self, txn_id: str, commit_ts: int) -> None:
@@ -374,7 +405,7 @@ class Adjudicator:
     async def _sweep_prepared(self) -> None:
         while True:
             await asyncio.sleep(1.0)
-            now = time.monotonic()
+            now = asyncio.get_running_loop().time()
             for txn_id, (_, since, coordinator) in list(self._held.items()):
                 if coordinator == self.index or now - since < PREPARED_TIMEOUT_S:
                     continue

@@ -12,6 +12,7 @@ import logging
 from collections import OrderedDict
 from typing import Any, Sequence
 
+from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import DsqlError, Unavailable
 from .catalog import (FIRST_USER_TABLE_ID, NEXT_TABLE_ID_KEY, TableDef, row_to_table,
@@ -19,6 +20,9 @@ from .catalog import (FIRST_USER_TABLE_ID, NEXT_TABLE_ID_KEY, TableDef, row_to_t
 from .result import QueryResult
 
 log = logging.getLogger(__name__)
+
+#: a storage replica that does not answer in this long is skipped for the next one
+READ_TIMEOUT_S = limits.read_wait_max_s + 1.0
 
 
 class ShardRoute:
@@ -32,7 +36,7 @@ class ShardRoute:
         last: Exception | None = None
         for replica in self.replicas:
             try:
-                return await replica.call(method, *args)
+                return await replica.call(method, *args, timeout=READ_TIMEOUT_S)
             except Unavailable as exc:
                 last = exc
         raise last or Unavailable("no storage replica")
@@ -135,7 +139,7 @@ class ComputeNode:
         first = min([*txn.writes, *txn.lock_keys])
         coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
         commit_ts = await coordinator.call(
-            "commit", txn.start_ts, list(txn.writes.items()), list(txn.lock_keys))
+            "commit", txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys))
         self.clock.update(commit_ts)
         return commit_ts
 

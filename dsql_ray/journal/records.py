@@ -10,6 +10,8 @@ class CommitRecord(NamedTuple):
     ts: int                               # τ_commit, strictly increasing within a stream
     writes: tuple[tuple[bytes, Any], ...]  # (key, row) pairs; row None deletes the key
     txn_id: str | None = None             # set when the commit spanned adjudicators
+    #: participant notes, no writes: ("prepare", coordinator, keys) or ("resolve", τ | None)
+    note: tuple | None = None
 
     def encode(self) -> bytes:
         return pickle.dumps(tuple(self), protocol=5)

@@ -165,7 +165,7 @@ class JournalReplica:
         deadline = loop.time() + wait_s
         while from_seq > min(self.durable_seq, self._log.last_seq):
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 1e-6:   # (not 0: a sub-resolution wait would spin)
                 return []
             try:
                 await asyncio.wait_for(self._changed.wait(), remaining)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
-import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -157,7 +156,7 @@ class StorageShard:
                 if stream.complete_ts < ts and (stream.asking is None or stream.asking.done()):
                     stream.asking = asyncio.ensure_future(self._ask_promise(stream, ts))
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 1e-6:   # (not 0: a sub-resolution wait would spin)
                 raise ReadTimeout(f"storage shard {self.shard_id} in {self.zone} is not "
                                   "complete up to the read timestamp; retry")
             progress = self._progress
@@ -231,20 +230,21 @@ class StorageShard:
         write_checkpoint(self._checkpoint_dir, self.store, meta)
 
     async def _housekeeping(self) -> None:
-        last_checkpoint = time.monotonic()
+        loop = asyncio.get_running_loop()
+        last_checkpoint = loop.time()
         last_positions = None
         while True:
             await asyncio.sleep(min(5.0, self._checkpoint_every_s))
             if self.complete_ts:
                 self.store.gc(self.complete_ts - GC_HORIZON_US)
             positions = [s.applied_seq for s in self.streams]
-            if time.monotonic() - last_checkpoint >= self._checkpoint_every_s and \
+            if loop.time() - last_checkpoint >= self._checkpoint_every_s and \
                     positions != last_positions:
                 try:
                     self.checkpoint()   # runs on the loop: the store must not change under it
                 except Exception:  # noqa: BLE001 - the journal still holds everything
                     log.exception("shard %d: checkpoint failed", self.shard_id)
-                last_checkpoint, last_positions = time.monotonic(), positions
+                last_checkpoint, last_positions = loop.time(), positions
 
 
 def _min_high(a: bytes | None, b: bytes | None) -> bytes | None:

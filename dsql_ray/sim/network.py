@@ -1,0 +1,66 @@
+"""A simulated network between roles: seeded delays (hence reordering across calls),
+lost requests, lost replies (the callee acted, the caller never hears; either way the
+connection breaks and the caller learns it after ``reset_after_s``), and nodes that are
+down (connection refused). Calls reach the *current* instance of a role, so a restarted role is found."""
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any, Callable
+
+from ..errors import Unavailable
+
+
+class SimNetwork:
+    def __init__(self, rng: random.Random, *, mean_delay_s: float = 0.0005,
+                 drop: float = 0.0, reset_after_s: float = 0.05):
+        self.rng = rng
+        self.reset_after_s = reset_after_s   # a broken connection is noticed this fast
+        self.mean_delay_s = mean_delay_s
+        self.drop = drop
+        self.calls = 0
+        self.dropped = 0
+
+    def client(self, target: Callable[[], Any], name: str) -> "SimClient":
+        return SimClient(self, target, name)
+
+    def delay(self) -> float:
+        return self.rng.expovariate(1.0 / self.mean_delay_s)
+
+    def lose(self) -> bool:
+        if self.drop and self.rng.random() < self.drop:
+            self.dropped += 1
+            return True
+        return False
+
+
+class SimClient:
+    """The RpcClient interface over the simulated network."""
+
+    def __init__(self, net: SimNetwork, target: Callable[[], Any], name: str):
+        self._net = net
+        self._target = target
+        self.name = name
+
+    async def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
+        net = self._net
+        net.calls += 1
+        timeout = 10.0 if timeout is None else timeout
+        await asyncio.sleep(net.delay())
+        handler = self._target()
+        if handler is None:                           # down: the connection is refused
+            raise Unavailable(f"{self.name} unreachable (simulated)")
+        if net.lose():            # the request was lost: the connection breaks
+            await asyncio.sleep(min(timeout, net.reset_after_s))
+            raise Unavailable(f"{self.name}: request lost (simulated)")
+        result = getattr(handler, "rpc_" + method)(*args)
+        if asyncio.iscoroutine(result) or asyncio.isfuture(result):
+            try:
+                result = await asyncio.wait_for(result, timeout)
+            except asyncio.TimeoutError:
+                raise Unavailable(f"{self.name}.{method} timed out (simulated)") from None
+        await asyncio.sleep(net.delay())
+        if net.lose():            # the reply was lost: the callee acted, the caller never hears
+            await asyncio.sleep(min(timeout, net.reset_after_s))
+            raise Unavailable(f"{self.name}: reply lost (simulated)")
+        return result
