@@ -376,9 +376,11 @@ def run_seed(seed: int, opts: SimOptions | None = None) -> SimResult:
         raise InvariantViolation(f"seed {seed}: {exc}  (replay: python -m dsql_ray.sim "
                                  f"--seed {seed} -v)") from exc
     finally:
-        for task in asyncio.all_tasks(loop):
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
             task.cancel()
-        loop.run_until_complete(asyncio.sleep(0))
+        if pending:   # let every task finish cancelling (virtual time: costs nothing)
+            loop.run_until_complete(asyncio.wait(pending, timeout=60))
         loop.close()
         shutil.rmtree(data_dir, ignore_errors=True)
 
