@@ -33,15 +33,18 @@ def kill(cluster: LocalCluster, name: str) -> None:
         ray.kill(handle, no_restart=False)
 
 
-def test_bank_survives_killing_storage_journal_and_adjudicator(split_cluster):
+VICTIMS = ((10, "storage-1-us-east-1a"), (22, "journal-us-east-1b"), (34, "adjudicator-1"),
+           (46, "compute-0"))
+
+
+def test_bank_survives_killing_storage_journal_adjudicator_and_compute(split_cluster):
     c = split_cluster
     with c.connect() as conn:
         bank.setup(conn)
     killed = []
 
     def faults():
-        for at, name in ((12, "storage-1-us-east-1a"), (27, "journal-us-east-1b"),
-                         (42, "adjudicator-1")):
+        for at, name in VICTIMS:
             while time.monotonic() - start < at:
                 time.sleep(0.2)
             kill(c, name)
@@ -59,10 +62,10 @@ def test_bank_survives_killing_storage_journal_and_adjudicator(split_cluster):
                 raise
             time.sleep(1)
     print("bank with faults:", json.dumps({"killed": killed, **summary}))
-    assert len(killed) == 3
+    assert len(killed) == len(VICTIMS)
     assert summary["acked"] > 100, summary
     status = c.cli("status").stdout
-    for name in ("storage-1-us-east-1a", "journal-us-east-1b", "adjudicator-1"):
+    for _, name in VICTIMS:
         line = next(l for l in status.splitlines() if l.startswith(name + " "))
         assert "ALIVE" in line, line
 
