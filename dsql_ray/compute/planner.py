@@ -432,6 +432,20 @@ class InsertPlan(Plan):
         return _dml_result(f"INSERT 0 {len(new)}", new, self.returning, params)
 
 
+def _finish_dml(plan: "Plan", stmt, scope: Scope, param_scope: Scope | None = None) -> "Plan":
+    """RETURNING, the result shape and the parameter types every DML plan carries."""
+    plan.is_dml = True
+    plan.returning = _returning(stmt, scope)
+    plan.columns = plan.returning.columns() if plan.returning else None
+    plan.param_oids = [o or T.TEXT for o in (param_scope or scope).param_oids]
+    return plan
+
+
+def _table_scope(relation, table: TableDef, param_oids: list[int]) -> Scope:
+    alias = relation.alias.aliasname if relation.alias else table.name
+    return Scope(table.column_names, table.column_oids, alias, list(param_oids))
+
+
 def _dml_result(tag: str, rows: list[tuple], returning: Projection | None,
                 params: list) -> QueryResult:
     if returning is None:
@@ -471,11 +485,7 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
             exprs[pos] = _default_expr(col, empty) if isinstance(node, ast.SetToDefault) \
                 else _assign(compile_expr(node, empty), col, empty)
         rows.append(exprs)
-    plan = InsertPlan(table=table, rows=rows, is_dml=True)
-    plan.returning = _returning(stmt, scope)
-    plan.columns = plan.returning.columns() if plan.returning else None
-    plan.param_oids = [o or T.TEXT for o in empty.param_oids]
-    return plan
+    return _finish_dml(InsertPlan(table=table, rows=rows), stmt, scope, empty)
 
 
 @dataclass
@@ -512,8 +522,7 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     if stmt.fromClause:
         raise FeatureNotSupported("UPDATE ... FROM is not supported yet")
     table = catalog.resolve(stmt.relation)
-    alias = stmt.relation.alias.aliasname if stmt.relation.alias else table.name
-    scope = Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    scope = _table_scope(stmt.relation, table, param_oids)
     assignments = []
     for target in stmt.targetList:
         if target.name not in table.column_names:
@@ -524,12 +533,8 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
         expr = _default_expr(col, scope) if isinstance(target.val, ast.SetToDefault) \
             else _assign(compile_expr(target.val, scope), col, scope)
         assignments.append((pos, expr))
-    plan = UpdatePlan(access=plan_access(table, stmt.whereClause, scope),
-                      assignments=assignments, is_dml=True)
-    plan.returning = _returning(stmt, scope)
-    plan.columns = plan.returning.columns() if plan.returning else None
-    plan.param_oids = [o or T.TEXT for o in scope.param_oids]
-    return plan
+    return _finish_dml(UpdatePlan(access=plan_access(table, stmt.whereClause, scope),
+                                  assignments=assignments), stmt, scope)
 
 
 @dataclass
@@ -549,13 +554,9 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
     if stmt.usingClause:
         raise FeatureNotSupported("DELETE ... USING is not supported yet")
     table = catalog.resolve(stmt.relation)
-    alias = stmt.relation.alias.aliasname if stmt.relation.alias else table.name
-    scope = Scope(table.column_names, table.column_oids, alias, list(param_oids))
-    plan = DeletePlan(access=plan_access(table, stmt.whereClause, scope), is_dml=True)
-    plan.returning = _returning(stmt, scope)
-    plan.columns = plan.returning.columns() if plan.returning else None
-    plan.param_oids = [o or T.TEXT for o in scope.param_oids]
-    return plan
+    scope = _table_scope(stmt.relation, table, param_oids)
+    return _finish_dml(DeletePlan(access=plan_access(table, stmt.whereClause, scope)), stmt,
+                       scope)
 
 
 # -- DDL ------------------------------------------------------------------------

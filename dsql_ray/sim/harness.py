@@ -29,7 +29,7 @@ from ..errors import DsqlError, SerializationFailure, Unavailable
 from ..journal.replica import JournalNode
 from ..keys import encode_key, table_prefix
 from ..storage.shard import StorageShard
-from .loop import SimEventLoop
+from .loop import SimEventLoop, close_loop
 from .network import SimNetwork
 
 ACCOUNTS = 8
@@ -376,12 +376,7 @@ def run_seed(seed: int, opts: SimOptions | None = None) -> SimResult:
         raise InvariantViolation(f"seed {seed}: {exc}  (replay: python -m dsql_ray.sim "
                                  f"--seed {seed} -v)") from exc
     finally:
-        pending = asyncio.all_tasks(loop)
-        for task in pending:
-            task.cancel()
-        if pending:   # let every task finish cancelling (virtual time: costs nothing)
-            loop.run_until_complete(asyncio.wait(pending, timeout=60))
-        loop.close()
+        close_loop(loop)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

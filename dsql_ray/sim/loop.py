@@ -57,3 +57,13 @@ class SimEventLoop(asyncio.SelectorEventLoop):
 
     def advance(self, seconds: float) -> None:
         self._virtual_now += seconds
+
+
+def close_loop(loop: asyncio.AbstractEventLoop, timeout_s: float = 60.0) -> None:
+    """Cancel every task still pending, let each finish cancelling, then close the loop."""
+    pending = asyncio.all_tasks(loop)
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.wait(pending, timeout=timeout_s))
+    loop.close()

@@ -4,23 +4,8 @@ import asyncio
 import pytest
 
 from dsql_ray.errors import DsqlError
-from dsql_ray.sim.cluster import InProcessCluster
 
-
-@pytest.fixture
-def run(tmp_path):
-    loop = asyncio.new_event_loop()
-    cluster = loop.run_until_complete(InProcessCluster(tmp_path).start())
-
-    def go(coro_fn):
-        return loop.run_until_complete(asyncio.wait_for(coro_fn(cluster), 20))
-    yield go
-    loop.run_until_complete(cluster.stop())
-    loop.close()
-
-
-async def sql(session, text):
-    return await session.execute_simple(text)
+from .conftest import cluster_runner, sql
 
 
 def test_crud_round_trip(run):
@@ -108,14 +93,9 @@ def run_split(tmp_path):
     from dsql_ray.keys import encode_key, table_prefix
     cfg = ClusterConfig(data_dir=tmp_path, shard_splits=[
         table_prefix(1).hex(), (table_prefix(1) + encode_key((50,))).hex()])
-    loop = asyncio.new_event_loop()
-    cluster = loop.run_until_complete(InProcessCluster(tmp_path, cfg).start())
-
-    def go(coro_fn):
-        return loop.run_until_complete(asyncio.wait_for(coro_fn(cluster), 30))
+    go, close = cluster_runner(tmp_path, cfg)
     yield go
-    loop.run_until_complete(cluster.stop())
-    loop.close()
+    close()
 
 
 def test_commit_spanning_adjudicators_is_atomic_and_conflict_checked(run_split):

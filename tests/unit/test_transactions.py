@@ -5,24 +5,9 @@ import time
 import pytest
 
 from dsql_ray.errors import DsqlError
-from dsql_ray.sim.cluster import InProcessCluster
 from dsql_ray.storage.mvcc import MvccStore
 
-
-@pytest.fixture
-def run(tmp_path):
-    loop = asyncio.new_event_loop()
-    cluster = loop.run_until_complete(InProcessCluster(tmp_path).start())
-
-    def go(coro_fn):
-        return loop.run_until_complete(asyncio.wait_for(coro_fn(cluster), 60))
-    yield go
-    loop.run_until_complete(cluster.stop())
-    loop.close()
-
-
-async def sql(session, text):
-    return await session.execute_simple(text)
+from .conftest import sql
 
 
 def test_row_limit_is_3000_rows_per_transaction(run):
@@ -74,6 +59,9 @@ def test_read_only_transactions_touch_neither_adjudicator_nor_journal(run):
         s = c.session()
         await sql(s, "CREATE TABLE t (id int primary key, v int)")
         await sql(s, "INSERT INTO t VALUES (1, 1)")
+        while any(r.last_seq < a.last_seq for j in c.journals.values()
+                  for r, a in zip(j.replicas, c.adjudicators)):
+            await asyncio.sleep(0.01)      # the third replica lands after the quorum ack
         before = ([a.last_seq for a in c.adjudicators], [a.commits for a in c.adjudicators],
                   {z: [r.last_seq for r in j.replicas] for z, j in c.journals.items()})
         for _ in range(5):
