@@ -9,22 +9,17 @@ import os
 
 import pytest
 
+from dsql_ray.sim.__main__ import run_one
 from dsql_ray.sim.harness import InvariantViolation, SimOptions, run_seed, summary
 
 
-def _run(seed: int):
-    try:
-        return seed, run_seed(seed), None
-    except InvariantViolation as exc:
-        return seed, None, str(exc)
-
-
+@pytest.mark.timeout(7200)   # scales with --sim-seeds; each seed has its own liveness bound
 def test_bank_invariants_hold_over_many_seeds(request):
     first = request.config.getoption("--sim-first-seed")
     count = request.config.getoption("--sim-seeds")
     workers = min(2, os.cpu_count() or 1)
     with concurrent.futures.ProcessPoolExecutor(workers) as pool:
-        outcomes = list(pool.map(_run, range(first, first + count), chunksize=4))
+        outcomes = list(pool.map(run_one, range(first, first + count), chunksize=4))
     failures = [err for _, _, err in outcomes if err]
     results = [r for _, r, _ in outcomes if r]
     stats = summary(results)
