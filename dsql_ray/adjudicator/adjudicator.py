@@ -85,8 +85,8 @@ class JournalLink:
                     self.adj.on_ack()
                 if self.adj.durable_seq > self._sent_durable:
                     self._sent_durable = self.adj.durable_seq
-                    await self.client.call("durable", self.adj.stream, self._sent_durable,
-                                           timeout=5.0)
+                    await self.client.call("durable", self.adj.stream, self.adj.epoch,
+                                           self._sent_durable, timeout=5.0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - lagging, restarted or down replica
@@ -98,18 +98,26 @@ class JournalLink:
                 await asyncio.sleep(0.2)
 
     async def _sync(self) -> None:
-        """Fence the replica, then copy it every record it lacks."""
-        last, _ = await self.client.call("fence", self.adj.stream, self.adj.epoch,
-                                         self.adj.base_seq, timeout=10.0)
-        while last < self.adj.last_seq:
-            records = await self.adj.records_from(last + 1, exclude=self.index)
+        """Fence the replica, cut any suffix that differs from our log, copy what it lacks."""
+        adj, stream = self.adj, self.adj.stream
+        last, _ = await self.client.call("fence", stream, adj.epoch, adj.base_seq, timeout=10.0)
+        for _ in range(limits.journal_batch_max * 8):
+            ours = adj.record_epoch(last)
+            if last == 0 or ours is None or \
+                    ours == await self.client.call("record_epoch", stream, last, timeout=5.0):
+                break
+            last = await self.client.call("truncate", stream, adj.epoch, last - 1, timeout=10.0)
+        else:
+            raise Unavailable(f"{self.client.name}: divergent suffix too long to repair")
+        while last < adj.last_seq:
+            records = await adj.records_from(last + 1, exclude=self.index)
             if not records:
                 raise Unavailable("no source for catch-up yet")
-            last = await self.client.call("append", self.adj.stream, self.adj.epoch,
-                                          records, self.adj.durable_seq, timeout=30.0)
+            last = await self.client.call("append", stream, adj.epoch, records,
+                                          adj.durable_seq, timeout=30.0)
         self.acked_seq = last
         self._queue.clear()
-        self.adj.on_ack()
+        adj.on_ack()
 
     def stop(self) -> None:
         self._task.cancel()
@@ -135,6 +143,7 @@ class Adjudicator:
         self.base_seq = 0                  # end of the stream found by recovery
         self.last_seq = 0                  # last sequence number assigned
         self.durable_seq = 0               # last sequence number on a quorum
+        self._durable_floor = 0            # nothing is durable before this epoch's first record
         self.recovered = False
         self._recent: deque[tuple[int, int, bytes]] = deque(maxlen=RECENT_RECORDS_MAX)
         self._last_write: OrderedDict[bytes, int] = OrderedDict()   # key → τ_commit
@@ -152,20 +161,27 @@ class Adjudicator:
 
     # -- recovery --------------------------------------------------------------------
     async def recover(self) -> None:
-        """Find the stream's end on a quorum, take a new epoch, rebuild conflict state."""
+        """Recover the stream from a quorum, take a new epoch, rebuild conflict state.
+
+        The log to continue is the quorum member's with the newest (last record's epoch,
+        last seq): it holds every acknowledged record. Like a Raft leader, the new writer
+        counts nothing as durable until a record of its own epoch is on a quorum.
+        """
         answers = await asyncio.gather(*(j.call("last", self.stream, timeout=5.0)
                                          for j in self._journal_clients),
                                        return_exceptions=True)
         reachable = [(i, a) for i, a in enumerate(answers) if not isinstance(a, BaseException)]
         if len(reachable) < self.quorum:
             raise Unavailable(f"adjudicator {self.index}: journal quorum unreachable")
-        best, (last_seq, last_ts, _) = max(reachable, key=lambda ia: ia[1][0])
+        best, (last_seq, last_ts, _, _) = max(reachable, key=lambda ia: (ia[1][3], ia[1][0]))
         self.epoch = max(a[2] for _, a in reachable) + 1
         self.base_seq = self.last_seq = last_seq
         self.clock.update(last_ts)
         await self._replay(self._journal_clients[best], last_ts)
         self.links = [JournalLink(self, c, i) for i, c in enumerate(self._journal_clients)]
-        await self._wait_durable(last_seq, timeout=limits.rpc_timeout_s * 3)
+        seq, _ = self._append((), None, ("epoch",))
+        self._durable_floor = seq
+        await self._wait_durable(seq, timeout=limits.rpc_timeout_s * 3)
         self.recovered = True
         self._sweeper = asyncio.ensure_future(self._sweep_prepared())
         log.info("adjudicator %d recovered: epoch %d, seq %d", self.index, self.epoch, last_seq)
@@ -176,8 +192,7 @@ class Adjudicator:
         unresolved: dict[str, tuple[list[bytes], int]] = {}
         seq = 1
         while seq <= self.last_seq:
-            batch = await journal.call("read", self.stream, seq, 5000, 0.0, self.last_seq,
-                                       timeout=30.0)
+            batch = await journal.call("read_log", self.stream, seq, 5000, timeout=30.0)
             if not batch:
                 raise Unavailable(f"adjudicator {self.index}: replay stopped at seq {seq}")
             for s, payload in batch:
@@ -211,18 +226,25 @@ class Adjudicator:
             if link.index == exclude or not link.healthy:
                 continue
             try:
-                batch = await link.client.call("read", self.stream, seq, 1000, 0.0,
-                                               self.durable_seq, timeout=10.0)
+                batch = await link.client.call("read_log", self.stream, seq, 1000,
+                                               timeout=10.0)
             except DsqlError:
                 continue
-            return [(s, CommitRecord.decode(p).ts, p) for s, p in batch]
+            return [(s, CommitRecord.decode(p).ts, p) for s, p in batch
+                    if s <= self.last_seq]
         return []
+
+    def record_epoch(self, seq: int) -> int | None:
+        """The writer epoch of our record at ``seq``, if it is among the recent ones."""
+        if not self._recent or not self._recent[0][0] <= seq <= self._recent[-1][0]:
+            return None
+        return CommitRecord.decode(self._recent[seq - self._recent[0][0]][2]).epoch
 
     # -- durability ---------------------------------------------------------------------
     def on_ack(self) -> None:
         acked = sorted((link.acked_seq for link in self.links), reverse=True)
         durable = acked[self.quorum - 1]
-        if durable <= self.durable_seq:
+        if durable <= self.durable_seq or durable < self._durable_floor:
             return
         self.durable_seq = durable
         still = []
@@ -252,7 +274,8 @@ class Adjudicator:
         """Assign τ_commit and the next sequence number; hand the record to every link."""
         commit_ts = self.clock.now()
         self.last_seq += 1
-        payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id, note).encode()
+        payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id, note,
+                               self.epoch).encode()
         entry = (self.last_seq, commit_ts, payload)
         self._recent.append(entry)
         for link in self.links:

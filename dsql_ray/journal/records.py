@@ -10,8 +10,10 @@ class CommitRecord(NamedTuple):
     ts: int                               # τ_commit, strictly increasing within a stream
     writes: tuple[tuple[bytes, Any], ...]  # (key, row) pairs; row None deletes the key
     txn_id: str | None = None             # set when the commit spanned adjudicators
-    #: participant notes, no writes: ("prepare", coordinator, keys) or ("resolve", τ | None)
+    #: notes carry no writes: a participant's ("prepare", coordinator, keys) or
+    #: ("resolve", τ | None), and ("epoch",), the first record of a new writer epoch
     note: tuple | None = None
+    epoch: int = 0                        # the writer epoch that appended the record
 
     def encode(self) -> bytes:
         return pickle.dumps(tuple(self), protocol=5)

@@ -4,12 +4,14 @@ Each adjudicator writes its own stream; a zone's journal process hosts one repli
 every stream. Appends arrive in sequence order from the stream's adjudicator and are
 grouped into one write and one fsync (group commit).
 
-Safety against a replaced adjudicator: the writer holds an *epoch*. A new adjudicator
-recovers the stream's end from a quorum of replicas, then *fences* each replica with a
-higher epoch and that end: a replica holding records past it (never acknowledged: an
-acknowledged record is on a quorum, so the recovery saw it) cuts them. Appends from an
-older epoch are refused. Readers are served only records known to be durable on a
-quorum, so storage never applies a record that a fence could later cut.
+Safety against a replaced adjudicator (the rules of Raft's log, with the adjudicator as
+the only leader): the writer holds an *epoch*, and every record carries the epoch that
+appended it. A new adjudicator recovers the stream from the replica of a quorum with
+the newest (last record's epoch, last seq), then *fences* each replica with a higher
+epoch: records past the recovered end are cut, and so is any suffix that differs from
+the recovered log (records never acknowledged). Appends and durability marks from an
+older epoch are refused. Readers are served only records the current writer has marked
+durable on a quorum, so storage never applies a record that a fence could later cut.
 """
 from __future__ import annotations
 
@@ -47,10 +49,7 @@ class JournalReplica:
         self._queued_last = segment_log.last_seq
         self._flushing = False
         self._changed = asyncio.Event()
-        self.last_ts = 0
-        if segment_log.last_seq:
-            (_, payload), = segment_log.read_from(segment_log.last_seq, 1)
-            self.last_ts = CommitRecord.decode(payload).ts
+        self.last_ts, self.last_epoch = self._stamp_at(segment_log.last_seq)
 
     @property
     def last_seq(self) -> int:
@@ -85,20 +84,40 @@ class JournalReplica:
             await asyncio.sleep(0.001)
         if epoch > self.epoch:
             if self._log.last_seq > base_seq:
-                log.warning("fence at epoch %d cuts seqs %d..%d", epoch, base_seq + 1,
-                            self._log.last_seq)
-                self._log.truncate_after(base_seq)
-                self._queued_last = base_seq
-                self.durable_seq = min(self.durable_seq, base_seq)
-                self.last_ts = self._ts_at(base_seq)
+                self._cut_after(base_seq, f"fence at epoch {epoch}")
             self._store_epoch(epoch)
         return self._log.last_seq, self.epoch
 
-    def _ts_at(self, seq: int) -> int:
+    async def rpc_truncate(self, epoch: int, seq: int) -> int:
+        """The current writer found a divergent suffix: cut every record after ``seq``."""
+        if epoch != self.epoch:
+            raise StaleEpoch(f"truncate from epoch {epoch}, replica is at {self.epoch}")
+        while self._flushing:
+            await asyncio.sleep(0.001)
+        if self._log.last_seq > seq:
+            self._cut_after(seq, f"divergent suffix at epoch {epoch}")
+        return self._log.last_seq
+
+    def _cut_after(self, seq: int, why: str) -> None:
+        log.warning("%s: cutting seqs %d..%d", why, seq + 1, self._log.last_seq)
+        self._log.truncate_after(seq)
+        self._queued_last = seq
+        self.durable_seq = min(self.durable_seq, seq)
+        self.last_ts, self.last_epoch = self._stamp_at(seq)
+
+    def _stamp_at(self, seq: int) -> tuple[int, int]:
+        """(τ, writer epoch) of the record at ``seq``; (0, 0) before the first."""
         if seq == 0:
-            return 0
+            return 0, 0
         (_, payload), = self._log.read_from(seq, 1)
-        return CommitRecord.decode(payload).ts
+        rec = CommitRecord.decode(payload)
+        return rec.ts, rec.epoch
+
+    def rpc_record_epoch(self, seq: int) -> int | None:
+        """The writer epoch of the record at ``seq``, None if the log is shorter."""
+        if seq > self._log.last_seq or seq < self._log.first_seq:
+            return None
+        return self._stamp_at(seq)[1]
 
     def rpc_append(self, epoch: int, records: list[tuple[int, int, bytes]],
                    durable_seq: int = 0) -> "asyncio.Future[int]":
@@ -114,7 +133,7 @@ class JournalReplica:
             raise SequenceGap(f"append at seq {records[0][0]}, replica expects "
                               f"{self._queued_last + 1}")
         self._queued_last = records[-1][0]
-        self.rpc_durable(durable_seq)
+        self.rpc_durable(epoch, durable_seq)
         fut = asyncio.get_running_loop().create_future()
         self._queue.append(([(seq, payload) for seq, _ts, payload in records], fut))
         if not self._flushing:
@@ -122,8 +141,10 @@ class JournalReplica:
             asyncio.ensure_future(self._flush())
         return fut
 
-    def rpc_durable(self, durable_seq: int) -> None:
-        """The writer says every record up to ``durable_seq`` is on a quorum."""
+    def rpc_durable(self, epoch: int, durable_seq: int) -> None:
+        """The current writer says every record up to ``durable_seq`` is on a quorum."""
+        if epoch != self.epoch:
+            raise StaleEpoch(f"durability mark from epoch {epoch}, replica is at {self.epoch}")
         if durable_seq > self.durable_seq:
             self.durable_seq = durable_seq
             self._notify()
@@ -134,7 +155,7 @@ class JournalReplica:
             while self._queue:
                 batch, self._queue = self._queue, []
                 records = [r for recs, _ in batch for r in recs]
-                last_ts = CommitRecord.decode(records[-1][1]).ts
+                last = CommitRecord.decode(records[-1][1])
                 try:
                     if self._executor is False:
                         self._log.append(records)
@@ -147,8 +168,8 @@ class JournalReplica:
                         if not fut.done():
                             fut.set_exception(exc)
                     continue
-                assert last_ts >= self.last_ts, "journal timestamps go backwards"
-                self.last_ts = last_ts
+                assert last.ts >= self.last_ts, "journal timestamps go backwards"
+                self.last_ts, self.last_epoch = last.ts, last.epoch
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_result(self._log.last_seq)
@@ -157,10 +178,9 @@ class JournalReplica:
             self._flushing = False
 
     # -- reader side -------------------------------------------------------------------
-    async def rpc_read(self, from_seq: int, max_records: int = 1000, wait_s: float = 1.0,
-                       durable_hint: int = 0) -> list[tuple[int, bytes]]:
+    async def rpc_read(self, from_seq: int, max_records: int = 1000,
+                       wait_s: float = 1.0) -> list[tuple[int, bytes]]:
         """Durable records from ``from_seq`` on; waits up to ``wait_s`` for one."""
-        self.rpc_durable(min(durable_hint, self._log.last_seq))
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait_s
         while from_seq > min(self.durable_seq, self._log.last_seq):
@@ -174,8 +194,13 @@ class JournalReplica:
         upto = min(self.durable_seq, self._log.last_seq)
         return self._log.read_from(from_seq, min(max_records, upto - from_seq + 1))
 
-    def rpc_last(self) -> tuple[int, int, int]:
-        return self._log.last_seq, self.last_ts, self.epoch
+    def rpc_read_log(self, from_seq: int, max_records: int = 1000) -> list[tuple[int, bytes]]:
+        """Records as stored, durable or not: for the writer's recovery and catch-up only."""
+        return self._log.read_from(from_seq, max_records)
+
+    def rpc_last(self) -> tuple[int, int, int, int]:
+        """(last seq, its τ, the replica's epoch, the writer epoch of the last record)."""
+        return self._log.last_seq, self.last_ts, self.epoch, self.last_epoch
 
     def close(self) -> None:
         self._log.close()
@@ -202,14 +227,23 @@ class JournalNode:
     def rpc_append(self, stream: int, epoch: int, records, durable_seq: int = 0):
         return self.replicas[stream].rpc_append(epoch, records, durable_seq)
 
-    def rpc_durable(self, stream: int, durable_seq: int) -> None:
-        self.replicas[stream].rpc_durable(durable_seq)
+    def rpc_durable(self, stream: int, epoch: int, durable_seq: int) -> None:
+        self.replicas[stream].rpc_durable(epoch, durable_seq)
+
+    def rpc_truncate(self, stream: int, epoch: int, seq: int):
+        return self.replicas[stream].rpc_truncate(epoch, seq)
+
+    def rpc_record_epoch(self, stream: int, seq: int) -> int | None:
+        return self.replicas[stream].rpc_record_epoch(seq)
 
     def rpc_read(self, stream: int, from_seq: int, max_records: int = 1000,
-                 wait_s: float = 1.0, durable_hint: int = 0):
-        return self.replicas[stream].rpc_read(from_seq, max_records, wait_s, durable_hint)
+                 wait_s: float = 1.0):
+        return self.replicas[stream].rpc_read(from_seq, max_records, wait_s)
 
-    def rpc_last(self, stream: int) -> tuple[int, int, int]:
+    def rpc_read_log(self, stream: int, from_seq: int, max_records: int = 1000):
+        return self.replicas[stream].rpc_read_log(from_seq, max_records)
+
+    def rpc_last(self, stream: int) -> tuple[int, int, int, int]:
         return self.replicas[stream].rpc_last()
 
     def rpc_status(self) -> dict[str, Any]:

@@ -48,7 +48,6 @@ class _Stream:
         self.complete_ts = 0
         self.buffer: deque[CommitRecord] = deque()
         self.promises: list[tuple[int, int]] = []   # (seq to receive, ts then complete)
-        self.durable_hint = 0
         self.asking: asyncio.Future | None = None
 
     def receive(self, rec: CommitRecord) -> None:
@@ -101,7 +100,7 @@ class StorageShard:
             try:
                 batch = await journal.call(
                     "read", stream.index, stream.received_seq + 1, self._poll_batch, 1.0,
-                    stream.durable_hint, timeout=5.0)
+                    timeout=5.0)
             except DsqlError as exc:
                 log.warning("shard %d: stream %d from %s failed: %s", self.shard_id,
                             stream.index, journal.name, exc)
@@ -173,7 +172,6 @@ class StorageShard:
                         stream.index, exc)
             await asyncio.sleep(0.05)
             return
-        stream.durable_hint = max(stream.durable_hint, seq)
         stream.promises.append((seq, promise_ts))
         stream.promises.sort()
         stream.settle()
