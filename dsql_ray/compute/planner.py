@@ -301,7 +301,54 @@ class SelectPlan(Plan):
                 + (" with filter" if a.residual else "")]
 
 
-def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> SelectPlan:
+class _TxnSource:
+    """What the general query engine reads: whole tables at the transaction's snapshot."""
+
+    def __init__(self, txn, catalog, for_update: bool):
+        self.txn, self.catalog, self.for_update = txn, catalog, for_update
+
+    def resolve(self, rangevar) -> TableDef:
+        return self.catalog.resolve(rangevar)
+
+    async def scan(self, table: TableDef) -> list[tuple]:
+        low, high = table.key_range()
+        found = await self.txn.scan(low, high)
+        if len(found) > limits.scan_rows_max:
+            raise DsqlError("statement returns too many rows", sqlstate="54000")
+        if self.for_update:
+            self.txn.lock(k for k, _ in found)
+        return [r for _, r in found]
+
+
+@dataclass
+class QueryPlan(Plan):
+    """Any SELECT, run by the general engine (joins, aggregates, subqueries, windows …)."""
+    prepared: Any = None
+
+    async def run(self, txn, params, session) -> QueryResult:
+        from .query import EngineConfig
+        source = _TxnSource(txn, session.node.catalog, self.prepared.for_update)
+        return await self.prepared.run(source, params,
+                                       EngineConfig(max_rows=limits.scan_rows_max))
+
+    def explain(self) -> list[str]:
+        return ["query engine: " + ", ".join(t.name for t in self.prepared.tables)]
+
+
+def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
+    """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
+    try:
+        return _plan_simple_select(stmt, catalog, param_oids)
+    except UnknownTable:
+        raise
+    except DsqlError:
+        from .query import prepare_select
+        prepared = prepare_select(stmt, catalog, list(param_oids))
+        return QueryPlan(prepared=prepared, columns=prepared.columns,
+                         param_oids=prepared.param_oids)
+
+
+def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> SelectPlan:
     if stmt.op != 0 or stmt.valuesLists or stmt.withClause or stmt.groupClause \
             or stmt.havingClause or stmt.distinctClause or stmt.windowClause:
         raise FeatureNotSupported("this form of SELECT is not supported yet")

@@ -34,9 +34,9 @@ def _int(value: Any, oid: int) -> int:
         if isinstance(value, float) and not math.isfinite(value) or \
                 isinstance(value, decimal.Decimal) and not value.is_finite():
             raise DsqlError(f"{name} out of range", sqlstate="22003")
+        # numeric → int rounds half away from zero (Decimal's ROUND_HALF_UP does that)
         out = int(decimal.Decimal(value).quantize(decimal.Decimal(1),
-                                                  rounding=decimal.ROUND_HALF_UP
-                                                  if value >= 0 else decimal.ROUND_HALF_DOWN))
+                                                  rounding=decimal.ROUND_HALF_UP))
         if isinstance(value, float):   # float → int rounds half to even in PostgreSQL
             out = round(value)
     else:

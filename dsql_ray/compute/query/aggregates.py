@@ -1,0 +1,264 @@
+"""Aggregate accumulators (used by GROUP BY and by aggregates OVER windows)."""
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass, field
+from typing import Any
+
+from ...errors import DsqlError
+from .. import types as T
+from . import sqltypes as S
+from .runtime import Expr, hashable, sort_rows
+
+AGGREGATES = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every",
+                        "string_agg", "array_agg"})
+WINDOW_ONLY = frozenset({"row_number", "rank", "dense_rank", "percent_rank", "cume_dist",
+                         "ntile", "lag", "lead", "first_value", "last_value", "nth_value"})
+
+
+def agg_result_type(name: str, args: list[Expr]) -> int:
+    from .functions import no_function
+    if name == "count":
+        return T.INT8
+    oid = args[0].oid if args else 0
+    if name == "sum":
+        out = {T.INT2: T.INT8, T.INT4: T.INT8, T.INT8: T.NUMERIC, T.NUMERIC: T.NUMERIC,
+               T.FLOAT4: T.FLOAT4, T.FLOAT8: T.FLOAT8, T.INTERVAL: T.INTERVAL}.get(oid)
+    elif name == "avg":
+        out = {T.INT2: T.NUMERIC, T.INT4: T.NUMERIC, T.INT8: T.NUMERIC,
+               T.NUMERIC: T.NUMERIC, T.FLOAT4: T.FLOAT8, T.FLOAT8: T.FLOAT8,
+               T.INTERVAL: T.INTERVAL}.get(oid)
+    elif name in ("min", "max"):
+        out = oid if oid not in (T.BOOL, S.UNKNOWN, 0) and (
+            S.category(oid) in ("N", "S", "D", "T")) else None
+    elif name in ("bool_and", "bool_or", "every"):
+        out = T.BOOL if oid == T.BOOL else None
+    elif name == "string_agg":
+        out = T.TEXT if len(args) == 2 and all(S.category(a.oid) == "S" for a in args) \
+            else None
+    elif name == "array_agg":
+        out = S.ARRAY_OF.get(oid)
+    else:
+        out = None
+    if out is None:
+        raise no_function(name, args)
+    return out
+
+
+class Acc:
+    """Accumulates one aggregate over rows: add(values) then result()."""
+
+    def add(self, vals: tuple) -> None:
+        raise NotImplementedError
+
+    def result(self) -> Any:
+        raise NotImplementedError
+
+
+class CountStar(Acc):
+    def __init__(self):
+        self.n = 0
+
+    def add(self, vals):
+        self.n += 1
+
+    def result(self):
+        return self.n
+
+
+class Count(Acc):
+    def __init__(self):
+        self.n = 0
+
+    def add(self, vals):
+        if vals[0] is not None:
+            self.n += 1
+
+    def result(self):
+        return self.n
+
+
+class Sum(Acc):
+    def __init__(self, arg_oid: int, out_oid: int):
+        self.total = None
+        self.arg_oid, self.out_oid = arg_oid, out_oid
+
+    def add(self, vals):
+        v = vals[0]
+        if v is None:
+            return
+        if self.total is None:
+            self.total = v
+        elif isinstance(v, decimal.Decimal):
+            self.total = S.NUMERIC_CONTEXT.add(self.total, v)
+        else:
+            self.total = self.total + v
+
+    def result(self):
+        t = self.total
+        if t is None:
+            return None
+        if self.out_oid == T.INT8:
+            return S.check_int(t, T.INT8)
+        if self.out_oid == T.NUMERIC and not isinstance(t, decimal.Decimal):
+            return decimal.Decimal(t)
+        if self.out_oid in (T.FLOAT4, T.FLOAT8):
+            return S.check_float(float(t))
+        return t
+
+
+class Avg(Acc):
+    def __init__(self, arg_oid: int, out_oid: int):
+        self.sum = Sum(arg_oid, T.NUMERIC if out_oid == T.NUMERIC else out_oid)
+        self.n = 0
+        self.out_oid = out_oid
+
+    def add(self, vals):
+        if vals[0] is not None:
+            self.sum.add(vals)
+            self.n += 1
+
+    def result(self):
+        if self.n == 0:
+            return None
+        if self.out_oid == T.NUMERIC:
+            return S.numeric_div(decimal.Decimal(self.sum.total), decimal.Decimal(self.n))
+        if self.out_oid == T.INTERVAL:
+            return self.sum.total / self.n
+        return float(self.sum.total) / self.n
+
+
+class MinMax(Acc):
+    def __init__(self, is_max: bool):
+        self.best = None
+        self.is_max = is_max
+
+    def add(self, vals):
+        v = vals[0]
+        if v is None:
+            return
+        if self.best is None or (v > self.best if self.is_max else v < self.best):
+            self.best = v
+
+    def result(self):
+        return self.best
+
+
+class BoolAgg(Acc):
+    def __init__(self, is_and: bool):
+        self.value = None
+        self.is_and = is_and
+
+    def add(self, vals):
+        v = vals[0]
+        if v is None:
+            return
+        self.value = v if self.value is None else (
+            (self.value and v) if self.is_and else (self.value or v))
+
+    def result(self):
+        return self.value
+
+
+class StringAgg(Acc):
+    def __init__(self):
+        self.parts: list[str] = []
+
+    def add(self, vals):
+        v, sep = vals
+        if v is None:
+            return
+        if self.parts:
+            self.parts.append(sep or "")
+        self.parts.append(v)
+
+    def result(self):
+        return "".join(self.parts) if self.parts else None
+
+
+class ArrayAgg(Acc):
+    def __init__(self):
+        self.items: list = []
+        self.any = False
+
+    def add(self, vals):
+        self.any = True
+        self.items.append(vals[0])
+
+    def result(self):
+        return list(self.items) if self.any else None
+
+
+class Distinct(Acc):
+    def __init__(self, inner: Acc):
+        self.inner = inner
+        self.seen: set = set()
+
+    def add(self, vals):
+        if vals[0] is None and not isinstance(self.inner, ArrayAgg):
+            return
+        k = tuple(hashable(v) for v in vals[:1])
+        if k in self.seen:
+            return
+        self.seen.add(k)
+        self.inner.add(vals)
+
+    def result(self):
+        return self.inner.result()
+
+
+@dataclass
+class AggSpec:
+    """One aggregate call of a query level."""
+    name: str
+    args: list[Expr]
+    oid: int
+    star: bool = False
+    distinct: bool = False
+    filter: Expr | None = None
+    order: list[tuple[Expr, bool, bool]] = field(default_factory=list)
+
+    def new(self) -> Acc:
+        n = self.name
+        if n == "count":
+            acc = CountStar() if self.star else Count()
+        elif n == "sum":
+            acc = Sum(self.args[0].oid, self.oid)
+        elif n == "avg":
+            acc = Avg(self.args[0].oid, self.oid)
+        elif n in ("min", "max"):
+            acc = MinMax(n == "max")
+        elif n in ("bool_and", "every", "bool_or"):
+            acc = BoolAgg(n != "bool_or")
+        elif n == "string_agg":
+            acc = StringAgg()
+        elif n == "array_agg":
+            acc = ArrayAgg()
+        else:
+            raise DsqlError(f"aggregate {n} is not supported", sqlstate="0A000")
+        return Distinct(acc) if self.distinct else acc
+
+    def compute(self, rows: list[tuple], env) -> Any:
+        """The aggregate over ``rows`` (source rows of one group or frame)."""
+        acc = self.new()
+        for vals in self.values(rows, env):
+            acc.add(vals)
+        return acc.result()
+
+    def row_values(self, row: tuple, env) -> tuple | None:
+        """The argument values of one row, or None when FILTER rejects it."""
+        if self.filter is not None and self.filter.fn(row, env) is not True:
+            return None
+        return tuple(a.fn(row, env) for a in self.args)
+
+    def values(self, rows: list[tuple], env) -> list[tuple]:
+        fns = [a.fn for a in self.args]
+        filt = self.filter.fn if self.filter is not None else None
+        if self.order:
+            keyed = [(tuple(f(r, env) for f in fns), tuple(e.fn(r, env) for e, _, _ in self.order))
+                     for r in rows if filt is None or filt(r, env) is True]
+            keyed = sort_rows(keyed, [(lambda kv, i=i: kv[1][i], d, nf)
+                                      for i, (_, d, nf) in enumerate(self.order)])
+            return [v for v, _ in keyed]
+        return [tuple(f(r, env) for f in fns) for r in rows
+                if filt is None or filt(r, env) is True]

@@ -1,0 +1,99 @@
+"""What a running statement carries: parameters, enclosing rows, scanned tables, limits."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ...errors import DsqlError, LimitExceeded
+
+DEFAULT_MAX_ROWS = 1_000_000
+DEFAULT_MAX_RECURSION = 100_000
+
+
+@dataclass
+class EngineConfig:
+    """Knobs of the query engine."""
+    max_rows: int = DEFAULT_MAX_ROWS              # rows one statement may materialise
+    max_recursion: int = DEFAULT_MAX_RECURSION    # WITH RECURSIVE iterations
+    now: dt.datetime | None = None                # transaction timestamp (now())
+
+
+class RunState:
+    """Per-execution state shared by every level of one statement."""
+
+    def __init__(self, config: EngineConfig, tables: dict[int, list[tuple]]):
+        self.config = config
+        self.tables = tables
+        self.cache: dict[Any, Any] = {}
+        self.now = config.now or dt.datetime.now(dt.timezone.utc)
+        if self.now.tzinfo is None:
+            self.now = self.now.replace(tzinfo=dt.timezone.utc)
+
+    def check_rows(self, n: int) -> None:
+        if n > self.config.max_rows:
+            raise LimitExceeded(f"query would materialise more than {self.config.max_rows} "
+                                "rows", hint="Add a more selective WHERE clause or a LIMIT.")
+
+
+class Env:
+    """Evaluation environment of one query level: ``outer[k]`` is level k's current row."""
+    __slots__ = ("params", "outer", "run")
+
+    def __init__(self, params: list, outer: tuple, run: RunState):
+        self.params = params
+        self.outer = outer
+        self.run = run
+
+    def push(self, row: tuple) -> "Env":
+        return Env(self.params, self.outer + (row,), self.run)
+
+
+Fn = Callable[[tuple, Env], Any]
+
+
+@dataclass
+class Expr:
+    """A compiled expression: ``fn(row, env)`` and its SQL type."""
+    fn: Fn
+    oid: int
+    const: bool = False            # no column, parameter or volatile function inside
+    param: int | None = None       # a bare $n (its type may still be settled by context)
+    typmod: tuple[int, ...] | None = None
+
+    def value(self):
+        return self.fn((), None)
+
+
+def const(value: Any, oid: int) -> Expr:
+    return Expr(lambda row, env: value, oid, True)
+
+
+def division_by_zero() -> DsqlError:
+    return DsqlError("division by zero", sqlstate="22012")
+
+
+# -- sorting -----------------------------------------------------------------------------
+def sort_rows(rows: list, keys: list[tuple[Callable[[Any], Any], bool, bool]]) -> list:
+    """Stable multi-key sort. keys: (extract(row) → value, descending, nulls_first)."""
+    out = list(rows)
+    for extract, desc, nulls_first in reversed(keys):
+        null_rank = (0 if nulls_first else 1) if not desc else (1 if nulls_first else 0)
+        value_rank = 1 - null_rank
+
+        def key(r, extract=extract, nr=null_rank, vr=value_rank):
+            v = extract(r)
+            return (nr,) if v is None else (vr, v)
+        out.sort(key=key, reverse=desc)
+    return out
+
+
+def hashable(v: Any) -> Any:
+    """A value usable in a dict key (arrays become tuples)."""
+    if isinstance(v, list):
+        return tuple(hashable(x) for x in v)
+    return v
+
+
+def row_key(row: tuple) -> tuple:
+    return tuple(hashable(v) for v in row)

@@ -1,0 +1,487 @@
+"""Types for the query engine: categories, common-type resolution, casts and text output.
+
+Values are plain Python objects: int (int2/int4/int8), decimal.Decimal (numeric), float
+(float4/float8), str (text), bool, datetime.date / datetime.datetime, timedelta
+(interval), list (arrays). ``None`` is NULL.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import re
+from typing import Any
+
+from ...errors import DsqlError
+from .. import types as T
+
+INTS = (T.INT2, T.INT4, T.INT8)
+NUMERIC_ORDER = [T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8]
+NUMERICS = frozenset(NUMERIC_ORDER)
+STRINGS = frozenset({T.TEXT, T.VARCHAR, T.BPCHAR})
+DATETIMES = frozenset({T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ})
+UNKNOWN = T.UNKNOWN
+
+#: array type OIDs for array_agg results
+ARRAY_OF = {T.INT2: 1005, T.INT4: 1007, T.INT8: 1016, T.TEXT: 1009, T.NUMERIC: 1231,
+            T.FLOAT8: 1022, T.FLOAT4: 1021, T.BOOL: 1000, T.VARCHAR: 1015, T.DATE: 1182,
+            T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185}
+
+_INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 1, "integer"),
+              T.INT8: (-2**63, 2**63 - 1, "bigint")}
+
+#: decimal arithmetic context: wide enough for exact numeric sums and products
+NUMERIC_CONTEXT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_UP,
+                                  Emax=999999, Emin=-999999)
+
+
+def type_name(oid: int) -> str:
+    if oid in ARRAY_OF.values():
+        base = next(k for k, v in ARRAY_OF.items() if v == oid)
+        return T.OID_TO_NAME.get(base, str(base)) + "[]"
+    return T.OID_TO_NAME.get(oid, str(oid))
+
+
+def category(oid: int) -> str:
+    if oid in NUMERICS:
+        return "N"
+    if oid in STRINGS:
+        return "S"
+    if oid == T.BOOL:
+        return "B"
+    if oid in DATETIMES:
+        return "D"
+    if oid == T.INTERVAL:
+        return "T"
+    if oid == UNKNOWN or oid == 0:
+        return "X"
+    return f"U{oid}"
+
+
+def common_type(oids: list[int], context: str = "UNION") -> int:
+    """PostgreSQL's UNION/CASE/COALESCE type resolution for the usual cases."""
+    known = [o for o in oids if o not in (UNKNOWN, 0)]
+    if not known:
+        return T.TEXT
+    first = known[0]
+    cat = category(first)
+    for o in known[1:]:
+        if category(o) != cat:
+            raise DsqlError(f"{context} types {type_name(first)} and {type_name(o)} cannot "
+                            "be matched", sqlstate="42804")
+    if cat == "N":
+        return max(known, key=NUMERIC_ORDER.index)
+    if cat == "S":
+        return first if all(o == first for o in known) else T.TEXT
+    if cat == "D":
+        if T.TIMESTAMPTZ in known:
+            return T.TIMESTAMPTZ
+        return T.TIMESTAMP if T.TIMESTAMP in known else T.DATE
+    return first
+
+
+# -- numeric helpers -----------------------------------------------------------------
+def dscale(d: decimal.Decimal) -> int:
+    exp = d.as_tuple().exponent
+    return -exp if isinstance(exp, int) and exp < 0 else 0
+
+
+def _weight_first(d: decimal.Decimal) -> tuple[int, int]:
+    """Base-10000 weight and first base-10000 digit of a nonzero numeric, as PG stores it."""
+    d = abs(d)
+    if d == 0:
+        return 0, 0
+    exp = d.adjusted()                       # base-10 exponent of the leading digit
+    weight = exp // 4
+    first = int(d.scaleb(-4 * weight, NUMERIC_CONTEXT))  # leading base-10000 digit
+    return weight, first
+
+
+def numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
+    """numeric / numeric with PostgreSQL's result scale (select_div_scale)."""
+    if b == 0:
+        raise DsqlError("division by zero", sqlstate="22012")
+    w1, f1 = _weight_first(a)
+    w2, f2 = _weight_first(b)
+    qweight = w1 - w2
+    if f1 <= f2:
+        qweight -= 1
+    rscale = 16 - qweight * 4
+    rscale = max(rscale, dscale(a), dscale(b), 0)
+    rscale = min(rscale, 1000)
+    q = NUMERIC_CONTEXT.divide(a, b)
+    return q.quantize(decimal.Decimal(1).scaleb(-rscale), context=NUMERIC_CONTEXT,
+                      rounding=decimal.ROUND_HALF_UP)
+
+
+def numeric_sqrt(a: decimal.Decimal) -> decimal.Decimal:
+    if a < 0:
+        raise DsqlError("cannot take square root of a negative number", sqlstate="2201F")
+    w, _ = _weight_first(a) if a != 0 else (0, 0)
+    sweight = (w + 1) * 4 // 2 - 1
+    rscale = max(16 - sweight, dscale(a), 0)
+    r = NUMERIC_CONTEXT.sqrt(a)
+    return r.quantize(decimal.Decimal(1).scaleb(-rscale), context=NUMERIC_CONTEXT,
+                      rounding=decimal.ROUND_HALF_UP)
+
+
+def round_numeric(d: decimal.Decimal, places: int = 0) -> decimal.Decimal:
+    if not d.is_finite():
+        return d
+    return d.quantize(decimal.Decimal(1).scaleb(-places), context=NUMERIC_CONTEXT,
+                      rounding=decimal.ROUND_HALF_UP) if places >= 0 else \
+        d.scaleb(places).quantize(decimal.Decimal(1), context=NUMERIC_CONTEXT,
+                                  rounding=decimal.ROUND_HALF_UP).scaleb(-places)
+
+
+def check_int(value: int, oid: int) -> int:
+    lo, hi, name = _INT_RANGE[oid]
+    if not lo <= value <= hi:
+        raise DsqlError(f"{name} out of range", sqlstate="22003")
+    return value
+
+
+def check_float(value: float) -> float:
+    if math.isinf(value):
+        raise DsqlError("value out of range: overflow", sqlstate="22003")
+    return value
+
+
+# -- text output ---------------------------------------------------------------------
+def float_text(v: float) -> str:
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return "Infinity" if v > 0 else "-Infinity"
+    if v == 0:
+        return "-0" if math.copysign(1, v) < 0 else "0"
+    r = repr(v)
+    mant = r.partition("e")[0]
+    digits = mant.replace("-", "").replace(".", "").lstrip("0").rstrip("0") or "0"
+    e10 = decimal.Decimal(r).adjusted()         # decimal exponent of the leading digit
+    sign = "-" if v < 0 else ""
+    if -4 <= e10 < 15:
+        d = decimal.Decimal(r)
+        s = format(abs(d), "f")
+        if "." in s:
+            s = s.rstrip("0").rstrip(".")
+        return sign + s
+    m = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    return f"{sign}{m}e{'+' if e10 >= 0 else '-'}{abs(e10):02d}"
+
+
+def numeric_text(d: decimal.Decimal) -> str:
+    if d.is_nan():
+        return "NaN"
+    if d.is_infinite():
+        return "Infinity" if d > 0 else "-Infinity"
+    return format(d, "f")
+
+
+def to_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return float_text(value)
+    if isinstance(value, decimal.Decimal):
+        return numeric_text(value)
+    if isinstance(value, dt.datetime):
+        s = value.strftime("%Y-%m-%d %H:%M:%S")
+        if value.microsecond:
+            s += f".{value.microsecond:06d}".rstrip("0")
+        if value.tzinfo is not None:
+            off = value.utcoffset() or dt.timedelta(0)
+            mins = int(off.total_seconds()) // 60
+            s += f"{'+' if mins >= 0 else '-'}{abs(mins) // 60:02d}"
+            if mins % 60:
+                s += f":{abs(mins) % 60:02d}"
+        return s
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return interval_text(value)
+    if isinstance(value, list):
+        return "{" + ",".join("NULL" if v is None else _array_elem(to_text(v))
+                              for v in value) + "}"
+    if isinstance(value, bytes):
+        return "\\x" + value.hex()
+    return str(value)
+
+
+def _array_elem(s: str) -> str:
+    if s == "" or any(c in s for c in ' ,{}"\\') or s.upper() == "NULL":
+        return '"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return s
+
+
+def interval_text(td: dt.timedelta) -> str:
+    days, secs, us = td.days, td.seconds, td.microseconds
+    parts = []
+    if days:
+        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
+    if secs or us or not parts:
+        h, rem = divmod(secs, 3600)
+        m, s = divmod(rem, 60)
+        t = f"{h:02d}:{m:02d}:{s:02d}"
+        if us:
+            t += f".{us:06d}".rstrip("0")
+        parts.append(t)
+    return " ".join(parts)
+
+
+# -- parsing text -----------------------------------------------------------------------
+def invalid_text(oid: int, text: str) -> DsqlError:
+    return DsqlError(f'invalid input syntax for type {type_name(oid)}: "{text}"',
+                     sqlstate="22P02")
+
+
+_TRUE = {"t", "true", "yes", "on", "1", "y", "tr", "tru", "ye"}
+_FALSE = {"f", "false", "no", "off", "0", "n", "fa", "fal", "fals", "of"}
+_TS_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
+                    r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$", re.I)
+_INTERVAL_UNITS = {"microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "sec": 1, "s": 1,
+                   "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600, "hr": 3600,
+                   "day": 86400, "d": 86400, "week": 7 * 86400, "w": 7 * 86400}
+
+
+def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
+    m = _TS_RE.match(text)
+    if not m:
+        low = text.strip().lower()
+        if low in ("epoch",):
+            base = dt.datetime(1970, 1, 1)
+            return base.date() if oid == T.DATE else base
+        raise invalid_text(oid, text)
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    try:
+        if oid == T.DATE:
+            return dt.date(int(y), int(mo), int(d))
+        value = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
+                            int((frac or "0").ljust(6, "0")))
+    except ValueError:
+        raise DsqlError(f'date/time field value out of range: "{text}"',
+                        sqlstate="22008") from None
+    if oid == T.TIMESTAMPTZ:
+        offset = dt.timedelta(0)
+        if tz and tz.upper() != "Z":
+            sign = -1 if tz[0] == "-" else 1
+            digits = tz[1:].replace(":", "")
+            offset = sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
+        value = (value - offset).replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def parse_interval(text: str) -> dt.timedelta:
+    s = text.strip().lower()
+    total = dt.timedelta(0)
+    rest = s
+    m = re.fullmatch(r"(?:(-?\d+)\s+days?\s*)?(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?", s)
+    if m:
+        days, neg, h, mi, sec = m.groups()
+        t = dt.timedelta(hours=int(h), minutes=int(mi), seconds=float(sec or 0))
+        return dt.timedelta(days=int(days or 0)) + (-t if neg else t)
+    for num, unit in re.findall(r"(-?\d+(?:\.\d+)?)\s*([a-z]+)", rest):
+        u = unit.rstrip("s") if unit not in ("s",) else unit
+        if u in ("mon", "month", "year", "yr", "y", "decade", "century"):
+            raise DsqlError("intervals with months or years are not supported yet",
+                            sqlstate="0A000")
+        if u not in _INTERVAL_UNITS:
+            raise invalid_text(T.INTERVAL, text)
+        total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
+    if not re.fullmatch(r"(\s*-?\d+(?:\.\d+)?\s*[a-z]+\s*)+", rest):
+        raise invalid_text(T.INTERVAL, text)
+    return total
+
+
+# -- casts ---------------------------------------------------------------------------------
+def _to_int(value: Any, oid: int) -> int:
+    name = _INT_RANGE[oid][2]
+    if isinstance(value, bool):
+        if oid == T.INT4:
+            return int(value)
+        raise DsqlError(f"cannot cast type boolean to {name}", sqlstate="42846")
+    if isinstance(value, int):
+        out = value
+    elif isinstance(value, str):
+        s = value.strip()
+        if not re.fullmatch(r"[+-]?\d+", s):
+            raise invalid_text(oid, value)
+        out = int(s)
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise DsqlError(f"{name} out of range", sqlstate="22003")
+        out = round(value)                       # rint: half to even
+    elif isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise DsqlError(f"cannot convert {numeric_text(value)} to {name}",
+                            sqlstate="0A000")
+        out = int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP,
+                                 context=NUMERIC_CONTEXT))
+    else:
+        raise DsqlError(f"cannot cast type {type(value).__name__} to {name}", sqlstate="42846")
+    return check_int(out, oid)
+
+
+def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.Decimal:
+    if isinstance(value, bool):
+        raise DsqlError("cannot cast type boolean to numeric", sqlstate="42846")
+    if isinstance(value, decimal.Decimal):
+        out = value
+    elif isinstance(value, int):
+        out = decimal.Decimal(value)
+    elif isinstance(value, float):
+        if math.isnan(value):
+            out = decimal.Decimal("NaN")
+        elif math.isinf(value):
+            out = decimal.Decimal("Infinity") if value > 0 else decimal.Decimal("-Infinity")
+        else:
+            out = decimal.Decimal(format(value, ".15g"))
+            if out == out.to_integral_value() and "e" not in format(value, ".15g"):
+                out = out.quantize(decimal.Decimal(1))
+    elif isinstance(value, str):
+        s = value.strip()
+        if not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?(NaN|Infinity|inf)", s,
+                            re.I):
+            raise invalid_text(T.NUMERIC, value)
+        out = decimal.Decimal(s)
+        if out.is_finite() and out.as_tuple().exponent > 0:
+            out = out.quantize(decimal.Decimal(1), context=NUMERIC_CONTEXT)
+    else:
+        raise DsqlError(f"cannot cast {type(value).__name__} to numeric", sqlstate="42846")
+    if typmod:
+        precision, scale = typmod[0], (typmod[1] if len(typmod) > 1 else 0)
+        if out.is_finite():
+            out = round_numeric(out, scale)
+            if out != 0 and out.adjusted() >= precision - scale:
+                raise DsqlError("numeric field overflow", sqlstate="22003",
+                                detail=f"A field with precision {precision}, scale {scale} "
+                                       f"must round to an absolute value less than "
+                                       f"10^{precision - scale}.")
+    return out
+
+
+def _to_float(value: Any, oid: int) -> float:
+    if isinstance(value, bool):
+        raise DsqlError(f"cannot cast type boolean to {type_name(oid)}", sqlstate="42846")
+    if isinstance(value, str):
+        s = value.strip().lower()
+        special = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
+                   "inf": math.inf, "-inf": -math.inf, "+infinity": math.inf}
+        if s in special:
+            return special[s]
+        try:
+            return float(s)
+        except ValueError:
+            raise invalid_text(oid, value) from None
+    if isinstance(value, (int, float, decimal.Decimal)):
+        out = float(value)
+        if oid == T.FLOAT4:
+            import struct
+            out = struct.unpack("f", struct.pack("f", out))[0]
+        return out
+    raise DsqlError(f"cannot cast to {type_name(oid)}", sqlstate="42846")
+
+
+def _to_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        low = value.strip().lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise invalid_text(T.BOOL, value)
+    if isinstance(value, int):
+        return value != 0
+    raise DsqlError("cannot cast to boolean", sqlstate="42846")
+
+
+def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
+    """Convert ``value`` to the Python representation of SQL type ``oid``."""
+    if value is None:
+        return None
+    if oid in _INT_RANGE:
+        return _to_int(value, oid)
+    if oid in (T.TEXT, T.UNKNOWN, T.JSON, T.JSONB):
+        return to_text(value)
+    if oid in (T.VARCHAR, T.BPCHAR):
+        s = to_text(value)
+        if typmod:
+            s = s[:typmod[0]]
+            if oid == T.BPCHAR:
+                s = s.ljust(typmod[0])
+        return s
+    if oid == T.BOOL:
+        return _to_bool(value)
+    if oid in (T.FLOAT4, T.FLOAT8):
+        return _to_float(value, oid)
+    if oid == T.NUMERIC:
+        return _to_numeric(value, typmod)
+    if oid in DATETIMES:
+        if isinstance(value, str):
+            return parse_timestamp(value, oid)
+        if isinstance(value, dt.datetime):
+            if oid == T.DATE:
+                return value.date()
+            if oid == T.TIMESTAMP:
+                return value.replace(tzinfo=None)
+            return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        if isinstance(value, dt.date):
+            if oid == T.DATE:
+                return value
+            out = dt.datetime(value.year, value.month, value.day)
+            return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
+    if oid == T.INTERVAL:
+        if isinstance(value, dt.timedelta):
+            return value
+        if isinstance(value, str):
+            return parse_interval(value)
+    if oid == T.BYTEA:
+        if isinstance(value, (bytes, bytearray)):
+            return bytes(value)
+        if isinstance(value, str):
+            return bytes.fromhex(value[2:]) if value.startswith("\\x") else value.encode()
+    if oid in ARRAY_OF.values() and isinstance(value, list):
+        return value
+    raise DsqlError(f"cannot cast value to type {type_name(oid)}", sqlstate="42846")
+
+
+#: explicit casts PostgreSQL refuses between categories (from, to) → allowed?
+def can_cast(src: int, dst: int) -> bool:
+    if src == dst or src in (UNKNOWN, 0) or dst in (T.TEXT, T.VARCHAR, T.BPCHAR):
+        return True
+    cs, cd = category(src), category(dst)
+    if cs == "S":
+        return True
+    if cs == cd:
+        return True
+    if {cs, cd} == {"N", "B"}:
+        return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
+    return False
+
+
+def value_oid(value: Any) -> int:
+    if value is None:
+        return UNKNOWN
+    if isinstance(value, bool):
+        return T.BOOL
+    if isinstance(value, int):
+        return T.INT4 if -2**31 <= value < 2**31 else T.INT8
+    if isinstance(value, float):
+        return T.FLOAT8
+    if isinstance(value, decimal.Decimal):
+        return T.NUMERIC
+    if isinstance(value, dt.datetime):
+        return T.TIMESTAMPTZ if value.tzinfo else T.TIMESTAMP
+    if isinstance(value, dt.date):
+        return T.DATE
+    if isinstance(value, dt.timedelta):
+        return T.INTERVAL
+    if isinstance(value, bytes):
+        return T.BYTEA
+    return T.TEXT
