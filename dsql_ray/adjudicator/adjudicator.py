@@ -440,13 +440,20 @@ class Adjudicator:
 
     # -- data plane: completeness --------------------------------------------------------------
     async def rpc_promise(self, ts: int) -> tuple[int, int]:
-        """No commit at or below the returned timestamp will follow the returned seq."""
+        """No commit at or below the returned timestamp will follow the returned seq.
+
+        Only once recovered: before that the stream's end is not known.
+        """
+        if not self.recovered:
+            raise Unavailable(f"adjudicator {self.index} is recovering")
         self.clock.update(ts)
         promise, seq = self.clock.now(), self.last_seq
         await self._wait_durable(seq)
         return promise, seq
 
     def rpc_now(self) -> int:
+        if not self.recovered:
+            raise Unavailable(f"adjudicator {self.index} is recovering")
         return self.clock.now()
 
     def rpc_status(self) -> dict[str, Any]:
