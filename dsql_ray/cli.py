@@ -1,9 +1,10 @@
-"""dsql-ray up | down | status: run a local cluster and look inside it."""
+"""dsql-ray up | down | status | token: run a local cluster, look inside it, connect."""
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -11,8 +12,12 @@ import sys
 import time
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from .config import ClusterConfig, default_data_dir
 from .local.supervisor import read_state, state_path
+from .relay import tokens
+from .relay.tls import certificate_files, ensure_certificate, ssl_context_for
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:
@@ -23,7 +28,18 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         kw["port"] = args.port
     if getattr(args, "shard_splits", None):
         kw["shard_splits"] = args.shard_splits.split(",")
-    return ClusterConfig(**kw)
+    if getattr(args, "tls_cert", None):
+        kw["tls_cert"] = Path(args.tls_cert).resolve()
+    if getattr(args, "tls_key", None):
+        kw["tls_key"] = Path(args.tls_key).resolve()
+    if getattr(args, "allow_plaintext", False):
+        kw["allow_plaintext"] = True
+    if getattr(args, "host_name", None):
+        kw["host_names"] = args.host_name
+    try:
+        return ClusterConfig(**kw)
+    except ValidationError as exc:
+        sys.exit("invalid cluster settings: " + "; ".join(e["msg"] for e in exc.errors()))
 
 
 def _config_from_state(args: argparse.Namespace) -> tuple[ClusterConfig, dict]:
@@ -43,8 +59,36 @@ def _accepting(host: str, port: int) -> bool:
 
 
 def psql_command(config: ClusterConfig) -> str:
-    return (f"psql \"host={config.host} port={config.port} dbname=postgres user=admin "
-            f"sslmode=disable\"")
+    token = "dsql-ray token"
+    if config.name != "local":
+        token += f" --name {shlex.quote(config.name)}"
+    if config.data_dir != default_data_dir(config.name).resolve():
+        token += f" --data-dir {shlex.quote(str(config.data_dir))}"
+    return (f"PGPASSWORD=\"$({token})\" psql \"host={config.host} port={config.port} "
+            f"dbname=postgres user=admin sslmode=require\"")
+
+
+def _prepare_auth(config: ClusterConfig) -> None:
+    """The cluster's id, credentials and certificate, made at the first up."""
+    tokens.init_cluster_identity(config)
+    ensure_certificate(config, tokens.accepted_hosts(config))
+    try:
+        ssl_context_for(config)
+    except OSError as exc:        # ssl.SSLError included
+        sys.exit(f"cannot serve TLS with {certificate_files(config)[0]}: {exc}")
+
+
+def _print_credentials(config: ClusterConfig) -> None:
+    credentials = tokens.environment_credentials()
+    if credentials is not None:
+        print(f"  auth:     trusts AWS_ACCESS_KEY_ID {credentials.access_key} from the "
+              "environment")
+        return
+    credentials = tokens.trusted_credentials(config)
+    print(f"  auth:     trusts the key pair in {config.data_dir / tokens.CREDENTIALS_FILE}; "
+          "to mint tokens with the AWS SDKs:")
+    print(f"              export AWS_ACCESS_KEY_ID={credentials.access_key} "
+          f"AWS_SECRET_ACCESS_KEY={credentials.secret_key}")
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -57,6 +101,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.exit(f"port {config.port} on {config.host} is already in use; choose another "
                  "with --port")
     config.data_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_auth(config)
     if args.foreground:
         from .local.supervisor import run
         return run(config)
@@ -81,8 +126,28 @@ def cmd_up(args: argparse.Namespace) -> int:
     print(f"dsql-ray cluster {config.name!r} is up ({time.monotonic() - t0:.1f}s)")
     print(f"  endpoint: {config.host}:{config.port}  region {config.region.name}  "
           f"zones {', '.join(config.region.zones)}")
+    print(f"  host:     {tokens.cluster_endpoint(config)}")
     print(f"  data:     {config.data_dir}")
+    print(f"  tls:      {certificate_files(config)[0]}"
+          + ("  (plaintext clients allowed)" if config.allow_plaintext else ""))
+    _print_credentials(config)
     print(f"  connect:  {psql_command(config)}")
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    if not 0 < args.expires <= tokens.MAX_EXPIRES_S:
+        sys.exit(f"--expires must be from 1 to {tokens.MAX_EXPIRES_S} seconds")
+    config = _config(args)
+    try:
+        credentials = tokens.trusted_credentials(config)
+        host = args.host or tokens.cluster_endpoint(config)
+    except OSError:
+        sys.exit(f"cluster {config.name!r} has no credentials in {config.data_dir} and none "
+                 "are in the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY); start "
+                 "it once with dsql-ray up")
+    print(tokens.mint_token(credentials, host, config.region.name, user=args.user,
+                            expires=args.expires))
     return 0
 
 
@@ -151,6 +216,17 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--shard-splits", help="comma-separated hex keys where key ranges "
                     "(shards and adjudicators) split; default: catalog | user tables")
     up.add_argument("--timeout", type=float, default=180.0)
+    up.add_argument("--tls-cert", help="server certificate (PEM); default: a self-signed "
+                    "one generated into DATA_DIR/tls at the first up")
+    up.add_argument("--tls-key", help="the certificate's private key (PEM), unless the "
+                    "certificate file holds it")
+    up.add_argument("--allow-plaintext", action="store_true",
+                    help="also accept clients without TLS (local only; default: TLS "
+                    "required)")
+    up.add_argument("--host-name", action="append", metavar="NAME",
+                    help="another name clients reach the cluster by, accepted in auth "
+                    "tokens (repeatable); always accepted: the cluster's "
+                    "<id>.dsql.<region>.on.aws, localhost, 127.0.0.1")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop a local cluster, keeping its data")
@@ -162,6 +238,19 @@ def main(argv: list[str] | None = None) -> int:
     common(status)
     status.add_argument("--json", action="store_true")
     status.set_defaults(func=cmd_status)
+
+    token = sub.add_parser("token", help="print an auth token to use as the password "
+                           "(as the AWS SDKs mint it, with the cluster's credentials)")
+    common(token)
+    token.add_argument("--user", default=tokens.ADMIN,
+                       help="database role (default: admin, action DbConnectAdmin; other "
+                       "roles: DbConnect)")
+    token.add_argument("--expires", type=int, default=tokens.DEFAULT_EXPIRES_S,
+                       help=f"lifetime in seconds (default {tokens.DEFAULT_EXPIRES_S}, at "
+                       f"most {tokens.MAX_EXPIRES_S})")
+    token.add_argument("--host", help="host name the token is for (default: the "
+                       "cluster's <id>.dsql.<region>.on.aws)")
+    token.set_defaults(func=cmd_token)
 
     args = parser.parse_args(argv)
     return args.func(args)

@@ -1,10 +1,11 @@
 """Cluster configuration: pydantic models for the cluster, its regions and zones."""
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 
 class ZoneConfig(BaseModel):
@@ -33,6 +34,22 @@ class ClusterConfig(BaseModel):
     #: upper bounds (exclusive) of every shard's key range but the last, as hex
     shard_splits: list[str] = Field(default_factory=lambda: [_default_split()])
     journal_quorum: int = 2
+    #: the server certificate (PEM) and its key; default: one generated at the first up
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    #: accept clients without TLS (local clusters only); by default TLS is required
+    allow_plaintext: bool = False
+    #: more names the cluster answers to (auth tokens, certificate) besides its own
+    #: ``<id>.dsql.<region>.on.aws``, localhost and 127.0.0.1
+    host_names: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_tls(self) -> ClusterConfig:
+        if self.tls_key is not None and self.tls_cert is None:
+            raise ValueError("a TLS key needs its certificate (tls_cert)")
+        if self.allow_plaintext and not _is_loopback(self.host):
+            raise ValueError("plaintext clients are allowed only on a loopback address")
+        return self
 
     @property
     def namespace(self) -> str:
@@ -52,6 +69,13 @@ class ClusterConfig(BaseModel):
 def default_data_dir(name: str) -> Path:
     base = os.environ.get("DSQL_RAY_HOME") or os.path.join(Path.home(), ".dsql-ray")
     return Path(base) / name
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _default_split() -> str:

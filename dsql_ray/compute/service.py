@@ -11,15 +11,21 @@ import logging
 import os
 import secrets
 import socket
+import ssl
 import threading
 from typing import Any
 
 from ..control.topology import adjudicator_names, storage_name
+from ..errors import AuthError
 from ..relay.session import serve_connection
+from ..relay.tls import ssl_context_for
+from ..relay.tokens import TokenVerifier
 from .node import ComputeNode, ShardRoute
 from .session import Session
 
 log = logging.getLogger(__name__)
+
+DATABASE = "postgres"    # DSQL has this one database
 
 
 def handoff_address(cluster: str, name: str) -> str:
@@ -28,9 +34,12 @@ def handoff_address(cluster: str, name: str) -> str:
 
 
 class ComputeService:
-    def __init__(self, node: ComputeNode, handoff: str):
+    def __init__(self, node: ComputeNode, handoff: str, *, ssl_context: ssl.SSLContext,
+                 require_tls: bool, verifier: TokenVerifier):
         self.node = node
         self.handoff = handoff
+        self._ssl_context, self._require_tls = ssl_context, require_tls
+        self._verifier = verifier
         self.info: dict[str, Any] = {"handoff": handoff}
         self._loop = asyncio.get_running_loop()
         self._sessions: dict[int, tuple[int, asyncio.Task]] = {}   # pid → (secret, task)
@@ -73,11 +82,20 @@ class ComputeService:
         try:
             reader, writer = await asyncio.open_connection(sock=client)
             await serve_connection(reader, writer, self._new_session,
+                                   ssl_context=self._ssl_context,
+                                   require_tls=self._require_tls,
+                                   authenticate=self._authenticate,
                                    backend_key=(pid, secret), on_cancel=self._cancel)
         except Exception:  # noqa: BLE001 - one session's failure must not hurt others
             log.exception("session ended with an error")
         finally:
             self._sessions.pop(pid, None)
+
+    async def _authenticate(self, user: str, database: str, password: str) -> None:
+        """The password is a DSQL auth token; then, as PostgreSQL, the database."""
+        self._verifier.verify(password, user)
+        if database != DATABASE:
+            raise AuthError(f'database "{database}" does not exist', sqlstate="3D000")
 
     async def _new_session(self, user: str, database: str, params: dict[str, str]) -> Session:
         return Session(self.node, user, database, params)
@@ -104,4 +122,7 @@ async def start_compute(spec, config, directory) -> ComputeService:
     node = ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
                        zone=spec.zone)
     await node.sync_clock()
-    return ComputeService(node, handoff_address(config.name, spec.name))
+    return ComputeService(node, handoff_address(config.name, spec.name),
+                          ssl_context=ssl_context_for(config),
+                          require_tls=not config.allow_plaintext,
+                          verifier=TokenVerifier.for_cluster(config))
