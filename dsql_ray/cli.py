@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -58,8 +59,17 @@ def _accepting(host: str, port: int) -> bool:
         return False
 
 
+def _self_command() -> str:
+    """How to run this CLI again: by name when it is on PATH, else by its full path."""
+    found = shutil.which("dsql-ray")
+    here = Path(sys.argv[0]).resolve() if sys.argv and sys.argv[0] else None
+    if found or here is None or here.name != "dsql-ray":
+        return "dsql-ray"
+    return shlex.quote(str(here))
+
+
 def psql_command(config: ClusterConfig) -> str:
-    token = "dsql-ray token"
+    token = f"{_self_command()} token"
     if config.name != "local":
         token += f" --name {shlex.quote(config.name)}"
     if config.data_dir != default_data_dir(config.name).resolve():
