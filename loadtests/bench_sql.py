@@ -93,13 +93,20 @@ class DsqlRay:
     def start(self) -> None:
         t = time.monotonic()
         try:
-            r = self._cli("up", "--port", str(self.port), "--timeout", "180", timeout=240)
+            # plaintext on loopback like the PostgreSQL side: this compares the databases,
+            # not TLS (which the tests cover); the password is still a minted token
+            r = self._cli("up", "--port", str(self.port), "--timeout", "180",
+                          "--allow-plaintext", timeout=240)
         except subprocess.TimeoutExpired:
             raise RuntimeError("dsql-ray up did not return in 240 s") from None
         if r.returncode != 0:
             log = self.data_dir / "supervisor.log"
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
             raise RuntimeError(f"dsql-ray up failed: {r.stdout}{r.stderr}\n{tail}")
+        token = self._cli("token", "--expires", "7200", timeout=60)
+        if token.returncode != 0:
+            raise RuntimeError(f"dsql-ray token failed: {token.stderr.strip()}")
+        self.dsn = f"{dsn(self.port)} password={token.stdout.strip()}"
         self.up_s = time.monotonic() - t
 
     def stop(self) -> None:
