@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import os
-import pwd
 import re
 import shutil
 import signal
@@ -40,15 +39,14 @@ from pathlib import Path
 
 import psycopg
 
+from dsql_ray.testing.postgres import PostgresServer
+
 HERE = Path(__file__).resolve().parent
 SCRIPTS = HERE / "pgbench"
 WORKLOADS = ("point_select", "small_write")
 ROWS = 10_000  # must match random(1, 10000) in the pgbench scripts
 INSERT_BATCH = 1_000
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGBENCH = shutil.which("pgbench") or "/usr/bin/pgbench"
-PG_ACCOUNTS = ("postgres", "nobody")
-PG_CREATED_ACCOUNT = "dsqlbench"
 RUN_IDS = itertools.count()
 
 
@@ -118,103 +116,13 @@ class DsqlRay:
             say("warning: dsql-ray down did not return in 150 s")
 
 
-class Postgres:
-    """A throwaway PostgreSQL 15 server on 127.0.0.1, run by an unprivileged account."""
+class Postgres(PostgresServer):
+    """PostgreSQL 15 with its default durability (fsync and synchronous commit on)."""
     label = "PostgreSQL"
 
     def __init__(self, workdir: Path):
-        self.root = workdir / "postgres"
-        self.data = self.root / "data"
-        self.sockets = self.root / "sockets"
-        self.port = free_port()
-        self.dsn = dsn(self.port)
-        self.proc: subprocess.Popen | None = None
-        self.account = "(current user)"
-        self._ids: dict = {}
-        self.version = ""
-
-    def _run_as(self) -> dict:
-        """subprocess keyword arguments that drop root to an account able to run postgres."""
-        if os.geteuid() != 0:
-            return {}
-        tried = []
-        for name in PG_ACCOUNTS + (PG_CREATED_ACCOUNT,):
-            try:
-                pw = pwd.getpwnam(name)
-            except KeyError:
-                if name != PG_CREATED_ACCOUNT:
-                    continue
-                r = subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                                    "/usr/sbin/nologin", name],
-                                   capture_output=True, text=True, timeout=30)
-                if r.returncode != 0:
-                    tried.append(f"{name}: useradd failed: {r.stderr.strip()}")
-                    continue
-                pw = pwd.getpwnam(name)
-            ids = dict(user=pw.pw_uid, group=pw.pw_gid, extra_groups=[])
-            r = subprocess.run([str(PG_BIN / "postgres"), "--version"],
-                               capture_output=True, text=True, timeout=30, **ids)
-            if r.returncode == 0:
-                self.account = name
-                return ids
-            tried.append(f"{name}: {r.stderr.strip() or r.returncode}")
-        raise RuntimeError("PostgreSQL refuses to run as root and no unprivileged account "
-                           "could run it: " + "; ".join(tried))
-
-    def start(self) -> None:
-        self._ids = self._run_as()
-        for d in (self.root, self.sockets):
-            d.mkdir(parents=True)
-        if self._ids:
-            # The account must reach its directory inside our root-owned work dir.
-            self.root.parent.chmod(0o711)
-            for d in (self.root, self.sockets):
-                os.chown(d, self._ids["user"], self._ids["group"])
-        r = subprocess.run(
-            [str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "admin", "--auth=trust",
-             "-E", "UTF8", "--no-locale", "--no-sync", "--no-instructions"],
-            capture_output=True, text=True, timeout=120, **self._ids)
-        if r.returncode != 0:
-            raise RuntimeError(f"initdb as {self.account} failed:\n{r.stdout}{r.stderr}")
-        settings = {
-            "listen_addresses": "'127.0.0.1'", "port": str(self.port),
-            "unix_socket_directories": f"'{self.sockets}'",
-            "fsync": "on", "synchronous_commit": "on",  # the defaults, stated
-            "default_transaction_isolation": "'repeatable read'",
-        }
-        with open(self.data / "postgresql.conf", "a") as conf:
-            conf.write("\n# bench_sql.py\n")
-            conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
-        log = open(self.root / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [str(PG_BIN / "postgres"), "-D", str(self.data)], stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            **self._ids)
-        log.close()
-        deadline = time.monotonic() + 60
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError("postgres exited at startup:\n"
-                                   + (self.root / "server.log").read_text()[-3000:])
-            try:
-                with psycopg.connect(self.dsn, connect_timeout=5) as conn:
-                    self.version = conn.execute("SHOW server_version").fetchone()[0]
-                return
-            except psycopg.OperationalError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("postgres did not accept connections in 60 s")
-                time.sleep(0.2)
-
-    def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.send_signal(signal.SIGINT)  # fast shutdown
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            say("warning: postgres did not stop in 60 s; killing it")
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=30)
+        super().__init__(settings={"fsync": "on", "synchronous_commit": "on",
+                                   "full_page_writes": "on", "max_connections": "100"})
 
 
 # --- schema ---------------------------------------------------------------------------------
@@ -513,9 +421,8 @@ def main() -> int:
         args.statement_seconds = max(5, args.seconds // 3)
     if not 1 <= args.commits <= ROWS or args.clients < 1:
         parser.error(f"--commits must be 1..{ROWS} and --clients >= 1")
-    for tool in (PGBENCH, PG_BIN / "postgres", PG_BIN / "initdb"):
-        if not os.access(tool, os.X_OK):
-            parser.error(f"{tool} not found")
+    if not os.access(PGBENCH, os.X_OK):
+        parser.error(f"{PGBENCH} not found")
 
     # Ctrl-C and `kill` both unwind through the cleanup below, even when started in the
     # background (where SIGINT would otherwise be ignored).
