@@ -25,7 +25,7 @@ class SimNetwork:
         return SimClient(self, target, name)
 
     def delay(self) -> float:
-        return self.rng.expovariate(1.0 / self.mean_delay_s)
+        return self.rng.expovariate(1.0 / self.mean_delay_s) if self.mean_delay_s else 0.0
 
     def lose(self) -> bool:
         if self.drop and self.rng.random() < self.drop:

@@ -15,7 +15,7 @@ def cluster_runner(tmp_path, config=None, timeout_s: float = 60):
         return loop.run_until_complete(asyncio.wait_for(coro_fn(cluster), timeout_s))
 
     def close():
-        loop.run_until_complete(cluster.stop())
+        cluster.stop()
         close_loop(loop, timeout_s=5)
     return go, close
 
