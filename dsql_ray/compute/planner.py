@@ -304,13 +304,24 @@ class SelectPlan(Plan):
 class _TxnSource:
     """What the general query engine reads: whole tables at the transaction's snapshot."""
 
-    def __init__(self, txn, catalog, for_update: bool):
+    def __init__(self, txn, catalog, for_update: bool, session=None):
         self.txn, self.catalog, self.for_update = txn, catalog, for_update
+        # -- system catalogs hook (dsql_ray/compute/system) --------------------------------
+        self._system_cache: dict = {}
+        self._settings = getattr(session, "settings", None)
+        if self._settings is not None:
+            from .system import CURRENT_SETTINGS
+            CURRENT_SETTINGS.set(self._settings)
+        # ----------------------------------------------------------------------------------
 
     def resolve(self, rangevar) -> TableDef:
-        return self.catalog.resolve(rangevar)
+        from .system import resolve      # system catalogs hook
+        return resolve(self.catalog, rangevar)
 
     async def scan(self, table: TableDef) -> list[tuple]:
+        if table.table_id < 0:           # system catalogs hook: virtual relation
+            from .system import scan_system
+            return await scan_system(table, self.txn, self._system_cache, None)
         low, high = table.key_range()
         found = await self.txn.scan(low, high)
         if len(found) > limits.scan_rows_max:
@@ -327,7 +338,8 @@ class QueryPlan(Plan):
 
     async def run(self, txn, params, session) -> QueryResult:
         from .query import EngineConfig
-        source = _TxnSource(txn, session.node.catalog, self.prepared.for_update)
+        source = _TxnSource(txn, session.node.catalog, self.prepared.for_update,
+                            session=session)
         return await self.prepared.run(source, params,
                                        EngineConfig(max_rows=limits.scan_rows_max))
 
@@ -337,13 +349,21 @@ class QueryPlan(Plan):
 
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
     """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
+    # -- system catalogs hook (dsql_ray/compute/system): pg_catalog / information_schema
+    from .system import mentions_system, prepare_system_select
+    if mentions_system(stmt):
+        prepared = prepare_system_select(stmt, catalog, list(param_oids))
+        return QueryPlan(prepared=prepared, columns=prepared.columns,
+                         param_oids=prepared.param_oids)
+    # ------------------------------------------------------------------------------------
     try:
         return _plan_simple_select(stmt, catalog, param_oids)
     except UnknownTable:
         raise
     except DsqlError:
         from .query import prepare_select
-        prepared = prepare_select(stmt, catalog, list(param_oids))
+        from .system import SystemCatalog    # system catalogs hook: catalog functions
+        prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
         return QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids)
 

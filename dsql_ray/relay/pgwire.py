@@ -587,6 +587,38 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     **{oid: _utf8_bytes for oid in _TEXT_TYPES},
 }
 
+def _fallback_text(v: Any) -> bytes:
+    return str(v).encode("utf-8")
+
+
+#: one-dimensional array types: array OID → element OID
+ARRAY_ELEMENT = {1000: BOOL, 1005: INT2, 1007: INT4, 1016: INT8, 1028: OID, 1009: TEXT,
+                 1015: VARCHAR, 1014: BPCHAR, 1021: FLOAT4, 1022: FLOAT8, 1231: NUMERIC,
+                 1182: DATE, 1115: TIMESTAMP, 1185: TIMESTAMPTZ}
+_ARRAY_SPECIAL = frozenset('{}",\\ \t\n\r\v\f')
+
+
+def _array_text(element_oid: int) -> Callable[[Any], bytes]:
+    """array_out: ``{a,b,NULL}``, quoting elements that are empty, NULL-like or special."""
+    encode = _TEXT_ENCODERS.get(element_oid, _fallback_text)
+
+    def out(values) -> bytes:
+        parts = []
+        for v in values:
+            if v is None:
+                parts.append(b"NULL")
+                continue
+            item = encode(v)
+            text = item.decode("utf-8")
+            if not text or text.upper() == "NULL" or any(c in _ARRAY_SPECIAL for c in text):
+                item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
+            parts.append(item)
+        return b"{" + b",".join(parts) + b"}"
+    return out
+
+
+_TEXT_ENCODERS.update({oid: _array_text(elem) for oid, elem in ARRAY_ELEMENT.items()})
+
 _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     BOOL: lambda v: b"\x01" if v else b"\x00",
     INT2: _I16.pack, INT4: _I32.pack, INT8: _I64.pack, OID: _U32.pack,
@@ -603,10 +635,6 @@ _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
     **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
 }
-
-
-def _fallback_text(v: Any) -> bytes:
-    return str(v).encode("utf-8")
 
 
 def column_encoders(columns: Sequence[Column],

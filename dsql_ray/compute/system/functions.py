@@ -1,0 +1,423 @@
+"""Functions catalog queries call, registered into the query engine's function table.
+
+Functions that look relations up by name or oid read the catalog as the statement was
+planned (``planner.catalog``, a :class:`~dsql_ray.compute.system.SystemCatalog`).
+"""
+from __future__ import annotations
+
+import contextvars
+
+from ...errors import DsqlError
+from .. import types as T
+from ..query import sqltypes as S
+from ..query.functions import FUNCTIONS, _arity, no_function, register, strict
+from ..query.runtime import Expr
+from . import tables as ST
+
+#: the running session's settings (set by the statement's table source when it knows
+#: the session); current_setting() and pg_settings fall back to the defaults
+CURRENT_SETTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "dsql_current_settings", default=None)
+
+
+def default_settings() -> dict[str, str]:
+    from ..expr import SERVER_VERSION
+    return {"server_version": SERVER_VERSION, "server_version_num":
+            "%d%04d" % tuple(int(x) for x in SERVER_VERSION.split(".")[:2]),
+            "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO, MDY",
+            "TimeZone": "UTC", "integer_datetimes": "on",
+            "standard_conforming_strings": "on", "IntervalStyle": "postgres",
+            "is_superuser": "on", "application_name": "",
+            "transaction_isolation": "repeatable read",
+            "default_transaction_isolation": "repeatable read",
+            "search_path": '"$user", public', "max_identifier_length": "63",
+            "lc_collate": "C", "lc_ctype": "C", "max_index_keys": "32"}
+
+
+def session_settings() -> dict[str, str]:
+    out = default_settings()
+    current = CURRENT_SETTINGS.get()
+    if current:
+        out.update(current)
+    return out
+
+
+def _snapshot(c):
+    """(name → oid, oid → TableDef) of every relation the planner's catalog knows."""
+    cat = c.planner.catalog
+    snap = getattr(cat, "system_snapshot", None)
+    tables = snap() if snap is not None else []
+    rels = [s.table for s in ST.SYSTEM.values()] + list(tables)
+    by_oid = {ST.table_oid(t): t for t in rels}
+    for t in tables:
+        if t.pk and not t.hidden_pk:
+            by_oid[ST.index_oid(t)] = t
+    return by_oid
+
+
+def _const(value, oid):
+    return Expr(lambda row, env, v=value: v, oid, True)
+
+
+def _oid_arg(c, name, args, a):
+    if a.oid in (S.UNKNOWN, 0):
+        return c.coerce(a, T.INT8)
+    if a.oid not in S.INTS:
+        raise no_function(name, args)
+    return a
+
+
+def _split_name(text: str) -> tuple[str | None, str]:
+    """'schema.name' / '"Quoted".name' → (schema, name), PostgreSQL's identifier rules."""
+    parts, cur, quoted, i = [], "", False, 0
+    while i < len(text):
+        ch = text[i]
+        if ch == '"':
+            if quoted and i + 1 < len(text) and text[i + 1] == '"':
+                cur += '"'
+                i += 2
+                continue
+            quoted = not quoted
+        elif ch == "." and not quoted:
+            parts.append(cur)
+            cur = ""
+        else:
+            cur += ch if quoted else ch.lower()
+        i += 1
+    parts.append(cur.strip() if not quoted else cur)
+    if len(parts) == 1:
+        return None, parts[0]
+    return parts[-2], parts[-1]
+
+
+def lookup_relation(by_oid: dict, text: str) -> int | None:
+    schema, name = _split_name(text.strip())
+    for path in ([schema] if schema else ["pg_catalog", "public"]):
+        for oid, t in by_oid.items():
+            if t.schema != path:
+                continue
+            if oid == ST.table_oid(t) and t.name == name or \
+                    oid != ST.table_oid(t) and ST.pk_name(t) == name:
+                return oid
+    if text.strip().isdigit():
+        return int(text)
+    return None
+
+
+def lookup_type(text: str) -> int | None:
+    from ..query.exprs import resolve_type
+    from pglast import parse_sql
+    t = text.strip()
+    for oid in ST._BASE_TYPES:
+        if ST.type_name_of(oid) == t or ST.format_type(oid) == t:
+            return oid
+    for arr, elem in ST.ELEMENT_OF.items():
+        if ST.type_name_of(arr) == t or ST.format_type(arr) == t:
+            return arr
+    try:
+        tn = parse_sql(f"SELECT NULL::{t}")[0].stmt.targetList[0].val.typeName
+        return resolve_type(tn)[0]
+    except Exception:
+        return None
+
+
+# -- reg* casts: an oid shows as a name, a name reads as an oid ------------------------------
+@register("__dsql_regclass")
+def _regclass(c, args, name):
+    _arity(name, args, 1)
+    by_oid = _snapshot(c)
+    a = args[0]
+    if a.oid in S.INTS:
+        def out(v):
+            t = by_oid.get(v)
+            if t is None:
+                return str(v)
+            nm = ST.pk_name(t) if v != ST.table_oid(t) else t.name
+            return ST._quote(nm) if t.schema in ("public", "pg_catalog") else \
+                f"{ST._quote(t.schema)}.{ST._quote(nm)}"
+        return strict(out, [a], T.TEXT)
+    a = c.coerce(a, T.TEXT)
+    if S.category(a.oid) != "S":
+        raise no_function("regclass", args)
+
+    def inp(text):
+        oid = lookup_relation(by_oid, text)
+        if oid is None:
+            raise DsqlError(f'relation "{text}" does not exist', sqlstate="42P01")
+        return oid
+    return strict(inp, [a], T.INT8)
+
+
+@register("to_regclass")
+def _to_regclass(c, args, name):
+    _arity(name, args, 1)
+    by_oid = _snapshot(c)
+    a = c.coerce(args[0], T.TEXT)
+    return strict(lambda text: lookup_relation(by_oid, text), [a], T.INT8)
+
+
+@register("__dsql_regtype")
+def _regtype(c, args, name):
+    _arity(name, args, 1)
+    a = args[0]
+    if a.oid in S.INTS:
+        return strict(lambda v: ST.format_type(v, -1) if v in ST._DISPLAY or v in ST.ELEMENT_OF
+                      else str(v), [a], T.TEXT)
+    a = c.coerce(a, T.TEXT)
+
+    def inp(text):
+        oid = lookup_type(text)
+        if oid is None:
+            raise DsqlError(f'type "{text}" does not exist', sqlstate="42704")
+        return oid
+    return strict(inp, [a], T.INT8)
+
+
+@register("to_regtype")
+def _to_regtype(c, args, name):
+    _arity(name, args, 1)
+    return strict(lookup_type, [c.coerce(args[0], T.TEXT)], T.INT8)
+
+
+@register("__dsql_regnamespace")
+def _regnamespace(c, args, name):
+    _arity(name, args, 1)
+    by_oid = _snapshot(c)
+    schemas = {"pg_catalog", "public", "information_schema"} | {t.schema for t in by_oid.values()}
+    names = {ST.schema_oid(s): s for s in schemas}
+    a = args[0]
+    if a.oid in S.INTS:
+        return strict(lambda v: names.get(v, str(v)), [a], T.TEXT)
+    oids = {v: k for k, v in names.items()}
+
+    def inp(text):
+        if text not in oids:
+            raise DsqlError(f'schema "{text}" does not exist', sqlstate="3F000")
+        return oids[text]
+    return strict(inp, [c.coerce(a, T.TEXT)], T.INT8)
+
+
+@register("__dsql_regrole")
+def _regrole(c, args, name):
+    _arity(name, args, 1)
+    a = args[0]
+    if a.oid in S.INTS:
+        return strict(lambda v: ST.OWNER if v == ST.OWNER_OID else str(v), [a], T.TEXT)
+    return strict(lambda t: ST.OWNER_OID if t == ST.OWNER else 0, [c.coerce(a, T.TEXT)],
+                  T.INT8)
+
+
+@register("__dsql_regproc")
+def _regproc(c, args, name):
+    _arity(name, args, 1)
+    a = args[0]
+    if a.oid in S.INTS:
+        return strict(lambda v: "-" if v == 0 else str(v), [a], T.TEXT)
+    return strict(lambda t: 0, [c.coerce(a, T.TEXT)], T.INT8)
+
+
+# -- catalog functions ------------------------------------------------------------------------
+@register("format_type")
+def _format_type(c, args, name):
+    _arity(name, args, 2)
+    oid = _oid_arg(c, name, args, args[0])
+    mod = _oid_arg(c, name, args, args[1])
+    f0, f1 = oid.fn, mod.fn
+
+    def fn(row, env):               # not strict in its typmod
+        v = f0(row, env)
+        return None if v is None else ST.format_type(v, f1(row, env))
+    return Expr(fn, T.TEXT, oid.const and mod.const)
+
+
+@register("pg_get_expr")
+def _pg_get_expr(c, args, name):
+    _arity(name, args, 2, 3)
+    e = c.coerce(args[0], T.TEXT)
+    f = e.fn
+    return Expr(lambda row, env: f(row, env), T.TEXT, e.const)
+
+
+@register("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
+          "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible")
+def _is_visible(c, args, name):
+    _arity(name, args, 1)
+    by_oid = _snapshot(c) if name == "pg_table_is_visible" else {}
+    a = _oid_arg(c, name, args, args[0])
+
+    def visible(v):
+        t = by_oid.get(v)
+        return t is None or t.schema in ("public", "pg_catalog")
+    return strict(visible, [a], T.BOOL)
+
+
+@register("pg_get_userbyid")
+def _pg_get_userbyid(c, args, name):
+    _arity(name, args, 1)
+    a = _oid_arg(c, name, args, args[0])
+    return strict(lambda v: ST.OWNER if v == ST.OWNER_OID else f"unknown (OID={v})", [a],
+                  T.TEXT)
+
+
+@register("obj_description", "col_description", "shobj_description")
+def _description(c, args, name):
+    _arity(name, args, 1, 2)
+    return _const(None, T.TEXT)
+
+
+@register("current_schemas")
+def _current_schemas(c, args, name):
+    _arity(name, args, 1)
+    a = c.coerce(args[0], T.BOOL)
+    return strict(lambda implicit: ["pg_catalog", "public"] if implicit else ["public"], [a],
+                  ST.TEXT_ARRAY)
+
+
+@register("has_table_privilege", "has_schema_privilege", "has_database_privilege",
+          "has_column_privilege", "has_any_column_privilege", "has_function_privilege",
+          "has_sequence_privilege", "pg_has_role")
+def _has_privilege(c, args, name):
+    _arity(name, args, 1, 4)
+    return _const(True, T.BOOL)
+
+
+@register("pg_get_constraintdef", "pg_get_indexdef")
+def _get_def(c, args, name):
+    _arity(name, args, 1, 3)
+    by_oid = _snapshot(c)
+    a = _oid_arg(c, name, args, args[0])
+
+    def fn(v):
+        t = by_oid.get(v)
+        if t is None or t.table_id < 0 or not t.pk:
+            return None
+        return ST.constraint_def(t) if name == "pg_get_constraintdef" else ST.index_def(t)
+    return strict(fn, [a], T.TEXT)
+
+
+@register("current_setting")
+def _current_setting(c, args, name):
+    _arity(name, args, 1, 2)
+    a = c.coerce(args[0], T.TEXT)
+    missing_ok = args[1].value() if len(args) == 2 and args[1].const else False
+
+    def fn(key):
+        settings = {k.lower(): v for k, v in session_settings().items()}
+        if key.lower() not in settings:
+            if missing_ok:
+                return None
+            raise DsqlError(f'unrecognized configuration parameter "{key}"', sqlstate="42704")
+        return settings[key.lower()]
+    return strict(fn, [a], T.TEXT, volatile=True)
+
+
+@register("pg_encoding_to_char")
+def _encoding(c, args, name):
+    _arity(name, args, 1)
+    a = _oid_arg(c, name, args, args[0])
+    return strict(lambda v: "UTF8" if v == 6 else "SQL_ASCII", [a], T.TEXT)
+
+
+@register("pg_relation_is_publishable")
+def _publishable(c, args, name):
+    return _const(False, T.BOOL)
+
+
+@register("pg_get_serial_sequence")
+def _serial_sequence(c, args, name):
+    return _const(None, T.TEXT)
+
+
+@register("pg_get_statisticsobjdef_columns", "pg_get_viewdef", "pg_get_triggerdef",
+          "pg_get_functiondef", "pg_get_ruledef", "pg_get_partkeydef")
+def _no_def(c, args, name):
+    return _const(None, T.TEXT)
+
+
+@register("pg_backend_pid")
+def _backend_pid(c, args, name):
+    import os
+    return _const(os.getpid(), T.INT4)
+
+
+@register("txid_current", "pg_current_xact_id")
+def _txid(c, args, name):
+    return Expr(lambda row, env: 1, T.INT8)
+
+
+@register("pg_postmaster_start_time")
+def _start_time(c, args, name):
+    return Expr(lambda row, env: env.run.now, T.TIMESTAMPTZ)
+
+
+@register("inet_server_addr", "inet_client_addr")
+def _inet(c, args, name):
+    return _const(None, T.TEXT)
+
+
+@register("pg_is_in_recovery")
+def _in_recovery(c, args, name):
+    return _const(False, T.BOOL)
+
+
+# -- arrays -----------------------------------------------------------------------------------
+def _array_arg(c, name, args, a):
+    if a.oid not in ST.ELEMENT_OF:
+        raise no_function(name, args)
+    return a
+
+
+@register("array_length", "array_upper")
+def _array_length(c, args, name):
+    _arity(name, args, 2)
+    arr = _array_arg(c, name, args, args[0])
+    dim = c.coerce(args[1], T.INT4)
+    return strict(lambda v, d: (len(v) or None) if d == 1 else None, [arr, dim], T.INT4)
+
+
+@register("array_lower")
+def _array_lower(c, args, name):
+    _arity(name, args, 2)
+    arr = _array_arg(c, name, args, args[0])
+    dim = c.coerce(args[1], T.INT4)
+    return strict(lambda v, d: 1 if d == 1 and v else None, [arr, dim], T.INT4)
+
+
+@register("cardinality")
+def _cardinality(c, args, name):
+    _arity(name, args, 1)
+    return strict(len, [_array_arg(c, name, args, args[0])], T.INT4)
+
+
+@register("array_to_string")
+def _array_to_string(c, args, name):
+    _arity(name, args, 2, 3)
+    a = args[0]
+    if a.oid in (S.UNKNOWN, 0):
+        a = c.coerce(a, ST.TEXT_ARRAY)
+    arr = _array_arg(c, name, args, a)
+    sep = c.coerce(args[1], T.TEXT)
+    null = c.coerce(args[2], T.TEXT) if len(args) == 3 else None
+
+    def fn(row, env):
+        v, s = arr.fn(row, env), sep.fn(row, env)
+        if v is None or s is None:
+            return None
+        n = null.fn(row, env) if null is not None else None
+        return s.join(S.to_text(x) if x is not None else n for x in v
+                      if x is not None or n is not None)
+    return Expr(fn, T.TEXT)
+
+
+@register("__dsql_array_at")
+def _array_at(c, args, name):
+    _arity(name, args, 2)
+    arr = _array_arg(c, name, args, args[0])
+    idx = c.coerce(args[1], T.INT4)
+    elem = ST.ELEMENT_OF[arr.oid]
+    if elem in (ST.NAME, ST.CHAR):
+        elem = T.TEXT
+    return strict(lambda v, i: v[i - 1] if 1 <= i <= len(v) else None, [arr, idx], elem)
+
+
+__all__ = ["CURRENT_SETTINGS", "FUNCTIONS", "session_settings", "default_settings"]
