@@ -46,3 +46,12 @@ rpc_timeout_s = 10.0           # one data-plane call
 rpc_inflight_max = 10_000      # outstanding calls on one connection
 journal_batch_max = 512        # records fsynced together
 scan_rows_max = 1_000_000      # rows one scan may return before it is refused
+
+# Connection admission (the relay) and the connection age (compute). Each can be
+# overridden with an environment variable (see relay.py / compute/service.py).
+connection_rate_max = Limit("connection_rate_max", 100, "connections/s", "53400",
+                            "rate exceeded")
+connection_burst_max = Limit("connection_burst_max", 1000, "connections", "53400",
+                             "rate exceeded")
+query_canceled = Limit("query_canceled", 0, "", "57014",
+                       "canceling statement due to user request")

@@ -341,7 +341,8 @@ class QueryPlan(Plan):
         source = _TxnSource(txn, session.node.catalog, self.prepared.for_update,
                             session=session)
         return await self.prepared.run(source, params,
-                                       EngineConfig(max_rows=limits.scan_rows_max))
+                                       EngineConfig(max_rows=limits.scan_rows_max,
+                                                    interrupt=session.interrupt))
 
     def explain(self) -> list[str]:
         return ["query engine: " + ", ".join(t.name for t in self.prepared.tables)]

@@ -3,21 +3,48 @@
 The relay accepts a client's TCP connection and passes the socket itself to a compute
 process on the same host over a Unix socket (SCM_RIGHTS). From then on the client talks
 to compute directly: the relay is off the per-statement path and copies no bytes.
+
+Per session, compute also enforces what the relay cannot see:
+
+* **Cancel.** BackendKeyData's process id carries this process's index in its high bits
+  (:func:`~dsql_ray.relay.relay.make_pid`). A CancelRequest can arrive at any compute
+  process (the relay routes the new connection round robin); one for another process is
+  sent to the relay over the hand-off link, which forwards it to the owner's link. The
+  query engine is synchronous and holds the event loop while it runs, so cancels are
+  taken *off the loop*: a plain CancelRequest is recognised by a small "prelude" thread
+  that peeks at each new connection's first packet, and forwarded cancels are read by
+  the hand-off thread. Either one only raises a flag; the engine checks it at its
+  row-count checkpoints and fails the statement with 57014 (an explicit transaction is
+  then aborted, as after any error). A cancel arriving over TLS (libpq 17's encrypted
+  cancel) is read on the loop, so it takes effect once the loop is free.
+* **Refusal.** A connection the relay refused (rate, open-connection limit) is answered
+  after TLS and the startup packet with the FATAL error the relay chose.
+* **Connection age.** After ``DSQL_RAY_CONNECTION_AGE_S`` (DSQL: 60 min) the session is
+  closed with FATAL 57P01: at once when idle, else after the running statement's result.
+* **Session ends** are reported to the relay (``e`` on the link) so its count stays right.
 """
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import os
+import queue
 import secrets
+import selectors
 import socket
 import ssl
+import struct
 import threading
-from typing import Any
+import time
+from typing import Any, Sequence
 
+from .. import limits
 from ..control.topology import adjudicator_names, storage_name
-from ..errors import AuthError
-from ..relay.session import serve_connection
+from ..errors import AuthError, DsqlError
+from ..relay.relay import (CANCEL, CANCEL_KEY, ENDED, MAX_MESSAGE, REFUSE, SERVE,
+                           compute_index, make_pid)
+from ..relay.session import STARTUP_TIMEOUT_S, serve_connection
 from ..relay.tls import ssl_context_for
 from ..relay.tokens import TokenVerifier
 from .node import ComputeNode, ShardRoute
@@ -26,6 +53,8 @@ from .session import Session
 log = logging.getLogger(__name__)
 
 DATABASE = "postgres"    # DSQL has this one database
+CANCEL_REQUEST_CODE = 80877102
+_STARTUP_HEAD = struct.Struct("!ii")
 
 
 def handoff_address(cluster: str, name: str) -> str:
@@ -33,19 +62,127 @@ def handoff_address(cluster: str, name: str) -> str:
     return f"\0dsql-ray-{cluster}-{name}-{os.getpid()}"
 
 
+def connection_age_s() -> float:
+    raw = os.environ.get("DSQL_RAY_CONNECTION_AGE_S")
+    try:
+        return float(raw) if raw else float(limits.connection_age_max.value)
+    except ValueError:
+        log.warning("ignoring DSQL_RAY_CONNECTION_AGE_S=%r: not a number", raw)
+        return float(limits.connection_age_max.value)
+
+
+class QueryCanceled(DsqlError):
+    sqlstate = limits.query_canceled.sqlstate
+
+    def __init__(self, message: str = limits.query_canceled.message, **kw):
+        super().__init__(message, **kw)
+
+
+class _Fatal(DsqlError):
+    severity = "FATAL"
+
+
+_REFUSALS = {limits.connections_max.sqlstate: limits.connections_max.message,
+             limits.connection_rate_max.sqlstate: limits.connection_rate_max.message}
+
+
+# -- statement cancellation: a flag the (synchronous) query engine checks --------------
+
+class _SessionControl:
+    """What other threads may touch of one session: its key, and its statement
+    counter and cancel mark (plain int stores: atomic under the GIL)."""
+    __slots__ = ("pid", "secret", "task", "reader", "running", "cancel", "seq", "expired",
+                 "age_error")
+
+    def __init__(self, pid: int, secret: int, task: asyncio.Task):
+        self.pid, self.secret, self.task = pid, secret, task
+        self.reader: asyncio.StreamReader | None = None
+        self.running = 0        # seq of the statement running now, 0 when idle
+        self.cancel = 0         # seq of the statement a cancel was asked for
+        self.seq = 0
+        self.expired = False
+        self.age_error: DsqlError | None = None
+
+    def request_cancel(self) -> bool:
+        running = self.running
+        if running:
+            self.cancel = running
+            return True
+        return False            # idle: nothing to cancel (PostgreSQL ignores it too)
+
+    def check(self) -> None:
+        if self.running and self.cancel == self.running:
+            self.cancel = 0
+            raise QueryCanceled()
+
+
+
+
+class _Backend:
+    """The session's backend, with each statement bracketed for cancel and age."""
+
+    def __init__(self, inner: Session, ctl: _SessionControl):
+        self._inner, self._ctl = inner, ctl
+
+    @property
+    def txn_status(self) -> str:
+        return self._inner.txn_status
+
+    def parameter_status(self) -> dict[str, str]:
+        return self._inner.parameter_status()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    async def execute_simple(self, sql: str):
+        return await self._statement(self._inner.execute_simple(sql))
+
+    async def prepare(self, sql: str, param_type_oids: Sequence[int]):
+        return await self._statement(self._inner.prepare(sql, param_type_oids))
+
+    async def execute_prepared(self, sql: str, param_type_oids: Sequence[int],
+                               params: Sequence[Any], max_rows: int = 0):
+        return await self._statement(
+            self._inner.execute_prepared(sql, param_type_oids, params, max_rows))
+
+    async def close(self) -> None:
+        await self._inner.close()
+
+    async def _statement(self, coro):
+        ctl = self._ctl
+        ctl.seq += 1
+        ctl.running = ctl.seq
+        try:
+            return await coro
+        finally:
+            ctl.running = 0
+            ctl.cancel = 0
+            if ctl.expired and ctl.reader is not None and ctl.age_error is not None:
+                ctl.reader.set_exception(ctl.age_error)   # the next read ends the session
+
+
 class ComputeService:
     def __init__(self, node: ComputeNode, handoff: str, *, ssl_context: ssl.SSLContext,
-                 require_tls: bool, verifier: TokenVerifier):
+                 require_tls: bool, verifier: TokenVerifier, index: int = 0,
+                 connection_age: float | None = None):
         self.node = node
         self.handoff = handoff
+        self.index = index
+        self.connection_age = connection_age if connection_age is not None \
+            else connection_age_s()
         self._ssl_context, self._require_tls = ssl_context, require_tls
         self._verifier = verifier
         self.info: dict[str, Any] = {"handoff": handoff}
         self._loop = asyncio.get_running_loop()
-        self._sessions: dict[int, tuple[int, asyncio.Task]] = {}   # pid → (secret, task)
+        self._sessions: dict[int, _SessionControl] = {}
+        self.cancels = {"received": 0, "forwarded": 0, "applied": 0}
+        self.closed_by_age = 0
+        self._prelude_queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._prelude_wake_r, self._prelude_wake_w = socket.socketpair()
         self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._listener.bind(handoff)
         self._listener.listen(16)
+        threading.Thread(target=self._prelude, daemon=True, name="prelude").start()
         threading.Thread(target=self._accept_relays, daemon=True, name="handoff").start()
 
     # -- receiving sockets from the relay -------------------------------------------
@@ -55,41 +192,197 @@ class ComputeService:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._receive, args=(conn,), daemon=True).start()
+            threading.Thread(target=self._receive, args=(_RelayLink(conn),),
+                             daemon=True).start()
 
-    def _receive(self, conn: socket.socket) -> None:
-        with conn:
+    def _receive(self, link: "_RelayLink") -> None:
+        with link.sock:
             while True:
                 try:
-                    _, fds, _, _ = socket.recv_fds(conn, 16, 4)
+                    message, fds, _, _ = socket.recv_fds(link.sock, MAX_MESSAGE, 4)
                 except OSError:
-                    return
-                if not fds:
-                    return   # relay closed the hand-off connection
+                    break
+                if not message and not fds:
+                    break   # relay closed the hand-off connection
+                kind = message[:1]
+                if kind == CANCEL and len(message) == 1 + CANCEL_KEY.size:
+                    self._deliver_cancel(*CANCEL_KEY.unpack_from(message, 1), link)
+                    continue
+                refusal = message[1:].decode() if kind == REFUSE else None
+                if kind not in (SERVE, REFUSE):
+                    log.warning("unexpected hand-off message %r", message[:8])
                 for fd in fds:
                     client = socket.socket(fileno=fd)
-                    self._loop.call_soon_threadsafe(self._start_session, client)
+                    if kind in (SERVE, REFUSE):
+                        self._prelude_queue.put((client, link, refusal))
+                    else:
+                        client.close()
+                if fds:
+                    self._prelude_wake_w.send(b"\0")
+        link.closed = True
 
-    def _start_session(self, client: socket.socket) -> None:
+    # -- the prelude: recognise a plain CancelRequest without the event loop ---------
+    def _prelude(self) -> None:
+        sel = selectors.DefaultSelector()
+        sel.register(self._prelude_wake_r, selectors.EVENT_READ)
+        waiting: dict[socket.socket, tuple[Any, str | None, float]] = {}
+        while True:
+            timeout = 1.0 if waiting else None
+            for key, _ in sel.select(timeout):
+                sock = key.fileobj
+                if sock is self._prelude_wake_r:
+                    try:
+                        self._prelude_wake_r.recv(4096)
+                    except OSError:
+                        return
+                    while True:
+                        try:
+                            client, link, refusal = self._prelude_queue.get_nowait()
+                        except queue.Empty:
+                            break
+                        client.setblocking(False)
+                        waiting[client] = (link, refusal, time.monotonic() + STARTUP_TIMEOUT_S)
+                        sel.register(client, selectors.EVENT_READ)
+                    continue
+                link, refusal, deadline = waiting[sock]
+                verdict = self._peek(sock, link)
+                if verdict == "wait" and time.monotonic() < deadline:
+                    continue
+                sel.unregister(sock)
+                del waiting[sock]
+                if verdict in ("serve", "wait"):
+                    self._loop.call_soon_threadsafe(self._start_session, sock, link, refusal)
+                else:               # a CancelRequest, or gone before a packet
+                    sock.close()
+                    if refusal is None:
+                        link.report_ended()     # the relay counted it as a session
+            now = time.monotonic()
+            for sock, (link, refusal, deadline) in list(waiting.items()):
+                if now >= deadline:    # let the session's startup timeout deal with it
+                    sel.unregister(sock)
+                    del waiting[sock]
+                    self._loop.call_soon_threadsafe(self._start_session, sock, link, refusal)
+
+    def _peek(self, sock: socket.socket, link: "_RelayLink") -> str:
+        """"serve" (hand it to the loop), "wait" (not enough bytes yet) or "done"."""
+        try:
+            head = sock.recv(16, socket.MSG_PEEK)
+        except BlockingIOError:
+            return "wait"
+        except OSError:
+            return "done"
+        if not head:
+            return "done"
+        if len(head) < 16:      # not a whole CancelRequest (a split one: the loop serves it)
+            return "serve"
+        length, code = _STARTUP_HEAD.unpack_from(head)
+        if length != 16 or code != CANCEL_REQUEST_CODE:
+            return "serve"
+        sock.recv(16)
+        pid, secret = CANCEL_KEY.unpack_from(head, 8)
+        self._deliver_cancel(pid, secret, link)
+        return "done"
+
+    # -- cancel -----------------------------------------------------------------------
+    def _deliver_cancel(self, pid: int, secret: int, link: "_RelayLink | None") -> None:
+        """Any thread. Apply a cancel for one of our sessions, or route it onwards."""
+        self.cancels["received"] += 1
+        if compute_index(pid) != self.index:
+            if link is not None and not link.closed:
+                try:
+                    link.send(CANCEL + CANCEL_KEY.pack(pid, secret))
+                    self.cancels["forwarded"] += 1
+                except OSError as exc:
+                    log.info("could not forward a cancel: %r", exc)
+            return
+        ctl = self._sessions.get(pid)
+        if ctl is not None and hmac.compare_digest(ctl.secret.to_bytes(4, "big"),
+                                                   secret.to_bytes(4, "big")):
+            if ctl.request_cancel():
+                self.cancels["applied"] += 1
+                log.info("cancel request for session %d", pid)
+
+    # -- sessions -----------------------------------------------------------------------
+    def _start_session(self, client: socket.socket, link: "_RelayLink",
+                       refusal: str | None) -> None:
         client.setblocking(False)
         client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        asyncio.ensure_future(self._serve(client))
+        asyncio.ensure_future(self._serve(client, link, refusal))
 
-    async def _serve(self, client: socket.socket) -> None:
-        pid, secret = secrets.randbits(31), secrets.randbits(31)
+    def _new_pid(self) -> int:
+        while True:
+            pid = make_pid(self.index, secrets.randbits(24))
+            if pid and pid not in self._sessions:
+                return pid
+
+    async def _serve(self, client: socket.socket, link: "_RelayLink",
+                     refusal: str | None) -> None:
+        if refusal is not None:
+            await self._refuse(client, link, refusal)
+            return
+        pid, secret = self._new_pid(), secrets.randbits(32)
         task = asyncio.current_task()
-        self._sessions[pid] = (secret, task)
+        ctl = _SessionControl(pid, secret, task)
+        self._sessions[pid] = ctl
+        age_timer = None
         try:
             reader, writer = await asyncio.open_connection(sock=client)
-            await serve_connection(reader, writer, self._new_session,
+            ctl.reader = reader
+            age_timer = self._loop.call_later(self.connection_age, self._age_out, ctl)
+
+            async def new_session(user: str, database: str, params: dict[str, str]):
+                session = await self._new_session(user, database, params)
+                session.interrupt = ctl.check
+                return _Backend(session, ctl)
+            await serve_connection(reader, writer, new_session,
                                    ssl_context=self._ssl_context,
                                    require_tls=self._require_tls,
                                    authenticate=self._authenticate,
-                                   backend_key=(pid, secret), on_cancel=self._cancel)
+                                   backend_key=(pid, secret), on_cancel=self._on_cancel(link))
         except Exception:  # noqa: BLE001 - one session's failure must not hurt others
             log.exception("session ended with an error")
         finally:
+            if age_timer is not None:
+                age_timer.cancel()
             self._sessions.pop(pid, None)
+            link.report_ended()
+
+    async def _refuse(self, client: socket.socket, link: "_RelayLink", sqlstate: str) -> None:
+        """Negotiate as usual, then answer the startup packet with the relay's error.
+        A CancelRequest on a refused connection is still served."""
+        error = _Fatal(_REFUSALS.get(sqlstate, "connection refused"), sqlstate=sqlstate)
+
+        async def refuse(user: str, database: str, password: str) -> None:
+            raise error
+
+        async def never(user: str, database: str, params: dict[str, str]):
+            raise error
+        try:
+            reader, writer = await asyncio.open_connection(sock=client)
+            await serve_connection(reader, writer, never, ssl_context=self._ssl_context,
+                                   require_tls=self._require_tls, authenticate=refuse,
+                                   on_cancel=self._on_cancel(link), startup_timeout=10.0)
+        except Exception:  # noqa: BLE001
+            log.exception("refusing a connection failed")
+
+    def _on_cancel(self, link: "_RelayLink"):
+        def on_cancel(pid: int, secret: int) -> None:
+            self._deliver_cancel(pid, secret, link)
+        return on_cancel
+
+    def _age_out(self, ctl: _SessionControl) -> None:
+        """Loop thread. Close the session: now if idle, else after its statement."""
+        minutes = self.connection_age / 60
+        message = (limits.connection_age_max.message
+                   if self.connection_age == limits.connection_age_max.value else
+                   f"connection age limit of {minutes:g} minutes exceeded"
+                   if minutes >= 1 else
+                   f"connection age limit of {self.connection_age:g}s exceeded")
+        ctl.age_error = _Fatal(message, sqlstate=limits.connection_age_max.sqlstate)
+        ctl.expired = True
+        self.closed_by_age += 1
+        if not ctl.running and ctl.reader is not None:
+            ctl.reader.set_exception(ctl.age_error)
 
     async def _authenticate(self, user: str, database: str, password: str) -> None:
         """The password is a DSQL auth token; then, as PostgreSQL, the database."""
@@ -100,17 +393,43 @@ class ComputeService:
     async def _new_session(self, user: str, database: str, params: dict[str, str]) -> Session:
         return Session(self.node, user, database, params)
 
-    def _cancel(self, pid: int, secret: int) -> None:
-        entry = self._sessions.get(pid)
-        if entry is not None and entry[0] == secret:
-            log.info("cancel request for session %d", pid)
-
     # -- control --------------------------------------------------------------------
     def rpc_status(self) -> dict[str, Any]:
-        return {"sessions": len(self._sessions), "catalog_version": self.node.catalog.version}
+        return {"sessions": len(self._sessions), "catalog_version": self.node.catalog.version,
+                "index": self.index, "cancels": dict(self.cancels),
+                "closed_by_age": self.closed_by_age}
 
     def stop(self) -> None:
         self._listener.close()
+        self._prelude_wake_w.close()
+
+
+class _RelayLink:
+    """One hand-off connection from the relay (compute's side)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def send(self, payload: bytes) -> None:
+        with self._lock:
+            self.sock.send(payload)
+
+    def report_ended(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.send(ENDED)
+        except OSError:
+            self.closed = True
+
+
+def _index_of(name: str) -> int:
+    try:
+        return int(name.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return 0
 
 
 async def start_compute(spec, config, directory) -> ComputeService:
@@ -125,4 +444,5 @@ async def start_compute(spec, config, directory) -> ComputeService:
     return ComputeService(node, handoff_address(config.name, spec.name),
                           ssl_context=ssl_context_for(config),
                           require_tls=not config.allow_plaintext,
-                          verifier=TokenVerifier.for_cluster(config))
+                          verifier=TokenVerifier.for_cluster(config),
+                          index=_index_of(spec.name))

@@ -9,7 +9,7 @@ the block ends, and COMMIT answers ROLLBACK.
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
@@ -45,6 +45,8 @@ class Session:
         self.database = database
         self.txn: Transaction | None = None
         self.notices: list[str] = []
+        #: set by the host: raises to stop a long statement (a CancelRequest arrived)
+        self.interrupt: Callable[[], None] | None = None
         self.settings: dict[str, str] = {
             "server_version": SERVER_VERSION, "server_encoding": "UTF8",
             "client_encoding": "UTF8", "DateStyle": "ISO, MDY", "TimeZone": "UTC",

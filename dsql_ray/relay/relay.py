@@ -4,32 +4,215 @@ It accepts on the cluster's PostgreSQL port, picks a compute process (round robi
 the live ones) and passes the accepted socket to it over a Unix socket; the compute
 process then serves the whole session. Accepting runs on a plain thread: it is a
 blocking loop with nothing to multiplex, and it stays off the statement path.
+
+Admission (DSQL's connection limits) is decided here, without reading a byte from the
+client (TLS is negotiated in compute): a connection over the rate (token bucket) or over
+the open-connection limit is still handed to compute, marked "refuse with 53400/53300",
+and compute answers its startup packet with that FATAL error (a CancelRequest on such a
+connection is still honoured, as PostgreSQL does at max_connections).
+
+The hand-off link to each compute process is a SOCK_SEQPACKET connection; messages:
+
+* relay → compute: ``c`` + fd (serve), ``r<sqlstate>`` + fd (refuse), ``k`` + pid,
+  secret (a CancelRequest for a session of that compute).
+* compute → relay: ``e`` (a session this link carried ended), ``k`` + pid, secret (a
+  CancelRequest compute received for a session of another compute: the relay routes it
+  by the compute index in the pid's high bits, see :func:`compute_index`).
+
+A link that breaks (its compute died) takes its sessions out of the open count.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import os
 import socket
+import struct
 import threading
+import time
 from typing import Any, Callable
 
+from .. import limits
+
 log = logging.getLogger(__name__)
+
+SERVE, REFUSE, CANCEL, ENDED = b"c", b"r", b"k", b"e"
+CANCEL_KEY = struct.Struct("!II")
+PID_INDEX_SHIFT = 24            # BackendKeyData pid: compute index << 24 | 24 random bits
+PID_INDEX_MAX = (1 << (31 - PID_INDEX_SHIFT)) - 1
+MAX_MESSAGE = 64
+
+TOO_MANY_CONNECTIONS = limits.connections_max.sqlstate        # 53300
+RATE_EXCEEDED = limits.connection_rate_max.sqlstate           # 53400
+
+
+def compute_index(pid: int) -> int:
+    """Which compute process owns the session with this BackendKeyData pid."""
+    return (pid >> PID_INDEX_SHIFT) & PID_INDEX_MAX
+
+
+def make_pid(index: int, low: int) -> int:
+    if not 0 <= index <= PID_INDEX_MAX:
+        raise ValueError(f"compute index {index} does not fit in a pid")
+    return (index << PID_INDEX_SHIFT) | (low & ((1 << PID_INDEX_SHIFT) - 1))
+
+
+def _env_number(name: str, default: float, cast: Callable[[str], float] = float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return cast(raw)
+    except ValueError:
+        log.warning("ignoring %s=%r: not a number", name, raw)
+        return default
+
+
+class AdmissionLimits:
+    """The relay's connection limits, DSQL's defaults unless the environment says
+    otherwise (``DSQL_RAY_MAX_CONNECTIONS``, ``DSQL_RAY_CONNECTION_RATE``,
+    ``DSQL_RAY_CONNECTION_BURST``)."""
+
+    def __init__(self, max_connections: int = int(limits.connections_max.value),
+                 rate: float = limits.connection_rate_max.value,
+                 burst: float = limits.connection_burst_max.value):
+        self.max_connections, self.rate, self.burst = max_connections, rate, burst
+
+    @classmethod
+    def from_env(cls) -> "AdmissionLimits":
+        return cls(int(_env_number("DSQL_RAY_MAX_CONNECTIONS",
+                                   limits.connections_max.value, int)),
+                   _env_number("DSQL_RAY_CONNECTION_RATE", limits.connection_rate_max.value),
+                   _env_number("DSQL_RAY_CONNECTION_BURST",
+                               limits.connection_burst_max.value))
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; starts full. Thread-safe."""
+
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate, self.burst, self._clock = rate, burst, clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def take(self) -> bool:
+        with self._lock:
+            now = self._clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+            self._at = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return True
+            return False
+
+    @property
+    def tokens(self) -> float:
+        with self._lock:
+            return min(self.burst, self._tokens + (self._clock() - self._at) * self.rate)
+
+
+class ConnectionCounter:
+    """Open sessions per hand-off link. A link's sessions are forgotten with the link
+    (its compute process died: the kernel closed their sockets). Thread-safe."""
+
+    def __init__(self):
+        self._open: dict[int, int] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._open.values())
+
+    def try_open(self, link: int, maximum: int) -> bool:
+        """Count one more session on ``link`` unless ``maximum`` are open already."""
+        with self._lock:
+            if sum(self._open.values()) >= maximum:
+                return False
+            self._open[link] = self._open.get(link, 0) + 1
+            return True
+
+    def opened(self, link: int) -> None:
+        with self._lock:
+            self._open[link] = self._open.get(link, 0) + 1
+
+    def closed(self, link: int) -> None:
+        with self._lock:
+            n = self._open.get(link, 0)
+            if n > 0:
+                self._open[link] = n - 1
+
+    def drop_link(self, link: int) -> int:
+        with self._lock:
+            return self._open.pop(link, 0)
+
+    def on_link(self, link: int) -> int:
+        with self._lock:
+            return self._open.get(link, 0)
+
+
+class Admission:
+    """Decides, per accepted connection, to serve it or to refuse it with a SQLSTATE."""
+
+    def __init__(self, config: AdmissionLimits, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self.bucket = TokenBucket(config.rate, config.burst, clock)
+        self.counter = ConnectionCounter()
+
+    def admit(self, link: int) -> str | None:
+        """None: serve it (counted open on ``link``); else the SQLSTATE to refuse with.
+        Every attempt spends a token, as every attempt costs the service a handshake."""
+        if not self.bucket.take():
+            return RATE_EXCEEDED
+        if not self.counter.try_open(link, self.config.max_connections):
+            return TOO_MANY_CONNECTIONS
+        return None
+
+
+class _Link:
+    """The hand-off connection to one compute process, and its reader thread."""
+    _ids = itertools.count(1)
+
+    def __init__(self, name: str, sock: socket.socket):
+        self.id = next(self._ids)
+        self.name, self.sock = name, sock
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def send(self, payload: bytes, fds: list[int] | None = None) -> None:
+        with self.lock:
+            if fds:
+                socket.send_fds(self.sock, [payload], fds)
+            else:
+                self.sock.send(payload)
 
 
 class Relay:
     def __init__(self, host: str, port: int, compute_names: list[str],
-                 lookup: Callable[[str], dict[str, Any] | None]):
+                 lookup: Callable[[str], dict[str, Any] | None],
+                 admission: AdmissionLimits | None = None):
         self._compute_names = compute_names
         self._lookup = lookup
-        self._handoffs: dict[str, socket.socket] = {}
+        self._links: dict[str, _Link] = {}
+        self._links_lock = threading.RLock()
         self._next = itertools.cycle(range(len(compute_names)))
+        self.admission = Admission(admission or AdmissionLimits.from_env())
         self.accepted = 0
+        self.refused: dict[str, int] = {TOO_MANY_CONNECTIONS: 0, RATE_EXCEEDED: 0}
+        self.cancels_routed = 0
         self.routed: dict[str, int] = {n: 0 for n in compute_names}
         self._listener = socket.create_server((host, port), backlog=1024, reuse_port=False)
         self.address = self._listener.getsockname()[:2]
         self._thread = threading.Thread(target=self._accept_loop, daemon=True, name="relay")
         self._thread.start()
+
+    @property
+    def open_connections(self) -> int:
+        return self.admission.counter.total
 
     def _accept_loop(self) -> None:
         while True:
@@ -40,6 +223,8 @@ class Relay:
             self.accepted += 1
             try:
                 self._route(client)
+            except Exception:   # noqa: BLE001 - the accept loop must survive anything
+                log.exception("routing a connection failed")
             finally:
                 client.close()   # compute holds its own duplicate of the descriptor
 
@@ -47,35 +232,98 @@ class Relay:
         for _ in range(len(self._compute_names)):
             name = self._compute_names[next(self._next)]
             try:
-                sock = self._handoff(name)
-                socket.send_fds(sock, [b"c"], [client.fileno()])
-                self.routed[name] += 1
+                link = self._link(name)
+            except OSError as exc:
+                log.warning("hand-off to %s failed: %r", name, exc)
+                continue
+            refusal = self.admission.admit(link.id)
+            try:
+                if refusal is None:
+                    link.send(SERVE, [client.fileno()])
+                    self.routed[name] += 1
+                else:
+                    link.send(REFUSE + refusal.encode(), [client.fileno()])
+                    self.refused[refusal] += 1
                 return
             except OSError as exc:
                 log.warning("hand-off to %s failed: %r", name, exc)
-                self._drop(name)
+                if refusal is None:
+                    self.admission.counter.closed(link.id)
+                self._drop(link)
         log.error("no compute process is reachable; closing the client connection")
 
-    def _handoff(self, name: str) -> socket.socket:
-        sock = self._handoffs.get(name)
-        if sock is None:
+    def _link(self, name: str) -> _Link:
+        with self._links_lock:
+            link = self._links.get(name)
+            if link is not None:
+                return link
             entry = self._lookup(name)
             if not entry or not entry.get("handoff"):
                 raise OSError(f"{name} is not registered")
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            sock.connect(entry["handoff"])
-            self._handoffs[name] = sock
-        return sock
+            try:
+                sock.connect(entry["handoff"])
+            except OSError:
+                sock.close()
+                raise
+            link = _Link(name, sock)
+            self._links[name] = link
+        threading.Thread(target=self._read_link, args=(link,), daemon=True,
+                         name=f"relay-{name}").start()
+        return link
 
-    def _drop(self, name: str) -> None:
-        sock = self._handoffs.pop(name, None)
-        if sock is not None:
-            sock.close()
+    def _read_link(self, link: _Link) -> None:
+        """Messages from one compute process: session ends and cancels to route."""
+        while True:
+            try:
+                message = link.sock.recv(MAX_MESSAGE)
+            except OSError:
+                message = b""
+            if not message:
+                break
+            kind = message[:1]
+            if kind == ENDED:
+                self.admission.counter.closed(link.id)
+            elif kind == CANCEL and len(message) == 1 + CANCEL_KEY.size:
+                self._route_cancel(message)
+            else:
+                log.warning("unexpected message from %s: %r", link.name, message[:8])
+        self._drop(link)
+
+    def _route_cancel(self, message: bytes) -> None:
+        pid, _ = CANCEL_KEY.unpack_from(message, 1)
+        index = compute_index(pid)
+        if index >= len(self._compute_names):
+            return                      # not a key we ever gave out: ignore, as PostgreSQL
+        name = self._compute_names[index]
+        try:
+            self._link(name).send(message)
+            self.cancels_routed += 1
+        except OSError as exc:
+            log.info("cancel for %s not delivered: %r", name, exc)
+
+    def _drop(self, link: _Link) -> None:
+        with self._links_lock:
+            if self._links.get(link.name) is link:
+                del self._links[link.name]
+            if link.closed:
+                return
+            link.closed = True
+        lost = self.admission.counter.drop_link(link.id)
+        if lost:
+            log.warning("%s went away with %d open sessions", link.name, lost)
+        try:
+            link.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        link.sock.close()
 
     def stop(self) -> None:
         self._listener.close()
-        for name in list(self._handoffs):
-            self._drop(name)
+        with self._links_lock:
+            links = list(self._links.values())
+        for link in links:
+            self._drop(link)
 
 
 class RelayService:
@@ -84,7 +332,9 @@ class RelayService:
         self.info = {"endpoint": list(relay.address)}
 
     def rpc_status(self) -> dict[str, Any]:
-        return {"accepted": self.relay.accepted, "routed": dict(self.relay.routed)}
+        r = self.relay
+        return {"accepted": r.accepted, "routed": dict(r.routed), "refused": dict(r.refused),
+                "open": r.open_connections, "cancels_routed": r.cancels_routed}
 
     def stop(self) -> None:
         self.relay.stop()
@@ -96,4 +346,5 @@ async def start_relay(spec, config, directory) -> RelayService:
     def lookup(name: str) -> dict[str, Any] | None:
         return asyncio.run_coroutine_threadsafe(directory.lookup(name), loop).result(15)
     names = [f"compute-{i}" for i in range(config.compute_actors)]
-    return RelayService(Relay(config.host, config.port, names, lookup))
+    return RelayService(Relay(config.host, config.port, names, lookup,
+                              AdmissionLimits.from_env()))

@@ -17,6 +17,8 @@ class EngineConfig:
     max_rows: int = DEFAULT_MAX_ROWS              # rows one statement may materialise
     max_recursion: int = DEFAULT_MAX_RECURSION    # WITH RECURSIVE iterations
     now: dt.datetime | None = None                # transaction timestamp (now())
+    #: called at every row-count checkpoint; raises to stop the statement (cancel)
+    interrupt: Callable[[], None] | None = None
 
 
 class RunState:
@@ -31,6 +33,8 @@ class RunState:
             self.now = self.now.replace(tzinfo=dt.timezone.utc)
 
     def check_rows(self, n: int) -> None:
+        if self.config.interrupt is not None:
+            self.config.interrupt()
         if n > self.config.max_rows:
             raise LimitExceeded(f"query would materialise more than {self.config.max_rows} "
                                 "rows", hint="Add a more selective WHERE clause or a LIMIT.")

@@ -1,0 +1,140 @@
+"""The relay's admission: token bucket, open-connection counter, pid encoding."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from dsql_ray.relay.relay import (RATE_EXCEEDED, TOO_MANY_CONNECTIONS, Admission,
+                                  AdmissionLimits, ConnectionCounter, TokenBucket,
+                                  compute_index, make_pid)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_bucket_starts_full_and_refills_at_rate():
+    clock = Clock()
+    bucket = TokenBucket(rate=100, burst=1000, clock=clock)
+    assert sum(bucket.take() for _ in range(1200)) == 1000
+    assert not bucket.take()
+    clock.now += 0.5                    # 50 tokens
+    assert sum(bucket.take() for _ in range(100)) == 50
+    clock.now += 3600                   # never more than the burst
+    assert bucket.tokens == 1000
+
+
+def test_bucket_fractional_refill():
+    clock = Clock()
+    bucket = TokenBucket(rate=5, burst=5, clock=clock)
+    for _ in range(5):
+        assert bucket.take()
+    assert not bucket.take()
+    clock.now += 0.1                    # half a token: still no
+    assert not bucket.take()
+    clock.now += 0.15
+    assert bucket.take()
+    assert not bucket.take()
+
+
+def test_bucket_rejects_nonsense():
+    with pytest.raises(ValueError):
+        TokenBucket(rate=0, burst=1)
+    with pytest.raises(ValueError):
+        TokenBucket(rate=1, burst=0)
+
+
+def test_bucket_is_thread_safe():
+    bucket = TokenBucket(rate=1e-9, burst=1000)
+    taken = []
+
+    def worker():
+        taken.append(sum(bucket.take() for _ in range(500)))
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(taken) == 1000
+
+
+def test_counter_per_link_and_drop():
+    c = ConnectionCounter()
+    assert c.try_open(1, 3) and c.try_open(1, 3) and c.try_open(2, 3)
+    assert not c.try_open(2, 3)
+    assert c.total == 3
+    c.closed(1)
+    assert c.total == 2 and c.try_open(2, 3)
+    assert c.drop_link(2) == 2           # its compute died: its sessions are gone
+    assert c.total == 1 and c.on_link(2) == 0
+    c.closed(2)                          # a late end report from a dropped link: ignored
+    c.closed(1)
+    c.closed(1)
+    assert c.total == 0
+
+
+def test_admission_rate_then_connections():
+    clock = Clock()
+    adm = Admission(AdmissionLimits(max_connections=2, rate=1, burst=3), clock)
+    assert adm.admit(1) is None
+    assert adm.admit(1) is None
+    assert adm.admit(1) == TOO_MANY_CONNECTIONS      # a token spent, no slot
+    assert adm.admit(1) == RATE_EXCEEDED
+    adm.counter.closed(1)
+    clock.now += 1
+    assert adm.admit(1) is None
+    assert (TOO_MANY_CONNECTIONS, RATE_EXCEEDED) == ("53300", "53400")
+
+
+def test_limits_from_env(monkeypatch):
+    monkeypatch.setenv("DSQL_RAY_MAX_CONNECTIONS", "5")
+    monkeypatch.setenv("DSQL_RAY_CONNECTION_RATE", "2.5")
+    monkeypatch.delenv("DSQL_RAY_CONNECTION_BURST", raising=False)
+    lim = AdmissionLimits.from_env()
+    assert (lim.max_connections, lim.rate, lim.burst) == (5, 2.5, 1000)
+    monkeypatch.setenv("DSQL_RAY_CONNECTION_BURST", "oops")
+    assert AdmissionLimits.from_env().burst == 1000
+    for var in ("DSQL_RAY_MAX_CONNECTIONS", "DSQL_RAY_CONNECTION_RATE",
+                "DSQL_RAY_CONNECTION_BURST"):
+        monkeypatch.delenv(var)
+    lim = AdmissionLimits.from_env()
+    assert (lim.max_connections, lim.rate, lim.burst) == (10_000, 100, 1000)
+
+
+def test_pid_carries_compute_index():
+    for index in (0, 1, 7, 127):
+        pid = make_pid(index, 0xFFFFFFFF)
+        assert 0 <= pid < 2 ** 31 and compute_index(pid) == index
+    with pytest.raises(ValueError):
+        make_pid(128, 1)
+
+
+def test_cancel_flag_reaches_the_engine_checkpoint():
+    """The compute-side cancel mark fails the statement at the engine's checkpoint."""
+    import asyncio
+
+    from dsql_ray.compute import service
+    from dsql_ray.compute.query import EngineConfig
+    from dsql_ray.testing.memory import MemorySource
+
+    src = MemorySource()
+    src.add_table("t", [("id", 20), ("v", 23)], [(i, i) for i in range(200)], pk=["id"])
+
+    async def main():
+        ctl = service._SessionControl(1, 2, asyncio.current_task())
+        config = EngineConfig(interrupt=ctl.check)
+        ctl.running = ctl.seq = 1
+        assert ctl.request_cancel()
+        with pytest.raises(service.QueryCanceled) as info:
+            await src.query("SELECT count(*) FROM t a JOIN t b ON true "
+                            "JOIN t c ON a.v + b.v + c.v < 0", config=config)
+        assert info.value.sqlstate == "57014"
+        ctl.running = 0
+        assert not ctl.request_cancel()          # idle: nothing to cancel
+        assert (await src.query("SELECT count(*) FROM t", config=config)).rows == [(200,)]
+    asyncio.run(main())
