@@ -55,10 +55,8 @@ def run(sql: str, params=(), param_oids=(), tables=TABLES, settings=None):
     stmt = parse_sql(sql)[0].stmt
     catalog = FakeCatalog(tables)
     plan = plan_select(stmt, catalog, list(param_oids))
-    session = SimpleNamespace(node=SimpleNamespace(catalog=catalog),
+    session = SimpleNamespace(node=SimpleNamespace(catalog=catalog), interrupt=None,
                               settings=settings or {"search_path": "public"})
-    # QueryPlan.run does not hand the session to _TxnSource yet (see the report): set the
-    # settings the way _TxnSource(..., session=session) does
     CURRENT_SETTINGS.set(session.settings)
     return asyncio.run(plan.run(FakeTxn(tables), list(params), session))
 
