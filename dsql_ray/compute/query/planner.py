@@ -14,6 +14,7 @@ from .exprs import ExprCompiler, Grouping, Windows, figure_colname
 from .operators import (Aggregate, CteDef, CteScan, Distinct, Filter, Join, Limit, OneRow,
                         OutCol, Project, RecursiveUnion, Rel, Scan, SetOp, Sort, Strip,
                         Subquery, Values, Window, WorkTable)
+from .astwalk import any_node
 from .runtime import Expr
 from .scope import CteNamespace, Frame, Scope
 
@@ -151,25 +152,8 @@ class SelectPlanner:
 
     @staticmethod
     def _self_referencing(query, name: str) -> bool:
-        found = False
-
-        def walk(n):
-            nonlocal found
-            if found or n is None:
-                return
-            if isinstance(n, (list, tuple)):
-                for x in n:
-                    walk(x)
-                return
-            if not isinstance(n, ast.Node):
-                return
-            if isinstance(n, ast.RangeVar) and n.relname == name and not n.schemaname:
-                found = True
-                return
-            for attr in n:
-                walk(getattr(n, attr))
-        walk(query)
-        return found
+        return any_node(query, lambda n: isinstance(n, ast.RangeVar) and n.relname == name
+                        and not n.schemaname)
 
     def plan_recursive(self, cte, query, aliases, parent, level, ns) -> CteDef:
         name = cte.ctename

@@ -19,6 +19,7 @@ from typing import Any
 from pglast import ast
 from pglast.enums import JoinType
 
+from ..query.astwalk import any_node
 from ..query.exprs import figure_colname
 from ..query.planner import contains_aggregate
 from . import tables as ST
@@ -63,28 +64,10 @@ def system_relation(rv: ast.RangeVar) -> tuple[str, str] | None:
 
 
 def mentions_system(node: Any) -> bool:
-    found = False
-
-    def walk(n):
-        nonlocal found
-        if found or n is None:
-            return
-        if isinstance(n, (list, tuple)):
-            for x in n:
-                walk(x)
-            return
-        if not isinstance(n, ast.Node):
-            return
-        if isinstance(n, ast.RangeVar) and system_relation(n) is not None:
-            found = True
-            return
-        if isinstance(n, ast.TypeCast) and _typename(n.typeName) in _REG_FUNCS:
-            found = True
-            return
-        for attr in n:
-            walk(getattr(n, attr))
-    walk(node)
-    return found
+    """Does the statement read a system relation or use a reg* cast?"""
+    return any_node(node, lambda n: (isinstance(n, ast.RangeVar)
+                                     and system_relation(n) is not None)
+                    or (isinstance(n, ast.TypeCast) and _typename(n.typeName) in _REG_FUNCS))
 
 
 def rewrite(node: Any) -> Any:
