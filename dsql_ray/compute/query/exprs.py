@@ -732,18 +732,8 @@ class ExprCompiler:
         if node.boolop == BoolExprType.NOT_EXPR:
             f = fns[0]
             return Expr(lambda r, e: None if (v := f(r, e)) is None else not v, T.BOOL, c)
-        is_and = node.boolop == BoolExprType.AND_EXPR
-
-        def fn(row, env):
-            unknown = False
-            for f in fns:
-                v = f(row, env)
-                if v is None:
-                    unknown = True
-                elif v != is_and:
-                    return not is_and
-            return None if unknown else is_and
-        return Expr(fn, T.BOOL, c)
+        # AND/OR in three-valued logic is the same fold as ALL/ANY over the arguments
+        return Expr(self._any_all(fns, node.boolop == BoolExprType.AND_EXPR), T.BOOL, c)
 
     def _c_NullTest(self, node: ast.NullTest) -> Expr:
         is_null = node.nulltesttype == NullTestType.IS_NULL

@@ -94,15 +94,9 @@ class RecursiveUnion(Rel):
     def rows(self, env):
         limit = env.run.config.max_recursion
         out = list(self.base.rows(env))
-        seen = set()
+        seen: set = set()
         if self.distinct:
-            uniq = []
-            for r in out:
-                k = row_key(r)
-                if k not in seen:
-                    seen.add(k)
-                    uniq.append(r)
-            out = uniq
+            out = _unseen(out, seen)
         current = out
         saved = self.work.current
         try:
@@ -112,13 +106,7 @@ class RecursiveUnion(Rel):
                 self.work.current = current
                 new = self.step.rows(env)
                 if self.distinct:
-                    fresh = []
-                    for r in new:
-                        k = row_key(r)
-                        if k not in seen:
-                            seen.add(k)
-                            fresh.append(r)
-                    new = fresh
+                    new = _unseen(new, seen)
                 out.extend(new)
                 env.run.check_rows(len(out))
                 current = new
@@ -577,3 +565,14 @@ def _dedupe(rows: list[tuple]) -> list[tuple]:
             seen.add(k)
             out.append(r)
     return out
+
+
+def _unseen(rows, seen: set) -> list:
+    """The rows whose key is not in ``seen`` yet, first occurrence only; ``seen`` grows."""
+    fresh = []
+    for r in rows:
+        k = row_key(r)
+        if k not in seen:
+            seen.add(k)
+            fresh.append(r)
+    return fresh
