@@ -37,10 +37,19 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         kw["allow_plaintext"] = True
     if getattr(args, "host_name", None):
         kw["host_names"] = args.host_name
+    for field in _LIMIT_FIELDS:
+        if getattr(args, field, None) is not None:
+            kw[field] = getattr(args, field)
     try:
         return ClusterConfig(**kw)
     except ValidationError as exc:
-        sys.exit("invalid cluster settings: " + "; ".join(e["msg"] for e in exc.errors()))
+        sys.exit("invalid cluster settings: " + "; ".join(
+            (f"--{e['loc'][0].replace('_', '-')}: " if e["loc"] else "") + e["msg"]
+            for e in exc.errors()))
+
+
+_LIMIT_FIELDS = ("max_connections", "connection_rate", "connection_burst",
+                 "max_connection_age")
 
 
 def _config_from_state(args: argparse.Namespace) -> tuple[ClusterConfig, dict]:
@@ -237,6 +246,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="another name clients reach the cluster by, accepted in auth "
                     "tokens (repeatable); always accepted: the cluster's "
                     "<id>.dsql.<region>.on.aws, localhost, 127.0.0.1")
+    up.add_argument("--max-connections", type=int, metavar="N",
+                    help="open connections at most; more are refused with 53300 "
+                    "(default 10000, as DSQL)")
+    up.add_argument("--connection-rate", type=float, metavar="PER_S",
+                    help="new connections a second, sustained; more are refused with "
+                    "53400 (default 100, as DSQL)")
+    up.add_argument("--connection-burst", type=int, metavar="N",
+                    help="new connections allowed at once above the rate (default 1000, "
+                    "as DSQL)")
+    up.add_argument("--max-connection-age", type=float, metavar="SECONDS",
+                    help="a connection is closed (57P01) after this long (default 3600, "
+                    "as DSQL)")
     up.set_defaults(func=cmd_up)
 
     down = sub.add_parser("down", help="stop a local cluster, keeping its data")

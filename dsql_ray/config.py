@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from . import limits
+
 
 class ZoneConfig(BaseModel):
     name: str
@@ -42,6 +44,13 @@ class ClusterConfig(BaseModel):
     #: more names the cluster answers to (auth tokens, certificate) besides its own
     #: ``<id>.dsql.<region>.on.aws``, localhost and 127.0.0.1
     host_names: list[str] = Field(default_factory=list)
+    #: connection limits, DSQL's by default: open connections (53300, the relay),
+    #: new connections a second and the burst saved up for (53400, the relay), and a
+    #: connection's lifetime in seconds (57P01, compute)
+    max_connections: int = Field(default=int(limits.connections_max.value), ge=1)
+    connection_rate: float = Field(default=float(limits.connection_rate_max.value), gt=0)
+    connection_burst: int = Field(default=int(limits.connection_burst_max.value), ge=1)
+    max_connection_age: float = Field(default=float(limits.connection_age_max.value), gt=0)
 
     @model_validator(mode="after")
     def _check_tls(self) -> ClusterConfig:

@@ -47,11 +47,17 @@ rpc_inflight_max = 10_000      # outstanding calls on one connection
 journal_batch_max = 512        # records fsynced together
 scan_rows_max = 1_000_000      # rows one scan may return before it is refused
 
-# Connection admission (the relay) and the connection age (compute). Each can be
-# overridden with an environment variable (see relay.py / compute/service.py).
+# Connection admission (the relay) and the connection age (compute): DSQL's values, the
+# defaults of ClusterConfig (dsql-ray up --max-connections, --connection-rate, ...).
 connection_rate_max = Limit("connection_rate_max", 100, "connections/s", "53400",
                             "rate exceeded")
 connection_burst_max = Limit("connection_burst_max", 1000, "connections", "53400",
                              "rate exceeded")
 query_canceled = Limit("query_canceled", 0, "", "57014",
                        "canceling statement due to user request")
+
+# Memory one statement may hold in intermediate results (scanned tables, join and sort
+# outputs), estimated from row counts times sampled row sizes. DSQL publishes no such
+# number; queries past it fail with 54000 instead of exhausting the compute process.
+statement_memory_max = Limit("statement_memory_max", 256 * MiB, "bytes", "54000",
+                             "statement memory limit exceeded")

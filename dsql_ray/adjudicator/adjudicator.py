@@ -4,7 +4,10 @@ Every key has exactly one owning adjudicator (a key range). Optimistic concurren
 first committer wins: a transaction that started at τ_start may commit only if no key it
 writes (or locked with SELECT … FOR UPDATE) was committed by someone else in
 (τ_start, now], and no other commit holds the key prepared. Nothing waits: a conflict is
-a 40001 at once.
+a 40001 at once. A commit also carries *read keys*, the schema markers of the relations
+it used (compute/catalog.py): only checked (a DDL committed to one since τ_start fails
+it), held shared while prepared, never written. A conflict on a schema marker or on the
+catalog (table 0) is reported as OC001, any other as OC000.
 
 A commit within one range: check, pick τ_commit from the clock, append the record to
 this adjudicator's journal stream (one replica per zone) and acknowledge once a quorum
@@ -29,8 +32,9 @@ from typing import Any, Callable, Sequence
 
 from .. import limits
 from ..clock import HybridLogicalClock
-from ..errors import DsqlError, SerializationFailure, Unavailable
+from ..errors import DsqlError, SchemaChanged, SerializationFailure, Unavailable
 from ..journal.records import CommitRecord
+from ..keys import table_prefix
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,21 @@ log = logging.getLogger(__name__)
 CONFLICT_WINDOW_US = int(limits.txn_age_max.value * 1_000_000) + 5_000_000
 RECENT_RECORDS_MAX = 50_000        # kept in memory to bring a lagging replica up to date
 PREPARED_TIMEOUT_S = 5.0           # then a participant asks the coordinator
+
+#: index id of a relation's schema marker (compute/catalog.py): DDL writes it, every
+#: transaction that used the relation reads it; conflicts on it (or on the catalog,
+#: table 0) are schema changes, OC001
+SCHEMA_INDEX = 0xFFFFFFFF
+_CATALOG_PREFIX = table_prefix(0)[:4]
+_SCHEMA_SUFFIX = table_prefix(0, SCHEMA_INDEX)[4:]
+
+
+def is_schema_key(key: bytes) -> bool:
+    return key[:4] == _CATALOG_PREFIX or key[4:8] == _SCHEMA_SUFFIX
+
+
+def conflict(key: bytes) -> SerializationFailure:
+    return SchemaChanged() if is_schema_key(key) else SerializationFailure()
 
 
 class JournalLink:
@@ -149,6 +168,8 @@ class Adjudicator:
         self._last_write: OrderedDict[bytes, int] = OrderedDict()   # key → τ_commit
         self._prepared: dict[bytes, str] = {}                      # key → txn holding it
         self._held: dict[str, tuple[list[bytes], float, int]] = {}  # txn → keys, since, coordinator
+        self._read_held: dict[bytes, set[str]] = {}                # read key → txns holding it
+        self._read_keys_of: dict[str, list[bytes]] = {}            # txn → read keys it holds
         self._outcomes: OrderedDict[str, int] = OrderedDict()       # coordinated txn → τ
         self._in_flight: set[str] = set()
         self._durable_waiters: list[tuple[int, asyncio.Future]] = []
@@ -284,13 +305,27 @@ class Adjudicator:
 
     # -- conflicts -------------------------------------------------------------------------
     def _check(self, start_ts: int, keys, txn_id: str | None = None) -> None:
-        last_write, prepared = self._last_write, self._prepared
+        """Written/locked keys: no commit since start_ts and no other holder (shared
+        holders of a read key included)."""
+        last_write, prepared, read_held = self._last_write, self._prepared, self._read_held
         for key in keys:
+            ts = last_write.get(key)
+            holder = prepared.get(key)
+            readers = read_held.get(key)
+            if (ts is not None and ts > start_ts) or (holder is not None and holder != txn_id) \
+                    or (readers and readers != {txn_id}):
+                self.conflicts += 1
+                raise conflict(key)
+
+    def _check_reads(self, start_ts: int, read_keys, txn_id: str | None = None) -> None:
+        """Read keys (schema markers): no commit since start_ts, no writer holding them."""
+        last_write, prepared = self._last_write, self._prepared
+        for key in read_keys:
             ts = last_write.get(key)
             holder = prepared.get(key)
             if (ts is not None and ts > start_ts) or (holder is not None and holder != txn_id):
                 self.conflicts += 1
-                raise SerializationFailure()
+                raise conflict(key)
 
     def _note_write(self, key: bytes, ts: int) -> None:
         self._last_write[key] = ts
@@ -306,14 +341,24 @@ class Adjudicator:
                 table.popitem(last=False)
 
     def _hold(self, txn_id: str, keys: list[bytes], coordinator: int,
-              since: float | None = None) -> None:
+              since: float | None = None, read_keys: Sequence[bytes] = ()) -> None:
         for key in keys:
             self._prepared[key] = txn_id
+        if read_keys:          # shared: other readers may hold them too, writers may not
+            self._read_keys_of[txn_id] = list(read_keys)
+            for key in read_keys:
+                self._read_held.setdefault(key, set()).add(txn_id)
         if since is None:
             since = asyncio.get_running_loop().time()
         self._held[txn_id] = (keys, since, coordinator)
 
     def _release(self, txn_id: str, commit_ts: int | None) -> None:
+        for key in self._read_keys_of.pop(txn_id, ()):
+            readers = self._read_held.get(key)
+            if readers is not None:
+                readers.discard(txn_id)
+                if not readers:
+                    del self._read_held[key]
         held = self._held.pop(txn_id, None)
         if held is None:
             return
@@ -330,19 +375,29 @@ class Adjudicator:
 
     # -- data plane: commit ------------------------------------------------------------------
     async def rpc_commit(self, start_ts: int, writes: list[tuple[bytes, Any]],
-                         lock_keys: Sequence[bytes] = ()) -> int:
-        """Check, order and journal one transaction; returns τ_commit."""
+                         lock_keys: Sequence[bytes] = (), read_keys: Sequence[bytes] = ()
+                         ) -> int:
+        """Check, order and journal one transaction; returns τ_commit.
+
+        ``read_keys`` (schema markers of the relations the transaction used) are only
+        checked: a commit to one of them after ``start_ts`` fails the transaction."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
         by_owner: dict[int, list[bytes]] = {}
         for key in [k for k, _ in writes] + list(lock_keys):
             by_owner.setdefault(self.owner(key), []).append(key)
-        if set(by_owner) <= {self.index}:
-            return await self._commit_local(start_ts, writes, by_owner.get(self.index, []))
-        return await self._commit_spanning(start_ts, writes, by_owner)
+        reads_by_owner: dict[int, list[bytes]] = {}
+        for key in read_keys:
+            reads_by_owner.setdefault(self.owner(key), []).append(key)
+        if set(by_owner) | set(reads_by_owner) <= {self.index}:
+            return await self._commit_local(start_ts, writes, by_owner.get(self.index, []),
+                                            reads_by_owner.get(self.index, []))
+        return await self._commit_spanning(start_ts, writes, by_owner, reads_by_owner)
 
-    async def _commit_local(self, start_ts: int, writes, keys: list[bytes]) -> int:
+    async def _commit_local(self, start_ts: int, writes, keys: list[bytes],
+                            read_keys: Sequence[bytes] = ()) -> int:
         self._check(start_ts, keys)
+        self._check_reads(start_ts, read_keys)
         self.clock.update(start_ts)
         seq, commit_ts = self._append(writes, None)
         for key in keys:
@@ -352,19 +407,24 @@ class Adjudicator:
         await self._wait_durable(seq)
         return commit_ts
 
-    async def _commit_spanning(self, start_ts: int, writes, by_owner: dict[int, list[bytes]]
-                               ) -> int:
+    async def _commit_spanning(self, start_ts: int, writes, by_owner: dict[int, list[bytes]],
+                               reads_by_owner: dict[int, list[bytes]] | None = None) -> int:
         txn_id = self._txn_ids()
+        reads_by_owner = dict(reads_by_owner or {})
         mine = by_owner.pop(self.index, [])
+        my_reads = reads_by_owner.pop(self.index, [])
         self._check(start_ts, mine)
-        self._hold(txn_id, mine, self.index)
+        self._check_reads(start_ts, my_reads)
+        self._hold(txn_id, mine, self.index, read_keys=my_reads)
         self._in_flight.add(txn_id)
         prepared: list[int] = []
+        owners = sorted(set(by_owner) | set(reads_by_owner))
         try:
             replies = await asyncio.gather(*(
-                self._peers[p].call("prepare", txn_id, start_ts, keys, self.index)
-                for p, keys in by_owner.items()), return_exceptions=True)
-            for p, reply in zip(by_owner, replies):
+                self._peers[p].call("prepare", txn_id, start_ts, by_owner.get(p, []),
+                                    self.index, reads_by_owner.get(p, []))
+                for p in owners), return_exceptions=True)
+            for p, reply in zip(owners, replies):
                 if not isinstance(reply, BaseException):
                     prepared.append(p)
                     self.clock.update(reply)
@@ -398,12 +458,16 @@ class Adjudicator:
 
     # -- data plane: participant side ---------------------------------------------------------
     async def rpc_prepare(self, txn_id: str, start_ts: int, keys: list[bytes],
-                          coordinator: int) -> int:
-        """Check and hold ``keys`` for a coordinator; the hold is journaled before the reply."""
+                          coordinator: int, read_keys: Sequence[bytes] = ()) -> int:
+        """Check and hold ``keys`` for a coordinator; the hold is journaled before the reply.
+
+        Read keys are held shared and not journaled: a participant that restarts forgets
+        them (a DDL racing that restart may then commit beside the reader)."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
         self._check(start_ts, keys, txn_id)
-        self._hold(txn_id, keys, coordinator)
+        self._check_reads(start_ts, read_keys, txn_id)
+        self._hold(txn_id, keys, coordinator, read_keys=read_keys)
         self.clock.update(start_ts)
         seq, _ = self._append((), txn_id, ("prepare", coordinator, tuple(keys)))
         try:

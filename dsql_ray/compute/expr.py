@@ -6,14 +6,16 @@ Untyped literals and parameters take their type from context, as PostgreSQL does
 """
 from __future__ import annotations
 
+import datetime as dt
 import decimal
 import math
 import operator
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pglast import ast
-from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType
+from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SQLValueFunctionOp
 
 from ..errors import BindError, DsqlError, FeatureNotSupported
 from . import types as T
@@ -126,7 +128,18 @@ def _unify(left: Expr, right: Expr, scope: Scope) -> tuple[Expr, Expr]:
         right = coerce_to(right, left.oid, scope)
     elif left.oid in (T.UNKNOWN, 0) and right.oid in (T.UNKNOWN, 0):
         left, right = coerce_to(left, T.TEXT, scope), coerce_to(right, T.TEXT, scope)
+    elif left.oid != right.oid and {left.oid, right.oid} & {T.FLOAT4, T.FLOAT8} \
+            and left.oid in _NUMERIC_ORDER and right.oid in _NUMERIC_ORDER:
+        # numeric vs float compares as float8, as PostgreSQL does (0.1 = 0.1::float8)
+        left, right = _as_float8(left), _as_float8(right)
     return left, right
+
+
+def _as_float8(e: Expr) -> Expr:
+    if e.oid in (T.FLOAT4, T.FLOAT8):
+        return e
+    f = e.fn
+    return Expr(lambda r, p: None if (v := f(r, p)) is None else float(v), T.FLOAT8, e.const)
 
 
 def _check_comparable(op: str, left: Expr, right: Expr) -> None:
@@ -320,6 +333,18 @@ def _coalesce(node: ast.CoalesceExpr, scope: Scope) -> Expr:
     return Expr(fn, oid)
 
 
+def transaction_now() -> dt.datetime:
+    """now() / CURRENT_TIMESTAMP: the running transaction's timestamp, as PostgreSQL."""
+    from .ddl import CURRENT_SESSION
+    session = CURRENT_SESSION.get()
+    txn = getattr(session, "txn", None)
+    return txn.now if txn is not None else dt.datetime.now(dt.timezone.utc)
+
+
+def _clock_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
 #: functions evaluated per row: name → (result type, implementation over non-null args)
 _FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "lower": (T.TEXT, lambda s: s.lower()),
@@ -330,7 +355,30 @@ _FUNCTIONS: dict[str, tuple[int, Callable[..., Any]]] = {
     "version": (T.TEXT, lambda: SERVER_VERSION_STRING),
     "current_database": (T.TEXT, lambda: "postgres"),
     "current_schema": (T.TEXT, lambda: "public"),
+    "gen_random_uuid": (T.UUID, uuid.uuid4),
+    "now": (T.TIMESTAMPTZ, transaction_now),
+    "transaction_timestamp": (T.TIMESTAMPTZ, transaction_now),
+    "statement_timestamp": (T.TIMESTAMPTZ, transaction_now),
+    "clock_timestamp": (T.TIMESTAMPTZ, _clock_now),
 }
+
+#: CURRENT_DATE, CURRENT_TIMESTAMP, LOCALTIMESTAMP (the session time zone is UTC)
+_VALUE_FUNCTIONS = {
+    SQLValueFunctionOp.SVFOP_CURRENT_DATE: (T.DATE, lambda: transaction_now().date()),
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: (T.TIMESTAMPTZ, transaction_now),
+    SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N: (T.TIMESTAMPTZ, transaction_now),
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP: (
+        T.TIMESTAMP, lambda: transaction_now().replace(tzinfo=None)),
+    SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N: (
+        T.TIMESTAMP, lambda: transaction_now().replace(tzinfo=None)),
+}
+
+
+def _value_function(node: ast.SQLValueFunction) -> Expr:
+    if node.op not in _VALUE_FUNCTIONS:
+        raise FeatureNotSupported(f"{node.op.name} is not supported here yet")
+    oid, impl = _VALUE_FUNCTIONS[node.op]
+    return Expr(lambda row, params: impl(), oid)
 
 
 def _func_call(node: ast.FuncCall, scope: Scope) -> Expr:
@@ -373,4 +421,6 @@ def compile_expr(node: Any, scope: Scope) -> Expr:
         return _coalesce(node, scope)
     if isinstance(node, ast.FuncCall):
         return _func_call(node, scope)
+    if isinstance(node, ast.SQLValueFunction):
+        return _value_function(node)
     raise FeatureNotSupported(f"expression {type(node).__name__} is not supported yet")

@@ -14,10 +14,10 @@ from typing import Any, Sequence
 
 from .. import limits
 from ..clock import HybridLogicalClock
-from ..errors import DsqlError, Unavailable
-from .catalog import (FIRST_USER_TABLE_ID, NEXT_TABLE_ID_KEY, TableDef, row_to_table,
-                      table_key, table_to_row, tables_range)
-from .result import QueryResult
+from ..errors import Unavailable
+from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, row_to_table,
+                      schemas_range, tables_range)
+from .indexes import IndexRegistry
 
 log = logging.getLogger(__name__)
 
@@ -43,53 +43,75 @@ class ShardRoute:
 
 
 class Catalog:
-    """Table definitions as of the latest refresh; DDL writes go through a transaction."""
+    """Relation definitions cached per compute, kept current at each transaction's snapshot.
+
+    Every DDL bumps the catalog version row; a transaction whose snapshot is newer than
+    the cache reads that row once (:meth:`ensure`) and reloads the catalog when it moved.
+    DDL itself lives in :mod:`.ddl` and writes through the transaction.
+    """
 
     def __init__(self, node: "ComputeNode"):
         self._node = node
         self.tables: dict[tuple[str, str], TableDef] = {}
-        self.version = 0
+        self.schemas: set[str] = set(BUILTIN_SCHEMAS)
+        self.version = 0              # local: bumped at every reload (plan cache key)
+        self.stored_version = -1      # the catalog version row the cache reflects
+        self.as_of = 0                # the cache is current at every snapshot ≤ as_of
+        self._check: tuple[int, asyncio.Future] | None = None   # version read in flight
 
-    def resolve(self, rangevar) -> TableDef:
+    def resolve(self, rangevar, search_path: Sequence[str] = ("public",)) -> TableDef:
         from .planner import UnknownTable
-        schema = rangevar.schemaname or "public"
-        t = self.tables.get((schema, rangevar.relname))
-        if t is None:
-            raise UnknownTable(rangevar.relname)
-        return t
+        if rangevar.schemaname:
+            t = self.tables.get((rangevar.schemaname, rangevar.relname))
+            if t is None:
+                raise UnknownTable(f"{rangevar.schemaname}.{rangevar.relname}")
+            return t
+        for schema in search_path:
+            t = self.tables.get((schema, rangevar.relname))
+            if t is not None:
+                return t
+        raise UnknownTable(rangevar.relname)
 
     async def refresh(self, ts: int) -> None:
         low, high = tables_range()
         rows = await self._node.scan(low, high, ts)
+        slow, shigh = schemas_range()
+        schemas = await self._node.scan(slow, shigh, ts)
+        version = await self._node.get(CATALOG_VERSION_KEY, ts) or 0
+        if ts < self.as_of:           # a newer reload finished first: keep it
+            return
         self.tables = {(t.schema, t.name): t for t in map(row_to_table, (r for _, r in rows))}
+        self.schemas = set(BUILTIN_SCHEMAS) | {r[0] for _, r in schemas}
+        self.stored_version = version
+        self.as_of = ts
         self.version += 1
 
-    async def create_table(self, txn, plan, session) -> QueryResult:
-        key = table_key(plan.schema, plan.name)
-        if await txn.get(key) is not None:
-            if plan.if_not_exists:
-                session.notice(f'relation "{plan.name}" already exists, skipping')
-                return QueryResult("CREATE TABLE")
-            raise DsqlError(f'relation "{plan.name}" already exists', sqlstate="42P07")
-        table_id = await txn.get(NEXT_TABLE_ID_KEY) or FIRST_USER_TABLE_ID
-        names = [c.name for c in plan.columns]
-        pk = tuple(names.index(n) for n in plan.pk_names)
-        table = TableDef(table_id, plan.schema, plan.name, plan.columns, pk, hidden_pk=not pk)
-        txn.put(key, table_to_row(table))
-        txn.put(NEXT_TABLE_ID_KEY, table_id + 1)
-        txn.touched_catalog = True
-        return QueryResult("CREATE TABLE")
+    async def ensure(self, txn) -> None:
+        """Make the cache current at the transaction's snapshot (once per transaction).
 
-    async def drop_tables(self, txn, plan) -> QueryResult:
-        for schema, name in plan.names:
-            key = table_key(schema, name)
-            if await txn.get(key) is None:
-                if plan.if_exists:
-                    continue
-                raise DsqlError(f'table "{name}" does not exist', sqlstate="42P01")
-            txn.delete(key)
-        txn.touched_catalog = True
-        return QueryResult("DROP TABLE")
+        One version read at a time per compute, at the current time: every transaction
+        that started before it shares its answer."""
+        if txn.catalog_checked or txn.start_ts <= self.as_of:
+            return
+        txn.catalog_checked = True
+        check = self._check
+        if check is None or check[0] < txn.start_ts:
+            ts = self._node.clock.now()
+            check = self._check = (ts, asyncio.ensure_future(self._check_at(ts)))
+            check[1].add_done_callback(lambda f: f.cancelled() or f.exception())  # seen
+        from .interrupt import interruptible
+        await interruptible(asyncio.shield(check[1]))    # a cancel abandons the wait
+
+    async def _check_at(self, ts: int) -> None:
+        try:
+            version = await self._node.get(CATALOG_VERSION_KEY, ts) or 0
+            if version == self.stored_version:
+                self.as_of = max(self.as_of, ts)
+            else:
+                await self.refresh(ts)
+        finally:
+            if self._check is not None and self._check[0] == ts:
+                self._check = None
 
 
 class ComputeNode:
@@ -102,6 +124,8 @@ class ComputeNode:
         self.zone = zone
         self.clock = clock or HybridLogicalClock()
         self.catalog = Catalog(self)
+        self.indexes = IndexRegistry(self)       # secondary-index definitions
+        self.jobs = None                         # the background job runner, once started
         self.plans: OrderedDict[Any, Any] = OrderedDict()
         self.plan_cache_max = plan_cache_max
         self.sessions = 0
@@ -124,22 +148,30 @@ class ComputeNode:
                 out[i] = row
         return out
 
-    async def scan(self, low: bytes, high: bytes | None, ts: int) -> list[tuple[bytes, Any]]:
+    async def scan(self, low: bytes, high: bytes | None, ts: int, pred: tuple = (),
+                   columns: tuple[int, ...] | None = None) -> list[tuple[bytes, Any]]:
+        """Rows of [low, high) as of ts; ``pred``/``columns`` are evaluated in storage."""
         out: list[tuple[bytes, Any]] = []
         for shard in self.shards:
             if (shard.high is not None and shard.high <= low) or \
                     (high is not None and shard.low >= high):
                 continue
-            out.extend(await shard.call("scan", low, high, ts))
+            if pred or columns is not None:
+                out.extend(await shard.call("scan", low, high, ts, limits.scan_rows_max,
+                                            pred, columns))
+            else:
+                out.extend(await shard.call("scan", low, high, ts))
         return out
 
     # -- commit -----------------------------------------------------------------
     async def commit(self, txn) -> int:
         """Send the write set to the owner of its smallest key, which coordinates."""
+        await txn.flush_indexes()            # secondary-index entries of changed rows
         first = min([*txn.writes, *txn.lock_keys])
         coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
         commit_ts = await coordinator.call(
-            "commit", txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys))
+            "commit", txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys),
+            sorted(txn.schema_reads - txn.writes.keys()))
         self.clock.update(commit_ts)
         return commit_ts
 

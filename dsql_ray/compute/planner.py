@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pglast import ast
-from pglast.enums import BoolExprType, SortByDir, SortByNulls
+from pglast.enums import BoolExprType, NullTestType, OnConflictAction, SortByDir, SortByNulls
 from pglast.stream import RawStream
 
 from .. import limits
@@ -21,8 +21,11 @@ from ..keys import encode_key, prefix_end
 from . import types as T
 from .catalog import ColumnDef, TableDef
 from .expr import Expr, Scope, coerce_to, compile_expr, const, type_oid
+from .interrupt import checkpoints
 from .result import Column, QueryResult
-from .values import cast
+from ..storage.mvcc import row_filter
+from .query.runtime import check_memory, rows_size
+from .values import assign, cast, type_modifier
 
 
 class UnknownTable(BindError):
@@ -45,31 +48,81 @@ class Access:
     point: list[Expr] | None = None     # every pk column fixed
     prefix: list[Expr] | None = None    # leading pk columns fixed
     residual: Callable | None = None    # predicate to apply to each row
+    #: conjuncts evaluated in storage: (op, column position, value expression or None),
+    #: see storage.mvcc.row_filter; the residual holds only the other conjuncts
+    pushed: list[tuple[str, int, Expr | None]] = field(default_factory=list)
+    pushed_sql: list[str] = field(default_factory=list)
+    columns: tuple[int, ...] | None = None   # the columns the statement reads (None: all)
+    key_sql: list[str] = field(default_factory=list)   # the conjuncts that fix key columns
+    where_sql: str | None = None                        # the WHERE clause, for EXPLAIN
 
-    def describe(self) -> str:
-        if self.point is not None:
-            return "point lookup"
-        if self.prefix:
-            return f"range scan on {len(self.prefix)} key column(s)"
-        return "full scan"
+    def describe(self, node=None) -> str:
+        """One line per fact (EXPLAIN shows them): the access path, the key range and the
+        shards it reads (given the compute node), then what storage evaluates."""
+        lines = self.path(node)
+        if self.pushed_sql:
+            lines.append(f"Filter pushed to storage: ({' AND '.join(self.pushed_sql)})")
+        if self.columns is not None:
+            names = self.table.column_names
+            lines.append("Columns: " + ", ".join(names[i] for i in self.columns))
+        return "\n".join(lines)
+
+    def path(self, node=None) -> list[str]:
+        t = self.table
+        if self.point is not None or self.prefix:
+            lines = [f"Index Scan using {t.name}_pkey on {t.name}",
+                     f"Index Cond: ({' AND '.join(self.key_sql)})"]
+            low, high = self._key_bounds([])
+        else:
+            lines = [f"Seq Scan on {t.name}"]
+            low, high = t.key_range()
+        if low is not None:
+            lines.append(f"Key range: [{low.hex()}, {high.hex() if high else 'end'})")
+        else:
+            low, high = t.key_range()
+        if self.residual is not None and self.where_sql:
+            lines.append(f"Filter: ({self.where_sql})")
+        from .index_plans import shard_lines
+        return lines + shard_lines(node, low, high)
+
+    def _key_bounds(self, params: list) -> tuple[bytes | None, bytes | None]:
+        """The primary-key range of a point or prefix lookup (None: values unknown yet)."""
+        try:
+            values = tuple(e.fn((), params) for e in (self.point or self.prefix or ()))
+        except (IndexError, DsqlError):
+            return None, None
+        low = self.table.key_prefix() + encode_key(values)
+        return low, prefix_end(low)
+
+    def storage_filter(self, params: list) -> tuple:
+        """The pushed predicate with this execution's constants and parameters."""
+        return tuple((op, pos, None if e is None else e.fn((), params))
+                     for op, pos, e in self.pushed)
 
     async def rows(self, txn, params: list) -> list[tuple[bytes, tuple]]:
         t = self.table
+        pushed = self.storage_filter(params)
         if self.point is not None:
             key = t.row_key(tuple(e.fn((), params) for e in self.point))
             row = await txn.get(key)
             found = [] if row is None else [(key, row)]
+            test = row_filter(pushed)
+            if test is not None:
+                found = [(k, r) for k, r in found if test(r)]
         else:
             if self.prefix:
                 low = t.key_prefix() + encode_key(tuple(e.fn((), params) for e in self.prefix))
                 high = prefix_end(low)
             else:
                 low, high = t.key_range()
-            found = await txn.scan(low, high)
+            found = await txn.scan(low, high, pushed, self.columns) \
+                if pushed or self.columns is not None else await txn.scan(low, high)
+            # the statement memory bound (54000): what the scan brought into compute
+            check_memory(rows_size(found), limits.statement_memory_max.value)
         pred = self.residual
         if pred is None:
             return found
-        return [(k, r) for k, r in found if pred(r, params)]
+        return [(k, r) for k, r in checkpoints(found) if pred(r, params)]
 
 
 def _conjuncts(node: Any) -> list[Any]:
@@ -109,13 +162,125 @@ def _key_equalities(node: Any, table: TableDef, scope: Scope) -> dict[int, Expr]
     return fixed
 
 
+#: column types whose Python values compare in storage as PostgreSQL compares them
+_PUSHABLE_TYPES = T.INTEGER_OIDS | {T.TEXT, T.VARCHAR, T.BOOL, T.DATE, T.TIMESTAMP,
+                                    T.TIMESTAMPTZ}
+_FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def column_comparison(conj: Any, scope: Scope) -> tuple[str, int, Expr] | None:
+    """``column op value`` either way round, the value a constant or a parameter:
+    (the operator as seen from the column, the column's position, the compiled value)."""
+    if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
+            and conj.name[0].sval in _FLIP):
+        return None
+    for col_side, val_side, op in ((conj.lexpr, conj.rexpr, conj.name[0].sval),
+                                   (conj.rexpr, conj.lexpr, _FLIP[conj.name[0].sval])):
+        if not isinstance(col_side, ast.ColumnRef) or isinstance(val_side, ast.ColumnRef):
+            continue
+        try:
+            col = scope.lookup(col_side.fields)
+            val = compile_expr(val_side, scope)
+        except DsqlError:
+            continue
+        if val.const or val.param is not None:
+            return op, col, val
+    return None
+
+
+def _pushable(conj: Any, table: TableDef, scope: Scope) -> tuple[str, int, Expr | None] | None:
+    """``column op constant`` or ``column IS [NOT] NULL`` as a storage predicate term."""
+    if isinstance(conj, ast.NullTest) and isinstance(conj.arg, ast.ColumnRef) \
+            and not conj.argisrow:
+        try:
+            col = scope.lookup(conj.arg.fields)
+        except DsqlError:
+            return None
+        return ("isnull" if conj.nulltesttype == NullTestType.IS_NULL else "notnull", col,
+                None)
+    term = column_comparison(conj, scope)
+    if term is not None:
+        op, col, val = term
+        col_oid = table.columns[col].type_oid
+        if col_oid not in _PUSHABLE_TYPES:
+            return None
+        if val.oid not in (T.UNKNOWN, 0) and not (
+                val.oid == col_oid or (val.oid in T.INTEGER_OIDS and col_oid in T.INTEGER_OIDS)
+                or (val.oid in (T.TEXT, T.VARCHAR) and col_oid in (T.TEXT, T.VARCHAR))):
+            return None
+        if val.oid != col_oid and not (val.oid in T.INTEGER_OIDS and col_oid in T.INTEGER_OIDS):
+            val = coerce_to(val, col_oid, scope)
+        return (op, col, val)
+    return None
+
+
+#: push filters and projections into storage scans (off only to measure: bench_pushdown.py)
+PUSHDOWN = True
+
+
+def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
+    """Move the WHERE conjuncts storage can evaluate exactly into ``access.pushed``.
+
+    The residual keeps the others (a row passes when every conjunct is true). Tables
+    whose stored rows are not in column order (altered) keep everything in compute.
+    """
+    table = access.table
+    if where is None or not PUSHDOWN or getattr(table, "altered", False):
+        return access
+    pushed, pushed_sql, rest = [], [], []
+    for conj in _conjuncts(where):
+        term = _pushable(conj, table, scope)
+        if term is None:
+            rest.append(conj)
+        else:
+            pushed.append(term)
+            pushed_sql.append(RawStream()(conj))
+    if not pushed:
+        return access
+    access.pushed, access.pushed_sql = pushed, pushed_sql
+    fns = [coerce_to(compile_expr(c, scope), T.BOOL, scope).fn for c in rest]
+    if not fns:
+        access.residual = None
+    elif len(fns) == 1:
+        f = fns[0]
+        access.residual = lambda row, params: f(row, params) is True
+    else:
+        access.residual = lambda row, params: all(f(row, params) is True for f in fns)
+    return access
+
+
+def _referenced_columns(nodes: Any, scope: Scope) -> tuple[int, ...] | None:
+    """Positions of the columns ``nodes`` mention; None when they need every column."""
+    from .query.astwalk import any_node
+    found: set[int] = set()
+    every = False
+
+    def visit(n):
+        nonlocal every
+        if isinstance(n, ast.ColumnRef):
+            if isinstance(n.fields[-1], ast.A_Star):
+                every = True
+            else:
+                try:
+                    found.add(scope.lookup(n.fields))
+                except DsqlError:
+                    every = True
+        return False
+    any_node(nodes, visit)
+    if every or len(found) == len(scope.names):
+        return None
+    return tuple(sorted(found))
+
+
 def _same_family(a: int, b: int) -> bool:
     ints = T.INTEGER_OIDS
     texts = {T.TEXT, T.VARCHAR, T.BPCHAR}
     return a == b or (a in ints and b in ints) or (a in texts and b in texts)
 
 
-def plan_access(table: TableDef, where: Any, scope: Scope) -> Access:
+def plan_access(table: TableDef, where: Any, scope: Scope, catalog=None) -> Access:
+    """The primary-key path, or a secondary index's when a valid one fixes more
+    leading columns (index_plans.choose_index; ``catalog`` finds the indexes)."""
     pred = None
     if where is not None:
         expr = coerce_to(compile_expr(where, scope), T.BOOL, scope)
@@ -124,10 +289,13 @@ def plan_access(table: TableDef, where: Any, scope: Scope) -> Access:
         f = expr.fn
         pred = lambda row, params: f(row, params) is True  # noqa: E731 - NULL is false
     access = Access(table, residual=pred)
-    if table.hidden_pk or where is None:
+    if where is None:
         return access
-    fixed = _key_equalities(where, table, scope)
-    if len(fixed) == len(table.pk):
+    access.where_sql = RawStream()(where)
+    fixed = {} if table.hidden_pk else _key_equalities(where, table, scope)
+    if table.hidden_pk:
+        pass                                  # no declared key: only an index can help
+    elif len(fixed) == len(table.pk):
         access.point = [fixed[i] for i in range(len(table.pk))]
     else:
         leading = []
@@ -136,6 +304,16 @@ def plan_access(table: TableDef, where: Any, scope: Scope) -> Access:
                 break
             leading.append(fixed[i])
         access.prefix = leading or None
+    used = {table.columns[table.pk[i]].name for i in range(len(access.point or access.prefix
+                                                               or ()))}
+    access.key_sql = [RawStream()(c) for c in _conjuncts(where)
+                      if isinstance(c, ast.A_Expr) and any(
+                          isinstance(side, ast.ColumnRef) and isinstance(side.fields[-1],
+                                                                         ast.String)
+                          and side.fields[-1].sval in used for side in (c.lexpr, c.rexpr))]
+    if catalog is not None:
+        from .index_plans import choose_index
+        return choose_index(access, where, scope, catalog)
     return access
 
 
@@ -279,10 +457,10 @@ class SelectPlan(Plan):
         if len(keyed) > limits.scan_rows_max:
             raise DsqlError("statement returns too many rows", sqlstate="54000")
         source = [r for _, r in keyed]
-        out = self.output.apply(source, params)
+        out = self.output.apply(checkpoints(source), params)
         if self.order:
             decorated = []
-            for src, res in zip(source, out):
+            for src, res in zip(checkpoints(source), out):
                 decorated.append((_sort_key([(e.fn(res if on_out else src, params), d, nf)
                                              for e, d, nf, on_out in self.order]), res))
             decorated.sort(key=lambda kr: kr[0])
@@ -296,9 +474,7 @@ class SelectPlan(Plan):
     def explain(self) -> list[str]:
         if self.access is None:
             return ["Result"]
-        a = self.access
-        return [f"{a.describe()} on {a.table.name} (table {a.table.table_id})"
-                + (" with filter" if a.residual else "")]
+        return self.access.describe().split("\n")
 
 
 class _TxnSource:
@@ -306,6 +482,8 @@ class _TxnSource:
 
     def __init__(self, txn, catalog, for_update: bool, session=None):
         self.txn, self.catalog, self.for_update = txn, catalog, for_update
+        self.accesses: dict = {}         # table id → index path (QueryPlan.index_access)
+        self.params: list = []
         # -- system catalogs hook (dsql_ray/compute/system) --------------------------------
         self._system_cache: dict = {}
         self._settings = getattr(session, "settings", None)
@@ -322,8 +500,20 @@ class _TxnSource:
         if table.table_id < 0:           # system catalogs hook: virtual relation
             from .system import scan_system
             return await scan_system(table, self.txn, self._system_cache, None)
-        low, high = table.key_range()
-        found = await self.txn.scan(low, high)
+        if table.kind != "r":            # views expand to their query (compute/ddl.py)
+            from .ddl import sequence_row, view_rows
+            if table.kind == "S":
+                return [await sequence_row(self.txn, table)]
+            from .query import EngineConfig
+            return await view_rows(table, self, EngineConfig(max_rows=limits.scan_rows_max))
+        if table.altered:                # rows stored by slot (ALTER TABLE, compute/ddl.py)
+            self.txn.uses([table])
+        access = self.accesses.get(table.table_id)
+        if access is not None:           # rows a secondary index finds (WHERE re-tested)
+            found = await access.rows(self.txn, self.params)
+        else:
+            low, high = table.key_range()
+            found = await self.txn.scan(low, high)
         if len(found) > limits.scan_rows_max:
             raise DsqlError("statement returns too many rows", sqlstate="54000")
         if self.for_update:
@@ -335,14 +525,14 @@ class _TxnSource:
 class QueryPlan(Plan):
     """Any SELECT, run by the general engine (joins, aggregates, subqueries, windows …)."""
     prepared: Any = None
+    #: table id → an index path for the table's rows (index_plans.engine_index_access)
+    index_access: dict = field(default_factory=dict)
 
     async def run(self, txn, params, session) -> QueryResult:
-        from .query import EngineConfig
         source = _TxnSource(txn, session.node.catalog, self.prepared.for_update,
                             session=session)
-        return await self.prepared.run(source, params,
-                                       EngineConfig(max_rows=limits.scan_rows_max,
-                                                    interrupt=session.interrupt))
+        source.accesses, source.params = self.index_access, params
+        return await self.prepared.run(source, params, _engine_config(session))
 
     def explain(self) -> list[str]:
         return ["query engine: " + ", ".join(t.name for t in self.prepared.tables)]
@@ -365,8 +555,10 @@ def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
         from .query import prepare_select
         from .system import SystemCatalog    # system catalogs hook: catalog functions
         prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
+        from .index_plans import engine_index_access     # secondary indexes for the engine
         return QueryPlan(prepared=prepared, columns=prepared.columns,
-                         param_oids=prepared.param_oids)
+                         param_oids=prepared.param_oids,
+                         index_access=engine_index_access(stmt, prepared, catalog))
 
 
 def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> SelectPlan:
@@ -377,12 +569,15 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
     if len(from_) > 1 or (from_ and not isinstance(from_[0], ast.RangeVar)):
         raise FeatureNotSupported("joins and subqueries in FROM are not supported yet")
     table = catalog.resolve(from_[0]) if from_ else None
+    if table is not None and table.kind != "r":      # views, sequences: the engine reads them
+        raise FeatureNotSupported(f"{table.name} is read by the query engine")
     scope = Scope(table.column_names if table else [], table.column_oids if table else [],
                   (from_[0].alias.aliasname if from_ and from_[0].alias else
                    table.name if table else None), list(param_oids))
     plan = SelectPlan(reads_catalog=False)
     if table is not None:
-        plan.access = plan_access(table, stmt.whereClause, scope)
+        plan.access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+                                    stmt.whereClause, scope)
     elif stmt.whereClause is not None:
         f = coerce_to(compile_expr(stmt.whereClause, scope), T.BOOL, scope).fn
         plan.source_filter = f
@@ -414,16 +609,13 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
         plan.for_update = True
     plan.columns = plan.output.columns()
     plan.param_oids = [o or T.TEXT for o in scope.param_oids]
+    if plan.access is not None and PUSHDOWN and not getattr(table, "altered", False):
+        plan.access.columns = _referenced_columns(      # projection pushed to storage
+            [stmt.targetList, stmt.whereClause, stmt.sortClause], scope)
     return plan
 
 
 # -- DML ------------------------------------------------------------------------
-def _returning(stmt, scope: Scope) -> Projection | None:
-    clause = getattr(stmt, "returningClause", None)
-    targets = clause.exprs if clause is not None else getattr(stmt, "returningList", None)
-    return projection(targets, scope) if targets else None
-
-
 def _default_expr(col: ColumnDef, scope: Scope) -> Expr:
     if col.default_sql is None:
         return const(None, col.type_oid)
@@ -435,15 +627,19 @@ def _default_expr(col: ColumnDef, scope: Scope) -> Expr:
 def _assign(expr: Expr, col: ColumnDef, scope: Scope) -> Expr:
     """An expression stored into a column: the value is cast to the column's type."""
     expr = coerce_to(expr, col.type_oid, scope)
-    if expr.oid == col.type_oid:
+    f, oid, typmod = expr.fn, col.type_oid, col.type_modifier
+    if expr.oid != oid:
+        if expr.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) \
+                and oid not in (T.TEXT, T.VARCHAR, T.BPCHAR):
+            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
+                            f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
+                            sqlstate="42804",
+                            hint="You will need to rewrite or cast the expression.")
+        expr = Expr(lambda r, p: cast(f(r, p), oid), oid)
+    if typmod < 0:
         return expr
-    f, oid = expr.fn, col.type_oid
-    if expr.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) and oid not in (T.TEXT, T.VARCHAR, T.BPCHAR):
-        raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
-                        f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
-                        sqlstate="42804",
-                        hint="You will need to rewrite or cast the expression.")
-    return Expr(lambda r, p: cast(f(r, p), oid), oid)
+    g = expr.fn                  # varchar(n), char(n), numeric(p, s), timestamp(p)
+    return Expr(lambda r, p: assign(g(r, p), oid, typmod), oid)
 
 
 def check_row(table: TableDef, row: tuple) -> None:
@@ -452,6 +648,8 @@ def check_row(table: TableDef, row: tuple) -> None:
             raise DsqlError(f'null value in column "{col.name}" of relation "{table.name}" '
                             "violates not-null constraint", sqlstate="23502",
                             detail=f"Failing row contains ({_row_text(row)}).")
+    if table.checks:
+        check_constraints(table, row)
 
 
 def _row_text(row: tuple) -> str:
@@ -471,19 +669,419 @@ def new_row_key(table: TableDef, row: tuple) -> bytes:
     return table.row_key(tuple(row[i] for i in table.pk))
 
 
+# -- DML through the general engine -----------------------------------------------
+# A DML statement whose parts the key-aware path cannot evaluate (INSERT ... SELECT,
+# UPDATE ... FROM, DELETE ... USING, sub-queries anywhere, ON CONFLICT DO UPDATE, rich
+# RETURNING) is turned into SELECTs over statement-local relations and run by the query
+# engine (compute/query): the target table's rows carry their storage key in a hidden
+# last column, so the engine's answer says which rows to write.
+_KEY_COL = "__dsql_key"
+_IDX_COL = "__dsql_i"
+_TARGET, _NEW, _EXISTING, _EXCLUDED = ("__dsql_target", "__dsql_new", "__dsql_existing",
+                                       "__dsql_excluded")
+_LOCAL_IDS = {_TARGET: -(1 << 40), _NEW: -(1 << 40) - 1, _EXISTING: -(1 << 40) - 2,
+              _EXCLUDED: -(1 << 40) - 3}
+_TEXTS = (T.TEXT, T.VARCHAR, T.BPCHAR)
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _sql(node: Any) -> str:
+    return RawStream()(node)
+
+
+def _local_table(name: str, table: TableDef, extra: str | None, extra_oid: int) -> TableDef:
+    cols = table.columns + ((ColumnDef(extra, extra_oid),) if extra else ())
+    return TableDef(_LOCAL_IDS[name], "pg_temp", name, cols, ())
+
+
+class _LocalCatalog:
+    """The engine's catalog for one DML statement: its local relations, then the real ones."""
+
+    def __init__(self, catalog, local: list[TableDef]):
+        from .system import SystemCatalog    # system catalogs hook
+        self._inner = SystemCatalog(catalog)
+        self._local = {t.name: t for t in local}
+
+    def resolve(self, rangevar) -> TableDef:
+        if not rangevar.schemaname and rangevar.relname in self._local:
+            return self._local[rangevar.relname]
+        return self._inner.resolve(rangevar)
+
+    def __getattr__(self, name):
+        return getattr(self._inner, name)
+
+
+class _LocalSource:
+    """What the engine reads for one DML statement: local relations' rows, else the txn's."""
+
+    def __init__(self, inner: "_TxnSource", rows: dict[int, list[tuple]]):
+        self._inner, self._rows = inner, rows
+
+    def resolve(self, rangevar) -> TableDef:
+        return self._inner.resolve(rangevar)
+
+    async def scan(self, table: TableDef) -> list[tuple]:
+        rows = self._rows.get(table.table_id)
+        return rows if rows is not None else await self._inner.scan(table)
+
+
+def _engine_config(session):
+    from .query import EngineConfig
+    txn = getattr(session, "txn", None)
+    return EngineConfig(max_rows=limits.scan_rows_max,
+                        now=txn.now if txn is not None else None,
+                        interrupt=getattr(session, "interrupt", None),
+                        max_bytes=limits.statement_memory_max.value)
+
+
+def _prepare(sql: str, catalog, local: list[TableDef], param_oids: list[int]):
+    from pglast import parse_sql
+    from .query import prepare_select
+    return prepare_select(parse_sql(sql)[0].stmt, _LocalCatalog(catalog, local),
+                          param_oids)
+
+
+def _prepare_node(stmt, catalog, local: list[TableDef], param_oids: list[int]):
+    from .query import prepare_select
+    return prepare_select(stmt, _LocalCatalog(catalog, local), param_oids)
+
+
+async def _engine_rows(prepared, txn, session, params: list,
+                       local_rows: dict[int, list[tuple]]) -> list[tuple]:
+    source = _LocalSource(_TxnSource(txn, session.node.catalog, False, session=session),
+                          local_rows)
+    return (await prepared.run(source, params, _engine_config(session))).rows
+
+
+def _with_prefix(stmt) -> str:
+    w = getattr(stmt, "withClause", None)
+    if w is None:
+        return ""
+    return ("WITH RECURSIVE " if w.recursive else "WITH ") + _sql(w) + " "
+
+
+def _untyped(node: Any) -> bool:
+    """A literal string, NULL or bare parameter: typed by the column it is stored into."""
+    return isinstance(node, ast.ParamRef) or (
+        isinstance(node, ast.A_Const) and (node.isnull or isinstance(node.val, ast.String)))
+
+
+def _type_sql(col: ColumnDef) -> str:
+    """The column's type for a CAST (length limits are applied when the value is stored)."""
+    if col.type_oid == T.BPCHAR:
+        return "bpchar"               # "character" alone would mean char(1)
+    return T.OID_TO_NAME.get(col.type_oid, "text")
+
+
+def _stored_sql(node: Any, col: ColumnDef) -> str:
+    """SQL text of a value stored into ``col`` (DEFAULT becomes the column's default)."""
+    if isinstance(node, ast.SetToDefault):
+        return f"CAST({col.default_sql or 'NULL'} AS {_type_sql(col)})"
+    if _untyped(node):
+        return f"CAST({_sql(node)} AS {_type_sql(col)})"
+    return f"({_sql(node)})"
+
+
+def _typed_node(node: Any, col: ColumnDef) -> Any:
+    from pglast import parse_sql
+    if isinstance(node, ast.SetToDefault) or _untyped(node):
+        return parse_sql("SELECT " + _stored_sql(node, col))[0].stmt.targetList[0].val
+    return node
+
+
+_CATEGORY = {**{o: "n" for o in (T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8, T.NUMERIC)},
+             T.DATE: "d", T.TIMESTAMP: "d", T.TIMESTAMPTZ: "d", T.JSON: "j", T.JSONB: "j"}
+
+
+def _converter(col: ColumnDef, oid: int) -> Callable[[Any], Any]:
+    """PostgreSQL's assignment cast of a value of type ``oid`` into ``col``; 42804 if none."""
+    from .query import sqltypes as S
+    target, typmod = col.type_oid, col.type_modifier
+    if oid != target and oid not in (T.UNKNOWN, 0) and target not in _TEXTS:
+        a, b = _CATEGORY.get(oid, oid), _CATEGORY.get(target, target)
+        if a != b:
+            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(target)} but '
+                            f"expression is of type {S.type_name(oid)}", sqlstate="42804",
+                            hint="You will need to rewrite or cast the expression.")
+    if typmod >= 0:
+        return lambda v: assign(S.cast(v, target), target, typmod)
+    if oid == target:
+        return lambda v: v
+    return lambda v: S.cast(v, target)
+
+
+class _Returning:
+    """RETURNING: the key-aware projection when it can, else the engine over the new rows.
+
+    With ``leaves`` (UPDATE ... FROM / DELETE ... USING: each FROM item's alias and
+    columns), RETURNING also sees the FROM row each target row was matched with: every
+    written row and its FROM rows share an index column the engine joins on.
+    """
+
+    def __init__(self, stmt, table: TableDef, alias: str, scope: Scope, catalog,
+                 param_oids: list[int], force_engine: bool = False,
+                 leaves: list[tuple[str, list[Column]]] | None = None):
+        targets = _returning_targets(stmt)
+        self.projection = self.prepared = None
+        self.leaves = leaves or []
+        if not targets:
+            return
+        if not force_engine:
+            try:
+                self.projection = projection(targets, scope)
+                return
+            except UnknownTable:
+                raise
+            except DsqlError:
+                pass
+        a = _ident(alias)
+        if not self.leaves:
+            local = [_local_table(_NEW, table, None, 0)]
+            sql = f"SELECT {', '.join(_sql(t) for t in targets)} FROM {_NEW} AS {a}"
+        else:
+            local = [_local_table(_NEW, table, _IDX_COL, T.INT8)]
+            groups = [(alias, table.column_names)]
+            items, joins = [f"{_NEW} AS {a}"], []
+            for j, (leaf, cols) in enumerate(self.leaves):
+                name = f"__dsql_from{j}"
+                local.append(TableDef(_LOCAL_IDS[_NEW] - 100 - j, "pg_temp", name, tuple(
+                    ColumnDef(c.name, c.type_oid) for c in cols) + (
+                    ColumnDef(_IDX_COL, T.INT8),), ()))
+                items.append(f"{name} AS {_ident(leaf)}")
+                joins.append(f"{a}.{_IDX_COL} = {_ident(leaf)}.{_IDX_COL}")
+                groups.append((leaf, [c.name for c in cols]))
+            sql = (f"SELECT {', '.join(_expand_stars(targets, groups))} FROM "
+                   f"{', '.join(items)} WHERE {' AND '.join(joins)}")
+        self.prepared = _prepare(sql, catalog, local, param_oids)
+        self.local_ids = [t.table_id for t in local]
+        param_oids[:] = self.prepared.param_oids
+
+    @property
+    def wanted(self) -> bool:
+        return self.projection is not None or self.prepared is not None
+
+    def columns(self) -> list[Column] | None:
+        if self.projection is not None:
+            return self.projection.columns()
+        return list(self.prepared.columns) if self.prepared is not None else None
+
+    async def rows(self, rows: list[tuple], txn, session, params: list,
+                   from_rows: list[tuple] | None = None) -> list[tuple]:
+        """RETURNING of the written ``rows``; ``from_rows[i]``: row i's FROM rows."""
+        if self.projection is not None:
+            return self.projection.apply(rows, params)
+        if not self.leaves:
+            local = {_LOCAL_IDS[_NEW]: rows}
+        else:
+            local = {self.local_ids[0]: [r + (i,) for i, r in enumerate(rows)]}
+            for j, table_id in enumerate(self.local_ids[1:]):
+                local[table_id] = [f[j] + (i,) for i, f in enumerate(from_rows)]
+        return await _engine_rows(self.prepared, txn, session, params, local)
+
+
+def _expand_stars(targets, groups: list[tuple[str, list[str]]]) -> list[str]:
+    """RETURNING targets as SQL, ``*`` and ``alias.*`` spelled out column by column."""
+    out = []
+    for t in targets:
+        v = t.val
+        if isinstance(v, ast.ColumnRef) and isinstance(v.fields[-1], ast.A_Star):
+            chosen = groups if len(v.fields) == 1 else \
+                [g for g in groups if g[0] == v.fields[-2].sval]
+            if chosen:
+                out.extend(f"{_ident(a)}.{_ident(n)}" for a, names in chosen for n in names)
+                continue
+        out.append(_sql(t))
+    return out
+
+
+def _from_leaves(items) -> list[str]:
+    """The range names FROM items bring into scope (JoinExprs without alias unpacked)."""
+    out: list[str] = []
+    for it in items or ():
+        if isinstance(it, ast.JoinExpr) and it.alias is None:
+            out.extend(_from_leaves([it.larg, it.rarg]))
+        elif isinstance(it, ast.RangeVar):
+            out.append(it.alias.aliasname if it.alias else it.relname)
+        elif getattr(it, "alias", None) is not None:
+            out.append(it.alias.aliasname)
+        else:
+            raise FeatureNotSupported("RETURNING with this FROM item is not supported")
+    return out
+
+
+async def _dml_result(tag: str, rows: list[tuple], returning: _Returning | None, txn,
+                      session, params: list, from_rows: list[tuple] | None = None
+                      ) -> QueryResult:
+    if returning is None or not returning.wanted:
+        return QueryResult(tag)
+    return QueryResult(tag, returning.columns(), await returning.rows(rows, txn, session,
+                                                                      params, from_rows))
+
+
+def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: Scope, catalog,
+                param_oids: list[int], force_engine: bool = False,
+                leaves: list[tuple[str, list[Column]]] | None = None) -> "Plan":
+    """RETURNING, the result shape and the parameter types every DML plan carries."""
+    plan.is_dml = True
+    plan.returning = _Returning(stmt, table, alias, scope, catalog, param_oids,
+                                force_engine, leaves)
+    plan.columns = plan.returning.columns()
+    n = max(len(param_oids), len(scope.param_oids))
+    merged = [(param_oids[i] if i < len(param_oids) else 0) or
+              (scope.param_oids[i] if i < len(scope.param_oids) else 0) for i in range(n)]
+    plan.param_oids = [o or T.TEXT for o in merged]
+    return plan
+
+
+def _table_scope(relation, table: TableDef, param_oids: list[int]) -> Scope:
+    alias = relation.alias.aliasname if relation.alias else table.name
+    return Scope(table.column_names, table.column_oids, alias, list(param_oids))
+
+
+def _alias(relation, table: TableDef) -> str:
+    return relation.alias.aliasname if relation.alias else table.name
+
+
+#: errors of the key-aware compiler that mean "not supported here": the engine plans
+#: the statement instead (any other error is the statement's own and is raised)
+_ENGINE_FALLBACK = frozenset({"0A000", "42883"})
+
+
+def _needs_engine(*nodes) -> bool:
+    from .query.astwalk import any_node
+    return any_node(list(nodes), lambda n: isinstance(n, (ast.SubLink, ast.MultiAssignRef)))
+
+
+# -- INSERT ---------------------------------------------------------------------------
+@dataclass
+class Arbiter:
+    """A unique constraint INSERT ... ON CONFLICT checks proposed rows against.
+
+    Today only the primary key; a unique index plugs in by returning its own Arbiter from
+    :func:`conflict_arbiters` with a ``lookup`` that goes through the index.
+    """
+    name: str
+    columns: tuple[int, ...]
+
+    def conflict_key(self, table: TableDef, row: tuple) -> Any:
+        return tuple(row[i] for i in self.columns)
+
+    async def lookup(self, txn, table: TableDef, rows: list[tuple]
+                     ) -> list[tuple[bytes, tuple] | None]:
+        """For each proposed row: the existing (storage key, row) it conflicts with."""
+        keys = [table.row_key(self.conflict_key(table, r)) for r in rows]
+        found = await txn.get_many(keys) if keys else []
+        return [None if old is None else (k, old) for k, old in zip(keys, found)]
+
+
+def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause) -> list[Arbiter]:
+    """The constraints ON CONFLICT arbitrates on (PostgreSQL's inference rules)."""
+    constraints = [] if table.hidden_pk else [Arbiter(f"{table.name}_pkey", table.pk)]
+    infer = clause.infer
+    if infer is None:
+        if clause.action == OnConflictAction.ONCONFLICT_UPDATE:
+            raise ParseError("ON CONFLICT DO UPDATE requires inference specification or "
+                             "constraint name", sqlstate="42601",
+                             hint="For example, ON CONFLICT (column_name).")
+        return constraints
+    if infer.conname:
+        for c in constraints:
+            if c.name == infer.conname:
+                return [c]
+        raise DsqlError(f'constraint "{infer.conname}" for table "{table.name}" does not '
+                        "exist", sqlstate="42704")
+    wanted = set()
+    for elem in infer.indexElems or ():
+        if not isinstance(elem, ast.IndexElem) or elem.name is None:
+            raise FeatureNotSupported("ON CONFLICT on expressions is not supported")
+        if elem.name not in table.column_names:
+            raise BindError(f'column "{elem.name}" does not exist', sqlstate="42703")
+        wanted.add(table.column_names.index(elem.name))
+    matching = [c for c in constraints if set(c.columns) == wanted]
+    if not matching:
+        raise DsqlError("there is no unique or exclusion constraint matching the ON "
+                        "CONFLICT specification", sqlstate="42P10")
+    return matching
+
+
+@dataclass
+class OnConflict:
+    arbiters: list[Arbiter]
+    update: Any = None            # engine select: (index, new values...) per updated row
+    positions: list[int] = field(default_factory=list)
+    converters: list[Callable] = field(default_factory=list)
+
+
+def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog,
+                      param_oids: list[int]) -> OnConflict:
+    clause = stmt.onConflictClause
+    oc = OnConflict(conflict_arbiters(table, clause))
+    if clause.action != OnConflictAction.ONCONFLICT_UPDATE:
+        return oc
+    values = []
+    for target in clause.targetList:
+        if target.name not in table.column_names:
+            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
+                            "exist", sqlstate="42703")
+        pos = table.column_names.index(target.name)
+        if pos in oc.positions:
+            raise ParseError(f'multiple assignments to same column "{target.name}"',
+                             sqlstate="42601")
+        oc.positions.append(pos)
+        val = target.val
+        if isinstance(val, ast.MultiAssignRef):
+            val = _multi_assign_part(val)
+        values.append(_stored_sql(val, table.columns[pos]))
+    where = f" AND ({_sql(clause.whereClause)})" if clause.whereClause is not None else ""
+    existing = _local_table(_EXISTING, table, _IDX_COL, T.INT8)
+    excluded = _local_table(_EXCLUDED, table, _IDX_COL, T.INT8)
+    a = _ident(alias)
+    # one level: an unqualified column both relations have is ambiguous, as in PostgreSQL
+    oc.update = _prepare(f"SELECT excluded.{_IDX_COL}, {', '.join(values)} FROM "
+                         f"{_EXISTING} AS {a}, {_EXCLUDED} AS excluded "
+                         f"WHERE {a}.{_IDX_COL} = excluded.{_IDX_COL}{where}", catalog,
+                         [existing, excluded], param_oids)
+    param_oids[:] = oc.update.param_oids
+    oc.converters = [_converter(table.columns[p], c.type_oid)
+                     for p, c in zip(oc.positions, oc.update.columns[1:])]
+    return oc
+
+
 @dataclass
 class InsertPlan(Plan):
     table: TableDef | None = None
-    rows: list[list[Expr]] = field(default_factory=list)
-    returning: Projection | None = None
+    rows: list[list[Expr]] = field(default_factory=list)   # key-aware VALUES
+    source: Any = None                  # else an engine select producing the values
+    positions: list[int] = field(default_factory=list)
+    converters: list[Callable] = field(default_factory=list)
+    defaults: list[Expr] = field(default_factory=list)
+    on_conflict: OnConflict | None = None
+    returning: _Returning | None = None
+
+    async def _proposed(self, txn, params, session) -> list[tuple]:
+        if self.source is None:
+            return [tuple(e.fn((), params) for e in exprs) for exprs in self.rows]
+        got = await _engine_rows(self.source, txn, session, params, {})
+        base = [e.fn((), params) for e in self.defaults]
+        out = []
+        for values in got:
+            row = list(base)
+            for pos, conv, v in zip(self.positions, self.converters, values):
+                row[pos] = conv(v)
+            out.append(tuple(row))
+        return out
 
     async def run(self, txn, params, session) -> QueryResult:
         t = self.table
-        new = [tuple(e.fn((), params) for e in exprs) for exprs in self.rows]
-        keys = []
+        new = await self._proposed(txn, params, session)
         for row in new:
             check_row(t, row)
-            keys.append(new_row_key(t, row))
+        if self.on_conflict is not None:
+            return await self._upsert(txn, params, session, new)
+        keys = [new_row_key(t, row) for row in new]
         if len(set(keys)) != len(keys):
             seen = set()
             for key, row in zip(keys, new):
@@ -497,234 +1095,456 @@ class InsertPlan(Plan):
                     raise duplicate_key(t, row)
         for key, row in zip(keys, new):
             txn.put(key, row)
-        return _dml_result(f"INSERT 0 {len(new)}", new, self.returning, params)
+        return await _dml_result(f"INSERT 0 {len(new)}", new, self.returning, txn, session,
+                                 params)
+
+    async def _upsert(self, txn, params, session, new: list[tuple]) -> QueryResult:
+        t, oc = self.table, self.on_conflict
+        found = [await a.lookup(txn, t, new) for a in oc.arbiters]
+        claimed: set = set()          # (arbiter, conflict key) this statement wrote
+        out: list[tuple | int] = []   # rows inserted, or index into updates
+        updates: list[tuple[bytes, tuple, tuple]] = []   # (key, existing, excluded)
+        for i, row in enumerate(new):
+            ck = [(j, a.conflict_key(t, row)) for j, a in enumerate(oc.arbiters)]
+            hit = next((found[j][i] for j, _ in enumerate(oc.arbiters) if found[j][i]), None)
+            mine = any(c in claimed for c in ck)
+            if hit is None and not mine:
+                claimed.update(ck)
+                out.append(row)
+                continue
+            if oc.update is None:
+                continue                                   # DO NOTHING
+            if mine:
+                raise DsqlError("ON CONFLICT DO UPDATE command cannot affect row a second "
+                                "time", sqlstate="21000",
+                                hint="Ensure that no rows proposed for insertion within the "
+                                     "same command have duplicate constrained values.")
+            claimed.update(ck)
+            out.append(len(updates))
+            updates.append((hit[0], hit[1], row))
+        changed: dict[int, tuple] = {}
+        if updates:
+            got = await _engine_rows(oc.update, txn, session, params, {
+                _LOCAL_IDS[_EXISTING]: [old + (i,) for i, (_, old, _) in enumerate(updates)],
+                _LOCAL_IDS[_EXCLUDED]: [ex + (i,) for i, (_, _, ex) in enumerate(updates)]})
+            for values in got:
+                i = values[0]
+                row = list(updates[i][1])
+                for pos, conv, v in zip(oc.positions, oc.converters, values[1:]):
+                    row[pos] = conv(v)
+                changed[i] = tuple(row)
+        written: list[tuple] = []
+        for item in out:
+            if isinstance(item, tuple):
+                txn.put(new_row_key(t, item), item)
+                written.append(item)
+            elif item in changed:
+                key, _, _ = updates[item]
+                row = changed[item]
+                check_row(t, row)
+                await _write_update(txn, t, key, row, oc.positions)
+                written.append(row)
+        return await _dml_result(f"INSERT 0 {len(written)}", written, self.returning, txn,
+                                 session, params)
 
 
-def _finish_dml(plan: "Plan", stmt, scope: Scope, param_scope: Scope | None = None) -> "Plan":
-    """RETURNING, the result shape and the parameter types every DML plan carries."""
-    plan.is_dml = True
-    plan.returning = _returning(stmt, scope)
-    plan.columns = plan.returning.columns() if plan.returning else None
-    plan.param_oids = [o or T.TEXT for o in (param_scope or scope).param_oids]
-    return plan
+def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
+    if not stmt.cols:
+        return list(range(len(table.columns)))
+    positions = []
+    for target in stmt.cols:
+        if target.name not in table.column_names:
+            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
+                            "exist", sqlstate="42703")
+        pos = table.column_names.index(target.name)
+        if pos in positions:
+            raise ParseError(f'column "{target.name}" specified more than once',
+                             sqlstate="42701")
+        positions.append(pos)
+    return positions
 
 
-def _table_scope(relation, table: TableDef, param_oids: list[int]) -> Scope:
-    alias = relation.alias.aliasname if relation.alias else table.name
-    return Scope(table.column_names, table.column_oids, alias, list(param_oids))
-
-
-def _dml_result(tag: str, rows: list[tuple], returning: Projection | None,
-                params: list) -> QueryResult:
-    if returning is None:
-        return QueryResult(tag)
-    return QueryResult(tag, returning.columns(), returning.apply(rows, params))
+def _check_width(n: int, positions: list[int], explicit: bool = True) -> list[int]:
+    """The target positions ``n`` values fill; without a column list, the first n."""
+    if n > len(positions):
+        raise ParseError("INSERT has more expressions than target columns", sqlstate="42601")
+    if n < len(positions):
+        if not explicit:
+            return positions[:n]
+        raise ParseError("INSERT has more target columns than expressions", sqlstate="42601")
+    return positions
 
 
 def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertPlan:
     table = catalog.resolve(stmt.relation)
-    if stmt.onConflictClause is not None:
-        raise FeatureNotSupported("INSERT ... ON CONFLICT is not supported yet")
-    sel = stmt.selectStmt
-    if sel is None or not sel.valuesLists:
-        raise FeatureNotSupported("INSERT ... SELECT and DEFAULT VALUES are not supported yet")
-    scope = Scope(table.column_names, table.column_oids, table.name, list(param_oids))
-    if stmt.cols:
-        positions = []
-        for target in stmt.cols:
-            if target.name not in table.column_names:
-                raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                                "exist", sqlstate="42703")
-            positions.append(table.column_names.index(target.name))
-    else:
-        positions = list(range(len(table.columns)))
+    alias = _alias(stmt.relation, table)
+    scope = Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    positions = _insert_positions(stmt, table)
     empty = Scope([], [], None, scope.param_oids)
+    sel = stmt.selectStmt
+    plan = InsertPlan(table=table, positions=positions)
+    engine = sel is not None and not sel.valuesLists or stmt.withClause is not None
+    if sel is not None and sel.valuesLists and not engine:
+        try:
+            plan.rows = _plan_values(sel.valuesLists, table, positions, empty,
+                                     bool(stmt.cols))
+        except UnknownTable:
+            raise
+        except DsqlError as exc:
+            if exc.sqlstate not in _ENGINE_FALLBACK:
+                raise
+            engine = True
+    elif sel is None:                   # DEFAULT VALUES
+        plan.rows = [[_default_expr(c, empty) for c in table.columns]]
+    oids = list(empty.param_oids)
+    if engine:
+        plan.source = _plan_insert_select(stmt, table, positions, catalog, oids)
+        plan.converters = [_converter(table.columns[p], c.type_oid)
+                           for p, c in zip(positions, plan.source.columns)]
+        plan.defaults = [_default_expr(c, Scope([], [])) for c in table.columns]
+    if stmt.onConflictClause is not None:
+        plan.on_conflict = _plan_on_conflict(stmt, table, alias, catalog, oids)
+    return _finish_dml(plan, stmt, table, alias, scope, catalog, oids,
+                       force_engine=_needs_engine(_returning_targets(stmt)))
+
+
+def _returning_targets(stmt) -> Any:
+    clause = getattr(stmt, "returningClause", None)
+    return clause.exprs if clause is not None else getattr(stmt, "returningList", None)
+
+
+def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Scope,
+                 explicit: bool):
     rows = []
-    for values in sel.valuesLists:
-        if len(values) > len(positions):
-            raise ParseError("INSERT has more expressions than target columns",
-                             sqlstate="42601")
-        if len(values) < len(positions):
-            raise ParseError("INSERT has more target columns than expressions",
-                             sqlstate="42601")
+    for values in values_lists:
+        if len(values) != len(values_lists[0]):
+            raise ParseError("VALUES lists must all be the same length", sqlstate="42601")
+        positions = _check_width(len(values), positions, explicit)
         exprs = [_default_expr(c, empty) for c in table.columns]
         for pos, node in zip(positions, values):
             col = table.columns[pos]
             exprs[pos] = _default_expr(col, empty) if isinstance(node, ast.SetToDefault) \
                 else _assign(compile_expr(node, empty), col, empty)
         rows.append(exprs)
-    return _finish_dml(InsertPlan(table=table, rows=rows), stmt, scope, empty)
+    return rows
+
+
+def _plan_insert_select(stmt: ast.InsertStmt, table: TableDef, positions: list[int],
+                        catalog, param_oids: list[int]):
+    """The engine select whose rows are inserted; untyped values take the column's type."""
+    import copy
+    sel = copy.deepcopy(stmt.selectStmt)
+    explicit = bool(stmt.cols)
+    cols = [table.columns[p] for p in positions]
+    if sel.valuesLists:
+        for values in sel.valuesLists:
+            if len(values) != len(sel.valuesLists[0]):
+                raise ParseError("VALUES lists must all be the same length",
+                                 sqlstate="42601")
+            _check_width(len(values), positions, explicit)
+        sel.valuesLists = tuple(tuple(_typed_node(v, c) for v, c in zip(values, cols))
+                                for values in sel.valuesLists)
+    elif sel.op == 0 and sel.targetList and not any(
+            isinstance(t.val, ast.ColumnRef) and isinstance(t.val.fields[-1], ast.A_Star)
+            for t in sel.targetList):
+        _check_width(len(sel.targetList), positions, explicit)
+        sel.targetList = tuple(ast.ResTarget(name=t.name, val=_typed_node(t.val, c))
+                               for t, c in zip(sel.targetList, cols))
+    if stmt.withClause is not None:
+        if sel.withClause is not None:
+            raise FeatureNotSupported("WITH on both INSERT and its SELECT is not supported")
+        sel.withClause = stmt.withClause
+    prepared = _prepare_node(sel, catalog, [], param_oids)
+    param_oids[:] = prepared.param_oids
+    positions[:] = _check_width(len(prepared.columns), positions, explicit)
+    return prepared
+
+
+# -- UPDATE / DELETE --------------------------------------------------------------------
+async def _write_update(txn, t: TableDef, key: bytes, new: tuple,
+                        positions: list[int]) -> None:
+    if any(pos in t.pk for pos in positions) and not t.hidden_pk:
+        new_key = new_row_key(t, new)
+        if new_key != key:
+            if await txn.get(new_key) is not None:
+                raise duplicate_key(t, new)
+            txn.delete(key)
+            key = new_key
+    txn.put(key, new)
+
+
+def _matches_sql(stmt, table: TableDef, alias: str, extra: list[str], from_items) -> str:
+    """SELECT key, old row, extra... FROM target AS alias, from_items WHERE where."""
+    a = _ident(alias)
+    cols = [f"{a}.{_KEY_COL}"] + [f"{a}.{_ident(c)}" for c in table.column_names] + extra
+    items = [f"{_TARGET} AS {a}"] + [_sql(f) for f in from_items or ()]
+    where = f" WHERE {_sql(stmt.whereClause)}" if stmt.whereClause is not None else ""
+    return f"{_with_prefix(stmt)}SELECT {', '.join(cols)} FROM {', '.join(items)}{where}"
+
+
+async def _target_rows(txn, table: TableDef) -> list[tuple]:
+    low, high = table.key_range()
+    found = await txn.scan(low, high)
+    if len(found) > limits.scan_rows_max:
+        raise DsqlError("statement returns too many rows", sqlstate="54000")
+    return [row + (key,) for key, row in found]
+
+
+async def _matched(prepared, table: TableDef, txn, session, params
+                   ) -> list[tuple[bytes, tuple, tuple]]:
+    """(key, old row, extra values) per target row matched, each row once."""
+    got = await _engine_rows(prepared, txn, session, params,
+                             {_LOCAL_IDS[_TARGET]: await _target_rows(txn, table)})
+    n = len(table.columns)
+    seen: set[bytes] = set()
+    out = []
+    for r in got:
+        if r[0] in seen:
+            continue                # joined more than once: updated once (PostgreSQL)
+        seen.add(r[0])
+        out.append((r[0], tuple(r[1:n + 1]), tuple(r[n + 1:])))
+    return out
+
+
+def _engine_explain(verb: str, table: TableDef | None, prepared) -> list[str]:
+    if prepared is None or table is None:
+        return [f"{verb}Plan"]
+    reads = ", ".join(t.name if t.table_id >= 0 or t.name != _TARGET else table.name
+                      for t in prepared.tables)
+    return [f"{verb} on {table.name}", f"  ->  query engine: {reads}"]
+
+
+def _plan_leaves(stmt, from_items, catalog, param_oids: list[int]
+                 ) -> list[tuple[str, list[Column]]]:
+    """The FROM items' range names and columns, when RETURNING may refer to them."""
+    if not from_items or not _returning_targets(stmt):
+        return []
+    items = ", ".join(_sql(f) for f in from_items)
+    return [(leaf, list(_prepare(f"{_with_prefix(stmt)}SELECT {_ident(leaf)}.* FROM {items}",
+                                 catalog, [], list(param_oids)).columns))
+            for leaf in _from_leaves(from_items)]
+
+
+def _split_from(extras: tuple, leaves: list[tuple[str, list[Column]]]) -> tuple:
+    out, i = [], 0
+    for _, cols in leaves:
+        out.append(tuple(extras[i:i + len(cols)]))
+        i += len(cols)
+    return tuple(out)
 
 
 @dataclass
 class UpdatePlan(Plan):
     access: Access | None = None
     assignments: list[tuple[int, Expr]] = field(default_factory=list)
-    returning: Projection | None = None
+    matches: Any = None                 # engine path: key, old row, new values, FROM rows
+    table: TableDef | None = None
+    positions: list[int] = field(default_factory=list)
+    converters: list[Callable] = field(default_factory=list)
+    leaves: list[tuple[str, list[Column]]] = field(default_factory=list)
+    returning: _Returning | None = None
 
     async def run(self, txn, params, session) -> QueryResult:
-        t = self.access.table
-        found = await self.access.rows(txn, params)
+        from_rows = []
+        if self.matches is not None:
+            t = self.table
+            changes = []
+            n = len(self.positions)
+            for key, row, values in await _matched(self.matches, t, txn, session, params):
+                new = list(row)
+                for pos, conv, v in zip(self.positions, self.converters, values):
+                    new[pos] = conv(v)
+                changes.append((key, tuple(new)))
+                from_rows.append(_split_from(values[n:], self.leaves))
+            positions = self.positions
+        else:
+            t = self.access.table
+            changes = []
+            for key, row in await self.access.rows(txn, params):
+                new = list(row)
+                for pos, expr in self.assignments:
+                    new[pos] = expr.fn(row, params)
+                changes.append((key, tuple(new)))
+            positions = [pos for pos, _ in self.assignments]
         updated = []
-        pk = set(t.pk)
-        moves_key = any(pos in pk for pos, _ in self.assignments)
-        for key, row in found:
-            new = list(row)
-            for pos, expr in self.assignments:
-                new[pos] = expr.fn(row, params)
-            new = tuple(new)
+        for key, new in changes:
             check_row(t, new)
-            if moves_key:
-                new_key = new_row_key(t, new)
-                if new_key != key:
-                    if await txn.get(new_key) is not None:
-                        raise duplicate_key(t, new)
-                    txn.delete(key)
-                    key = new_key
-            txn.put(key, new)
+            await _write_update(txn, t, key, new, positions)
             updated.append(new)
-        return _dml_result(f"UPDATE {len(updated)}", updated, self.returning, params)
+        return await _dml_result(f"UPDATE {len(updated)}", updated, self.returning, txn,
+                                 session, params, from_rows)
+
+    def explain(self) -> list[str]:
+        return _engine_explain("Update", self.table, self.matches)
 
 
-def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdatePlan:
-    if stmt.fromClause:
-        raise FeatureNotSupported("UPDATE ... FROM is not supported yet")
-    table = catalog.resolve(stmt.relation)
-    scope = _table_scope(stmt.relation, table, param_oids)
-    assignments = []
+def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]:
+    out: list[tuple[int, Any]] = []
     for target in stmt.targetList:
         if target.name not in table.column_names:
             raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
                             "exist", sqlstate="42703")
         pos = table.column_names.index(target.name)
-        col = table.columns[pos]
-        expr = _default_expr(col, scope) if isinstance(target.val, ast.SetToDefault) \
-            else _assign(compile_expr(target.val, scope), col, scope)
-        assignments.append((pos, expr))
-    return _finish_dml(UpdatePlan(access=plan_access(table, stmt.whereClause, scope),
-                                  assignments=assignments), stmt, scope)
+        if any(p == pos for p, _ in out):
+            raise ParseError(f'multiple assignments to same column "{target.name}"',
+                             sqlstate="42601")
+        val = target.val
+        if isinstance(val, ast.MultiAssignRef):
+            val = _multi_assign_part(val)
+        out.append((pos, val))
+    return out
+
+
+def _multi_assign_part(ref: ast.MultiAssignRef) -> Any:
+    """Column ``colno`` of ``SET (a, b) = (row | sub-select)`` as a value of its own."""
+    import copy
+    from pglast import parse_sql
+    src = ref.source
+    if isinstance(src, ast.RowExpr):
+        if len(src.args) != ref.ncolumns:
+            raise ParseError("number of columns does not match number of values",
+                             sqlstate="42601")
+        return src.args[ref.colno - 1]
+    sub = src.subselect if isinstance(src, ast.SubLink) else None
+    if sub is None or sub.op != 0 or any(
+            isinstance(t.val, ast.ColumnRef) and isinstance(t.val.fields[-1], ast.A_Star)
+            for t in sub.targetList or ()):
+        raise FeatureNotSupported("this form of SET (columns) = ... is not supported")
+    if len(sub.targetList) != ref.ncolumns:
+        raise ParseError("number of columns does not match number of values",
+                         sqlstate="42601")
+    one = copy.deepcopy(sub)     # the sub-select once per column: same rows, same errors
+    one.targetList = (sub.targetList[ref.colno - 1],)
+    return parse_sql(f"SELECT ({_sql(one)})")[0].stmt.targetList[0].val
+
+
+def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdatePlan:
+    table = catalog.resolve(stmt.relation)
+    alias = _alias(stmt.relation, table)
+    scope = _table_scope(stmt.relation, table, param_oids)
+    targets = _set_targets(stmt, table)
+    engine = bool(stmt.fromClause) or stmt.withClause is not None or \
+        _needs_engine(stmt.whereClause, [v for _, v in targets])
+    if not engine:
+        try:
+            assignments = []
+            for pos, node in targets:
+                col = table.columns[pos]
+                expr = _default_expr(col, scope) if isinstance(node, ast.SetToDefault) \
+                    else _assign(compile_expr(node, scope), col, scope)
+                assignments.append((pos, expr))
+            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+                                   stmt.whereClause, scope)
+            plan = UpdatePlan(access=access, assignments=assignments, table=table)
+            return _finish_dml(plan, stmt, table, alias, scope, catalog,
+                               list(scope.param_oids),
+                               force_engine=_needs_engine(_returning_targets(stmt)))
+        except UnknownTable:
+            raise
+        except DsqlError as exc:
+            if exc.sqlstate not in _ENGINE_FALLBACK:
+                raise
+    oids = list(param_oids)
+    leaves = _plan_leaves(stmt, stmt.fromClause, catalog, oids)
+    extra = [_stored_sql(node, table.columns[pos]) for pos, node in targets] + \
+        [f"{_ident(leaf)}.*" for leaf, _ in leaves]
+    prepared = _prepare(_matches_sql(stmt, table, alias, extra, stmt.fromClause), catalog,
+                        [_local_table(_TARGET, table, _KEY_COL, T.BYTEA)], oids)
+    oids[:] = prepared.param_oids
+    n = len(table.columns) + 1
+    plan = UpdatePlan(matches=prepared, table=table, positions=[p for p, _ in targets],
+                      converters=[_converter(table.columns[p], c.type_oid) for (p, _), c
+                                  in zip(targets, prepared.columns[n:])], leaves=leaves)
+    return _finish_dml(plan, stmt, table, alias, Scope([], [], alias, []), catalog, oids,
+                       force_engine=True, leaves=leaves)
 
 
 @dataclass
 class DeletePlan(Plan):
     access: Access | None = None
-    returning: Projection | None = None
+    matches: Any = None                 # engine path: key, old row, FROM rows
+    table: TableDef | None = None
+    leaves: list[tuple[str, list[Column]]] = field(default_factory=list)
+    returning: _Returning | None = None
 
     async def run(self, txn, params, session) -> QueryResult:
-        found = await self.access.rows(txn, params)
+        from_rows = []
+        if self.matches is not None:
+            found = []
+            for k, r, extras in await _matched(self.matches, self.table, txn, session,
+                                               params):
+                found.append((k, r))
+                from_rows.append(_split_from(extras, self.leaves))
+        else:
+            found = await self.access.rows(txn, params)
         for key, _ in found:
             txn.delete(key)
-        return _dml_result(f"DELETE {len(found)}", [r for _, r in found], self.returning,
-                           params)
+        return await _dml_result(f"DELETE {len(found)}", [r for _, r in found],
+                                 self.returning, txn, session, params, from_rows)
+
+    def explain(self) -> list[str]:
+        return _engine_explain("Delete", self.table, self.matches)
 
 
 def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeletePlan:
-    if stmt.usingClause:
-        raise FeatureNotSupported("DELETE ... USING is not supported yet")
     table = catalog.resolve(stmt.relation)
+    alias = _alias(stmt.relation, table)
     scope = _table_scope(stmt.relation, table, param_oids)
-    return _finish_dml(DeletePlan(access=plan_access(table, stmt.whereClause, scope)), stmt,
-                       scope)
+    engine = bool(stmt.usingClause) or stmt.withClause is not None or \
+        _needs_engine(stmt.whereClause)
+    if not engine:
+        try:
+            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+                                   stmt.whereClause, scope)
+            plan = DeletePlan(access=access, table=table)
+            return _finish_dml(plan, stmt, table, alias, scope, catalog,
+                               list(scope.param_oids),
+                               force_engine=_needs_engine(_returning_targets(stmt)))
+        except UnknownTable:
+            raise
+        except DsqlError as exc:
+            if exc.sqlstate not in _ENGINE_FALLBACK:
+                raise
+    oids = list(param_oids)
+    leaves = _plan_leaves(stmt, stmt.usingClause, catalog, oids)
+    prepared = _prepare(_matches_sql(stmt, table, alias,
+                                     [f"{_ident(leaf)}.*" for leaf, _ in leaves],
+                                     stmt.usingClause), catalog,
+                        [_local_table(_TARGET, table, _KEY_COL, T.BYTEA)], oids)
+    oids[:] = prepared.param_oids
+    return _finish_dml(DeletePlan(matches=prepared, table=table, leaves=leaves), stmt, table,
+                       alias, Scope([], [], alias, []), catalog, oids, force_engine=True,
+                       leaves=leaves)
 
 
-# -- DDL ------------------------------------------------------------------------
-@dataclass
-class CreateTablePlan(Plan):
-    schema: str = "public"
-    name: str = ""
-    columns: tuple[ColumnDef, ...] = ()
-    pk_names: tuple[str, ...] = ()
-    if_not_exists: bool = False
-
-    async def run(self, txn, params, session) -> QueryResult:
-        return await session.node.catalog.create_table(txn, self, session)
-
-
-_UNSUPPORTED_TYPES = {"serial": "serial", "bigserial": "bigserial", "smallserial": "smallserial",
-                      "serial4": "serial", "serial8": "bigserial", "serial2": "smallserial"}
-
-
-def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTablePlan:
-    rel = stmt.relation
-    if rel.relpersistence == "t":
-        raise FeatureNotSupported("temporary tables are not supported")
-    if rel.relpersistence == "u":
-        raise FeatureNotSupported("unlogged tables are not supported")
-    if stmt.partspec is not None or stmt.partbound is not None:
-        raise FeatureNotSupported("partitioned tables are not supported")
-    if stmt.inhRelations:
-        raise FeatureNotSupported("table inheritance is not supported")
-    columns: list[ColumnDef] = []
-    pk: list[str] = []
-    for elt in stmt.tableElts or ():
-        if isinstance(elt, ast.ColumnDef):
-            tname = elt.typeName.names[-1].sval.lower()
-            if tname in _UNSUPPORTED_TYPES:
-                raise FeatureNotSupported(f'type "{_UNSUPPORTED_TYPES[tname]}" is not supported',
-                                          hint="Use an identity column or a sequence with "
-                                               "CACHE 1 or CACHE >= 65536 instead.")
-            oid = type_oid(elt.typeName)
-            not_null, default = bool(elt.is_not_null), None
-            for con in elt.constraints or ():
-                kind = con.contype.name
-                if kind == "CONSTR_PRIMARY":
-                    pk.append(elt.colname)
-                    not_null = True
-                elif kind == "CONSTR_NOTNULL":
-                    not_null = True
-                elif kind == "CONSTR_NULL":
-                    not_null = False
-                elif kind == "CONSTR_DEFAULT":
-                    default = RawStream()(con.raw_expr)
-                else:
-                    raise FeatureNotSupported(f"{kind[7:]} constraints are not supported yet")
-            if any(c.name == elt.colname for c in columns):
-                raise DsqlError(f'column "{elt.colname}" specified more than once',
-                                sqlstate="42701")
-            columns.append(ColumnDef(elt.colname, oid, not_null, default))
-        elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_PRIMARY":
-            if pk:
-                raise DsqlError(f'multiple primary keys for table "{rel.relname}" are not '
-                                "allowed", sqlstate="42P16")
-            pk = [k.sval for k in elt.keys]
-        else:
-            raise FeatureNotSupported(f"{type(elt).__name__} in CREATE TABLE is not supported yet")
-    limits.columns_per_table_max.check(len(columns))
-    names = [c.name for c in columns]
-    for k in pk:
-        if k not in names:
-            raise BindError(f'column "{k}" named in key does not exist', sqlstate="42703")
-    columns = [ColumnDef(c.name, c.type_oid, True, c.default_sql) if c.name in pk else c
-               for c in columns]
-    return CreateTablePlan(schema=rel.schemaname or "public", name=rel.relname,
-                           columns=tuple(columns), pk_names=tuple(pk),
-                           if_not_exists=bool(stmt.if_not_exists), is_ddl=True)
-
-
-@dataclass
-class DropTablePlan(Plan):
-    names: list[tuple[str, str]] = field(default_factory=list)
-    if_exists: bool = False
-
-    async def run(self, txn, params, session) -> QueryResult:
-        return await session.node.catalog.drop_tables(txn, self)
-
-
-def plan_drop(stmt: ast.DropStmt, catalog, param_oids) -> DropTablePlan:
-    if stmt.removeType.name != "OBJECT_TABLE":
-        raise FeatureNotSupported(f"DROP {stmt.removeType.name[7:]} is not supported yet")
-    names = []
-    for obj in stmt.objects:
-        parts = [s.sval for s in obj]
-        names.append((parts[0], parts[1]) if len(parts) == 2 else ("public", parts[0]))
-    return DropTablePlan(names=names, if_exists=bool(stmt.missing_ok), is_ddl=True)
-
+# -- DDL: compute/ddl.py --------------------------------------------------------
+from .ddl import (DDL_PLANNERS, CreateTablePlan, DropTablePlan,  # noqa: E402,F401
+                  check_constraints, plan_create_table, plan_drop)
 
 PLANNERS = {
     ast.SelectStmt: plan_select,
     ast.InsertStmt: plan_insert,
     ast.UpdateStmt: plan_update,
     ast.DeleteStmt: plan_delete,
-    ast.CreateStmt: plan_create_table,
-    ast.DropStmt: plan_drop,
+    **DDL_PLANNERS,
 }
+
+
+# -- secondary indexes, CALL sys.wait_for_job, EXPLAIN (compute/index_plans.py) ----------------
+def _index_planner(name: str) -> Callable:
+    def plan(stmt, catalog, param_oids):
+        from . import index_plans
+        return getattr(index_plans, name)(stmt, catalog, param_oids)
+    return plan
+
+
+def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
+    if stmt.removeType.name == "OBJECT_INDEX":
+        return _index_planner("plan_drop_index")(stmt, catalog, param_oids)
+    return DDL_PLANNERS[ast.DropStmt](stmt, catalog, param_oids)
+
+
+PLANNERS.update({ast.IndexStmt: _index_planner("plan_create_index"),
+                 ast.CallStmt: _index_planner("plan_call"),
+                 ast.ExplainStmt: _index_planner("plan_explain"),
+                 ast.DropStmt: _plan_drop_any})

@@ -13,13 +13,16 @@ Per session, compute also enforces what the relay cannot see:
   query engine is synchronous and holds the event loop while it runs, so cancels are
   taken *off the loop*: a plain CancelRequest is recognised by a small "prelude" thread
   that peeks at each new connection's first packet, and forwarded cancels are read by
-  the hand-off thread. Either one only raises a flag; the engine checks it at its
-  row-count checkpoints and fails the statement with 57014 (an explicit transaction is
-  then aborted, as after any error). A cancel arriving over TLS (libpq 17's encrypted
-  cancel) is read on the loop, so it takes effect once the loop is free.
+  the hand-off thread. Either one only raises a flag (and wakes the loop): the engine and
+  the key-aware path's row loops check it at their checkpoints, a read still waiting on
+  storage is abandoned (:mod:`~dsql_ray.compute.interrupt`), and the statement fails
+  with 57014 (an explicit transaction is then aborted, as after any error). A cancel
+  arriving over TLS (libpq 17's encrypted cancel) is read on the loop, so it takes
+  effect once the loop is free.
 * **Refusal.** A connection the relay refused (rate, open-connection limit) is answered
-  after TLS and the startup packet with the FATAL error the relay chose.
-* **Connection age.** After ``DSQL_RAY_CONNECTION_AGE_S`` (DSQL: 60 min) the session is
+  right after TLS and the startup packet with the FATAL error the relay chose, before
+  authentication, as PostgreSQL refuses at max_connections.
+* **Connection age.** After ``config.max_connection_age`` (DSQL: 60 min) the session is
   closed with FATAL 57P01: at once when idle, else after the running statement's result.
 * **Session ends** are reported to the relay (``e`` on the link) so its count stays right.
 """
@@ -47,6 +50,8 @@ from ..relay.relay import (CANCEL, CANCEL_KEY, ENDED, MAX_MESSAGE, REFUSE, SERVE
 from ..relay.session import STARTUP_TIMEOUT_S, serve_connection
 from ..relay.tls import ssl_context_for
 from ..relay.tokens import TokenVerifier
+from .interrupt import Interrupter
+from .jobs import runner
 from .node import ComputeNode, ShardRoute
 from .session import Session
 
@@ -62,22 +67,6 @@ def handoff_address(cluster: str, name: str) -> str:
     return f"\0dsql-ray-{cluster}-{name}-{os.getpid()}"
 
 
-def connection_age_s() -> float:
-    raw = os.environ.get("DSQL_RAY_CONNECTION_AGE_S")
-    try:
-        return float(raw) if raw else float(limits.connection_age_max.value)
-    except ValueError:
-        log.warning("ignoring DSQL_RAY_CONNECTION_AGE_S=%r: not a number", raw)
-        return float(limits.connection_age_max.value)
-
-
-class QueryCanceled(DsqlError):
-    sqlstate = limits.query_canceled.sqlstate
-
-    def __init__(self, message: str = limits.query_canceled.message, **kw):
-        super().__init__(message, **kw)
-
-
 class _Fatal(DsqlError):
     severity = "FATAL"
 
@@ -88,34 +77,16 @@ _REFUSALS = {limits.connections_max.sqlstate: limits.connections_max.message,
 
 # -- statement cancellation: a flag the (synchronous) query engine checks --------------
 
-class _SessionControl:
-    """What other threads may touch of one session: its key, and its statement
-    counter and cancel mark (plain int stores: atomic under the GIL)."""
-    __slots__ = ("pid", "secret", "task", "reader", "running", "cancel", "seq", "expired",
-                 "age_error")
+class _SessionControl(Interrupter):
+    """What other threads may touch of one session: its key and its cancel point (see
+    :class:`~dsql_ray.compute.interrupt.Interrupter`); and its age-out state."""
 
     def __init__(self, pid: int, secret: int, task: asyncio.Task):
+        super().__init__(task.get_loop())
         self.pid, self.secret, self.task = pid, secret, task
         self.reader: asyncio.StreamReader | None = None
-        self.running = 0        # seq of the statement running now, 0 when idle
-        self.cancel = 0         # seq of the statement a cancel was asked for
-        self.seq = 0
         self.expired = False
         self.age_error: DsqlError | None = None
-
-    def request_cancel(self) -> bool:
-        running = self.running
-        if running:
-            self.cancel = running
-            return True
-        return False            # idle: nothing to cancel (PostgreSQL ignores it too)
-
-    def check(self) -> None:
-        if self.running and self.cancel == self.running:
-            self.cancel = 0
-            raise QueryCanceled()
-
-
 
 
 class _Backend:
@@ -150,13 +121,10 @@ class _Backend:
 
     async def _statement(self, coro):
         ctl = self._ctl
-        ctl.seq += 1
-        ctl.running = ctl.seq
         try:
-            return await coro
+            with ctl.statement():
+                return await coro
         finally:
-            ctl.running = 0
-            ctl.cancel = 0
             if ctl.expired and ctl.reader is not None and ctl.age_error is not None:
                 ctl.reader.set_exception(ctl.age_error)   # the next read ends the session
 
@@ -164,12 +132,11 @@ class _Backend:
 class ComputeService:
     def __init__(self, node: ComputeNode, handoff: str, *, ssl_context: ssl.SSLContext,
                  require_tls: bool, verifier: TokenVerifier, index: int = 0,
-                 connection_age: float | None = None):
+                 connection_age: float = limits.connection_age_max.value):
         self.node = node
         self.handoff = handoff
         self.index = index
-        self.connection_age = connection_age if connection_age is not None \
-            else connection_age_s()
+        self.connection_age = connection_age
         self._ssl_context, self._require_tls = ssl_context, require_tls
         self._verifier = verifier
         self.info: dict[str, Any] = {"handoff": handoff}
@@ -232,7 +199,8 @@ class ComputeService:
                 sock = key.fileobj
                 if sock is self._prelude_wake_r:
                     try:
-                        self._prelude_wake_r.recv(4096)
+                        if not self._prelude_wake_r.recv(4096):
+                            return          # stop() closed the other end
                     except OSError:
                         return
                     while True:
@@ -250,18 +218,17 @@ class ComputeService:
                     continue
                 sel.unregister(sock)
                 del waiting[sock]
-                if verdict in ("serve", "wait"):
-                    self._loop.call_soon_threadsafe(self._start_session, sock, link, refusal)
-                else:               # a CancelRequest, or gone before a packet
-                    sock.close()
-                    if refusal is None:
-                        link.report_ended()     # the relay counted it as a session
+                if verdict == "serve":
+                    self._loop.call_soon_threadsafe(self._start_session, sock, link, refusal,
+                                                    deadline)
+                else:               # a CancelRequest, gone before a packet, or too slow
+                    _drop(sock, link, refusal)
             now = time.monotonic()
             for sock, (link, refusal, deadline) in list(waiting.items()):
-                if now >= deadline:    # let the session's startup timeout deal with it
+                if now >= deadline:    # silent for the whole startup time: as PostgreSQL
                     sel.unregister(sock)
                     del waiting[sock]
-                    self._loop.call_soon_threadsafe(self._start_session, sock, link, refusal)
+                    _drop(sock, link, refusal)
 
     def _peek(self, sock: socket.socket, link: "_RelayLink") -> str:
         """"serve" (hand it to the loop), "wait" (not enough bytes yet) or "done"."""
@@ -304,10 +271,16 @@ class ComputeService:
 
     # -- sessions -----------------------------------------------------------------------
     def _start_session(self, client: socket.socket, link: "_RelayLink",
-                       refusal: str | None) -> None:
-        client.setblocking(False)
-        client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        asyncio.ensure_future(self._serve(client, link, refusal))
+                       refusal: str | None, deadline: float) -> None:
+        """Loop thread. ``deadline``: the end of the startup time (monotonic)."""
+        try:
+            client.setblocking(False)
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:         # reset meanwhile
+            _drop(client, link, refusal)
+            return
+        startup_timeout = max(deadline - time.monotonic(), 0.1)
+        asyncio.ensure_future(self._serve(client, link, refusal, startup_timeout))
 
     def _new_pid(self) -> int:
         while True:
@@ -316,9 +289,9 @@ class ComputeService:
                 return pid
 
     async def _serve(self, client: socket.socket, link: "_RelayLink",
-                     refusal: str | None) -> None:
+                     refusal: str | None, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
         if refusal is not None:
-            await self._refuse(client, link, refusal)
+            await self._refuse(client, link, refusal, min(startup_timeout, 10.0))
             return
         pid, secret = self._new_pid(), secrets.randbits(32)
         task = asyncio.current_task()
@@ -338,7 +311,8 @@ class ComputeService:
                                    ssl_context=self._ssl_context,
                                    require_tls=self._require_tls,
                                    authenticate=self._authenticate,
-                                   backend_key=(pid, secret), on_cancel=self._on_cancel(link))
+                                   backend_key=(pid, secret), on_cancel=self._on_cancel(link),
+                                   startup_timeout=startup_timeout)
         except Exception:  # noqa: BLE001 - one session's failure must not hurt others
             log.exception("session ended with an error")
         finally:
@@ -347,21 +321,21 @@ class ComputeService:
             self._sessions.pop(pid, None)
             link.report_ended()
 
-    async def _refuse(self, client: socket.socket, link: "_RelayLink", sqlstate: str) -> None:
-        """Negotiate as usual, then answer the startup packet with the relay's error.
-        A CancelRequest on a refused connection is still served."""
+    async def _refuse(self, client: socket.socket, link: "_RelayLink", sqlstate: str,
+                      startup_timeout: float) -> None:
+        """Negotiate TLS as usual, then answer the startup packet with the relay's
+        error before authentication. A CancelRequest on a refused connection is still
+        served."""
         error = _Fatal(_REFUSALS.get(sqlstate, "connection refused"), sqlstate=sqlstate)
-
-        async def refuse(user: str, database: str, password: str) -> None:
-            raise error
 
         async def never(user: str, database: str, params: dict[str, str]):
             raise error
         try:
             reader, writer = await asyncio.open_connection(sock=client)
             await serve_connection(reader, writer, never, ssl_context=self._ssl_context,
-                                   require_tls=self._require_tls, authenticate=refuse,
-                                   on_cancel=self._on_cancel(link), startup_timeout=10.0)
+                                   require_tls=self._require_tls, refusal=error,
+                                   on_cancel=self._on_cancel(link),
+                                   startup_timeout=startup_timeout)
         except Exception:  # noqa: BLE001
             log.exception("refusing a connection failed")
 
@@ -400,8 +374,24 @@ class ComputeService:
                 "closed_by_age": self.closed_by_age}
 
     def stop(self) -> None:
-        self._listener.close()
+        _close_listener(self._listener)
         self._prelude_wake_w.close()
+
+
+def _close_listener(listener: socket.socket) -> None:
+    """Close a listening socket and wake the thread blocked in its accept()."""
+    try:
+        listener.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    listener.close()
+
+
+def _drop(client: socket.socket, link: "_RelayLink", refusal: str | None) -> None:
+    """Close a connection that never became a session."""
+    client.close()
+    if refusal is None:
+        link.report_ended()     # the relay counted it as a session
 
 
 class _RelayLink:
@@ -441,8 +431,10 @@ async def start_compute(spec, config, directory) -> ComputeService:
     node = ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
                        zone=spec.zone)
     await node.sync_clock()
+    runner(node).start()      # background jobs (index builds), resumed after a restart
     return ComputeService(node, handoff_address(config.name, spec.name),
                           ssl_context=ssl_context_for(config),
                           require_tls=not config.allow_plaintext,
                           verifier=TokenVerifier.for_cluster(config),
-                          index=_index_of(spec.name))
+                          index=_index_of(spec.name),
+                          connection_age=config.max_connection_age)

@@ -13,12 +13,16 @@ from typing import Any, Callable, Sequence
 
 from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
+from pglast.stream import RawStream
 
 from ..errors import DsqlError, FeatureNotSupported, TransactionAborted
 from . import types as T
+from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
 from .expr import SERVER_VERSION
 from .parse import parse
-from .planner import PLANNERS, Plan, UnknownTable
+from .ddl import (CURRENT_SESSION, SequenceNeeded, check_insert_identity,
+                  check_update_identity, satisfy)
+from .planner import PLANNERS, InsertPlan, Plan, UnknownTable
 from .result import PreparedInfo, QueryResult
 from .txn import Transaction
 from .values import cast
@@ -35,6 +39,40 @@ _UNSUPPORTED = {
 }
 
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
+
+
+#: reruns of one statement waiting for sequence values (each allocates a larger block)
+SEQUENCE_RERUNS_MAX = 32
+
+
+class _Resolver:
+    """The catalog as one statement's planner sees it: the session's search path, and a
+    note of every relation resolved (their schema markers join the commit check)."""
+
+    def __init__(self, catalog, search_path: tuple[str, ...], node: Any):
+        self._catalog = catalog
+        self.search_path = search_path
+        self.used: dict[int, Any] = {}
+        self.target = None
+        self._stmt = node
+        self._target_rv = getattr(node, "relation", None) \
+            if isinstance(node, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)) else None
+
+    def resolve(self, rangevar):
+        t = self._catalog.resolve(rangevar, self.search_path)
+        if t.table_id > 0:
+            self.used[t.table_id] = t
+        if rangevar is self._target_rv:
+            if t.kind != "r":
+                verb = {ast.InsertStmt: "insert into", ast.UpdateStmt: "update",
+                        ast.DeleteStmt: "delete from"}
+                what = {"v": "view", "S": "sequence"}[t.kind]
+                raise FeatureNotSupported(f'cannot {verb[type(self._stmt)]} {what} "{t.name}"')
+            self.target = t
+        return t
+
+    def __getattr__(self, name):
+        return getattr(self._catalog, name)
 
 
 class Session:
@@ -60,6 +98,14 @@ class Session:
             if key in ("application_name", "client_encoding", "DateStyle", "TimeZone"):
                 self.settings[key] = value
         node.sessions += 1
+        self.currvals: dict[int, int] = {}          # sequence id → its last nextval here
+        self.lastval: int | None = None
+        #: nextval values the running statement took / will reuse after a rerun
+        self.sequence_taken: dict[int, list[int]] = {}
+        self.sequence_reuse: dict[int, list[int]] = {}
+        self.sequence_effects: set[tuple] = set()   # setvals done for the running statement
+        self._search_path_raw: str | None = None
+        self._search_path: tuple[str, ...] = ("public",)
 
     # -- SessionBackend ---------------------------------------------------------
     @property
@@ -80,8 +126,12 @@ class Session:
     async def execute_simple(self, sql: str) -> list[QueryResult]:
         results: list[QueryResult] = []
         try:
-            for node, text in parse(sql):
+            stmts = parse(sql)
+            for i, (node, text) in enumerate(stmts):
                 results.append(await self._statement(node, text, (), []))
+                if isinstance(results[-1], CopyIn):   # COPY: the rest waits for its data
+                    results[-1].rest = ";\n".join(t for _, t in stmts[i + 1:])
+                    break
         except DsqlError as exc:
             exc.partial_results = results
             raise
@@ -142,17 +192,27 @@ class Session:
         kind = _UNSUPPORTED.get(type(node))
         if kind is not None:
             raise FeatureNotSupported(f"{kind} is not supported")
+        if isinstance(node, ast.CopyStmt):
+            return await self._copy(node)
         if type(node) not in PLANNERS:
             raise FeatureNotSupported(f"{type(node).__name__} is not supported yet")
-        plan = await self._plan(node, text, param_oids)
-        values = [cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, T.UNKNOWN)
-                  else v for v, oid in zip(params, plan.param_oids)]
         implicit = self.txn is None
         txn = self.txn or self._begin(explicit=False)
-        txn.check_age()
-        self._check_ddl_rules(txn, plan)
         try:
-            result = await plan.run(txn, values, self)
+            txn.check_age()
+            plan = await self._plan(node, text, param_oids)
+            if plan.relations or plan.is_ddl:
+                version = self.node.catalog.version
+                await self.node.catalog.ensure(txn)     # the catalog as of the snapshot
+                if version != self.node.catalog.version:
+                    plan = await self._plan(node, text, param_oids)
+            values = [cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, T.UNKNOWN)
+                      else v for v, oid in zip(params, plan.param_oids)]
+            self._check_ddl_rules(txn, plan)
+            txn.uses(plan.relations)
+            result = await self._run_plan(plan, txn, values)
+            if plan.is_dml:
+                await txn.flush_indexes()               # index entries; 23505 shows here
             if implicit:
                 await self._commit(txn)
         finally:
@@ -160,19 +220,55 @@ class Session:
                 self.txn = None
         return result
 
+    async def _run_plan(self, plan: Plan, txn: Transaction, values: list) -> QueryResult:
+        """Run a plan; nextval/setval that need a committed sequence change make it run
+        again once that small transaction is done (bounded)."""
+        token = CURRENT_SESSION.set(self)
+        try:
+            for _ in range(SEQUENCE_RERUNS_MAX):
+                try:
+                    return await plan.run(txn, values, self)
+                except SequenceNeeded as need:
+                    for sid, taken in self.sequence_taken.items():   # reused, in order
+                        self.sequence_reuse[sid] = taken + self.sequence_reuse.get(sid, [])
+                    self.sequence_taken = {}
+                    await satisfy(self, need)
+            raise DsqlError("could not allocate sequence values", sqlstate="40001")
+        finally:
+            self.sequence_effects.clear()
+            self.sequence_taken, self.sequence_reuse = {}, {}
+            CURRENT_SESSION.reset(token)
+
+    def search_path(self) -> tuple[str, ...]:
+        raw = self.settings.get("search_path", "public")
+        if raw != self._search_path_raw:
+            names = [n.strip().strip('"') for n in raw.split(",")]
+            self._search_path = tuple(self.user if n == "$user" else n for n in names if n)
+            self._search_path_raw = raw
+        return self._search_path
+
     async def _plan(self, node: Any, text: str, param_oids: tuple) -> Plan:
+        await self.node.indexes.ensure_fresh()      # plans choose among current indexes
         catalog = self.node.catalog
-        key = (text, param_oids, catalog.version)
+        path = self.search_path()
+        key = (text, param_oids, catalog.version, path)
         plan = self.node.cached_plan(key)
         if plan is not None:
             return plan
         planner = PLANNERS[type(node)]
         try:
-            plan = planner(node, catalog, list(param_oids))
+            used = _Resolver(catalog, path, node)
+            plan = planner(node, used, list(param_oids))
         except UnknownTable:
             await catalog.refresh(self.node.clock.now())
-            plan = planner(node, catalog, list(param_oids))
-            key = (text, param_oids, catalog.version)
+            used = _Resolver(catalog, path, node)
+            plan = planner(node, used, list(param_oids))
+            key = (text, param_oids, catalog.version, path)
+        plan.relations = tuple(used.used.values())
+        if isinstance(node, ast.InsertStmt) and used.target is not None:
+            check_insert_identity(node, used.target)
+        elif isinstance(node, ast.UpdateStmt) and used.target is not None:
+            check_update_identity(node, used.target)
         self.node.cache_plan(key, plan)
         return plan
 
@@ -190,6 +286,73 @@ class Session:
                 raise FeatureNotSupported("ddl and dml are not supported in the same "
                                           "transaction")
             txn.has_dml = True
+
+    # -- COPY (formats and rows: compute/copy.py) ------------------------------------
+    async def _copy(self, node: ast.CopyStmt) -> CopyIn | CopyOut:
+        """COPY TO STDOUT reads (:meth:`_copy_out`). COPY FROM STDIN starts a load: its
+        rows join the open transaction, or one of its own that commits at CopyDone; the
+        wire layer feeds it the client's data. Rows go in as INSERTs do (a plan run per
+        batch, then the batch's index entries)."""
+        check_copy_statement(node)
+        options = copy_options(node.options, node.is_from)
+        if not node.is_from:
+            return await self._copy_out(node, options)
+        implicit = self.txn is None
+        txn = self.txn or self._begin(explicit=False)
+        try:
+            txn.check_age()
+            catalog = self.node.catalog
+            await catalog.ensure(txn)                   # the catalog as of the snapshot
+            try:
+                table = catalog.resolve(node.relation, self.search_path())
+            except UnknownTable:
+                await catalog.refresh(self.node.clock.now())
+                table = catalog.resolve(node.relation, self.search_path())
+            if table.kind != "r":
+                kind = {"v": "view", "S": "sequence"}.get(table.kind, "relation")
+                raise DsqlError(f'cannot copy to {kind} "{table.name}"', sqlstate="42809")
+
+            async def insert(rows: list[list]) -> None:
+                await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True), txn, [])
+                await txn.flush_indexes()               # index entries; 23505 shows here
+
+            loader = CopyLoader(table, options, node.attlist, insert)
+            self._check_ddl_rules(txn, Plan(is_dml=True))
+            txn.uses([table])        # schema marker and row layout (compute/ddl.py)
+        except DsqlError:
+            if implicit:
+                self.txn = None
+            raise
+
+        async def commit() -> None:
+            if txn.explicit:
+                return
+            try:
+                await self._commit(txn)
+            finally:
+                if self.txn is txn:
+                    self.txn = None
+
+        def abandon() -> None:
+            if txn.explicit:
+                txn.failed = True
+            elif self.txn is txn:
+                self.txn = None
+
+        return CopyIn(loader, commit, abandon)
+
+    async def _copy_out(self, node: ast.CopyStmt, options) -> CopyOut:
+        """COPY TO STDOUT: the rows of the query, or of the table's (listed) columns,
+        read like any SELECT; the wire layer writes them out in the COPY format."""
+        if node.query is not None:
+            query = RawStream()(node.query)
+        else:
+            rel = node.relation
+            name = ".".join(_quote_ident(n) for n in (rel.schemaname, rel.relname) if n)
+            cols = ", ".join(_quote_ident(c.sval) for c in node.attlist or ()) or "*"
+            query = f"SELECT {cols} FROM {name}"
+        (select, text), = parse(query)
+        return CopyOut(await self._run(select, text, (), []), options)
 
     # -- transactions -------------------------------------------------------------
     def _begin(self, explicit: bool) -> Transaction:
@@ -267,3 +430,7 @@ class Session:
             raise DsqlError(f'unrecognized configuration parameter "{name}"',
                             sqlstate="42704")
         return QueryResult("SHOW", [result_column(name, T.TEXT)], [(lowered[name.lower()],)])
+
+
+def _quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

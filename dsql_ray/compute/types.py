@@ -16,7 +16,7 @@ NAME_TO_OID: dict[str, int] = {
     "float8": FLOAT8, "double precision": FLOAT8,
     "numeric": NUMERIC, "decimal": NUMERIC,
     "text": TEXT, "varchar": VARCHAR, "bpchar": BPCHAR, "char": BPCHAR,
-    "bytea": BYTEA, "date": DATE, "time": TIME, "timestamp": TIMESTAMP,
+    "oid": OID, "bytea": BYTEA, "date": DATE, "time": TIME, "timestamp": TIMESTAMP,
     "timestamptz": TIMESTAMPTZ, "interval": INTERVAL, "uuid": UUID, "json": JSON,
     "jsonb": JSONB,
 }

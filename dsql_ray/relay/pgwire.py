@@ -28,6 +28,8 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 
 from ..compute.result import Column
+from ..compute.query.sqltypes import array_items
+from ..compute.values import bytea_input, cast
 from ..compute.types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8,
                              INTERVAL, JSON, JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME,
                              TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)
@@ -360,9 +362,13 @@ def row_description(columns: Sequence[Column],
 
 def error_response(error: DsqlError, *, severity: str | None = None) -> bytes:
     """ErrorResponse ('E') with fields S/V severity, C SQLSTATE, M message, D detail,
-    H hint."""
-    return _frame(b"E", _notice_fields(severity or error.severity, error.sqlstate,
-                                       error.message, error.detail, error.hint))
+    H hint, and W context when the error carries one (COPY's ``COPY t, line 3``)."""
+    fields = _notice_fields(severity or error.severity, error.sqlstate, error.message,
+                            error.detail, error.hint)
+    context = getattr(error, "context", None)
+    if context:
+        fields = fields[:-1] + b"W" + _cstr(context) + b"\0"
+    return _frame(b"E", fields)
 
 
 def notice_response(message: str, *, severity: str = "NOTICE", sqlstate: str = "00000",
@@ -594,7 +600,8 @@ def _fallback_text(v: Any) -> bytes:
 #: one-dimensional array types: array OID → element OID
 ARRAY_ELEMENT = {1000: BOOL, 1005: INT2, 1007: INT4, 1016: INT8, 1028: OID, 1009: TEXT,
                  1015: VARCHAR, 1014: BPCHAR, 1021: FLOAT4, 1022: FLOAT8, 1231: NUMERIC,
-                 1182: DATE, 1115: TIMESTAMP, 1185: TIMESTAMPTZ}
+                 1182: DATE, 1115: TIMESTAMP, 1185: TIMESTAMPTZ, 1001: BYTEA, 1183: TIME,
+                 1187: INTERVAL, 2951: UUID, 199: JSON, 3807: JSONB}
 _ARRAY_SPECIAL = frozenset('{}",\\ \t\n\r\v\f')
 
 
@@ -635,6 +642,32 @@ _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
     **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
 }
+
+
+_ARRAY_HEAD = struct.Struct("!iiI")       # ndim, has-null flag, element type OID
+_ARRAY_DIM = struct.Struct("!ii")         # size, lower bound
+
+
+def _array_binary(element_oid: int) -> Callable[[Any], bytes]:
+    """array_send of a one-dimensional array (lower bound 1; none at all when empty)."""
+    encode = _BINARY_ENCODERS.get(element_oid, _fallback_text)
+
+    def out(values) -> bytes:
+        if not values:
+            return _ARRAY_HEAD.pack(0, 0, element_oid)
+        parts = [_ARRAY_HEAD.pack(1, any(v is None for v in values), element_oid),
+                 _ARRAY_DIM.pack(len(values), 1)]
+        for v in values:
+            if v is None:
+                parts.append(_NULL)
+            else:
+                raw = encode(v)
+                parts += (_I32.pack(len(raw)), raw)
+        return b"".join(parts)
+    return out
+
+
+_BINARY_ENCODERS.update({oid: _array_binary(elem) for oid, elem in ARRAY_ELEMENT.items()})
 
 
 def column_encoders(columns: Sequence[Column],
@@ -712,28 +745,6 @@ _BOOL_WORDS = {**{w: True for w in ("t", "tr", "tru", "true", "y", "ye", "yes", 
 
 def _bool_from_text(text: str) -> bool:
     return _BOOL_WORDS[text.strip().lower()]
-
-
-def _bytea_from_text(text: str) -> bytes:
-    """bytea input: hex (``\\x0aff``) or the traditional escape format (``a\\012\\\\``)."""
-    if text.startswith("\\x"):
-        return bytes.fromhex(text[2:])
-    out, i = bytearray(), 0
-    raw = text.encode("utf-8")
-    while i < len(raw):
-        if raw[i] != 0x5C:                      # not a backslash
-            out.append(raw[i])
-            i += 1
-        elif raw[i + 1:i + 2] == b"\\":
-            out.append(0x5C)
-            i += 2
-        else:
-            octal = raw[i + 1:i + 4]
-            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
-                raise ValueError("invalid bytea escape")
-            out.append(int(octal, 8))
-            i += 4
-    return bytes(out)
 
 
 def _timestamp_from_text(text: str) -> datetime:
@@ -847,7 +858,7 @@ _TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
     INT8: _int_from_text(INT8, -2 ** 63, 2 ** 63 - 1),
     OID: _int_from_text(OID, 0, 2 ** 32 - 1),
     FLOAT4: _float4_from_text, FLOAT8: _float8_from_text, NUMERIC: Decimal,
-    BYTEA: _bytea_from_text, UUID: uuid.UUID,
+    BYTEA: bytea_input, UUID: uuid.UUID,
     DATE: lambda t: date.fromisoformat(t.strip()),
     TIME: lambda t: time.fromisoformat(t.strip()).replace(tzinfo=None),
     TIMESTAMP: _timestamp_from_text, TIMESTAMPTZ: _timestamptz_from_text,
@@ -869,6 +880,45 @@ _BINARY_DECODERS: dict[int, Callable[[bytes], Any]] = {
     **{oid: lambda raw: raw.decode("utf-8") for oid in (TEXT, VARCHAR, BPCHAR, JSON,
                                                         UNKNOWN)},
 }
+
+
+def _array_from_binary(element_oid: int) -> Callable[[bytes], list]:
+    """array_recv of a one-dimensional array (an empty one has no dimensions)."""
+    def decode(raw: bytes) -> list:
+        try:
+            return read(_Body(raw))
+        except ProtocolError:                       # ran past the end of the value
+            raise ValueError("invalid array") from None
+
+    def read(b: _Body) -> list:
+        ndim, _, elem = b.unpack(_ARRAY_HEAD)
+        if ndim == 0:
+            b.finish()
+            return []
+        if ndim != 1:
+            raise DsqlError("multidimensional arrays are not supported", sqlstate="0A000")
+        if elem != element_oid:
+            raise ValueError("wrong element type")
+        size, _ = b.unpack(_ARRAY_DIM)
+        if size < 0 or size > len(b.data):
+            raise ValueError("invalid array size")
+        decode_one = _BINARY_DECODERS[element_oid]
+        values = [None if (v := b.value()) is None else decode_one(v) for _ in range(size)]
+        b.finish()
+        return values
+    return decode
+
+
+def _array_from_text(element_oid: int) -> Callable[[str], list]:
+    """array_in of a one-dimensional array: ``{1,2,NULL}``, ``{"a b","q\\"x"}``."""
+    def decode(text: str) -> list:
+        decode_one = _TEXT_DECODERS.get(element_oid, str)
+        return [None if v is None else decode_one(v) for v in array_items(text)]
+    return decode
+
+
+_BINARY_DECODERS.update({oid: _array_from_binary(elem) for oid, elem in ARRAY_ELEMENT.items()})
+_TEXT_DECODERS.update({oid: _array_from_text(elem) for oid, elem in ARRAY_ELEMENT.items()})
 
 
 def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT) -> Any:
@@ -894,5 +944,16 @@ def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT) -> Any:
     try:
         return decoder(text)
     except (ValueError, ArithmeticError, KeyError):
-        raise DsqlError(f"invalid input syntax for type {OID_TO_NAME[type_oid]}: "
-                        f'"{text}"', sqlstate="22P02") from None
+        if type_oid in _DATETIME_OIDS:
+            # the SQL casts tell a bad format (22007) from a field out of range (22008),
+            # and read a few forms the fast decoders above do not
+            return cast(text, type_oid)
+        name = OID_TO_NAME.get(type_oid) or \
+            f"{OID_TO_NAME.get(ARRAY_ELEMENT.get(type_oid), type_oid)}[]"
+        if type_oid in ARRAY_ELEMENT:
+            raise DsqlError(f'malformed array literal: "{text}"', sqlstate="22P02") from None
+        raise DsqlError(f'invalid input syntax for type {name}: "{text}"',
+                        sqlstate="22P02") from None
+
+
+_DATETIME_OIDS = frozenset({DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL})

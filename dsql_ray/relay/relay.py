@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import socket
 import struct
 import threading
@@ -58,21 +57,9 @@ def make_pid(index: int, low: int) -> int:
     return (index << PID_INDEX_SHIFT) | (low & ((1 << PID_INDEX_SHIFT) - 1))
 
 
-def _env_number(name: str, default: float, cast: Callable[[str], float] = float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return cast(raw)
-    except ValueError:
-        log.warning("ignoring %s=%r: not a number", name, raw)
-        return default
-
-
 class AdmissionLimits:
-    """The relay's connection limits, DSQL's defaults unless the environment says
-    otherwise (``DSQL_RAY_MAX_CONNECTIONS``, ``DSQL_RAY_CONNECTION_RATE``,
-    ``DSQL_RAY_CONNECTION_BURST``)."""
+    """The relay's connection limits (``ClusterConfig.max_connections``,
+    ``connection_rate``, ``connection_burst``); DSQL's by default."""
 
     def __init__(self, max_connections: int = int(limits.connections_max.value),
                  rate: float = limits.connection_rate_max.value,
@@ -80,12 +67,8 @@ class AdmissionLimits:
         self.max_connections, self.rate, self.burst = max_connections, rate, burst
 
     @classmethod
-    def from_env(cls) -> "AdmissionLimits":
-        return cls(int(_env_number("DSQL_RAY_MAX_CONNECTIONS",
-                                   limits.connections_max.value, int)),
-                   _env_number("DSQL_RAY_CONNECTION_RATE", limits.connection_rate_max.value),
-                   _env_number("DSQL_RAY_CONNECTION_BURST",
-                               limits.connection_burst_max.value))
+    def from_config(cls, config) -> "AdmissionLimits":
+        return cls(config.max_connections, config.connection_rate, config.connection_burst)
 
 
 class TokenBucket:
@@ -200,7 +183,7 @@ class Relay:
         self._links: dict[str, _Link] = {}
         self._links_lock = threading.RLock()
         self._next = itertools.cycle(range(len(compute_names)))
-        self.admission = Admission(admission or AdmissionLimits.from_env())
+        self.admission = Admission(admission or AdmissionLimits())
         self.accepted = 0
         self.refused: dict[str, int] = {TOO_MANY_CONNECTIONS: 0, RATE_EXCEEDED: 0}
         self.cancels_routed = 0
@@ -319,6 +302,10 @@ class Relay:
         link.sock.close()
 
     def stop(self) -> None:
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)   # wakes the accept loop
+        except OSError:
+            pass
         self._listener.close()
         with self._links_lock:
             links = list(self._links.values())
@@ -347,4 +334,4 @@ async def start_relay(spec, config, directory) -> RelayService:
         return asyncio.run_coroutine_threadsafe(directory.lookup(name), loop).result(15)
     names = [f"compute-{i}" for i in range(config.compute_actors)]
     return RelayService(Relay(config.host, config.port, names, lookup,
-                              AdmissionLimits.from_env()))
+                              AdmissionLimits.from_config(config)))

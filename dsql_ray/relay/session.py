@@ -23,6 +23,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
+from ..compute.copy import CopyIn, CopyOut
 from ..compute.result import Column, PreparedInfo, QueryResult, SessionBackend
 from ..errors import AuthError, DsqlError, FeatureNotSupported, ProtocolError
 from .pgwire import (AUTHENTICATION_CLEARTEXT_PASSWORD, AUTHENTICATION_OK, BIND_COMPLETE,
@@ -77,7 +78,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                            on_cancel: CancelHandler | None = None,
                            first_bytes: bytes = b"",
                            max_message_len: int = MAX_MESSAGE_LEN,
-                           startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
+                           startup_timeout: float = STARTUP_TIMEOUT_S,
+                           refusal: DsqlError | None = None) -> None:
     """Serve one client connection until it terminates; never raises (but for
     cancellation), always closes the stream and the backend.
 
@@ -94,6 +96,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
       first bytes, PostgreSQL 17+, which requires ALPN ``postgresql``: see
       :func:`server_ssl_context`). ``require_tls`` refuses clients that do not use it.
     * ``first_bytes`` are bytes the caller already read from ``reader``.
+    * ``refusal``: answer the StartupMessage with this error, before authentication (as
+      PostgreSQL at max_connections); a CancelRequest is still served.
     """
     wire = _Wire(reader, writer, first_bytes)
     backend: SessionBackend | None = None
@@ -101,7 +105,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
         async with asyncio.timeout(startup_timeout):
             startup = await _negotiate(wire, ssl_context, require_tls, on_cancel)
             if startup is not None:
-                backend = await _open_backend(wire, startup, backend_factory, authenticate)
+                backend = await _open_backend(wire, startup, backend_factory, authenticate,
+                                              refusal)
                 _greet(wire, backend, backend_key or _random_key())
         if backend is not None:
             await wire.flush()
@@ -163,13 +168,16 @@ async def _negotiate(wire: _Wire, ssl_context: ssl.SSLContext | None, require_tl
 
 async def _open_backend(wire: _Wire, startup: StartupMessage,
                         backend_factory: BackendFactory,
-                        authenticate: Authenticator | None) -> SessionBackend:
+                        authenticate: Authenticator | None,
+                        refusal: DsqlError | None = None) -> SessionBackend:
     """Authenticate the user (cleartext password exchange) and create the backend."""
     if startup.minor != 0 or startup.protocol_options:
         wire.send(negotiate_protocol_version(PROTOCOL_3_0, startup.protocol_options))
     user, database = startup.user, startup.database
     if not user:
         raise AuthError("no PostgreSQL user name specified in startup packet")
+    if refusal is not None:
+        raise refusal
     if authenticate is not None:
         wire.send(AUTHENTICATION_CLEARTEXT_PASSWORD)
         await wire.flush()
@@ -414,7 +422,10 @@ class _Session:
         if simple:
             await self._ready()
         else:
+            # flushed now, as PostgreSQL does: the client may wait for it before its Sync
+            # (a Flush would be skipped with everything else until Sync)
             self._skipping = True
+            await self._wire.flush()
 
     async def _ready(self) -> None:
         status = self._backend.txn_status
@@ -455,6 +466,13 @@ class _Session:
         await self._ready()
 
     async def _send_simple_result(self, result: QueryResult) -> None:
+        if isinstance(result, CopyIn):
+            await self._copy_in_simple(result)
+            return
+        if isinstance(result, CopyOut):
+            await self._copy_out(result)
+            self._wire.send(command_complete(result.tag))
+            return
         if result.columns is not None:
             self._wire.send(row_description(result.columns))
             await self._send_rows(result.rows, column_encoders(result.columns))
@@ -465,6 +483,64 @@ class _Session:
 
     async def _ignore(self, body: bytes) -> None:
         pass
+
+    # -- COPY: FROM STDIN, TO STDOUT ---------------------------------------------------
+
+    async def _copy_in(self, copy: CopyIn) -> QueryResult:
+        """CopyInResponse (``copy.width`` columns), then the client's CopyData
+        until CopyDone (→ the ``COPY n`` result) or CopyFail (→ 57014). Flush and Sync
+        are ignored meanwhile, as PostgreSQL does; any other message is an error. After
+        an error the client's remaining CopyData/CopyDone/CopyFail are dropped (the
+        ``_ignore`` handlers)."""
+        wire = self._wire
+        wire.send(_copy_response(b"G", copy.width, copy.format))
+        await wire.flush()
+        try:
+            while True:
+                kind, body = await wire.read_message(self._max_len)
+                if kind == _COPY_DATA:
+                    await copy.data(body)
+                elif kind == _COPY_DONE:
+                    return await copy.done()
+                elif kind == _COPY_FAIL:
+                    await copy.fail(parse_query(body))
+                elif kind == _TERMINATE:
+                    raise _Disconnected()
+                elif kind not in (_FLUSH, _SYNC):
+                    raise DsqlError(f"unexpected message type 0x{kind:02X} during COPY "
+                                    "from stdin", sqlstate="08P01")
+        except (OSError, asyncio.IncompleteReadError) as exc:
+            raise _Disconnected() from exc      # the client went away mid-COPY
+        finally:
+            copy.abandon()                  # a no-op once the COPY ended
+
+    async def _copy_out(self, copy: CopyOut) -> None:
+        """COPY TO STDOUT: CopyOutResponse, one CopyData per line, CopyDone (then the
+        caller's CommandComplete ``COPY n``)."""
+        wire, width = self._wire, len(copy.columns)
+        wire.send(_copy_response(b"H", width, copy.format))
+        encoders = column_encoders(copy.columns, [copy.format] * width)
+        rows = ([None if value is None else encode(value)
+                 for value, encode in zip(row, encoders)] for row in copy.rows)
+        for chunk in copy.chunks(rows):
+            wire.send(_copy_data(chunk))
+            if len(wire.out) >= FLUSH_THRESHOLD:
+                await wire.flush()
+        wire.send(_COPY_DONE_MESSAGE)
+
+    async def _copy_in_simple(self, copy: CopyIn) -> None:
+        """A COPY in a simple query, then the statements that followed it."""
+        self._wire.send(command_complete((await self._copy_in(copy)).tag))
+        if not copy.rest:
+            return
+        try:
+            results = await self._backend.execute_simple(copy.rest)
+        except DsqlError as exc:
+            for result in getattr(exc, "partial_results", ()):
+                await self._send_simple_result(result)
+            raise
+        for result in results:
+            await self._send_simple_result(result)
 
     # -- extended query ----------------------------------------------------------------
 
@@ -526,8 +602,14 @@ class _Session:
             self._wire.send(EMPTY_QUERY_RESPONSE)
             return
         if portal.result is None:
-            portal.result = await self._backend.execute_prepared(
+            result = await self._backend.execute_prepared(
                 statement.sql, statement.info.param_type_oids, portal.params)
+            if isinstance(result, CopyIn):      # COPY FROM STDIN: its data comes now
+                result = await self._copy_in(result)
+            elif isinstance(result, CopyOut):
+                await self._copy_out(result)
+                result = QueryResult(result.tag)
+            portal.result = result
         await self._send_portal_rows(portal, max_rows)
 
     async def _send_portal_rows(self, portal: _Portal, max_rows: int) -> None:
@@ -589,3 +671,17 @@ def _decode_params(msg: Bind, type_oids: Sequence[int]) -> list[Any]:
     formats = expand_format_codes(msg.param_formats, len(type_oids), "parameter")
     return [None if raw is None else decode_value(raw, oid, fmt)
             for raw, oid, fmt in zip(msg.params, type_oids, formats)]
+
+
+def _copy_response(kind: bytes, width: int, fmt: int) -> bytes:
+    """CopyInResponse ('G') / CopyOutResponse ('H'): Int8 overall format (0 text, 1
+    binary), Int16 n, Int16[n] column formats (the same)."""
+    payload = struct.pack(f"!bh{width}h", fmt, width, *([fmt] * width))
+    return kind + _LENGTH.pack(len(payload) + 4) + payload
+
+
+def _copy_data(data: bytes) -> bytes:
+    return b"d" + _LENGTH.pack(len(data) + 4) + data
+
+
+_COPY_DONE_MESSAGE = b"c\0\0\0\4"

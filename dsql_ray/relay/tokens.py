@@ -239,7 +239,11 @@ def _parse(token: str) -> _Token:
     expires = params["X-Amz-Expires"]
     if not _EXPIRES.fullmatch(expires) or int(expires) > MAX_EXPIRES_S:
         raise _invalid(f"X-Amz-Expires must be a number of seconds from 0 to {MAX_EXPIRES_S}")
+    try:
+        expires_at = signed_at + timedelta(seconds=int(expires))
+    except OverflowError:           # signed at the very end of year 9999
+        raise _invalid("malformed X-Amz-Date") from None
     signature = params.pop(_SIGNATURE)
     return _Token(host=host, params=params, signature=signature,
                   access_key=access_key, region=region, signed_at=signed_at,
-                  expires_at=signed_at + timedelta(seconds=int(expires)))
+                  expires_at=expires_at)

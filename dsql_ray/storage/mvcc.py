@@ -7,7 +7,8 @@ with timestamp ≤ τ. Keys are kept sorted so a key range is a contiguous slice
 from __future__ import annotations
 
 import bisect
-from typing import Any, Iterator
+import operator
+from typing import Any, Callable, Iterator, Sequence
 
 from sortedcontainers import SortedList
 
@@ -72,6 +73,25 @@ class MvccStore:
             if row is not None:
                 yield key, row
 
+    def scan_where(self, low: bytes, high: bytes | None, ts: int, pred: Sequence = (),
+                   columns: Sequence[int] | None = None, limit: int | None = None
+                   ) -> list[tuple[bytes, Any]]:
+        """:meth:`scan` keeping rows that satisfy ``pred`` and only ``columns`` of them.
+
+        See :func:`row_filter` and :func:`row_projection`; ``limit`` bounds the rows
+        returned (matches, not rows examined).
+        """
+        test = row_filter(pred)
+        project = row_projection(columns)
+        out = []
+        for key, row in self.scan(low, high, ts):
+            if test is not None and not test(row):
+                continue
+            out.append((key, row if project is None else project(row)))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
     def gc(self, horizon: int) -> int:
         """Drop versions no snapshot at or after ``horizon`` can see; returns versions freed."""
         freed = 0
@@ -95,3 +115,53 @@ class MvccStore:
 
     def snapshot_rows(self, ts: int) -> Iterator[tuple[bytes, Any]]:
         return self.scan(b"", None, ts)
+
+
+# -- predicates and projections pushed down from compute ----------------------------------
+# A pushed predicate is a small, picklable tuple: an AND of (op, column position, value)
+# with op one of = <> < <= > >= (value a constant of the column's type) or "isnull" /
+# "notnull" (value unused). Comparisons follow SQL: a NULL operand is never true, so
+# storage drops the row exactly when compute's WHERE would.
+_COMPARE: dict[str, Callable[[Any, Any], bool]] = {
+    "=": operator.eq, "<>": operator.ne, "<": operator.lt, "<=": operator.le,
+    ">": operator.gt, ">=": operator.ge}
+PUSHABLE_OPS = frozenset(_COMPARE) | {"isnull", "notnull"}
+
+
+def _test(op: str, pos: int, value: Any) -> Callable[[tuple], bool]:
+    if op == "isnull":
+        return lambda row: row[pos] is None
+    if op == "notnull":
+        return lambda row: row[pos] is not None
+    if value is None:
+        return lambda row: False
+    cmp = _COMPARE[op]
+
+    def test(row: tuple) -> bool:
+        v = row[pos]
+        return v is not None and cmp(v, value)
+    return test
+
+
+def row_filter(pred: Sequence | None) -> Callable[[tuple], bool] | None:
+    """The row test for a pushed predicate (None when there is nothing to test)."""
+    if not pred:
+        return None
+    tests = [_test(op, pos, value) for op, pos, value in pred]
+    if len(tests) == 1:
+        return tests[0]
+
+    def test_all(row: tuple) -> bool:
+        for t in tests:
+            if not t(row):
+                return False
+        return True
+    return test_all
+
+
+def row_projection(columns: Sequence[int] | None) -> Callable[[tuple], tuple] | None:
+    """Keep only ``columns`` of a row; the others become None so positions stay put."""
+    if columns is None:
+        return None
+    keep = frozenset(columns)
+    return lambda row: tuple(v if i in keep else None for i, v in enumerate(row))

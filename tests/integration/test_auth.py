@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import ssl
 import stat
@@ -23,6 +22,7 @@ from cryptography import x509
 from psycopg.conninfo import make_conninfo
 
 from dsql_ray.relay.tls import self_signed_certificate
+from dsql_ray.testing import pgtools
 
 from .conftest import REGION, LocalCluster, dsql_client, free_port
 
@@ -41,8 +41,7 @@ def connect(cluster, password: str, *, user: str = "admin", **params) -> psycopg
 
 
 def run_psql(conninfo: str, password: str, sql: str) -> subprocess.CompletedProcess:
-    exe = shutil.which("psql")
-    assert exe, "psql is needed for this test (postgresql-client)"
+    exe = pgtools.find("psql")
     return subprocess.run([exe, conninfo, "-X", "-A", "-t", "-c", sql], capture_output=True,
                           text=True, timeout=60, env=os.environ | {"PGPASSWORD": password})
 

@@ -2,17 +2,16 @@
 information_schema through psycopg."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 
 import pytest
 
+from dsql_ray.testing import pgtools
+
 
 def psql(cluster, script: str) -> str:
-    exe = shutil.which("psql")
-    if not exe:
-        pytest.skip("psql is needed for this test (postgresql-client)")
+    exe = pgtools.find("psql")
     proc = subprocess.run([exe, cluster.dsn, "-X", "-v", "ON_ERROR_STOP=1", "-f", "-"],
                           input=script, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
@@ -41,7 +40,7 @@ def test_psql_d_describes_table(cluster, table):
              for line in out.splitlines()]
     assert f'Table "public.{table}"' in out, out
     assert "id integer not null" in lines, out
-    assert "label character varying not null 'x'" in lines, out
+    assert "label character varying(20) not null 'x'" in lines, out
     assert "score numeric" in lines, out
     assert "created timestamp with time zone now()" in lines, out
     assert f'"{table}_pkey" PRIMARY KEY, btree (id)' in out, out
@@ -94,7 +93,7 @@ def test_sqlalchemy_inspector(cluster, table):
         assert table in insp.get_table_names()
         cols = insp.get_columns(table)
         assert [(c["name"], str(c["type"]), c["nullable"]) for c in cols] == [
-            ("id", "INTEGER", False), ("label", "VARCHAR", False),
+            ("id", "INTEGER", False), ("label", "VARCHAR(20)", False),
             ("score", "NUMERIC", True), ("created", "TIMESTAMP", True)]
         assert cols[1]["default"] == "'x'" and cols[3]["default"] == "now()"
     finally:

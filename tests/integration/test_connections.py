@@ -10,6 +10,7 @@ import pytest
 
 from dsql_ray.relay.relay import compute_index
 
+from . import rawpg
 from .conftest import LocalCluster, free_port
 
 pytestmark = pytest.mark.timeout(600)
@@ -19,18 +20,14 @@ HEAVY = ("SELECT count(*) FROM conn_t a JOIN conn_t b ON true "
 MAX, RATE, BURST, AGE = 5, 5, 5, 8
 
 
-class LimitedCluster(LocalCluster):
-    @property
-    def env(self) -> dict[str, str]:
-        return super().env | {"DSQL_RAY_MAX_CONNECTIONS": str(MAX),
-                              "DSQL_RAY_CONNECTION_RATE": str(RATE),
-                              "DSQL_RAY_CONNECTION_BURST": str(BURST),
-                              "DSQL_RAY_CONNECTION_AGE_S": str(AGE)}
+LIMIT_FLAGS = ("--max-connections", str(MAX), "--connection-rate", str(RATE),
+               "--connection-burst", str(BURST), "--max-connection-age", str(AGE))
 
 
 @pytest.fixture(scope="module")
 def limited(tmp_path_factory):
-    c = LimitedCluster(tmp_path_factory.mktemp("limited"), free_port(), "pytestlimits")
+    c = LocalCluster(tmp_path_factory.mktemp("limited"), free_port(), "pytestlimits",
+                     up_args=LIMIT_FLAGS)
     c.up()
     yield c
     c.down()
@@ -162,6 +159,15 @@ def test_max_connections_and_the_count_follows_closes(limited):
         extra = try_connect_dsn(dsn)
         assert isinstance(extra, psycopg.OperationalError), extra
         assert "too many open connections" in str(extra)
+        # on the wire, as PostgreSQL at max_connections: the startup packet is answered
+        # with the error at once (no password request first), then the connection closes
+        time.sleep(1 / RATE + 0.1)
+        with rawpg.start_tls(rawpg.connect(limited.port)) as sock:
+            sock.sendall(rawpg.startup_packet())
+            reply, closed = rawpg.read_until_closed(sock, 10)
+        assert closed and [kind for kind, _ in rawpg.messages(reply)] == [b"E"], reply
+        fields = rawpg.errors(reply)[0]
+        assert (fields["S"], fields["C"]) == ("FATAL", "53300"), fields
         held.pop().close()
         time.sleep(0.5)
         again = try_connect_dsn(dsn)

@@ -3,7 +3,6 @@ relay → compute → storage for reads and compute → adjudicator → journal 
 writes, with every actor placed in its labelled zone."""
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 
@@ -12,11 +11,11 @@ import pytest
 
 from dsql_ray.control.topology import plan_topology
 from dsql_ray.config import ClusterConfig
+from dsql_ray.testing import pgtools
 
 
 def psql(cluster, script: str) -> str:
-    exe = shutil.which("psql")
-    assert exe, "psql is needed for this test (postgresql-client)"
+    exe = pgtools.find("psql")
     proc = subprocess.run([exe, cluster.dsn, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-A", "-t",
                            "-F", "|", "-f", "-"], input=script, capture_output=True,
                           text=True, timeout=60)

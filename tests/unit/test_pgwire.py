@@ -186,7 +186,9 @@ def test_datetimes_round_trip_in_both_formats(when, delta):
     (t.INTERVAL, "1 mon 2 weeks 1.5 days", dt.timedelta(days=45, hours=12)),
     (t.INTERVAL, "-1 days +23:00:00", dt.timedelta(hours=-1)),
     (0, "anything at all", "anything at all"),        # unspecified type: passed through
-    (1009, "{1,2}", "{1,2}"),                         # type without a codec: likewise
+    (600, "(1,2)", "(1,2)"),                          # type without a codec: likewise
+    (1009, '{a,"b c",NULL,"NULL"}', ["a", "b c", None, "NULL"]),
+    (1007, " { 1 , -2 } ", [1, -2]), (1016, "{}", []),
 ])
 def test_text_parameter_decoding(oid, text, value):
     assert decode_value(text.encode(), oid, TEXT_FORMAT) == value
@@ -196,12 +198,15 @@ def test_text_parameter_decoding(oid, text, value):
     (t.INT2, b"40000", TEXT_FORMAT, "22003"), (t.INT4, b"abc", TEXT_FORMAT, "22P02"),
     (t.FLOAT8, b"1e400", TEXT_FORMAT, "22003"), (t.FLOAT4, b"1e39", TEXT_FORMAT, "22003"),
     (t.BOOL, b"maybe", TEXT_FORMAT, "22P02"),
-    (t.INTERVAL, b"3 parsecs", TEXT_FORMAT, "22P02"),
+    (t.INTERVAL, b"3 parsecs", TEXT_FORMAT, "22007"),
+    (t.DATE, b"someday", TEXT_FORMAT, "22007"), (t.DATE, b"2024-13-45", TEXT_FORMAT, "22008"),
+    (t.UUID, b"not-a-uuid", TEXT_FORMAT, "22P02"),
     (t.TEXT, b"\xff", TEXT_FORMAT, "22021"), (t.INT4, b"\x00\x01", BINARY_FORMAT, "22P03"),
     (t.UUID, b"short", BINARY_FORMAT, "22P03"),
     (t.JSONB, b"\x02{}", BINARY_FORMAT, "22P03"),
     (t.NUMERIC, b"\x00\x01\x00\x00\x00\x00\x00\x00\xff\xff", BINARY_FORMAT, "22P03"),
-    (1009, b"", BINARY_FORMAT, "42883"),
+    (600, b"", BINARY_FORMAT, "42883"), (1009, b"", BINARY_FORMAT, "22P03"),
+    (1007, b"{1,2", TEXT_FORMAT, "22P02"), (1007, b"{{1},{2}}", TEXT_FORMAT, "0A000"),
 ])
 def test_bad_parameters_are_sql_errors(oid, raw, fmt, sqlstate):
     with pytest.raises(DsqlError) as info:
@@ -899,6 +904,16 @@ def test_errors_skip_to_sync_and_flush_sends_early(raw_client):
         messages[0][1])["M"]
     raw.send(bind(params=[b"x"], param_formats=(0, 1)), SYNC)
     assert error_fields(raw.until()[0][1])["C"] == "08P01"
+
+
+def test_an_error_is_sent_without_waiting_for_sync(raw_client):
+    """asyncpg waits for the ErrorResponse of a failed Bind before it sends Sync."""
+    raw = raw_client()
+    raw.send(parse("select 1/0"), bind(), execute(), FLUSH)
+    messages = raw.until(b"E")
+    assert kinds(messages) == "12E" and error_fields(messages[2][1])["C"] == "22012"
+    raw.send(SYNC)
+    assert raw.until() == [(b"Z", b"I")]
 
 
 def test_empty_queries(raw_client):

@@ -164,3 +164,24 @@ def test_expressions(db):
                     "round(2.5::float8)") == [("ell", 3, "hi", "007", Decimal(3), 2.0)]
     assert err(db, "select 2147483647 + 1") == "22003"
     assert err(db, "select 1 / 0") == "22012"
+
+
+def test_comma_joins_use_where_equalities_and_filters_early(run):
+    """FROM a, b, c WHERE a.id = b.id AND ... is planned as hash joins with each item
+    filtered first: 300³ = 27 M combinations would exceed the engine's 1 M row bound."""
+    from .conftest import sql
+
+    async def scenario(c):
+        s = c.session()
+        for t in ("ja", "jb", "jc"):
+            await sql(s, f"CREATE TABLE {t} (id int PRIMARY KEY, v int)")
+            await sql(s, f"INSERT INTO {t} SELECT g, g % 7 FROM generate_series(1, 300) g")
+        res = await sql(s, "SELECT count(*), sum(ja.v + jb.v + jc.v) FROM ja, jb, jc "
+                           "WHERE ja.id = jb.id AND jc.id = jb.id AND ja.v = 3")
+        assert res[-1].rows == [(43, 43 * 9)]
+        # a column of one item compared with another item's column of a different name
+        res = await sql(s, "SELECT x.id, y.id FROM ja x, jb y WHERE x.id = y.v + 290 "
+                           "AND y.id < 10 ORDER BY 1, 2")
+        assert res[-1].rows == [(290 + i % 7, i) for i in sorted(range(1, 10),
+                                                                  key=lambda i: (i % 7, i))]
+    run(scenario)

@@ -1,10 +1,13 @@
 """The relay's admission: token bucket, open-connection counter, pid encoding."""
 from __future__ import annotations
 
+import argparse
 import threading
 
 import pytest
+from pydantic import ValidationError
 
+from dsql_ray.config import ClusterConfig
 from dsql_ray.relay.relay import (RATE_EXCEEDED, TOO_MANY_CONNECTIONS, Admission,
                                   AdmissionLimits, ConnectionCounter, TokenBucket,
                                   compute_index, make_pid)
@@ -91,19 +94,74 @@ def test_admission_rate_then_connections():
     assert (TOO_MANY_CONNECTIONS, RATE_EXCEEDED) == ("53300", "53400")
 
 
-def test_limits_from_env(monkeypatch):
-    monkeypatch.setenv("DSQL_RAY_MAX_CONNECTIONS", "5")
-    monkeypatch.setenv("DSQL_RAY_CONNECTION_RATE", "2.5")
-    monkeypatch.delenv("DSQL_RAY_CONNECTION_BURST", raising=False)
-    lim = AdmissionLimits.from_env()
-    assert (lim.max_connections, lim.rate, lim.burst) == (5, 2.5, 1000)
-    monkeypatch.setenv("DSQL_RAY_CONNECTION_BURST", "oops")
-    assert AdmissionLimits.from_env().burst == 1000
-    for var in ("DSQL_RAY_MAX_CONNECTIONS", "DSQL_RAY_CONNECTION_RATE",
-                "DSQL_RAY_CONNECTION_BURST"):
-        monkeypatch.delenv(var)
-    lim = AdmissionLimits.from_env()
-    assert (lim.max_connections, lim.rate, lim.burst) == (10_000, 100, 1000)
+def test_limits_come_from_the_cluster_config():
+    lim = AdmissionLimits.from_config(ClusterConfig())
+    assert (lim.max_connections, lim.rate, lim.burst) == (10_000, 100, 1000)   # DSQL's
+    assert ClusterConfig().max_connection_age == 3600
+    config = ClusterConfig(max_connections=5, connection_rate=2.5, connection_burst=7,
+                           max_connection_age=8)
+    lim = AdmissionLimits.from_config(config)
+    assert (lim.max_connections, lim.rate, lim.burst) == (5, 2.5, 7)
+    # the config reaches the actors as JSON
+    again = ClusterConfig.model_validate_json(config.model_dump_json())
+    assert (again.max_connections, again.connection_rate, again.connection_burst,
+            again.max_connection_age) == (5, 2.5, 7, 8)
+    for bad in ({"max_connections": 0}, {"connection_rate": 0}, {"connection_burst": 0},
+                {"max_connection_age": -1}):
+        with pytest.raises(ValidationError):
+            ClusterConfig(**bad)
+
+
+def test_up_flags_set_the_limits(capsys):
+    from dsql_ray.cli import _config
+    parser = argparse.Namespace(name="x", data_dir="/tmp/x", max_connections=5,
+                                connection_rate=2.5, connection_burst=7,
+                                max_connection_age=8.0)
+    config = _config(parser)
+    assert (config.max_connections, config.connection_rate, config.connection_burst,
+            config.max_connection_age) == (5, 2.5, 7, 8.0)
+    with pytest.raises(SystemExit) as info:
+        _config(argparse.Namespace(name="x", data_dir="/tmp/x", max_connections=0))
+    assert "--max-connections" in str(info.value)
+
+
+def test_a_refused_connection_is_refused_before_authentication():
+    """As PostgreSQL at max_connections: the startup packet is answered with the FATAL
+    error (no AuthenticationCleartextPassword first), then the connection closes."""
+    import asyncio
+    import socket
+    import struct
+
+    from dsql_ray.compute.service import _Fatal
+    from dsql_ray.relay.session import serve_connection
+
+    async def main():
+        server_sock, client_sock = socket.socketpair()
+        asked = []
+
+        async def authenticate(user, database, password):
+            asked.append(user)
+
+        async def factory(user, database, params):
+            raise AssertionError("no session for a refused connection")
+        reader, writer = await asyncio.open_connection(sock=server_sock)
+        error = _Fatal("too many open connections", sqlstate="53300")
+        serving = asyncio.ensure_future(serve_connection(
+            reader, writer, factory, authenticate=authenticate, refusal=error))
+        creader, cwriter = await asyncio.open_connection(sock=client_sock)
+        body = struct.pack("!I", 196608) + b"user\0admin\0database\0postgres\0\0"
+        cwriter.write(struct.pack("!I", len(body) + 4) + body)
+        await cwriter.drain()
+        reply = await asyncio.wait_for(creader.read(), 5)     # to EOF: closed
+        await serving
+        cwriter.close()
+        return reply, asked
+    reply, asked = asyncio.run(main())
+    assert reply[:1] == b"E" and not asked
+    assert b"C53300\0" in reply and b"SFATAL\0" in reply
+    assert b"too many open connections" in reply
+    (length,) = struct.unpack_from("!I", reply, 1)
+    assert len(reply) == 1 + length                          # nothing else was sent
 
 
 def test_pid_carries_compute_index():
@@ -119,6 +177,7 @@ def test_cancel_flag_reaches_the_engine_checkpoint():
     import asyncio
 
     from dsql_ray.compute import service
+    from dsql_ray.compute.interrupt import QueryCanceled
     from dsql_ray.compute.query import EngineConfig
     from dsql_ray.testing.memory import MemorySource
 
@@ -130,7 +189,7 @@ def test_cancel_flag_reaches_the_engine_checkpoint():
         config = EngineConfig(interrupt=ctl.check)
         ctl.running = ctl.seq = 1
         assert ctl.request_cancel()
-        with pytest.raises(service.QueryCanceled) as info:
+        with pytest.raises(QueryCanceled) as info:
             await src.query("SELECT count(*) FROM t a JOIN t b ON true "
                             "JOIN t c ON a.v + b.v + c.v < 0", config=config)
         assert info.value.sqlstate == "57014"

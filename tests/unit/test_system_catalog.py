@@ -44,7 +44,8 @@ class FakeTxn:
         self.rows = sorted((table_key(t.schema, t.name), table_to_row(t)) for t in tables)
 
     async def scan(self, low, high):
-        assert (low, high) == tables_range()
+        if (low, high) != tables_range():
+            return []        # other catalog rows (secondary indexes, jobs): none here
         return list(self.rows)
 
 

@@ -22,7 +22,7 @@ from ..result import Column, QueryResult
 from . import sqltypes as S
 from .operators import Rel
 from .planner import SelectPlanner
-from .runtime import EngineConfig, Env, RunState
+from .runtime import EngineConfig, Env, RunState, check_memory, rows_size
 
 __all__ = ["TableSource", "EngineConfig", "PreparedSelect", "prepare_select", "run_select",
            "describe_select"]
@@ -59,11 +59,14 @@ class PreparedSelect:
         if len(params) < len(self.param_oids):
             raise DsqlError(f"there is no parameter ${len(params) + 1}", sqlstate="42P02")
         run = RunState(config, tables)
+        if config.max_bytes is not None:     # the statement's memory bound (54000)
+            run.base_bytes = sum(rows_size(rows) for rows in tables.values())
+            check_memory(run.base_bytes, config.max_bytes)
         values = [S.cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, S.UNKNOWN, 0)
                   else v for v, oid in zip(params, self.param_oids + [0] * len(params))]
         with decimal.localcontext(S.NUMERIC_CONTEXT):
             rows = self.rel.rows(Env(values, (), run))
-        run.check_rows(len(rows))
+        run.check_rows(len(rows), rows)
         return QueryResult(f"SELECT {len(rows)}", list(self.columns),
                            [tuple(r) for r in rows])
 

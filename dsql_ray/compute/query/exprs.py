@@ -26,6 +26,7 @@ from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, no_function
+from .jsonops import json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
 
@@ -517,6 +518,9 @@ class ExprCompiler:
             return Expr(strict2(match, left.fn, right.fn), T.BOOL, c)
         if op in ("+", "-", "*", "/", "%", "^"):
             return self._arith(op, left, right)
+        e = json_operator(self, op, left, right)
+        if e is not None:
+            return e
         raise self._no_operator(op, left, right)
 
     def _arith(self, op: str, left: Expr, right: Expr) -> Expr:
@@ -702,12 +706,43 @@ class ExprCompiler:
 
     def _op_any_array(self, node: ast.A_Expr, is_all: bool) -> Expr:
         rexpr = node.rexpr
-        if not isinstance(rexpr, ast.A_ArrayExpr):
-            raise FeatureNotSupported("ANY/ALL over arrays is only supported with ARRAY[...]")
         op = node.name[-1].sval
         left = self.compile(node.lexpr)
+        if not isinstance(rexpr, ast.A_ArrayExpr):
+            return self._any_all_value(op, left, self.compile(rexpr), is_all)
         cells = [self.binary(op, left, self.compile(el)).fn for el in rexpr.elements or ()]
         return Expr(self._any_all(cells, is_all), T.BOOL)
+
+    def _any_all_value(self, op: str, left: Expr, arr: Expr, is_all: bool) -> Expr:
+        """x op ANY/ALL (an array value: a parameter, a cast, a column): the comparison
+        compiled once against the element type, applied to each element."""
+        if arr.oid in (S.UNKNOWN, 0) and left.oid in S.ARRAY_OF:    # x = ANY($1): x's type
+            arr = self.coerce(arr, S.ARRAY_OF[left.oid])
+        elem_oid = next((e for e, a in S.ARRAY_OF.items() if a == arr.oid), None)
+        if elem_oid is None:
+            raise FeatureNotSupported("ANY/ALL needs an array of a known element type, "
+                                      "e.g. ANY($1::int[])")
+        current: list = []              # the element being compared (a stack: re-entrant)
+        cmp = self.binary(op, left, Expr(lambda row, env: current[-1], elem_oid)).fn
+        af = arr.fn
+
+        def fn(row, env):
+            values = af(row, env)
+            if values is None:
+                return None
+            saw_null = False
+            for v in values:
+                current.append(v)
+                try:
+                    r = None if v is None else cmp(row, env)
+                finally:
+                    current.pop()
+                if r is None:
+                    saw_null = True
+                elif r != is_all:
+                    return r
+            return None if saw_null else is_all
+        return Expr(fn, T.BOOL)
 
     @staticmethod
     def _any_all(fns, is_all):

@@ -108,7 +108,7 @@ class RecursiveUnion(Rel):
                 if self.distinct:
                     new = _unseen(new, seen)
                 out.extend(new)
-                env.run.check_rows(len(out))
+                env.run.check_rows(len(out), out)
                 current = new
             if not current:
                 return out
@@ -183,7 +183,7 @@ class Join(Rel):
                 if not matched and self.kind in ("left", "full"):
                     out.append(lrow + rpad)
                 if len(out) > 4096:
-                    check(len(out))
+                    check(len(out), out)
         else:
             for lrow in lrows:
                 matched = False
@@ -196,7 +196,7 @@ class Join(Rel):
                             right_matched[j] = True
                 if not matched and self.kind in ("left", "full"):
                     out.append(lrow + rpad)
-                check(len(out))
+                check(len(out), out)
         if right_matched is not None:
             out.extend(lpad + r for r, m in zip(rrows, right_matched) if not m)
         check(len(out))
@@ -215,7 +215,7 @@ class Join(Rel):
                     out.append(row)
             if not matched and self.kind == "left":
                 out.append(lrow + (None,) * rw)
-            env.run.check_rows(len(out))
+            env.run.check_rows(len(out), out)
         return self._merge(out, len(self.left.columns))
 
     def _merge(self, out, lw):
@@ -526,7 +526,7 @@ class SetOp(Rel):
     def rows(self, env):
         left = self._side(self.left, self.casts[0], env)
         right = self._side(self.right, self.casts[1], env)
-        env.run.check_rows(len(left) + len(right))
+        env.run.check_rows(len(left) + len(right), left or right)
         if self.op == "union":
             if self.all:
                 return left + right

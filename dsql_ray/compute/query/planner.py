@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from pglast import ast
-from pglast.enums import JoinType, SetOperation, SortByDir, SortByNulls
+from pglast.enums import BoolExprType, JoinType, SetOperation, SortByDir, SortByNulls
 
 from ...errors import BindError, DsqlError, FeatureNotSupported
 from .. import types as T
@@ -287,16 +287,48 @@ class SelectPlanner:
         return comp.cast(e, T.INT8) if e.oid != T.INT8 else e
 
     # -- FROM -----------------------------------------------------------------------------------------
-    def plan_from(self, items, parent, level, ctes) -> tuple[Rel, Scope]:
+    def plan_from(self, items, parent, level, ctes, where=None) -> tuple[Rel, Scope]:
+        """The FROM list as a chain of joins. ``where``: the level's WHERE clause, whose
+        conjuncts may also be used early (the caller still applies all of it): one that
+        reads a single FROM item filters that item before it is joined, and ``x = y``
+        between the items joined so far and the next makes that join a hash join."""
         if not items:
             return OneRow([]), Scope(level, parent, ctes)
+        conjs = [c for c in _conjuncts(where) if _early(c)]
         rel, scope = self.plan_item(items[0], parent, level, ctes, None)
+        if len(items) > 1:
+            rel = self._prefilter(rel, scope, conjs)
         for item in items[1:]:
             rrel, rscope = self.plan_item(item, parent, level, ctes, scope)
             lateral = _is_lateral(item)
-            rel, scope = self._combine(rel, scope, rrel, rscope, "cross", None, [], lateral,
+            kind, quals = "cross", None
+            if not lateral:
+                rrel = self._prefilter(rrel, rscope, conjs)
+                keys = [c for c in conjs if _joins(c, scope, rscope)]
+                if keys:
+                    kind = "inner"
+                    quals = keys[0] if len(keys) == 1 else ast.BoolExpr(
+                        boolop=BoolExprType.AND_EXPR, args=tuple(keys))
+            rel, scope = self._combine(rel, scope, rrel, rscope, kind, quals, [], lateral,
                                        None, ctes)
         return rel, scope
+
+    def _prefilter(self, rel: Rel, scope: Scope, conjs: list) -> Rel:
+        """``rel`` filtered by the conjuncts that read only its own columns."""
+        preds = []
+        for c in conjs:
+            if not _local_to(c, scope):
+                continue
+            try:
+                preds.append(ExprCompiler(self, scope, "WHERE").boolean(c, "WHERE").fn)
+            except DsqlError:
+                continue            # the full WHERE clause reports it
+        if not preds:
+            return rel
+        if len(preds) == 1:
+            return Filter(rel, preds[0], rel.columns)
+        return Filter(rel, lambda row, env: all(p(row, env) is True for p in preds),
+                      rel.columns)
 
     def plan_item(self, item, parent, level, ctes, left_scope: Scope | None
                   ) -> tuple[Rel, Scope]:
@@ -488,7 +520,8 @@ class SelectPlanner:
 
     # -- one SELECT -------------------------------------------------------------------------------------
     def plan_simple(self, stmt: ast.SelectStmt, parent, level, ctes) -> Rel:
-        rel, scope = self.plan_from(stmt.fromClause or (), parent, level, ctes)
+        rel, scope = self.plan_from(stmt.fromClause or (), parent, level, ctes,
+                                    stmt.whereClause)
         if stmt.whereClause is not None:
             if contains_aggregate(stmt.whereClause):
                 raise DsqlError("aggregate functions are not allowed in WHERE",
@@ -693,6 +726,52 @@ def _conjuncts(node) -> list:
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
         return [c for a in node.args for c in _conjuncts(a)]
     return [node] if node is not None else []
+
+
+#: functions whose value may change between calls: a conjunct calling one is not moved
+_VOLATILE = frozenset({"random", "nextval", "setval", "currval", "lastval", "clock_timestamp",
+                       "gen_random_uuid", "timeofday"})
+
+
+def _early(conj) -> bool:
+    """A WHERE conjunct that may be evaluated before the FROM list is fully joined."""
+    return not any_node(conj, lambda n: isinstance(n, (ast.SubLink, ast.A_Star)) or (
+        isinstance(n, ast.FuncCall) and (n.funcname[-1].sval.lower() in _VOLATILE
+                                         or n.over is not None or n.agg_star)))
+
+
+def _column_refs(conj) -> list:
+    refs = []
+    any_node(conj, lambda n: isinstance(n, ast.ColumnRef) and refs.append(n) and False)
+    return refs
+
+
+def _where(ref: ast.ColumnRef, scope: Scope) -> bool:
+    """The reference names exactly one column among ``scope``'s own FROM items."""
+    names = [f.sval for f in ref.fields if isinstance(f, ast.String)]
+    if len(names) != len(ref.fields) or not 1 <= len(names) <= 2:
+        return False
+    hits, _ = scope.find_local(names[0] if len(names) == 2 else None, names[-1])
+    return len(hits) == 1
+
+
+def _local_to(conj, scope: Scope) -> bool:
+    refs = _column_refs(conj)
+    return bool(refs) and all(_where(r, scope) for r in refs)
+
+
+def _joins(conj, left: Scope, right: Scope) -> bool:
+    """``a = b`` with one side a column of ``left`` and the other a column of ``right``."""
+    if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
+            and conj.name[0].sval == "=" and isinstance(conj.lexpr, ast.ColumnRef)
+            and isinstance(conj.rexpr, ast.ColumnRef)):
+        return False
+    a, b = conj.lexpr, conj.rexpr
+    for x, y in ((a, b), (b, a)):
+        if _where(x, left) and _where(y, right) and not _where(x, right) \
+                and not _where(y, left):
+            return True
+    return False
 
 
 def _is_lateral(item) -> bool:

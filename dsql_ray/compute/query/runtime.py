@@ -19,6 +19,8 @@ class EngineConfig:
     now: dt.datetime | None = None                # transaction timestamp (now())
     #: called at every row-count checkpoint; raises to stop the statement (cancel)
     interrupt: Callable[[], None] | None = None
+    #: estimated bytes of intermediate results one statement may hold (None: unbounded)
+    max_bytes: float | None = None
 
 
 class RunState:
@@ -28,16 +30,52 @@ class RunState:
         self.config = config
         self.tables = tables
         self.cache: dict[Any, Any] = {}
+        self.base_bytes = 0            # scanned tables, held for the whole statement
         self.now = config.now or dt.datetime.now(dt.timezone.utc)
         if self.now.tzinfo is None:
             self.now = self.now.replace(tzinfo=dt.timezone.utc)
 
-    def check_rows(self, n: int) -> None:
+    def check_rows(self, n: int, rows: list | None = None) -> None:
+        """A checkpoint of an operator holding ``n`` rows (``rows``: a sample of them)."""
         if self.config.interrupt is not None:
             self.config.interrupt()
         if n > self.config.max_rows:
             raise LimitExceeded(f"query would materialise more than {self.config.max_rows} "
                                 "rows", hint="Add a more selective WHERE clause or a LIMIT.")
+        if rows and self.config.max_bytes is not None:
+            check_memory(self.base_bytes + n * row_size(rows[-1]), self.config.max_bytes)
+
+
+def value_size(v: Any) -> int:
+    """Rough bytes a Python value holds (CPython object sizes)."""
+    if v is None or v is True or v is False:
+        return 8
+    if isinstance(v, (str, bytes)):
+        return 49 + len(v)
+    if isinstance(v, (tuple, list)):
+        return 56 + 8 * len(v) + sum(value_size(x) for x in v)
+    return 32
+
+
+def row_size(row: Any) -> int:
+    return value_size(row) if isinstance(row, (tuple, list)) else 64
+
+
+def rows_size(rows: list) -> int:
+    """Estimated bytes of ``rows``: their count times the mean size of up to 16 samples."""
+    if not rows:
+        return 0
+    step = max(1, len(rows) // 16)
+    sample = rows[::step][:16]
+    return len(rows) * sum(row_size(r) for r in sample) // len(sample)
+
+
+def check_memory(estimate: float, budget: float) -> None:
+    if estimate > budget:
+        raise LimitExceeded(f"statement memory limit exceeded: intermediate results need "
+                            f"about {int(estimate) // 1024} KiB, the limit is "
+                            f"{int(budget) // 1024} KiB",
+                            hint="Add a more selective WHERE clause or a LIMIT.")
 
 
 class Env:

@@ -10,13 +10,14 @@ import datetime as dt
 import decimal
 import math
 import re
+import uuid
 from typing import Any
 
 from ...errors import DsqlError
 from .. import types as T
 
-INTS = (T.INT2, T.INT4, T.INT8)
-NUMERIC_ORDER = [T.INT2, T.INT4, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8]
+INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
+NUMERIC_ORDER = [T.INT2, T.INT4, T.OID, T.INT8, T.NUMERIC, T.FLOAT4, T.FLOAT8]
 NUMERICS = frozenset(NUMERIC_ORDER)
 STRINGS = frozenset({T.TEXT, T.VARCHAR, T.BPCHAR})
 DATETIMES = frozenset({T.DATE, T.TIMESTAMP, T.TIMESTAMPTZ})
@@ -25,10 +26,10 @@ UNKNOWN = T.UNKNOWN
 #: array type OIDs for array_agg results
 ARRAY_OF = {T.INT2: 1005, T.INT4: 1007, T.INT8: 1016, T.TEXT: 1009, T.NUMERIC: 1231,
             T.FLOAT8: 1022, T.FLOAT4: 1021, T.BOOL: 1000, T.VARCHAR: 1015, T.DATE: 1182,
-            T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185}
+            T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185, T.OID: 1028, T.UUID: 2951}
 
 _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 1, "integer"),
-              T.INT8: (-2**63, 2**63 - 1, "bigint")}
+              T.INT8: (-2**63, 2**63 - 1, "bigint"), T.OID: (0, 2**32 - 1, "oid")}
 
 #: decimal arithmetic context: wide enough for exact numeric sums and products
 NUMERIC_CONTEXT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_UP,
@@ -202,6 +203,9 @@ def to_text(value: Any) -> str:
         return s
     if isinstance(value, dt.date):
         return value.isoformat()
+    if isinstance(value, dt.time):
+        t = value.strftime("%H:%M:%S")
+        return t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
     if isinstance(value, dt.timedelta):
         return interval_text(value)
     if isinstance(value, list):
@@ -248,6 +252,27 @@ _INTERVAL_UNITS = {"microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "sec":
                    "day": 86400, "d": 86400, "week": 7 * 86400, "w": 7 * 86400}
 
 
+def invalid_datetime(oid: int, text: str) -> DsqlError:
+    """Date/time input PostgreSQL cannot read: 22007, not the generic 22P02."""
+    return DsqlError(f'invalid input syntax for type {type_name(oid)}: "{text}"',
+                     sqlstate="22007")
+
+
+_TIME_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?\s*$")
+
+
+def parse_time(text: str) -> dt.time:
+    m = _TIME_RE.match(text)
+    if not m:
+        raise invalid_datetime(T.TIME, text)
+    h, mi, s, frac = m.groups()
+    try:
+        return dt.time(int(h), int(mi), int(s or 0), int((frac or "0").ljust(6, "0")))
+    except ValueError:
+        raise DsqlError(f'date/time field value out of range: "{text}"',
+                        sqlstate="22008") from None
+
+
 def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
     m = _TS_RE.match(text)
     if not m:
@@ -255,7 +280,7 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
         if low in ("epoch",):
             base = dt.datetime(1970, 1, 1)
             return base.date() if oid == T.DATE else base
-        raise invalid_text(oid, text)
+        raise invalid_datetime(oid, text)
     y, mo, d, h, mi, s, frac, tz = m.groups()
     try:
         if oid == T.DATE:
@@ -290,10 +315,10 @@ def parse_interval(text: str) -> dt.timedelta:
             raise DsqlError("intervals with months or years are not supported yet",
                             sqlstate="0A000")
         if u not in _INTERVAL_UNITS:
-            raise invalid_text(T.INTERVAL, text)
+            raise invalid_datetime(T.INTERVAL, text)
         total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
     if not re.fullmatch(r"(\s*-?\d+(?:\.\d+)?\s*[a-z]+\s*)+", rest):
-        raise invalid_text(T.INTERVAL, text)
+        raise invalid_datetime(T.INTERVAL, text)
     return total
 
 
@@ -407,15 +432,18 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         return None
     if oid in _INT_RANGE:
         return _to_int(value, oid)
-    if oid in (T.TEXT, T.UNKNOWN, T.JSON, T.JSONB):
+    if oid in (T.TEXT, T.UNKNOWN):
         return to_text(value)
+    if oid in (T.JSON, T.JSONB):
+        from ..values import cast as store_cast     # validates; normalizes jsonb
+        return store_cast(value, oid)
     if oid in (T.VARCHAR, T.BPCHAR):
         s = to_text(value)
         if typmod:
             s = s[:typmod[0]]
-            if oid == T.BPCHAR:
-                s = s.ljust(typmod[0])
-        return s
+        # character(n) values are kept without their trailing blanks, which PostgreSQL
+        # ignores in comparisons and drops when converting to text
+        return s.rstrip(" ") if oid == T.BPCHAR else s
     if oid == T.BOOL:
         return _to_bool(value)
     if oid in (T.FLOAT4, T.FLOAT8):
@@ -441,13 +469,31 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
             return value
         if isinstance(value, str):
             return parse_interval(value)
+    if oid == T.TIME:
+        if isinstance(value, str):
+            return parse_time(value)
+        if isinstance(value, dt.datetime):
+            return value.time()
+        if isinstance(value, dt.time):
+            return value.replace(tzinfo=None)
+    if oid == T.UUID:
+        if isinstance(value, uuid.UUID):
+            return value
+        if isinstance(value, str):
+            try:
+                return uuid.UUID(value.strip())
+            except ValueError:
+                raise invalid_text(oid, value) from None
     if oid == T.BYTEA:
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str):
-            return bytes.fromhex(value[2:]) if value.startswith("\\x") else value.encode()
-    if oid in ARRAY_OF.values() and isinstance(value, list):
-        return value
+            from ..values import cast as store_cast     # hex and escape formats, 22P02
+            return store_cast(value, oid)
+    if oid in ARRAY_OF.values() and isinstance(value, (list, str)):
+        elem = next(e for e, a in ARRAY_OF.items() if a == oid)
+        items = array_items(value) if isinstance(value, str) else value
+        return [cast(v, elem) for v in items]
     raise DsqlError(f"cannot cast value to type {type_name(oid)}", sqlstate="42846")
 
 
@@ -462,6 +508,9 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
+    elements = {a: e for e, a in ARRAY_OF.items()}
+    if src in elements and dst in elements:          # int2[] → int4[], oid[] → int8[]
+        return can_cast(elements[src], elements[dst])
     return False
 
 
@@ -482,6 +531,45 @@ def value_oid(value: Any) -> int:
         return T.DATE
     if isinstance(value, dt.timedelta):
         return T.INTERVAL
+    if isinstance(value, dt.time):
+        return T.TIME
+    if isinstance(value, uuid.UUID):
+        return T.UUID
     if isinstance(value, bytes):
         return T.BYTEA
     return T.TEXT
+
+
+_ARRAY_ITEM = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^,{}"\s](?:[^,{}"]*[^,{}"\s])?))\s*'
+                         r"([,}])")
+
+
+def array_items(text: str) -> list[str | None]:
+    """The elements of a one-dimensional array literal (array_in): ``{1,2,NULL}``,
+    ``{"a b","q\\"x"}`` → their text, unquoted; NULL → None."""
+    def malformed() -> DsqlError:
+        return DsqlError(f'malformed array literal: "{text[:60]}"', sqlstate="22P02")
+    body = text.strip()
+    if not body.startswith("{") or not body.endswith("}"):
+        raise malformed()
+    if body[1:-1].strip() == "":
+        return []
+    if body[1:].lstrip().startswith("{"):
+        raise DsqlError("multidimensional arrays are not supported", sqlstate="0A000")
+    values: list[str | None] = []
+    pos = 1
+    while pos < len(body):
+        m = _ARRAY_ITEM.match(body, pos)
+        if m is None:
+            raise malformed()
+        quoted, bare, end = m.groups()
+        if quoted is not None:
+            values.append(re.sub(r"\\(.)", r"\1", quoted))
+        else:
+            values.append(None if bare.upper() == "NULL" else bare)
+        pos = m.end()
+        if end == "}":
+            break
+    if pos != len(body):
+        raise malformed()
+    return values

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pglast import ast
 
-from ..catalog import TableDef, row_to_table, tables_range
+from ..catalog import TableDef, row_to_table, schemas_range, tables_range
 from . import functions as _functions  # noqa: F401  (registers the functions)
 from . import tables as ST
 from .functions import CURRENT_SETTINGS, session_settings
@@ -68,9 +68,25 @@ async def user_tables(txn) -> list[TableDef]:
 
 
 def rows_for(table: TableDef, tables: list[TableDef], settings: dict | None = None,
-             user: str = ST.OWNER) -> list[tuple]:
+             user: str = ST.OWNER, extras: dict | None = None) -> list[tuple]:
     snap = ST.Snapshot(tables, settings if settings is not None else session_settings(), user)
+    for name, value in (extras or {}).items():      # indexes, jobs
+        setattr(snap, name, value)
     return [tuple(r) for r in ST.BY_ID[table.table_id].rows(snap)]
+
+
+async def user_schemas(txn) -> list[str]:
+    """Schemas made by CREATE SCHEMA, as of the transaction's snapshot."""
+    low, high = schemas_range()
+    return [r[0] for _, r in await txn.scan(low, high)]
+
+
+async def index_extras(txn) -> dict:
+    """Secondary indexes and sys.jobs rows at the transaction's snapshot."""
+    from ..indexes import load_indexes
+    from ..jobs import load_jobs, sys_jobs_rows
+    return {"indexes": tuple(await load_indexes(txn)),
+            "jobs": tuple(sys_jobs_rows(await load_jobs(txn)))}
 
 
 async def scan_system(table: TableDef, txn, cache: dict | None = None,
@@ -82,4 +98,14 @@ async def scan_system(table: TableDef, txn, cache: dict | None = None,
         tables = await user_tables(txn)
         if cache is not None:
             cache["tables"] = tables
-    return rows_for(table, tables, settings)
+        _functions.CURRENT_TABLES.set(tables)    # catalog functions see the same tables
+    extras = cache.get("index_extras") if cache is not None else None
+    if extras is None:
+        extras = await index_extras(txn)
+        if cache is not None:
+            cache["index_extras"] = extras
+    if "_schemas" not in extras:                     # CREATE SCHEMA'd (compute/ddl.py)
+        extras = {**extras, "_schemas": set(await user_schemas(txn))}
+        if cache is not None:
+            cache["index_extras"] = extras
+    return rows_for(table, tables, settings, extras=extras)

@@ -6,6 +6,7 @@ planned (``planner.catalog``, a :class:`~dsql_ray.compute.system.SystemCatalog`)
 from __future__ import annotations
 
 import contextvars
+from collections.abc import Mapping
 
 from ...errors import DsqlError
 from .. import types as T
@@ -31,7 +32,7 @@ def default_settings() -> dict[str, str]:
             "transaction_isolation": "repeatable read",
             "default_transaction_isolation": "repeatable read",
             "search_path": '"$user", public', "max_identifier_length": "63",
-            "lc_collate": "C", "lc_ctype": "C", "max_index_keys": "32"}
+            "lc_collate": "C", "lc_ctype": "C", "max_index_keys": "32", "jit": "off"}
 
 
 def session_settings() -> dict[str, str]:
@@ -42,17 +43,52 @@ def session_settings() -> dict[str, str]:
     return out
 
 
-def _snapshot(c):
-    """(name → oid, oid → TableDef) of every relation the planner's catalog knows."""
-    cat = c.planner.catalog
-    snap = getattr(cat, "system_snapshot", None)
-    tables = snap() if snap is not None else []
-    rels = [s.table for s in ST.SYSTEM.values()] + list(tables)
-    by_oid = {ST.table_oid(t): t for t in rels}
-    for t in tables:
-        if t.pk and not t.hidden_pk:
-            by_oid[ST.index_oid(t)] = t
-    return by_oid
+#: user tables as the running statement's catalog scan read them (set by scan_system):
+#: a compute node's cache only holds the tables it has resolved since it started
+CURRENT_TABLES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
+    "dsql_current_tables", default=None)
+
+
+def _snapshot(c) -> "_Relations":
+    """oid → TableDef of every relation (tables and their primary-key indexes)."""
+    return _Relations(c.planner.catalog)
+
+
+class _Relations(Mapping):
+    """Read when used, so a plan made before a table was known (or cached) still finds
+    it: the tables the statement's catalog scan read, over the tables the catalog has
+    cached (system relations always)."""
+
+    def __init__(self, catalog):
+        self.catalog = catalog
+        self._scanned: list | None = None
+        self._cached = -1
+        self._map: dict = {}
+
+    def _current(self) -> dict:
+        snap = getattr(self.catalog, "system_snapshot", None)
+        cached = snap() if snap is not None else []
+        scanned = CURRENT_TABLES.get()
+        if scanned is not self._scanned or len(cached) != self._cached or not self._map:
+            by_id = {t.table_id: t for t in cached}
+            by_id.update((t.table_id, t) for t in scanned or ())
+            tables = list(by_id.values())
+            by_oid = {ST.table_oid(t): t for t in [s.table for s in ST.SYSTEM.values()]}
+            by_oid.update((ST.table_oid(t), t) for t in tables)
+            for t in tables:
+                if t.pk and not t.hidden_pk:
+                    by_oid[ST.index_oid(t)] = t
+            self._scanned, self._cached, self._map = scanned, len(cached), by_oid
+        return self._map
+
+    def __getitem__(self, oid):
+        return self._current()[oid]
+
+    def __iter__(self):
+        return iter(self._current())
+
+    def __len__(self) -> int:
+        return len(self._current())
 
 
 def _const(value, oid):
@@ -287,12 +323,39 @@ def _get_def(c, args, name):
     by_oid = _snapshot(c)
     a = _oid_arg(c, name, args, args[0])
 
+    secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
+
     def fn(v):
+        if v in secondary:
+            return secondary[v][name == "pg_get_constraintdef"]
         t = by_oid.get(v)
+        if t is None and name == "pg_get_constraintdef" and v >= ST.FIRST_USER_OID * 1000:
+            t = by_oid.get(v // 1000)            # a CHECK constraint (ST.check_oid)
+            i = v % 1000 - 500
+            if t is not None and t.table_id >= 0 and 0 <= i < len(t.checks):
+                return ST.check_def(t.checks[i])
+            return None
         if t is None or t.table_id < 0 or not t.pk:
             return None
         return ST.constraint_def(t) if name == "pg_get_constraintdef" else ST.index_def(t)
     return strict(fn, [a], T.TEXT)
+
+
+def _secondary_defs(c) -> dict[int, tuple[str, str | None]]:
+    """Secondary index oid → (index definition, UNIQUE constraint definition)."""
+    from ..indexes import registry_of_catalog
+    reg = registry_of_catalog(c.planner.catalog)
+    if reg is None:
+        return {}
+    names = {t.table_id: t for t in _snapshot(c).values() if t.table_id > 0}
+    out = {}
+    for d in reg.by_name.values():
+        t = names.get(d.table_id)
+        if t is not None:
+            out[ST.secondary_index_oid(d)] = (
+                d.definition(t),
+                f"UNIQUE ({', '.join(d.key_names(t))})" if d.constraint else None)
+    return out
 
 
 @register("current_setting")
@@ -309,6 +372,23 @@ def _current_setting(c, args, name):
             raise DsqlError(f'unrecognized configuration parameter "{key}"', sqlstate="42704")
         return settings[key.lower()]
     return strict(fn, [a], T.TEXT, volatile=True)
+
+
+@register("set_config")
+def _set_config(c, args, name):
+    """set_config(name, value, is_local): the session's setting (asyncpg turns jit off
+    before it introspects types). is_local lasts as long as the session here."""
+    _arity(name, args, 3)
+    key, value = c.coerce(args[0], T.TEXT), c.coerce(args[1], T.TEXT)
+    local = c.coerce(args[2], T.BOOL)
+
+    def fn(k, v, _local):
+        current = CURRENT_SETTINGS.get()
+        known = {n.lower(): n for n in session_settings()}
+        if current is not None:
+            current[known.get(k.lower(), k)] = v
+        return v
+    return strict(fn, [key, value, local], T.TEXT, volatile=True)
 
 
 @register("pg_encoding_to_char")
@@ -328,10 +408,61 @@ def _serial_sequence(c, args, name):
     return _const(None, T.TEXT)
 
 
-@register("pg_get_statisticsobjdef_columns", "pg_get_viewdef", "pg_get_triggerdef",
+@register("pg_get_viewdef")
+def _get_viewdef(c, args, name):
+    _arity(name, args, 1, 2)
+    by_oid = _snapshot(c)
+    a = _oid_arg(c, name, args, args[0])
+
+    def fn(v):
+        t = by_oid.get(v)
+        if t is None or t.table_id < 0 or t.kind != "v":
+            return None
+        return " " + t.view_sql + ";"
+    return strict(fn, [a], T.TEXT)
+
+
+@register("pg_get_statisticsobjdef_columns", "pg_get_triggerdef",
           "pg_get_functiondef", "pg_get_ruledef", "pg_get_partkeydef")
 def _no_def(c, args, name):
     return _const(None, T.TEXT)
+
+
+@register("pg_partition_ancestors")
+def _partition_ancestors(c, args, name):
+    """No table is partitioned: a relation's only ancestor is itself (psql 18's \\d)."""
+    _arity(name, args, 1)
+    return _oid_arg(c, name, args, args[0])
+
+
+@register("gen_random_uuid")
+def _gen_random_uuid(c, args, name):
+    import uuid
+    _arity(name, args, 0)
+    return Expr(lambda row, env: uuid.uuid4(), T.UUID)
+
+
+@register("json_build_object", "jsonb_build_object")
+def _json_build_object(c, args, name):
+    from ..values import json_build_object
+    if len(args) % 2:
+        raise DsqlError("argument list must have even number of elements",
+                        sqlstate="22023",
+                        hint=f"The arguments of {name}() must consist of alternating keys "
+                             "and values.")
+    args = [c.coerce(a, T.TEXT) if a.oid in (S.UNKNOWN, 0) else a for a in args]
+    fns, oids = [a.fn for a in args], [a.oid for a in args]
+    oid = T.JSONB if name.startswith("jsonb") else T.JSON
+
+    def fn(row, env):
+        values = [f(row, env) for f in fns]
+        pairs = []
+        for i in range(0, len(values), 2):
+            if values[i] is None:
+                raise DsqlError("null value not allowed for object key", sqlstate="22023")
+            pairs.append((S.to_text(values[i]), values[i + 1], oids[i + 1]))
+        return json_build_object(pairs, oid)
+    return Expr(fn, oid)
 
 
 @register("pg_backend_pid")

@@ -2,8 +2,9 @@
 
 * ``x::regclass`` / ``regtype`` / ``regnamespace`` / ``regrole`` / ``regproc`` → calls of
   ``__dsql_reg*(x)``: an integer shows as a name, a string reads as an oid (int8);
-  ``::oid`` → ``::int8``; ``::name`` → ``::text``; ``::int2vector`` / ``::oidvector`` →
-  arrays.
+  ``::oid`` → ``::int8`` (but ``::oid[]`` stays: catalog oid columns are of type oid, so
+  ``array_agg`` of them and ``$1::oid[]`` are oid[], which drivers such as asyncpg need);
+  ``::name`` → ``::text``; ``::int2vector`` / ``::oidvector`` → arrays.
 * ``expr COLLATE "x"`` → ``expr``.
 * ``unnest(arr)`` / ``generate_subscripts(arr, 1)`` in a select list → a lateral
   ``generate_series(1, array_length(arr, 1))`` in FROM.
@@ -55,7 +56,7 @@ def _typename(tn: ast.TypeName) -> str:
 
 
 def system_relation(rv: ast.RangeVar) -> tuple[str, str] | None:
-    if rv.schemaname in ("pg_catalog", "information_schema"):
+    if rv.schemaname in ("pg_catalog", "information_schema", "sys"):
         key = (rv.schemaname, rv.relname)
         return key if key in ST.SYSTEM else None
     if rv.schemaname is None and ("pg_catalog", rv.relname) in ST.SYSTEM:
@@ -105,6 +106,8 @@ def _rewrite_cast(node: ast.TypeCast) -> Any:
     array = bool(node.typeName.arrayBounds)
     if name in _REG_FUNCS and not array:
         return _func(_REG_FUNCS[name], [node.arg])
+    if name == "oid" and array:         # oid[] stays: drivers declare $1::oid[] parameters
+        return node
     if name in _RENAME_TYPES:
         node.typeName = _type(_RENAME_TYPES[name], array)
     elif name in _ARRAY_TYPES:

@@ -22,12 +22,12 @@ DEFAULT_COLLATION = 100
 FIRST_USER_OID = 16384
 NAME, CHAR, REGCLASS, REGTYPE, REGPROC, INT2VECTOR, OIDVECTOR, RECORD, VOID = (
     19, 18, 2205, 2206, 24, 22, 30, 2249, 2278)
-INT2_ARRAY, INT8_ARRAY, TEXT_ARRAY = 1005, 1016, 1009
+INT2_ARRAY, INT8_ARRAY, TEXT_ARRAY, OID_ARRAY = 1005, 1016, 1009, 1028
 
 #: column type letters used in the compact definitions below
-_TYPES = {"o": T.INT8, "n": T.TEXT, "c": T.TEXT, "t": T.TEXT, "b": T.BOOL, "i2": T.INT2,
-          "i4": T.INT4, "i8": T.INT8, "f4": T.FLOAT4, "ai2": INT2_ARRAY, "ao": INT8_ARRAY,
-          "at": TEXT_ARRAY}
+_TYPES = {"o": T.OID, "n": T.TEXT, "c": T.TEXT, "t": T.TEXT, "b": T.BOOL, "i2": T.INT2,
+          "i4": T.INT4, "i8": T.INT8, "f4": T.FLOAT4, "ai2": INT2_ARRAY, "ao": OID_ARRAY,
+          "at": TEXT_ARRAY, "tz": T.TIMESTAMPTZ}
 
 
 def table_oid(t: TableDef) -> int:
@@ -159,17 +159,22 @@ class SysTable:
 class Snapshot:
     """What the row generators read: the user tables and the session's settings."""
 
-    def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER):
+    indexes: tuple = ()         # secondary IndexDefs (compute/indexes.py)
+    jobs: tuple = ()            # sys.jobs rows (compute/jobs.py)
+
+    def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER,
+                 schemas: Iterable[str] = ()):
         self.tables = sorted(tables, key=lambda t: (t.schema, t.name))
         self.settings = settings
         self.user = user
+        self._schemas = set(schemas)     # CREATE SCHEMA'd, empty ones included
 
     @property
     def schemas(self) -> list[str]:
-        return sorted({"public"} | {t.schema for t in self.tables})
+        return sorted({"public"} | self._schemas | {t.schema for t in self.tables})
 
     def all_relations(self) -> list[TableDef]:
-        return [s.table for s in SYSTEM.values()] + self.tables
+        return [s.table for s in SYSTEM.values() if s.table.schema != "sys"] + self.tables
 
 
 def _namespaces(snap):
@@ -183,19 +188,21 @@ def _class(snap):
     for t in snap.all_relations():
         user = t.table_id >= 0
         has_pk = user and bool(t.pk) and not t.hidden_pk
+        kind, checks = (t.kind, len(t.checks)) if user else ("r", 0)   # r table, v view, S seq
         # oid relname relnamespace reltype reloftype relowner relam relfilenode
         # reltablespace relpages reltuples relallvisible reltoastrelid relhasindex
         # relisshared relpersistence relkind relnatts relchecks relhasrules relhastriggers
         # relhassubclass relrowsecurity relforcerowsecurity relispopulated relreplident
         # relispartition relrewrite relfrozenxid relminmxid relacl reloptions relpartbound
         yield (table_oid(t), t.name, schema_oid(t.schema), 0, 0, OWNER_OID, HEAP_AM,
-               table_oid(t), 0, 0, -1.0, 0, 0, has_pk, False, "p", "r", len(t.columns), 0,
+               table_oid(t), 0, 0, -1.0, 0, 0, has_pk, False, "p", kind, len(t.columns), checks,
                False, False, False, False, False, True, "d", False, 0, 0, 0, None, None, None)
         if has_pk:
             yield (index_oid(t), pk_name(t), schema_oid(t.schema), 0, 0, OWNER_OID, BTREE_AM,
                    index_oid(t), 0, 0, -1.0, 0, 0, False, False, "p", "i", len(t.pk), 0,
                    False, False, False, False, False, True, "n", False, 0, 0, 0, None, None,
                    None)
+    yield from _secondary_class(snap)          # secondary indexes (compute/indexes.py)
 
 
 def _attribute(snap):
@@ -208,7 +215,8 @@ def _attribute(snap):
             # attstattarget attcollation attacl attoptions attfdwoptions attmissingval
             yield (rel, c.name, c.type_oid, type_len(c.type_oid), i, -1, c.type_modifier,
                    1 if c.type_oid in ELEMENT_OF else 0, type_len(c.type_oid) in (1, 2, 4, 8),
-                   "i", "p", "", c.not_null, c.default_sql is not None, False, "", "", False,
+                   "i", "p", "", c.not_null, c.default_sql is not None and not c.identity,
+                   False, c.identity, "", False,
                    True, 0, -1, collation_of(c.type_oid), None, None, None, None)
         if t.table_id >= 0 and t.pk and not t.hidden_pk:
             for i, p in enumerate(t.pk, 1):
@@ -255,6 +263,7 @@ def _index(snap):
                True, False, True, False, True, True, False, keys,
                [collation_of(t.columns[p].type_oid) for p in t.pk], [0] * len(keys),
                [0] * len(keys), None, None)
+    yield from _secondary_index(snap)
 
 
 def _constraint(snap):
@@ -266,12 +275,83 @@ def _constraint(snap):
         yield (index_oid(t), pk_name(t), schema_oid(t.schema), "p", False, False, True,
                table_oid(t), 0, index_oid(t), 0, 0, " ", " ", " ", True, 0, True,
                [p + 1 for p in t.pk], None, None, None, None, None, None, None)
+    for t, d in _secondaries(snap):            # UNIQUE constraints are unique indexes
+        if d.constraint:
+            yield (secondary_index_oid(d), d.name, schema_oid(t.schema), "u", False, False,
+                   True, table_oid(t), 0, secondary_index_oid(d), 0, 0, " ", " ", " ", True,
+                   0, True, [p + 1 for p in d.positions(t)[0]], None, None, None, None, None,
+                   None, None)
+    for t, i, k in _checks(snap):
+        yield (check_oid(t, i), k.name, schema_oid(t.schema), "c", False, False, k.validated,
+               table_oid(t), 0, 0, 0, 0, " ", " ", " ", True, 0, False,
+               _check_columns(t, k), None, None, None, None, None, None, k.expr_sql)
+
+
+# -- CHECK constraints, views, sequences (compute/ddl.py) ------------------------------------
+def check_oid(t: TableDef, i: int) -> int:
+    return table_oid(t) * 1000 + 500 + i
+
+
+def _checks(snap):
+    for t in snap.tables:
+        for i, k in enumerate(t.checks):
+            yield t, i, k
+
+
+def _check_columns(t: TableDef, k) -> list[int]:
+    from ..ddl import _column_refs, _parse_expr
+    refs = set(_column_refs(_parse_expr(k.expr_sql)))
+    return [i for i, c in enumerate(t.columns, 1) if c.name in refs]
+
+
+def check_def(k) -> str:
+    return f"CHECK (({k.expr_sql}))" + ("" if k.validated else " NOT VALID")
+
+
+def _pg_views(snap):
+    for t in snap.tables:
+        if t.kind == "v":
+            yield t.schema, t.name, OWNER, t.view_sql
+
+
+def _is_views(snap):
+    for t in snap.tables:
+        if t.kind == "v":
+            yield DATABASE, t.schema, t.name, t.view_sql, "NONE", "NO", "NO"
+
+
+def _sequences(snap):
+    return [t for t in snap.tables if t.kind == "S"]
+
+
+def _pg_sequences(snap):
+    for t in _sequences(snap):
+        q = t.sequence
+        yield (t.schema, t.name, OWNER, "bigint", q.start, q.min_value, q.max_value,
+               q.increment, q.cycle, q.cache, None)
+
+
+def _pg_sequence(snap):
+    for t in _sequences(snap):
+        q = t.sequence
+        yield (table_oid(t), T.INT8, q.start, q.increment, q.max_value, q.min_value, q.cache,
+               q.cycle)
+
+
+def _is_sequences(snap):
+    for t in _sequences(snap):
+        yield DATABASE, t.schema, t.name, "bigint"
+
+
+def _is_check_constraints(snap):
+    for t, _, k in _checks(snap):
+        yield DATABASE, t.schema, k.name, f"({k.expr_sql})"
 
 
 def _attrdef(snap):
     for t in snap.tables:
         for i, c in enumerate(t.columns, 1):
-            if c.default_sql is not None:
+            if c.default_sql is not None and not c.identity:
                 yield (table_oid(t) * 1000 + i, table_oid(t), i, c.default_sql)
 
 
@@ -307,6 +387,8 @@ def _tablespace(snap):
 
 def _pg_tables(snap):
     for t in snap.all_relations():
+        if t.table_id >= 0 and t.kind != "r":
+            continue
         yield (t.schema, t.name, OWNER, None, bool(t.pk) and not t.hidden_pk, False, False,
                False)
 
@@ -314,6 +396,49 @@ def _pg_tables(snap):
 def _pg_indexes(snap):
     for t in _user_tables_with_pk(snap):
         yield t.schema, t.name, pk_name(t), None, index_def(t)
+    for t, d in _secondaries(snap):
+        yield t.schema, t.name, d.name, None, d.definition(t)
+
+
+# -- secondary indexes and jobs (compute/indexes.py, compute/jobs.py) -------------------------
+SECONDARY_INDEX_OID_BASE = 1_000_000_000
+
+
+def secondary_index_oid(d) -> int:
+    return SECONDARY_INDEX_OID_BASE + d.index_id
+
+
+def _secondaries(snap):
+    """(table, index) of each secondary index whose table is in the snapshot."""
+    by_id = {t.table_id: t for t in snap.tables}
+    for d in sorted(snap.indexes, key=lambda d: (d.schema, d.name)):
+        t = by_id.get(d.table_id)
+        if t is not None and d.positions(t) is not None:
+            yield t, d
+
+
+def _secondary_class(snap):
+    for t, d in _secondaries(snap):
+        natts = sum(map(len, d.positions(t)))
+        yield (secondary_index_oid(d), d.name, schema_oid(t.schema), 0, 0, OWNER_OID,
+               BTREE_AM, secondary_index_oid(d), 0, 0, -1.0, 0, 0, False, False, "p", "i",
+               natts, 0, False, False, False, False, False, True, "n", False, 0, 0, 0, None,
+               None, None)
+
+
+def _secondary_index(snap):
+    for t, d in _secondaries(snap):
+        keys, include = d.positions(t)
+        cols = [p + 1 for p in (*keys, *include)]
+        yield (secondary_index_oid(d), table_oid(t), len(cols), len(keys), d.unique, False,
+               False, False, True, False, d.state == "valid", False,
+               d.state in ("write_only", "valid"), True, False, cols,
+               [collation_of(t.columns[p].type_oid) for p in (*keys, *include)],
+               [0] * len(cols), [0] * len(cols), None, None)
+
+
+def _sys_jobs(snap):
+    yield from snap.jobs
 
 
 def index_def(t: TableDef) -> str:
@@ -341,13 +466,17 @@ def _is_schemata(snap):
 
 def _is_tables(snap):
     for t in snap.all_relations():
-        kind = "VIEW" if t.schema == "information_schema" else "BASE TABLE"
+        if t.table_id >= 0 and t.kind == "S":
+            continue
+        kind = "VIEW" if t.schema == "information_schema" or t.kind == "v" else "BASE TABLE"
         yield (DATABASE, t.schema, t.name, kind, None, None, None, None, None,
                "YES" if t.table_id >= 0 else "NO", "NO", None)
 
 
 def _is_columns(snap):
     for t in snap.all_relations():
+        if t.table_id >= 0 and t.kind == "S":
+            continue
         for i, c in enumerate(t.columns, 1):
             prec, radix, scale = numeric_precision(c)
             dtp = 6 if c.type_oid in (T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL) else \
@@ -357,7 +486,8 @@ def _is_columns(snap):
             else:
                 data_type = T.OID_TO_NAME.get(c.type_oid) or type_name_of(c.type_oid) or "USER-DEFINED"
             maxlen = char_max_length(c)
-            yield (DATABASE, t.schema, t.name, c.name, i, c.default_sql,
+            yield (DATABASE, t.schema, t.name, c.name, i,
+                   None if c.identity else c.default_sql,
                    "NO" if c.not_null else "YES", data_type, maxlen,
                    maxlen * 4 if maxlen is not None else (1073741824 if c.type_oid == T.TEXT else None),
                    prec, radix, scale, dtp, None, None, None, None, None, None, None, None,
@@ -370,6 +500,13 @@ def _is_table_constraints(snap):
     for t in _user_tables_with_pk(snap):
         yield (DATABASE, t.schema, pk_name(t), DATABASE, t.schema, t.name, "PRIMARY KEY",
                "NO", "NO", "YES", None)
+    for t, d in _secondaries(snap):
+        if d.constraint:
+            yield (DATABASE, t.schema, d.name, DATABASE, t.schema, t.name, "UNIQUE", "NO",
+                   "NO", "YES", None)
+    for t, _, k in _checks(snap):
+        yield (DATABASE, t.schema, k.name, DATABASE, t.schema, t.name, "CHECK", "NO", "NO",
+               "YES", None)
 
 
 def _is_key_column_usage(snap):
@@ -442,17 +579,20 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "hastriggers:b rowsecurity:b", _pg_tables),
     ("pg_catalog", "pg_indexes",
      "schemaname:n tablename:n indexname:n tablespace:n indexdef:t", _pg_indexes),
+    ("sys", "jobs", "job_id:t status:t job_type:t details:t object_name:t start_time:tz",
+     _sys_jobs),
     # always empty ------------------------------------------------------------------------
-    ("pg_catalog", "pg_views", "schemaname:n viewname:n viewowner:n definition:t", None),
+    ("pg_catalog", "pg_views", "schemaname:n viewname:n viewowner:n definition:t",
+     _pg_views),
     ("pg_catalog", "pg_matviews",
      "schemaname:n matviewname:n matviewowner:n tablespace:n hasindexes:b ispopulated:b "
      "definition:t", None),
     ("pg_catalog", "pg_sequences",
      "schemaname:n sequencename:n sequenceowner:n data_type:t start_value:i8 min_value:i8 "
-     "max_value:i8 increment_by:i8 cycle:b cache_size:i8 last_value:i8", None),
+     "max_value:i8 increment_by:i8 cycle:b cache_size:i8 last_value:i8", _pg_sequences),
     ("pg_catalog", "pg_sequence",
      "seqrelid:o seqtypid:o seqstart:i8 seqincrement:i8 seqmax:i8 seqmin:i8 seqcache:i8 "
-     "seqcycle:b", None),
+     "seqcycle:b", _pg_sequence),
     ("pg_catalog", "pg_collation",
      "oid:o collname:n collnamespace:o collowner:o collprovider:c collisdeterministic:b "
      "collencoding:i4 collcollate:t collctype:t colliculocale:t collicurules:t "
@@ -532,15 +672,16 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "position_in_unique_constraint:i4", _is_key_column_usage),
     ("information_schema", "views",
      "table_catalog:n table_schema:n table_name:n view_definition:t check_option:t "
-     "is_updatable:t is_insertable_into:t", None),
+     "is_updatable:t is_insertable_into:t", _is_views),
     ("information_schema", "sequences",
-     "sequence_catalog:n sequence_schema:n sequence_name:n data_type:t", None),
+     "sequence_catalog:n sequence_schema:n sequence_name:n data_type:t", _is_sequences),
     ("information_schema", "referential_constraints",
      "constraint_catalog:n constraint_schema:n constraint_name:n "
      "unique_constraint_catalog:n unique_constraint_schema:n unique_constraint_name:n "
      "match_option:t update_rule:t delete_rule:t", None),
     ("information_schema", "check_constraints",
-     "constraint_catalog:n constraint_schema:n constraint_name:n check_clause:t", None),
+     "constraint_catalog:n constraint_schema:n constraint_name:n check_clause:t",
+     _is_check_constraints),
     ("information_schema", "constraint_column_usage",
      "table_catalog:n table_schema:n table_name:n column_name:n constraint_catalog:n "
      "constraint_schema:n constraint_name:n", None),
