@@ -86,6 +86,10 @@ class Catalog:
         self.as_of = ts
         self.version += 1
 
+    def current_at(self, txn) -> bool:
+        """Whether the cache is already known current at the transaction's snapshot."""
+        return txn.catalog_checked or txn.start_ts <= self.as_of
+
     async def ensure(self, txn) -> None:
         """Make the cache current at the transaction's snapshot (once per transaction).
 

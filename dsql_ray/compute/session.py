@@ -8,6 +8,8 @@ the block ends, and COMMIT answers ROLLBACK.
 """
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from typing import Any, Callable, Sequence
 
@@ -73,6 +75,13 @@ class _Resolver:
 
     def __getattr__(self, name):
         return getattr(self._catalog, name)
+
+
+async def _moved(check: asyncio.Future, catalog, version: int) -> bool:
+    """Wait for a catalog check; whether it reloaded the catalog (a plan made before it
+    may be stale: plan and run again)."""
+    await check
+    return catalog.version != version
 
 
 class Session:
@@ -201,16 +210,24 @@ class Session:
         try:
             txn.check_age()
             plan = await self._plan(node, text, param_oids)
-            if plan.relations or plan.is_ddl:
-                version = self.node.catalog.version
-                await self.node.catalog.ensure(txn)     # the catalog as of the snapshot
-                if version != self.node.catalog.version:
-                    plan = await self._plan(node, text, param_oids)
-            values = [cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, T.UNKNOWN)
-                      else v for v, oid in zip(params, plan.param_oids)]
-            self._check_ddl_rules(txn, plan)
-            txn.uses(plan.relations)
-            result = await self._run_plan(plan, txn, values)
+            catalog, check = self.node.catalog, None
+            version = catalog.version
+            if (plan.relations or plan.is_ddl) and not catalog.current_at(txn):
+                if plan.is_ddl or plan.is_dml:
+                    await catalog.ensure(txn)           # the catalog as of the snapshot
+                    if version != catalog.version:
+                        plan = await self._plan(node, text, param_oids)
+                else:       # a read runs while the version is read; again if it moved
+                    check = asyncio.ensure_future(catalog.ensure(txn))
+            try:
+                result = await self._run_checked(plan, txn, params)
+            except BaseException:
+                if check is None or not await _moved(check, catalog, version):
+                    raise
+                result = None
+            if check is not None and await _moved(check, catalog, version):
+                plan = await self._plan(node, text, param_oids)
+                result = await self._run_checked(plan, txn, params)
             if plan.is_dml:
                 await txn.flush_indexes()               # index entries; 23505 shows here
             if implicit:
@@ -219,6 +236,13 @@ class Session:
             if implicit:
                 self.txn = None
         return result
+
+    async def _run_checked(self, plan: Plan, txn: Transaction, params) -> QueryResult:
+        values = [cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, T.UNKNOWN)
+                  else v for v, oid in zip(params, plan.param_oids)]
+        self._check_ddl_rules(txn, plan)
+        txn.uses(plan.relations)
+        return await self._run_plan(plan, txn, values)
 
     async def _run_plan(self, plan: Plan, txn: Transaction, values: list) -> QueryResult:
         """Run a plan; nextval/setval that need a committed sequence change make it run
