@@ -338,9 +338,13 @@ class Projection:
     exprs: list[Expr]
     names: list[str]
 
+    typmods: list[int] = field(default_factory=list)     # per column; -1: none
+
     def columns(self) -> list[Column]:
-        return [result_column(n, e.oid if e.oid != T.UNKNOWN else T.TEXT)
-                for n, e in zip(self.names, self.exprs)]
+        mods = self.typmods or [-1] * len(self.exprs)
+        return [Column(n, oid, T.TYPE_SIZE.get(oid, -1), m) for n, e, m in
+                zip(self.names, self.exprs, mods)
+                for oid in (e.oid if e.oid != T.UNKNOWN else T.TEXT,)]
 
     def apply(self, rows: list[tuple], params: list) -> list[tuple]:
         fns = [e.fn for e in self.exprs]
@@ -368,21 +372,35 @@ def type_name_of(tn: ast.TypeName) -> str:
     return {"int4": "int4", "int8": "int8", "bool": "bool", "text": "text"}.get(name, name)
 
 
-def projection(targets, scope: Scope) -> Projection:
-    exprs, names = [], []
+def projection(targets, scope: Scope, table: TableDef | None = None) -> Projection:
+    """The select list over one table's rows; ``table`` gives bare columns their type
+    modifier (character(n) output is padded to n)."""
+    exprs, names, mods = [], [], []
+
+    def typmod(i: int) -> int:
+        if table is None or i >= len(table.columns) or table.columns[i].type_oid != T.BPCHAR:
+            return -1
+        return table.columns[i].type_modifier
     for target in targets:
         val = target.val
         if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star):
             for i, name in enumerate(scope.names):
                 exprs.append(Expr(lambda row, params, i=i: row[i], scope.oids[i]))
                 names.append(name)
+                mods.append(typmod(i))
             continue
         expr = compile_expr(val, scope)
         if expr.oid == T.UNKNOWN:
             expr = coerce_to(expr, T.TEXT, scope)
         exprs.append(expr)
         names.append(_target_name(target))
-    return Projection(exprs, names)
+        if isinstance(val, ast.ColumnRef):
+            mods.append(typmod(scope.lookup(val.fields)))
+        elif isinstance(val, ast.TypeCast) and expr.oid == T.BPCHAR:
+            mods.append(type_modifier(val.typeName, T.BPCHAR))
+        else:
+            mods.append(-1)
+    return Projection(exprs, names, mods)
 
 
 def _const_int(node: Any, what: str) -> int | None:
@@ -581,7 +599,7 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
     elif stmt.whereClause is not None:
         f = coerce_to(compile_expr(stmt.whereClause, scope), T.BOOL, scope).fn
         plan.source_filter = f
-    plan.output = projection(stmt.targetList, scope)
+    plan.output = projection(stmt.targetList, scope, table)
     for sort in stmt.sortClause or ():
         desc = sort.sortby_dir == SortByDir.SORTBY_DESC
         nulls_first = desc if sort.sortby_nulls == SortByNulls.SORTBY_NULLS_DEFAULT \
@@ -831,7 +849,7 @@ class _Returning:
             return
         if not force_engine:
             try:
-                self.projection = projection(targets, scope)
+                self.projection = projection(targets, scope, table)
                 return
             except UnknownTable:
                 raise

@@ -676,8 +676,23 @@ def column_encoders(columns: Sequence[Column],
     Types without a codec are sent as their ``str()`` in either format, which is what
     PostgreSQL's text-like types send in binary too."""
     formats = formats or (TEXT_FORMAT,) * len(columns)
-    return [(_BINARY_ENCODERS if fmt == BINARY_FORMAT else _TEXT_ENCODERS)
-            .get(col.type_oid, _fallback_text) for col, fmt in zip(columns, formats)]
+    out = []
+    for col, fmt in zip(columns, formats):
+        enc = (_BINARY_ENCODERS if fmt == BINARY_FORMAT else _TEXT_ENCODERS).get(
+            col.type_oid, _fallback_text)
+        if col.type_oid == BPCHAR and col.type_modifier > VARHDRSZ:
+            enc = _padded(enc, col.type_modifier - VARHDRSZ)
+        out.append(enc)
+    return out
+
+
+VARHDRSZ = 4           # a character type's typmod is its length + 4
+
+
+def _padded(enc: Callable[[Any], bytes], n: int) -> Callable[[Any], bytes]:
+    """character(n) values are kept without trailing blanks; on output PostgreSQL shows
+    them blank-padded to n."""
+    return lambda v: enc(v.ljust(n) if isinstance(v, str) else v)
 
 
 def encode_value(value: Any, type_oid: int, fmt: int = TEXT_FORMAT) -> bytes:

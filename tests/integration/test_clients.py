@@ -116,6 +116,10 @@ def test_psycopg_every_type_round_trips(cluster, binary):
         assert cur.execute(f"SELECT k, n, o FROM {table} WHERE id = 7").fetchone() == (
             dt.date(1999, 12, 31), dt.datetime(2000, 1, 1, tzinfo=UTC),
             dt.timedelta(minutes=-5))
+        # character(n) is shown blank-padded, and compares without the blanks
+        cur.execute(f"UPDATE {table} SET i = %s WHERE id = 7", ("ab",))
+        assert cur.execute(f"SELECT i, i = 'ab', length(i) FROM {table} WHERE id = 7"
+                           ).fetchone() == ("ab   ", True, 2)
         # JSON at query time (DSQL has no json columns)
         doc = {"b": [1, 2.5, None], "a": {"nested": True}}
         assert cur.execute("SELECT %s::jsonb, %s::json", (Jsonb(doc), Json(doc))).fetchone() \

@@ -269,3 +269,28 @@ def test_now_is_the_transaction_timestamp_in_defaults_and_values(run):
         later = (await sql(s, "SELECT now() > ts FROM stamped WHERE id = 3"))[-1].rows
         assert later == [(True,)]
     run(scenario)
+
+
+def test_character_n_is_shown_blank_padded(run):
+    """character(n) compares without trailing blanks but is output padded to n, on both
+    the key-aware path and the query engine, with the typmod (n + 4) in RowDescription."""
+    from dsql_ray.relay.pgwire import column_encoders
+
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE padded (id int PRIMARY KEY, c char(4), v varchar(4))")
+        await sql(s, "INSERT INTO padded VALUES (1, 'ab', 'ab'), (2, NULL, NULL)")
+        for query in ("SELECT c, v, c || 'x' AS t FROM padded WHERE id = 1",
+                      "SELECT p.c, p.v, p.c || 'x' AS t FROM padded p "
+                      "JOIN padded q ON p.id = q.id WHERE p.c = 'ab'",
+                      "SELECT * FROM (SELECT c, v, c || 'x' AS t FROM padded) s "
+                      "WHERE c = 'ab  '",
+                      "SELECT 'ab'::char(4) AS c, 'ab'::varchar(4) AS v, 'abx' AS t"):
+            res = (await sql(s, query))[-1]
+            text = [enc(v) for enc, v in zip(column_encoders(res.columns), res.rows[0])]
+            assert text == [b"ab  ", b"ab", b"abx"], query
+        res = (await sql(s, "SELECT c FROM padded WHERE id = 1"))[-1]
+        assert res.columns[0].type_modifier == 8
+        assert (await sql(s, "SELECT length(c), c = 'ab', c::text FROM padded WHERE id = 1")
+                )[-1].rows == [(2, True, "ab")]
+    run(scenario)

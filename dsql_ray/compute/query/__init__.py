@@ -72,7 +72,7 @@ class PreparedSelect:
 
 
 def _column(c) -> Column:
-    return Column(c.name, c.oid, T.TYPE_SIZE.get(c.oid, -1))
+    return Column(c.name, c.oid, T.TYPE_SIZE.get(c.oid, -1), getattr(c, "typmod", -1))
 
 
 def prepare_select(stmt: ast.SelectStmt, catalog: Catalog,

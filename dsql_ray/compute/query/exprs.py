@@ -257,6 +257,25 @@ class Windows:
     named: dict[str, Any] = field(default_factory=dict)
 
 
+def char_length(scope: Scope, offset: int, oid: int) -> tuple[int, ...] | None:
+    """(n,) for a column of a stored table declared character(n) (output pads to n)."""
+    if oid != T.BPCHAR:
+        return None
+    entry = scope.entry_of(offset)
+    if entry is None:
+        return None
+    k = entry.offsets.index(offset)
+    if entry.typmods is not None:
+        mod = entry.typmods[k] if k < len(entry.typmods) else -1
+        return (mod - 4,) if mod > 4 else None
+    if entry.table is None:
+        return None
+    cols = entry.table.columns
+    if k >= len(cols) or cols[k].type_modifier <= 4:
+        return None
+    return (cols[k].type_modifier - 4,)
+
+
 class ExprCompiler:
     def __init__(self, planner, scope: Scope, clause: str = "SELECT",
                  grouping: Grouping | None = None, windows: Windows | None = None):
@@ -385,7 +404,7 @@ class ExprCompiler:
                 raise DsqlError(f'column "{qual}{s.names[i]}" must appear in the GROUP BY '
                                 "clause or be used in an aggregate function",
                                 sqlstate="42803")
-            return Expr(lambda row, env: row[i], oid)
+            return Expr(lambda row, env: row[i], oid, typmod=char_length(s, i, oid))
         level = s.level
         return Expr(lambda row, env: env.outer[level][i], oid)
 

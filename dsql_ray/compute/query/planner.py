@@ -10,7 +10,7 @@ from ...errors import BindError, DsqlError, FeatureNotSupported
 from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES
-from .exprs import ExprCompiler, Grouping, Windows, figure_colname
+from .exprs import ExprCompiler, Grouping, Windows, char_length, figure_colname
 from .operators import (Aggregate, CteDef, CteScan, Distinct, Filter, Join, Limit, OneRow,
                         OutCol, Project, RecursiveUnion, Rel, Scan, SetOp, Sort, Strip,
                         Subquery, Values, Window, WorkTable)
@@ -347,9 +347,10 @@ class SelectPlanner:
                 cols = self._rename(rel.columns, [a.sval for a in item.alias.colnames or ()],
                                     alias)
             rel = self._finalize_unknown(rel)
-            cols = [OutCol(c.name, r.oid) for c, r in zip(cols, rel.columns)]
+            cols = [OutCol(c.name, r.oid, r.typmod) for c, r in zip(cols, rel.columns)]
             scope = Scope(level, parent, ctes)
-            scope.add_entry(alias, [c.name for c in cols], [c.oid for c in cols])
+            entry = scope.add_entry(alias, [c.name for c in cols], [c.oid for c in cols])
+            entry.typmods = [c.typmod for c in cols]
             return Subquery(rel, cols), scope
         if isinstance(item, ast.JoinExpr):
             return self._join(item, parent, level, ctes, left_scope)
@@ -559,7 +560,7 @@ class SelectPlanner:
             else:
                 e = comp.compile(node)        # unknown stays unknown for UNION typing
             out_exprs.append(e)
-            out_cols.append(OutCol(name, e.oid))
+            out_cols.append(OutCol(name, e.oid, _typmod(e)))
 
         having = None
         if stmt.havingClause is not None:
@@ -635,7 +636,7 @@ class SelectPlanner:
             raise DsqlError(f'column "{qual}{scope.names[offset]}" must appear in the GROUP BY '
                             "clause or be used in an aggregate function", sqlstate="42803")
         oid = scope.oids[offset]
-        return Expr(lambda row, env: row[offset], oid)
+        return Expr(lambda row, env: row[offset], oid, typmod=char_length(scope, offset, oid))
 
     def _expand_targets(self, target_list, scope: Scope) -> list[tuple[str, Any, int]]:
         """(name, node, offset): node None means a column of a * expansion at offset."""
@@ -726,6 +727,13 @@ def _conjuncts(node) -> list:
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
         return [c for a in node.args for c in _conjuncts(a)]
     return [node] if node is not None else []
+
+
+def _typmod(e: Expr) -> int:
+    """The type modifier a result column reports: character(n) → n + 4 (PostgreSQL's)."""
+    if e.oid == T.BPCHAR and e.typmod:
+        return e.typmod[0] + 4
+    return -1
 
 
 #: functions whose value may change between calls: a conjunct calling one is not moved

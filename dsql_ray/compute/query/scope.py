@@ -24,6 +24,7 @@ class Entry:
     names: list[str]
     offsets: list[int]
     table: TableDef | None = None
+    typmods: list[int] | None = None     # a sub-query's column type modifiers
 
     def find(self, name: str) -> list[int]:
         return [o for n, o in zip(self.names, self.offsets) if n == name]
@@ -87,7 +88,7 @@ class Scope:
                 raise DsqlError(f'table name "{e.alias}" specified more than once',
                                 sqlstate="42712")
             self.entries.append(Entry(e.alias, e.names, [o + shift for o in e.offsets],
-                                      e.table))
+                                      e.table, e.typmods))
         self.oids.extend(other.oids)
         self.names.extend(other.names)
         self.hidden |= {o + shift for o in other.hidden}
