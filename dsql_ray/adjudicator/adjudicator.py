@@ -228,14 +228,16 @@ class Adjudicator:
                     if rec.txn_id:
                         self._outcomes[rec.txn_id] = rec.ts
                 elif rec.note[0] == "prepare":
-                    unresolved[rec.txn_id] = (list(rec.note[2]), rec.note[1])
+                    reads = list(rec.note[3]) if len(rec.note) > 3 else []
+                    unresolved[rec.txn_id] = (list(rec.note[2]), rec.note[1], reads)
                 elif rec.txn_id in unresolved:
-                    keys, _ = unresolved.pop(rec.txn_id)
+                    keys, _, _ = unresolved.pop(rec.txn_id)
                     if rec.note[1] is not None:
                         for key in keys:
                             self._note_write(key, rec.note[1])
-        for txn_id, (keys, coordinator) in unresolved.items():
-            self._hold(txn_id, keys, coordinator, since=float("-inf"))   # ask at once
+        for txn_id, (keys, coordinator, reads) in unresolved.items():
+            self._hold(txn_id, keys, coordinator, since=float("-inf"),   # ask at once
+                       read_keys=reads)
 
     async def records_from(self, seq: int, exclude: int) -> list[tuple[int, int, bytes]]:
         """Records from ``seq`` on, for a replica catching up: from memory or a peer."""
@@ -461,15 +463,17 @@ class Adjudicator:
                           coordinator: int, read_keys: Sequence[bytes] = ()) -> int:
         """Check and hold ``keys`` for a coordinator; the hold is journaled before the reply.
 
-        Read keys are held shared and not journaled: a participant that restarts forgets
-        them (a DDL racing that restart may then commit beside the reader)."""
+        Read keys are held shared (other readers may hold them too); they are journaled in
+        the prepare note with the written keys, so a participant that restarts holds them
+        again until the outcome is known."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
         self._check(start_ts, keys, txn_id)
         self._check_reads(start_ts, read_keys, txn_id)
         self._hold(txn_id, keys, coordinator, read_keys=read_keys)
         self.clock.update(start_ts)
-        seq, _ = self._append((), txn_id, ("prepare", coordinator, tuple(keys)))
+        seq, _ = self._append((), txn_id, ("prepare", coordinator, tuple(keys),
+                                           tuple(read_keys)))
         try:
             await self._wait_durable(seq)
         except Unavailable:
