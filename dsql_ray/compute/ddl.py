@@ -1096,15 +1096,41 @@ def _drop_not_null(name: str):
 _REFUSED = {
     AT.AT_AlterColumnType: "ALTER COLUMN TYPE is not supported",
     AT.AT_SetNotNull: "SET NOT NULL on an existing column is not supported",
-    AT.AT_ValidateConstraint: "VALIDATE CONSTRAINT is not supported yet: a NOT VALID check "
-                              "constraint is enforced on every new or updated row, existing "
-                              "rows are not checked",
 }
+
+
+@dataclass
+class ValidateConstraintPlan(Plan):
+    """``ALTER TABLE ASYNC t VALIDATE CONSTRAINT c``: one row, the job_id of a background
+    job that checks the existing rows (``sys.jobs``, ``CALL sys.wait_for_job``)."""
+    schema: str | None = None
+    name: str = ""
+    constraint: str = ""
+
+    async def run(self, txn, params, session) -> QueryResult:
+        from .jobs import runner, submit_validation
+        from .planner import result_column
+        t = await _lookup(txn, _PathOf(session), self.schema, self.name)
+        if t is None or t.kind != "r":
+            raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
+        if not any(c.name == self.constraint for c in t.checks):
+            raise DsqlError(f'constraint "{self.constraint}" of relation "{t.name}" does not '
+                            "exist", sqlstate="42704")
+        job = submit_validation(txn, t, self.constraint)
+        runner(session.node).kick()
+        return QueryResult("ALTER TABLE", [result_column("job_id", T.TEXT)], [(job.job_id,)])
 
 
 def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTablePlan:
     if stmt.objtype != ObjectType.OBJECT_TABLE:
         raise FeatureNotSupported(f"ALTER {stmt.objtype.name[7:]} is not supported")
+    rel = stmt.relation
+    if any(c.subtype == AT.AT_ValidateConstraint for c in stmt.cmds):
+        if len(stmt.cmds) != 1:
+            raise FeatureNotSupported("VALIDATE CONSTRAINT must be the only command of its "
+                                      "ALTER TABLE")
+        return ValidateConstraintPlan(schema=rel.schemaname, name=rel.relname,
+                                      constraint=stmt.cmds[0].name, is_ddl=True)
     cmds = []
     for cmd in stmt.cmds:
         st = cmd.subtype

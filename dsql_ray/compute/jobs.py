@@ -46,6 +46,7 @@ SUBMITTED, PROCESSING, COMPLETED = "submitted", "processing", "completed"
 JOB_FAILED, CANCELLED = "failed", "cancelled"
 INDEX_BUILD = "INDEX_BUILD"
 DROP = "DROP"                # deletes a dropped index's entries
+VALIDATE = "VALIDATE"        # checks existing rows against a NOT VALID CHECK constraint
 
 POLL_S = 0.5                 # a runner looks for work this often (or when kicked)
 HEARTBEAT_S = 2.0            # an owner renews its claim this often
@@ -111,6 +112,14 @@ def submit_index_drop(txn, d: IndexDef) -> Job:
     job = Job(new_job_id(), DROP, SUBMITTED, None, f"{d.schema}.{d.name}",
               datetime.now(timezone.utc), d.schema, d.name, table_id=d.table_id,
               index_id=d.index_id)
+    txn.put(job_key(job.job_id), job_to_row(job))
+    return job
+
+
+def submit_validation(txn, table, constraint: str) -> Job:
+    """ALTER TABLE ASYNC t VALIDATE CONSTRAINT c: the job that checks the existing rows."""
+    job = Job(new_job_id(), VALIDATE, SUBMITTED, None, f"{table.schema}.{table.name}",
+              datetime.now(timezone.utc), table.schema, constraint, table_id=table.table_id)
     txn.put(job_key(job.job_id), job_to_row(job))
     return job
 
@@ -227,8 +236,9 @@ class JobRunner:
 
     async def _run(self, job: Job) -> None:
         try:
-            await (IndexBuild if job.job_type == INDEX_BUILD else EntryCleanup)(
-                self.node, job).run()
+            kind = {INDEX_BUILD: IndexBuild, VALIDATE: ConstraintValidation}.get(
+                job.job_type, EntryCleanup)
+            await kind(self.node, job).run()
         except asyncio.CancelledError:
             raise
         except TakenOver:
@@ -419,3 +429,56 @@ class EntryCleanup:
             else:
                 raise DsqlError("index cleanup: too many conflicts", sqlstate="40001")
         await finish(node, job, None, COMPLETED, None)
+
+
+class ConstraintValidation:
+    """Check every row committed before the job against a NOT VALID CHECK constraint, then
+    mark it validated (or fail the job naming the constraint). Rows written since the
+    constraint was added were checked when written, and transactions older than it fail
+    with OC001, so one snapshot after the job was submitted covers everything."""
+
+    def __init__(self, node, job: Job):
+        self.node, self.job = node, job
+
+    async def run(self) -> None:
+        from .ddl import _compiled_check
+        from .catalog import table_key, table_to_row
+        job = self.job
+        for attempt in range(STATE_RETRIES):
+            txn = Transaction(self.node, self.node.clock.now(), explicit=False)
+            low, high = tables_range()
+            tables = [row_to_table(r) for _, r in await txn.scan(low, high)]
+            t = next((t for t in tables if t.table_id == job.table_id), None)
+            check = None if t is None else next(
+                (c for c in t.checks if c.name == job.index_name), None)
+            if check is None:
+                await self._end(txn, CANCELLED, "the constraint or its table was dropped")
+                return
+            txn.uses([t])
+            test = _compiled_check(check.expr_sql, tuple(t.column_names),
+                                   tuple(t.column_oids))
+            rows = await txn.scan(*t.key_range())
+            bad = next((r for _, r in rows if test(r, []) is False), None)
+            if bad is not None:
+                await self._end(txn, JOB_FAILED, f'check constraint "{check.name}" of '
+                                f'relation "{t.name}" is violated by some row')
+                return
+            if not check.validated:
+                checks = tuple(replace(c, validated=True) if c is check else c
+                               for c in t.checks)
+                txn.put(table_key(t.schema, t.name), table_to_row(replace(t, checks=checks)))
+                await bump_catalog_version(txn)   # computes show convalidated; no OC001
+            try:
+                await self._end(txn, COMPLETED, None)
+                return
+            except SerializationFailure:
+                await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))
+        raise DsqlError(f"job {job.job_id}: could not record its outcome", sqlstate="40001")
+
+    async def _end(self, txn, status: str, details: str | None) -> None:
+        row = await txn.get(job_key(self.job.job_id))
+        if row is None:
+            return
+        txn.put(job_key(self.job.job_id), job_to_row(replace(
+            row_to_job(row), status=status, details=details, heartbeat=time.time())))
+        await self.node.commit(txn)

@@ -13,8 +13,8 @@ from ..errors import ParseError
 
 #: DSQL's ``CREATE [UNIQUE] INDEX ASYNC``: PostgreSQL's parser knows it as CONCURRENTLY
 _INDEX_ASYNC = re.compile(r"(\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+)ASYNC\b", re.IGNORECASE)
-#: DSQL's ``ALTER TABLE ASYNC t VALIDATE CONSTRAINT c``: parsed without ASYNC (compute/ddl.py
-#: refuses VALIDATE CONSTRAINT with 0A000 for now)
+#: DSQL's ``ALTER TABLE ASYNC t VALIDATE CONSTRAINT c``: parsed without ASYNC (the
+#: validation always runs as a background job, compute/jobs.py)
 _ALTER_ASYNC = re.compile(r"(\bALTER\s+TABLE\s+)ASYNC\s+(?=\S+\s+VALIDATE\b)", re.IGNORECASE)
 
 
