@@ -995,9 +995,47 @@ class Arbiter:
         return [None if old is None else (k, old) for k, old in zip(keys, found)]
 
 
-def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause) -> list[Arbiter]:
-    """The constraints ON CONFLICT arbitrates on (PostgreSQL's inference rules)."""
+@dataclass
+class IndexArbiter(Arbiter):
+    """A valid unique index: rows with a NULL in its columns never conflict."""
+    index: Any = None
+
+    def conflict_key(self, table: TableDef, row: tuple) -> Any:
+        values = tuple(row[i] for i in self.columns)
+        return values if None not in values else object()
+
+    async def lookup(self, txn, table: TableDef, rows: list[tuple]
+                     ) -> list[tuple[bytes, tuple] | None]:
+        out: list[tuple[bytes, tuple] | None] = [None] * len(rows)
+        wanted = [(i, tuple(r[p] for p in self.columns)) for i, r in enumerate(rows)]
+        wanted = [(i, v) for i, v in wanted if None not in v]
+        entries = await txn.get_many([self.index.entry_key(v, ()) for _, v in wanted]) \
+            if wanted else []
+        hits = [(i, table.row_key(e[0])) for (i, _), e in zip(wanted, entries) if e]
+        found = await txn.get_many([k for _, k in hits]) if hits else []
+        for (i, key), old in zip(hits, found):
+            if old is not None:
+                out[i] = (key, old)
+        return out
+
+
+def _unique_index_arbiters(table: TableDef, catalog) -> list[Arbiter]:
+    from .indexes import VALID, registry_of_catalog
+    reg = registry_of_catalog(catalog) if catalog is not None else None
+    out: list[Arbiter] = []
+    for d in reg.for_table(table.table_id, states=(VALID,)) if reg is not None else ():
+        pos = d.positions(table) if d.unique else None
+        if pos is not None:
+            out.append(IndexArbiter(d.name, pos[0], d))
+    return out
+
+
+def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause,
+                      catalog=None) -> list[Arbiter]:
+    """The constraints ON CONFLICT arbitrates on (PostgreSQL's inference rules): the
+    primary key and the table's valid unique indexes (UNIQUE constraints among them)."""
     constraints = [] if table.hidden_pk else [Arbiter(f"{table.name}_pkey", table.pk)]
+    constraints += _unique_index_arbiters(table, catalog)
     infer = clause.infer
     if infer is None:
         if clause.action == OnConflictAction.ONCONFLICT_UPDATE:
@@ -1036,7 +1074,7 @@ class OnConflict:
 def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog,
                       param_oids: list[int]) -> OnConflict:
     clause = stmt.onConflictClause
-    oc = OnConflict(conflict_arbiters(table, clause))
+    oc = OnConflict(conflict_arbiters(table, clause, catalog))
     if clause.action != OnConflictAction.ONCONFLICT_UPDATE:
         return oc
     values = []
@@ -1152,6 +1190,15 @@ class InsertPlan(Plan):
                     row[pos] = conv(v)
                 changed[i] = tuple(row)
         written: list[tuple] = []
+        inserted = [item for item in out if isinstance(item, tuple)]
+        if inserted and not t.hidden_pk and not any(
+                type(a) is Arbiter for a in oc.arbiters):
+            # the primary key is not an arbiter here: a row that collides with it fails
+            keys, seen = [new_row_key(t, row) for row in inserted], set()
+            for key, row, old in zip(keys, inserted, await txn.get_many(keys)):
+                if old is not None or key in seen:
+                    raise duplicate_key(t, row)
+                seen.add(key)
         for item in out:
             if isinstance(item, tuple):
                 txn.put(new_row_key(t, item), item)

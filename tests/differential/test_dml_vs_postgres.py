@@ -34,9 +34,10 @@ SETUP = [
     "create table dml_d (id int primary key, x int default 42, s text default 'dflt')",
     "create table dml_v (id int primary key, v varchar(5), d date, b bigint, "
     "f double precision)",
+    "create table dml_u (id int primary key, email text unique, n int default 0)",
 ]
 TABLES = {"dml_a": "id", "dml_b": "id", "dml_c": "g, k", "dml_h": "k, v", "dml_d": "id",
-          "dml_v": "id"}
+          "dml_v": "id", "dml_u": "id"}
 WORDS = ["apple", "banana", "cherry", "date", "Apple", "", "fig"]
 
 
@@ -249,6 +250,27 @@ HAND_WRITTEN: list[str | tuple[str, list]] = [
      "set x = excluded.x + $2 returning id, x", [1, 5]),
     ("update dml_a set x = b.y + $1 from dml_b b where b.a_id = dml_a.id and b.y > $2 "
      "returning dml_a.id, x", [1000, 12]),
+    # unique constraints as ON CONFLICT arbiters (a unique index)
+    "insert into dml_u values (1, 'a@x', 0), (2, 'b@x', 0), (3, null, 0)",
+    "insert into dml_u values (10, 'a@x', 5) on conflict (email) do update "
+    "set n = dml_u.n + excluded.n returning *",
+    "insert into dml_u values (11, 'b@x', 5), (12, 'c@x', 1), (13, null, 1) "
+    "on conflict (email) do nothing returning id",
+    "insert into dml_u values (14, 'c@x', 1) on conflict on constraint dml_u_email_key "
+    "do update set n = 99 returning id, n",
+    "insert into dml_u values (15, 'd@x', 1), (16, 'd@x', 2) on conflict (email) "
+    "do update set n = 1",
+    "insert into dml_u values (17, 'e@x', 1), (18, 'e@x', 2) on conflict (email) "
+    "do nothing returning id",
+    "insert into dml_u values (1, 'zz', 0) on conflict (email) do nothing",
+    "insert into dml_u values (20, 'zz', 0), (20, 'yy', 0) on conflict (email) do nothing",
+    "insert into dml_u values (1, 'q@x', 7) on conflict (id) do update set n = excluded.n "
+    "returning *",
+    "insert into dml_u values (5, 'a@x', 7) on conflict (id) do nothing",
+    "insert into dml_u values (6, 'q', 7), (1, 'r', 7) on conflict do nothing returning id",
+    "insert into dml_u values (7, 'a@x', 7) on conflict do nothing returning id",
+    "insert into dml_u values (8, 'b@x', 1) on conflict (n) do nothing",
+    "update dml_u set email = 'b@x' where id = 1",
 ]
 
 
