@@ -632,8 +632,8 @@ class DropTablePlan(Plan):
             if t.kind == "r":      # identity sequences and indexes go with their table
                 for seq in await _owned_sequences(txn, t):
                     await _drop(txn, seq)
-                from .index_plans import drop_table_indexes
-                await drop_table_indexes(txn, session, t.table_id)
+                from .index_plans import drop_table_storage
+                await drop_table_storage(txn, session, t)
         await _bump(txn)
         return QueryResult(f"DROP {what.upper()}")
 

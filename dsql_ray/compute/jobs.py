@@ -116,6 +116,15 @@ def submit_index_drop(txn, d: IndexDef) -> Job:
     return job
 
 
+def submit_table_drop(txn, table) -> Job:
+    """The job that deletes a dropped table's rows (its primary index, id 0)."""
+    job = Job(new_job_id(), DROP, SUBMITTED, None, f"{table.schema}.{table.name}",
+              datetime.now(timezone.utc), table.schema, table.name, table_id=table.table_id,
+              index_id=0)
+    txn.put(job_key(job.job_id), job_to_row(job))
+    return job
+
+
 def submit_validation(txn, table, constraint: str) -> Job:
     """ALTER TABLE ASYNC t VALIDATE CONSTRAINT c: the job that checks the existing rows."""
     job = Job(new_job_id(), VALIDATE, SUBMITTED, None, f"{table.schema}.{table.name}",
@@ -405,8 +414,9 @@ class IndexBuild:
 
 
 class EntryCleanup:
-    """DROP: delete a dropped index's entries in bounded batches (every commit after the
-    DROP has stopped writing them: the DROP changed the table's schema marker)."""
+    """DROP: delete a dropped index's entries, or a dropped table's rows, in bounded
+    batches (every commit after the DROP has stopped writing them: the DROP changed the
+    table's schema marker)."""
 
     def __init__(self, node, job: Job):
         self.node, self.job = node, job

@@ -234,14 +234,18 @@ def test_drop_table_takes_its_indexes_along(run):
         await sql(s, "INSERT INTO t VALUES (1, 1, 1), (2, 2, 2)")
         assert (await build(s, "CREATE INDEX ASYNC t_x_idx ON t (x)"))[1]
         low, high = c.node.indexes.get("public", "t_x_idx").key_range()
+        rows_low, rows_high = c.node.catalog.tables[("public", "t")].key_range()
+        assert len(await c.node.scan(rows_low, rows_high, c.node.clock.now())) == 2
         await sql(s, "DROP TABLE t")
         assert (await one(s, "SELECT count(*) FROM pg_indexes WHERE tablename = 't'")
                 ).rows == [(0,)]
-        jobs = (await one(s, "SELECT job_id FROM sys.jobs WHERE job_type = 'DROP'")).rows
-        assert len(jobs) == 2                   # t_x_idx and t_u_key
-        for (job_id,) in jobs:
+        jobs = (await one(s, "SELECT job_id, object_name FROM sys.jobs "
+                             "WHERE job_type = 'DROP' ORDER BY 2")).rows
+        assert [name for _, name in jobs] == ["public.t", "public.t_u_key", "public.t_x_idx"]
+        for job_id, _ in jobs:
             assert (await one(s, f"CALL sys.wait_for_job('{job_id}')")).rows == [(True,)]
         assert await c.node.scan(low, high, c.node.clock.now()) == []
+        assert await c.node.scan(rows_low, rows_high, c.node.clock.now()) == []   # freed
         # the names are free again for a new table
         await sql(s, "CREATE TABLE t (id int primary key, x int, u int UNIQUE)")
         await sql(s, "INSERT INTO t VALUES (7, 7, 7)")
