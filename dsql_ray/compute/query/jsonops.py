@@ -95,6 +95,17 @@ def _has_key(doc: Any, key: str) -> bool:
     return isinstance(doc, str) and doc == key
 
 
+def _getter(doc: Expr, where: Expr, walk, as_text: bool) -> Expr:
+    """``doc -> key`` / ``doc #> path`` (JSON of the document's type) or their ``>>``
+    forms (text): ``walk`` takes the parsed document one key or a whole path down."""
+    def get(text, w):
+        v = walk(parse(text), w)
+        if v is _MISSING:
+            return None
+        return _as_text(v) if as_text else dump(v)
+    return strict(get, [doc, where], T.TEXT if as_text else doc.oid)
+
+
 def json_operator(c, op: str, left: Expr, right: Expr) -> Expr | None:
     """The Expr for ``left op right`` when ``left`` is json/jsonb, else None."""
     if left.oid not in JSON_TYPES:
@@ -110,30 +121,12 @@ def json_operator(c, op: str, left: Expr, right: Expr) -> Expr | None:
             key = c.coerce(right, T.TEXT)
             if S.category(key.oid) != "S":
                 return None
-        if op == "->":
-            def arrow(doc, k):
-                v = _step(parse(doc), k)
-                return None if v is _MISSING else dump(v)
-            return strict(arrow, [left, key], oid)
-
-        def arrow_text(doc, k):
-            v = _step(parse(doc), k)
-            return None if v is _MISSING else _as_text(v)
-        return strict(arrow_text, [left, key], T.TEXT)
+        return _getter(left, key, _step, op == "->>")
     if op in ("#>", "#>>"):
         path = c.coerce(right, TEXT_ARRAY)
         if path.oid != TEXT_ARRAY:
             return None
-        if op == "#>":
-            def hash_arrow(doc, keys):
-                v = _path(parse(doc), keys)
-                return None if v is _MISSING else dump(v)
-            return strict(hash_arrow, [left, path], oid)
-
-        def hash_arrow_text(doc, keys):
-            v = _path(parse(doc), keys)
-            return None if v is _MISSING else _as_text(v)
-        return strict(hash_arrow_text, [left, path], T.TEXT)
+        return _getter(left, path, _path, op == "#>>")
     if oid != T.JSONB:
         return None
     if op in ("@>", "<@"):
