@@ -237,7 +237,8 @@ def choose_index(access: Access, where: Any, scope: Scope, catalog) -> Access:
     for name in ("pushed", "pushed_sql", "columns", "key_sql", "where_sql"):
         if hasattr(access, name):
             setattr(out, name, getattr(access, name))
-    out.filter_sql = [t for t in (RawStream()(c) for c in _conjuncts(where)) if t not in texts]
+    out.filter_sql = [t for t in (RawStream()(c) for c in _conjuncts(where))
+                      if t not in texts]
     return out
 
 

@@ -40,6 +40,26 @@ def result_column(name: str, oid: int) -> Column:
     return Column(name, oid, T.TYPE_SIZE.get(oid, -1))
 
 
+class SqlText:
+    """A parse-tree node's SQL text, printed when first shown (EXPLAIN), not at plan
+    time: printing costs more than planning a point lookup."""
+    __slots__ = ("node", "_text")
+
+    def __init__(self, node: Any):
+        self.node, self._text = node, None
+
+    def __str__(self) -> str:
+        if self._text is None:
+            self._text = RawStream()(self.node)
+        return self._text
+
+    def __eq__(self, other) -> bool:
+        return str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
 # -- access paths -------------------------------------------------------------
 @dataclass
 class Access:
@@ -51,17 +71,18 @@ class Access:
     #: conjuncts evaluated in storage: (op, column position, value expression or None),
     #: see storage.mvcc.row_filter; the residual holds only the other conjuncts
     pushed: list[tuple[str, int, Expr | None]] = field(default_factory=list)
-    pushed_sql: list[str] = field(default_factory=list)
+    pushed_sql: list[SqlText] = field(default_factory=list)
     columns: tuple[int, ...] | None = None   # the columns the statement reads (None: all)
-    key_sql: list[str] = field(default_factory=list)   # the conjuncts that fix key columns
-    where_sql: str | None = None                        # the WHERE clause, for EXPLAIN
+    key_sql: list[SqlText] = field(default_factory=list)   # conjuncts fixing key columns
+    where_sql: SqlText | None = None                        # the WHERE clause, for EXPLAIN
 
     def describe(self, node=None) -> str:
         """One line per fact (EXPLAIN shows them): the access path, the key range and the
         shards it reads (given the compute node), then what storage evaluates."""
         lines = self.path(node)
         if self.pushed_sql:
-            lines.append(f"Filter pushed to storage: ({' AND '.join(self.pushed_sql)})")
+            lines.append("Filter pushed to storage: "
+                         f"({' AND '.join(map(str, self.pushed_sql))})")
         if self.columns is not None:
             names = self.table.column_names
             lines.append("Columns: " + ", ".join(names[i] for i in self.columns))
@@ -71,7 +92,7 @@ class Access:
         t = self.table
         if self.point is not None or self.prefix:
             lines = [f"Index Scan using {t.name}_pkey on {t.name}",
-                     f"Index Cond: ({' AND '.join(self.key_sql)})"]
+                     f"Index Cond: ({' AND '.join(map(str, self.key_sql))})"]
             low, high = self._key_bounds([])
         else:
             lines = [f"Seq Scan on {t.name}"]
@@ -234,7 +255,7 @@ def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
             rest.append(conj)
         else:
             pushed.append(term)
-            pushed_sql.append(RawStream()(conj))
+            pushed_sql.append(SqlText(conj))
     if not pushed:
         return access
     access.pushed, access.pushed_sql = pushed, pushed_sql
@@ -291,7 +312,7 @@ def plan_access(table: TableDef, where: Any, scope: Scope, catalog=None) -> Acce
     access = Access(table, residual=pred)
     if where is None:
         return access
-    access.where_sql = RawStream()(where)
+    access.where_sql = SqlText(where)
     fixed = {} if table.hidden_pk else _key_equalities(where, table, scope)
     if table.hidden_pk:
         pass                                  # no declared key: only an index can help
@@ -306,7 +327,7 @@ def plan_access(table: TableDef, where: Any, scope: Scope, catalog=None) -> Acce
         access.prefix = leading or None
     used = {table.columns[table.pk[i]].name for i in range(len(access.point or access.prefix
                                                                or ()))}
-    access.key_sql = [RawStream()(c) for c in _conjuncts(where)
+    access.key_sql = [SqlText(c) for c in _conjuncts(where)
                       if isinstance(c, ast.A_Expr) and any(
                           isinstance(side, ast.ColumnRef) and isinstance(side.fields[-1],
                                                                          ast.String)
