@@ -31,14 +31,34 @@ from .values import cast
 
 log = logging.getLogger(__name__)
 
+#: statements DSQL refuses (0A000), with the feature their message names
 _UNSUPPORTED = {
-    ast.TruncateStmt: "TRUNCATE", ast.CreateTrigStmt: "triggers",
-    ast.CreateExtensionStmt: "extensions", ast.CompositeTypeStmt: "user-defined types",
-    ast.CreateEnumStmt: "enums", ast.CreateTableSpaceStmt: "tablespaces",
-    ast.CreateTableAsStmt: "CREATE TABLE AS", ast.VacuumStmt: "VACUUM",
-    ast.ListenStmt: "LISTEN", ast.NotifyStmt: "NOTIFY", ast.AlterSystemStmt: "ALTER SYSTEM",
-    ast.CreatedbStmt: "CREATE DATABASE", ast.CreateDomainStmt: "domains",
+    ast.TruncateStmt: "TRUNCATE is", ast.CreateTrigStmt: "triggers are",
+    ast.CreateExtensionStmt: "extensions are", ast.CompositeTypeStmt: "user-defined types are",
+    ast.CreateEnumStmt: "enums are", ast.CreateTableSpaceStmt: "tablespaces are",
+    ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
+    ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
+    ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
+    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
+    ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
+    ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
+    ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
+    ast.CreateRangeStmt: "user-defined types are", ast.DefineStmt: "user-defined objects are",
 }
+
+
+def _unsupported(node: Any) -> str | None:
+    """The refusal message of a statement DSQL does not support, if it is one."""
+    kind = _UNSUPPORTED.get(type(node))
+    if kind is not None:
+        return f"{kind} not supported"
+    if isinstance(node, ast.CreateTableAsStmt):
+        return ("materialized views are" if node.objtype.name == "OBJECT_MATVIEW"
+                else "CREATE TABLE AS is") + " not supported"
+    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+        return "SELECT INTO is not supported"
+    return None
+
 
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
 
@@ -154,8 +174,8 @@ class Session:
         if not stmts:
             return PreparedInfo(list(param_type_oids), None)
         node, text = stmts[0]
-        if type(node) not in PLANNERS:
-            return PreparedInfo(list(param_type_oids), None)
+        if type(node) not in PLANNERS or _unsupported(node) is not None:
+            return PreparedInfo(list(param_type_oids), None)    # refused at Execute
         plan = await self._plan(node, text, tuple(param_type_oids))
         oids = list(plan.param_oids)
         for i, oid in enumerate(param_type_oids):
@@ -198,9 +218,9 @@ class Session:
             return QueryResult("DEALLOCATE ALL" if node.name is None else "DEALLOCATE")
         if isinstance(node, ast.DiscardStmt):
             return QueryResult("DISCARD ALL")
-        kind = _UNSUPPORTED.get(type(node))
-        if kind is not None:
-            raise FeatureNotSupported(f"{kind} is not supported")
+        refusal = _unsupported(node)
+        if refusal is not None:
+            raise FeatureNotSupported(refusal)
         if isinstance(node, ast.CopyStmt):
             return await self._copy(node)
         if type(node) not in PLANNERS:
@@ -394,6 +414,8 @@ class Session:
     async def _transaction_control(self, node: ast.TransactionStmt) -> QueryResult:
         kind = node.kind
         if kind in _SAVEPOINT_KINDS:
+            if self.txn is not None and self.txn.explicit:
+                self.txn.failed = True      # an error in a block aborts it, as any error
             raise FeatureNotSupported("SAVEPOINT is not supported")
         if kind in (K.TRANS_STMT_BEGIN, K.TRANS_STMT_START):
             for opt in node.options or ():

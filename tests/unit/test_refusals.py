@@ -1,0 +1,66 @@
+"""Everything DSQL does not support is refused with its SQLSTATE and a message naming the
+feature, and the session stays usable (dsql-facts.md, "Not supported")."""
+import pytest
+
+from dsql_ray.errors import DsqlError
+
+from .conftest import sql
+
+REFUSALS = [
+    ("TRUNCATE t", "0A000", "TRUNCATE"),
+    ("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", "0A000",
+     "triggers"),
+    ("CREATE TEMP TABLE x (a int)", "0A000", "temporary tables"),
+    ("CREATE TEMPORARY TABLE x (a int)", "0A000", "temporary tables"),
+    ("CREATE UNLOGGED TABLE x (a int)", "0A000", "unlogged tables"),
+    ("CREATE EXTENSION pgcrypto", "0A000", "extensions"),
+    ("CREATE TYPE mood AS ENUM ('a')", "0A000", "enums"),
+    ("CREATE TYPE pair AS (a int, b int)", "0A000", "user-defined types"),
+    ("CREATE DOMAIN d AS int", "0A000", "domains"),
+    ("CREATE TABLE p (id int) PARTITION BY RANGE (id)", "0A000", "partitioned tables"),
+    ("CREATE TABLE inh (a int) INHERITS (t)", "0A000", "inheritance"),
+    ("CREATE TABLESPACE ts LOCATION '/tmp'", "0A000", "tablespaces"),
+    ("CREATE TABLE c AS SELECT 1", "0A000", "CREATE TABLE AS"),
+    ("SELECT 1 INTO newt", "0A000", "SELECT INTO"),
+    ("CREATE MATERIALIZED VIEW mv AS SELECT 1", "0A000", "materialized views"),
+    ("VACUUM", "0A000", "VACUUM"),
+    ("LISTEN ch", "0A000", "LISTEN"),
+    ("NOTIFY ch", "0A000", "NOTIFY"),
+    ("SAVEPOINT a", "0A000", "SAVEPOINT"),
+    ("ALTER SYSTEM SET work_mem = '1MB'", "0A000", "ALTER SYSTEM"),
+    ("CREATE DATABASE d2", "0A000", "CREATE DATABASE"),
+    ("DROP DATABASE postgres", "0A000", "DROP DATABASE"),
+    ("CREATE TABLE s (id serial PRIMARY KEY)", "0A000", "serial"),
+    ("CREATE TABLE s (id bigserial)", "0A000", "bigserial"),
+    ("ALTER TABLE t ALTER COLUMN v TYPE bigint", "0A000", "ALTER COLUMN TYPE"),
+    ("CREATE INDEX i ON t (v)", "0A000", "please use CREATE INDEX ASYNC"),
+    ("CREATE SEQUENCE sq", "0A000", "CACHE"),
+    ("CREATE SEQUENCE sq CACHE 10", "0A000", "CACHE must be 1 or at least 65536"),
+    ("CREATE TABLE j (id int PRIMARY KEY, doc jsonb)", "0A000", "datatype jsonb"),
+    ("CREATE FUNCTION f() RETURNS int AS 'select 1' LANGUAGE sql", "0A000",
+     "CREATE FUNCTION"),
+    ("LOCK TABLE t", "0A000", "LOCK"),
+    ("CREATE RULE r AS ON INSERT TO t DO NOTHING", "0A000", "rules"),
+    ("CREATE POLICY p ON t USING (true)", "0A000", "row-level security"),
+    ("CLUSTER t", "0A000", "CLUSTER"),
+    ("REINDEX TABLE t", "0A000", "REINDEX"),
+    ("COPY t TO '/tmp/x'", "0A000", "COPY TO a file"),
+]
+
+
+@pytest.mark.parametrize("stmt, sqlstate, names", REFUSALS, ids=[r[0][:40] for r in REFUSALS])
+def test_refused_with_sqlstate_naming_the_feature(run, stmt, sqlstate, names):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        for attempt in ("simple", "in a transaction"):
+            if attempt == "in a transaction":
+                await sql(s, "BEGIN")
+            with pytest.raises(DsqlError) as e:
+                await sql(s, stmt)
+            assert e.value.sqlstate == sqlstate, (stmt, e.value.message)
+            assert names.lower() in e.value.message.lower(), e.value.message
+            if attempt == "in a transaction":
+                assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        assert (await sql(s, "SELECT count(*) FROM t"))[-1].rows == [(0,)]   # still usable
+    run(scenario)
