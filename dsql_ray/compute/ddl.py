@@ -73,6 +73,11 @@ async def _schema_exists(txn, name: str) -> bool:
     return name in BUILTIN_SCHEMAS or await txn.get(namespace_key(name)) is not None
 
 
+async def _require_schema(txn, name: str) -> None:
+    if not await _schema_exists(txn, name):
+        raise DsqlError(f'schema "{name}" does not exist', sqlstate="3F000")
+
+
 async def _bump(txn) -> None:
     txn.put(CATALOG_VERSION_KEY, (await txn.get(CATALOG_VERSION_KEY) or 0) + 1)
     txn.touched_catalog = True
@@ -460,8 +465,7 @@ class CreateTablePlan(Plan):
     uniques: tuple[tuple[str | None, tuple[str, ...]], ...] = ()   # UNIQUE: name, columns
 
     async def run(self, txn, params, session) -> QueryResult:
-        if not await _schema_exists(txn, self.schema):
-            raise DsqlError(f'schema "{self.schema}" does not exist', sqlstate="3F000")
+        await _require_schema(txn, self.schema)
         if self.schema not in BUILTIN_SCHEMAS:
             txn.lock([namespace_key(self.schema)])
         if await txn.get(table_key(self.schema, self.name)) is not None:
@@ -632,8 +636,8 @@ class DropTablePlan(Plan):
             if t.kind == "r":      # identity sequences and indexes go with their table
                 for seq in await _owned_sequences(txn, t):
                     await _drop(txn, seq)
-                from .index_plans import drop_table_storage
-                await drop_table_storage(txn, session, t)
+                from .jobs import submit_table_cleanup
+                await submit_table_cleanup(txn, session.node, t)
         await _bump(txn)
         return QueryResult(f"DROP {what.upper()}")
 
@@ -787,8 +791,7 @@ class CreateSequencePlan(Plan):
     if_not_exists: bool = False
 
     async def run(self, txn, params, session) -> QueryResult:
-        if not await _schema_exists(txn, self.schema):
-            raise DsqlError(f'schema "{self.schema}" does not exist', sqlstate="3F000")
+        await _require_schema(txn, self.schema)
         if await txn.get(table_key(self.schema, self.name)) is not None:
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
@@ -819,8 +822,7 @@ class CreateViewPlan(Plan):
     replace: bool = False
 
     async def run(self, txn, params, session) -> QueryResult:
-        if not await _schema_exists(txn, self.schema):
-            raise DsqlError(f'schema "{self.schema}" does not exist', sqlstate="3F000")
+        await _require_schema(txn, self.schema)
         old = await _lookup(txn, None, self.schema, self.name)
         if old is not None:
             if old.kind != "v":

@@ -378,18 +378,6 @@ class DropIndexPlan(Plan):
         return QueryResult("DROP INDEX")
 
 
-async def drop_table_storage(txn, session, table) -> None:
-    """DROP TABLE takes its indexes along (definitions now) and frees its rows and index
-    entries in the background, one DROP job each."""
-    from .jobs import submit_table_drop
-    for d in await load_indexes(txn):
-        if d.table_id == table.table_id:
-            txn.delete(index_key(d.schema, d.name))
-            submit_index_drop(txn, d)
-    submit_table_drop(txn, table)
-    runner(session.node).kick()
-
-
 def plan_drop_index(stmt: ast.DropStmt, catalog, param_oids) -> DropIndexPlan:
     names = []
     for obj in stmt.objects:

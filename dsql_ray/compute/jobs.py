@@ -33,8 +33,8 @@ from datetime import datetime, timezone
 from ..errors import DsqlError, SerializationFailure, Unavailable
 from ..keys import prefix_end, row_key, table_prefix
 from .catalog import CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, tables_range
-from .indexes import (FAILED, VALID, WRITE_ONLY, IndexDef, index_key, index_to_row, pk_of,
-                      row_to_index)
+from .indexes import (FAILED, VALID, WRITE_ONLY, IndexDef, index_key, index_to_row,
+                      load_indexes, pk_of, row_to_index)
 from .interrupt import interruptible
 from .txn import Transaction
 
@@ -116,13 +116,18 @@ def submit_index_drop(txn, d: IndexDef) -> Job:
     return job
 
 
-def submit_table_drop(txn, table) -> Job:
-    """The job that deletes a dropped table's rows (its primary index, id 0)."""
+async def submit_table_cleanup(txn, node, table) -> None:
+    """DROP TABLE takes its indexes along (definitions now) and frees its rows and index
+    entries in the background: one DROP job each (the rows are primary index 0)."""
+    for d in await load_indexes(txn):
+        if d.table_id == table.table_id:
+            txn.delete(index_key(d.schema, d.name))
+            submit_index_drop(txn, d)
     job = Job(new_job_id(), DROP, SUBMITTED, None, f"{table.schema}.{table.name}",
               datetime.now(timezone.utc), table.schema, table.name, table_id=table.table_id,
               index_id=0)
     txn.put(job_key(job.job_id), job_to_row(job))
-    return job
+    runner(node).kick()
 
 
 def submit_validation(txn, table, constraint: str) -> Job:

@@ -989,6 +989,17 @@ def _alias(relation, table: TableDef) -> str:
 _ENGINE_FALLBACK = frozenset({"0A000", "42883"})
 
 
+def _key_aware(plan_step: Callable[[], Any]) -> Any:
+    """A key-aware planning step, or None when it needs the query engine (its compiler
+    reports 0A000 or 42883); any other error, 42P01 included, is the statement's."""
+    try:
+        return plan_step()
+    except DsqlError as exc:
+        if exc.sqlstate not in _ENGINE_FALLBACK:
+            raise
+        return None
+
+
 def _needs_engine(*nodes) -> bool:
     from .query.astwalk import any_node
     return any_node(list(nodes), lambda n: isinstance(n, (ast.SubLink, ast.MultiAssignRef)))
@@ -1271,15 +1282,9 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
     plan = InsertPlan(table=table, positions=positions)
     engine = sel is not None and not sel.valuesLists or stmt.withClause is not None
     if sel is not None and sel.valuesLists and not engine:
-        try:
-            plan.rows = _plan_values(sel.valuesLists, table, positions, empty,
-                                     bool(stmt.cols))
-        except UnknownTable:
-            raise
-        except DsqlError as exc:
-            if exc.sqlstate not in _ENGINE_FALLBACK:
-                raise
-            engine = True
+        plan.rows = _key_aware(lambda: _plan_values(sel.valuesLists, table, positions, empty,
+                                                    bool(stmt.cols)))
+        engine = plan.rows is None
     elif sel is None:                   # DEFAULT VALUES
         plan.rows = [[_default_expr(c, empty) for c in table.columns]]
     oids = list(empty.param_oids)
@@ -1512,7 +1517,7 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     engine = bool(stmt.fromClause) or stmt.withClause is not None or \
         _needs_engine(stmt.whereClause, [v for _, v in targets])
     if not engine:
-        try:
+        def key_aware() -> UpdatePlan:
             assignments = []
             for pos, node in targets:
                 col = table.columns[pos]
@@ -1525,11 +1530,9 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
             return _finish_dml(plan, stmt, table, alias, scope, catalog,
                                list(scope.param_oids),
                                force_engine=_needs_engine(_returning_targets(stmt)))
-        except UnknownTable:
-            raise
-        except DsqlError as exc:
-            if exc.sqlstate not in _ENGINE_FALLBACK:
-                raise
+        plan = _key_aware(key_aware)
+        if plan is not None:
+            return plan
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.fromClause, catalog, oids)
     extra = [_stored_sql(node, table.columns[pos]) for pos, node in targets] + \
@@ -1579,18 +1582,15 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
     engine = bool(stmt.usingClause) or stmt.withClause is not None or \
         _needs_engine(stmt.whereClause)
     if not engine:
-        try:
+        def key_aware() -> DeletePlan:
             access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
                                    stmt.whereClause, scope)
-            plan = DeletePlan(access=access, table=table)
-            return _finish_dml(plan, stmt, table, alias, scope, catalog,
-                               list(scope.param_oids),
+            return _finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
+                               scope, catalog, list(scope.param_oids),
                                force_engine=_needs_engine(_returning_targets(stmt)))
-        except UnknownTable:
-            raise
-        except DsqlError as exc:
-            if exc.sqlstate not in _ENGINE_FALLBACK:
-                raise
+        plan = _key_aware(key_aware)
+        if plan is not None:
+            return plan
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.usingClause, catalog, oids)
     prepared = _prepare(_matches_sql(stmt, table, alias,

@@ -147,6 +147,18 @@ def strict2(f: Callable[[Any, Any], Any], lf, rf):
     return fn
 
 
+def any_all(results, is_all: bool):
+    """ANY (is_all False) or ALL over three-valued results, lazily: the first result that
+    decides it ends the walk; else NULL if one was NULL (AND/OR are the same fold)."""
+    saw_null = False
+    for v in results:
+        if v is None:
+            saw_null = True
+        elif v != is_all:
+            return v
+    return None if saw_null else is_all
+
+
 def like_regex(pattern: str, escape: str | None = "\\") -> str:
     out, i = [], 0
     while i < len(pattern):
@@ -745,36 +757,22 @@ class ExprCompiler:
         cmp = self.binary(op, left, Expr(lambda row, env: current[-1], elem_oid)).fn
         af = arr.fn
 
-        def fn(row, env):
-            values = af(row, env)
-            if values is None:
-                return None
-            saw_null = False
+        def compared(values, row, env):
             for v in values:
                 current.append(v)
                 try:
-                    r = None if v is None else cmp(row, env)
+                    yield None if v is None else cmp(row, env)
                 finally:
                     current.pop()
-                if r is None:
-                    saw_null = True
-                elif r != is_all:
-                    return r
-            return None if saw_null else is_all
+
+        def fn(row, env):
+            values = af(row, env)
+            return None if values is None else any_all(compared(values, row, env), is_all)
         return Expr(fn, T.BOOL)
 
     @staticmethod
     def _any_all(fns, is_all):
-        def fn(row, env):
-            saw_null = False
-            for f in fns:
-                v = f(row, env)
-                if v is None:
-                    saw_null = True
-                elif v != is_all:
-                    return v
-            return None if saw_null else is_all
-        return fn
+        return lambda row, env: any_all((f(row, env) for f in fns), is_all)
 
     # -- boolean ------------------------------------------------------------------------------
     def _c_BoolExpr(self, node: ast.BoolExpr) -> Expr:
