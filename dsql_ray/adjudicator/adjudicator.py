@@ -92,6 +92,10 @@ class JournalLink:
                 if not self.healthy:
                     await self._sync()
                     self.healthy = True
+                    # the replica may have missed the last durability mark (a lost
+                    # message on an idle stream would leave it unreadable forever)
+                    self._sent_durable = 0
+                    self._wake.set()
                     continue
                 await self._wake.wait()
                 self._wake.clear()
@@ -102,10 +106,11 @@ class JournalLink:
                         "append", self.adj.stream, self.adj.epoch, batch, self.adj.durable_seq,
                         timeout=5.0)
                     self.adj.on_ack()
-                if self.adj.durable_seq > self._sent_durable:
-                    self._sent_durable = self.adj.durable_seq
+                durable = self.adj.durable_seq
+                if durable > self._sent_durable:
                     await self.client.call("durable", self.adj.stream, self.adj.epoch,
-                                           self._sent_durable, timeout=5.0)
+                                           durable, timeout=5.0)
+                    self._sent_durable = durable    # only once the replica has it
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - lagging, restarted or down replica

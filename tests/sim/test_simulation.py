@@ -29,6 +29,17 @@ def test_bank_invariants_hold_over_many_seeds(request):
     assert stats["unknown"] > 0 and stats["dropped"] > 0, "faults never hit a commit"
 
 
+#: seeds that once failed, kept as regressions: 50532 stalled for good when a replica
+#: missed the durability mark of an idle stream's last record (a lost "durable" message
+#: was never sent again), so storage reading that replica could never become complete
+REGRESSION_SEEDS = [50532]
+
+
+@pytest.mark.parametrize("seed", REGRESSION_SEEDS)
+def test_seeds_that_once_failed(seed):
+    run_seed(seed)
+
+
 def test_a_seed_replays_exactly():
     a, b = run_seed(11), run_seed(11)
     assert a.digest == b.digest and a.faults == b.faults and a.acked == b.acked
