@@ -1,7 +1,7 @@
 -- Update + select + insert in one explicit transaction.
 -- history ids never collide: :client_id is unique per pgbench client and :n is a
 -- per-client counter. pgbench variables live for the whole run, so a retried or failed
--- attempt just skips a number; bench_sql.py starts every run at its own -D n=K*10^9.
+-- attempt just skips a number; benchlib.pgbench starts every run at its own -D n=K*10^9.
 \set aid random(1, 10000)
 \set delta random(-5000, 5000)
 \set n :n + 1
