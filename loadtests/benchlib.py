@@ -54,18 +54,24 @@ class DsqlRay:
     """A local dsql-ray cluster via its CLI, with its own name, port and data directory."""
     label = "dsql-ray"
 
-    def __init__(self, workdir: Path):
-        self.name = f"bench-sql-{os.getpid()}"
+    def __init__(self, workdir: Path, *, tree: Path | None = None, label: str = "dsql-ray"):
+        """``tree``: run the dsql_ray package of another checkout (PYTHONPATH), to put
+        two revisions side by side; default: the installed one."""
+        self.label = label
+        self.name = f"bench-{label}-{os.getpid()}".replace(" ", "-")
         self.port = free_port()
-        self.data_dir = workdir / "dsql-ray"
+        self.data_dir = workdir / self.name
         self.dsn = dsn(self.port)
         self.up_s: float | None = None
+        self._env = None
+        if tree is not None:
+            self._env = os.environ | {"PYTHONPATH": str(tree)}
 
     def _cli(self, *args: str, timeout: float) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "dsql_ray.cli", *args, "--name", self.name,
              "--data-dir", str(self.data_dir)],
-            capture_output=True, text=True, timeout=timeout)
+            capture_output=True, text=True, timeout=timeout, env=self._env)
 
     def start(self) -> None:
         t = time.monotonic()
