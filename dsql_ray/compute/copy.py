@@ -35,7 +35,7 @@ from .catalog import TableDef
 from .expr import Scope, const
 from .planner import _default_expr
 from .result import QueryResult
-from .values import assign, cast
+from .query.sqltypes import assign, cast
 
 BATCH_ROWS = 250              # rows inserted (one duplicate-key read) at a time
 BATCH_BYTES = 1 << 20         # … or fewer when they are large

@@ -32,7 +32,7 @@ from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
 from .expr import Scope, _FUNCTIONS, coerce_to, compile_expr, type_oid
 from .planner import Plan, UnknownTable
 from .result import QueryResult
-from .values import assign, cast, type_modifier
+from .query.sqltypes import assign, cast, type_modifier
 
 MAX_BIGINT = 2 ** 63 - 1
 SEQUENCE_CACHE_MIN = 65536

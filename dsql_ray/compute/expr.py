@@ -19,7 +19,7 @@ from pglast.enums import A_Expr_Kind, BoolExprType, NullTestType, SQLValueFuncti
 
 from ..errors import BindError, DsqlError, FeatureNotSupported
 from . import types as T
-from .values import cast, value_type
+from .query.sqltypes import cast, value_oid as value_type
 
 Fn = Callable[[tuple, list], Any]
 

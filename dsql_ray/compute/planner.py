@@ -25,7 +25,7 @@ from .interrupt import checkpoints
 from .result import Column, QueryResult
 from ..storage.mvcc import row_filter
 from .query.runtime import check_memory, rows_size
-from .values import assign, cast, type_modifier
+from .query.sqltypes import assign, cast, type_modifier
 
 
 class UnknownTable(BindError):

@@ -27,7 +27,7 @@ from .ddl import (CURRENT_SESSION, SequenceNeeded, check_insert_identity,
 from .planner import PLANNERS, InsertPlan, Plan, UnknownTable
 from .result import PreparedInfo, QueryResult
 from .txn import Transaction
-from .values import cast
+from .query.sqltypes import cast
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import json
 import re
+import struct
 import uuid
 from typing import Any
+
+from pglast import ast
 
 from ...errors import DsqlError
 from .. import types as T
@@ -34,6 +38,7 @@ _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 
 #: decimal arithmetic context: wide enough for exact numeric sums and products
 NUMERIC_CONTEXT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_UP,
                                   Emax=999999, Emin=-999999)
+_F32 = struct.Struct("!f")
 
 
 def type_name(oid: int) -> str:
@@ -390,6 +395,8 @@ def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.De
 
 
 def _to_float(value: Any, oid: int) -> float:
+    """float8, or float4 rounded to single precision (stored as PostgreSQL stores it);
+    22003 when a finite input does not fit."""
     if isinstance(value, bool):
         raise DsqlError(f"cannot cast type boolean to {type_name(oid)}", sqlstate="42846")
     if isinstance(value, str):
@@ -399,16 +406,30 @@ def _to_float(value: Any, oid: int) -> float:
         if s in special:
             return special[s]
         try:
-            return float(s)
+            out = float(s)
         except ValueError:
             raise invalid_text(oid, value) from None
-    if isinstance(value, (int, float, decimal.Decimal)):
-        out = float(value)
-        if oid == T.FLOAT4:
-            import struct
-            out = struct.unpack("f", struct.pack("f", out))[0]
-        return out
-    raise DsqlError(f"cannot cast to {type_name(oid)}", sqlstate="42846")
+    elif isinstance(value, (int, float, decimal.Decimal)):
+        try:
+            out = float(value)
+        except OverflowError:
+            out = math.inf
+    else:
+        raise DsqlError(f"cannot cast to {type_name(oid)}", sqlstate="42846")
+    if math.isinf(out) and not (isinstance(value, float) or
+                                isinstance(value, decimal.Decimal) and value.is_infinite()):
+        raise _float_out_of_range(value, oid)
+    if oid == T.FLOAT4 and math.isfinite(out):
+        try:
+            (out,) = _F32.unpack(_F32.pack(out))
+        except OverflowError:
+            raise _float_out_of_range(value, oid) from None
+    return out
+
+
+def _float_out_of_range(value: Any, oid: int) -> DsqlError:
+    return DsqlError(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}',
+                     sqlstate="22003")
 
 
 def _to_bool(value: Any) -> bool:
@@ -435,8 +456,7 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
     if oid in (T.TEXT, T.UNKNOWN):
         return to_text(value)
     if oid in (T.JSON, T.JSONB):
-        from ..values import cast as store_cast     # validates; normalizes jsonb
-        return store_cast(value, oid)
+        return _to_json(value, oid)
     if oid in (T.VARCHAR, T.BPCHAR):
         s = to_text(value)
         if typmod:
@@ -488,8 +508,7 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str):
-            from ..values import cast as store_cast     # hex and escape formats, 22P02
-            return store_cast(value, oid)
+            return bytea_input(value)
     if oid in ARRAY_OF.values() and isinstance(value, (list, str)):
         elem = next(e for e, a in ARRAY_OF.items() if a == oid)
         items = array_items(value) if isinstance(value, str) else value
@@ -573,3 +592,171 @@ def array_items(text: str) -> list[str | None]:
     if pos != len(body):
         raise malformed()
     return values
+
+
+# -- json and bytea input ---------------------------------------------------------------
+def _to_json(value: Any, oid: int) -> str:
+    """json keeps the input text once it is valid JSON; jsonb is normalized the way
+    PostgreSQL prints it (duplicate keys: the last wins; keys shortest first, then
+    bytewise; ``", "`` and ``": "`` separators; numbers as numeric)."""
+    text = to_text(value)
+    try:
+        parsed = json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal,
+                            parse_constant=_no_json_constant)
+    except (ValueError, RecursionError):
+        raise DsqlError("invalid input syntax for type json", sqlstate="22P02",
+                        detail=f"Token \"{text[:40]}\" is invalid.") from None
+    return text if oid == T.JSON else jsonb_text(parsed)
+
+
+def to_json(value: Any, oid: int) -> str:
+    """A SQL value as a JSON value (to_json): numbers and booleans bare, json as is,
+    date/time in ISO 8601, everything else as a JSON string of its text."""
+    if value is None:
+        return "null"
+    if oid in (T.JSON, T.JSONB):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, decimal.Decimal)) or \
+            isinstance(value, float) and math.isfinite(value):
+        return to_text(value)
+    if isinstance(value, dt.datetime):
+        return json.dumps(value.isoformat())
+    return json.dumps(to_text(value), ensure_ascii=False)
+
+
+def json_build_object(pairs: list[tuple[str, Any, int]], oid: int) -> str:
+    """json_build_object / jsonb_build_object from (key, value, value type) pairs."""
+    if oid == T.JSONB:
+        return jsonb_text({k: json.loads(to_json(v, t), parse_float=decimal.Decimal,
+                                          parse_int=decimal.Decimal) for k, v, t in pairs})
+    return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)} : {to_json(v, t)}"
+                           for k, v, t in pairs) + "}"
+
+
+def _no_json_constant(name: str):
+    raise ValueError(name)
+
+
+def jsonb_text(v: Any) -> str:
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {jsonb_text(v[k])}"
+                               for k in keys) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(jsonb_text(x) for x in v) + "]"
+    if isinstance(v, decimal.Decimal):
+        return numeric_text(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def bytea_input(text: str) -> bytes:
+    """bytea input: hex (``\\x0aff``) or the escape format (``a\\012\\\\``)."""
+    if text.startswith("\\x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            raise invalid_text(T.BYTEA, text) from None
+    out, i, raw = bytearray(), 0, text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] != 0x5C:
+            out.append(raw[i])
+            i += 1
+        elif raw[i + 1:i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        else:
+            octal = raw[i + 1:i + 4]
+            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
+                raise invalid_text(T.BYTEA, text)
+            out.append(int(octal, 8))
+            i += 4
+    return bytes(out)
+
+
+# -- column type modifiers ----------------------------------------------------------------
+VARHDRSZ = 4                           # PostgreSQL adds it to character and numeric typmods
+_PRECISION_TYPES = {T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ}
+
+
+def type_modifier(type_name: ast.TypeName, oid: int) -> int:
+    """atttypmod of a declared column type: varchar(n)/char(n) → n + 4, numeric(p, s) →
+    (p << 16 | s) + 4, time/timestamp(p) → p; -1 when there is none. ``char`` alone is
+    char(1). Bad modifiers get PostgreSQL's errors."""
+    mods = []
+    for m in type_name.typmods or ():
+        val = getattr(m, "val", None)
+        if not isinstance(val, ast.Integer):
+            raise DsqlError("type modifiers must be simple constants or identifiers",
+                            sqlstate="22023")
+        mods.append(val.ival)
+    name = T.OID_TO_NAME.get(oid, str(oid))
+    if oid in (T.VARCHAR, T.BPCHAR):
+        if not mods:
+            return 1 + VARHDRSZ if oid == T.BPCHAR else -1
+        short = "varchar" if oid == T.VARCHAR else "char"
+        if len(mods) > 1:
+            raise DsqlError("invalid type modifier", sqlstate="42601")
+        if mods[0] < 1:
+            raise DsqlError(f"length for type {short} must be at least 1", sqlstate="22023")
+        if mods[0] > 10485760:
+            raise DsqlError(f"length for type {short} cannot exceed 10485760",
+                            sqlstate="22023")
+        return mods[0] + VARHDRSZ
+    if oid == T.NUMERIC and mods:
+        precision, scale = mods[0], (mods[1] if len(mods) > 1 else 0)
+        if len(mods) > 2:
+            raise DsqlError("invalid NUMERIC type modifier", sqlstate="22023")
+        if not 1 <= precision <= 1000:
+            raise DsqlError(f"NUMERIC precision {precision} must be between 1 and 1000",
+                            sqlstate="22023")
+        if not -1000 <= scale <= 1000:
+            raise DsqlError(f"NUMERIC scale {scale} must be between -1000 and 1000",
+                            sqlstate="22023")
+        return ((precision << 16) | (scale & 0xFFFF)) + VARHDRSZ
+    if oid in _PRECISION_TYPES and mods:
+        if len(mods) > 1 or mods[0] < 0:
+            raise DsqlError(f"invalid type modifier for type {name}", sqlstate="22023")
+        return min(mods[0], 6)
+    if mods:
+        raise DsqlError(f"type modifier is not allowed for type \"{name}\"",
+                        sqlstate="42601")
+    return -1
+
+
+def numeric_typmod(typmod: int) -> tuple[int, int]:
+    """(precision, scale) of a numeric atttypmod."""
+    raw = typmod - VARHDRSZ
+    scale = raw & 0xFFFF
+    return raw >> 16, scale - 0x10000 if scale & 0x8000 else scale
+
+
+def assign(value: Any, oid: int, typmod: int = -1) -> Any:
+    """A value of type ``oid`` stored into a column declared with ``typmod``."""
+    if value is None or typmod < 0:
+        return value
+    if oid in (T.VARCHAR, T.BPCHAR):
+        length = typmod - VARHDRSZ
+        if len(value) > length:
+            if value[length:].strip(" "):
+                kind = "character varying" if oid == T.VARCHAR else "character"
+                raise DsqlError(f"value too long for type {kind}({length})",
+                                sqlstate="22001")
+            value = value[:length]
+        return value
+    if oid == T.NUMERIC:
+        return cast(value, T.NUMERIC, numeric_typmod(typmod))
+    if oid in _PRECISION_TYPES and typmod < 6:
+        return _round_fraction(value, typmod)
+    return value
+
+
+def _round_fraction(value: dt.time | dt.datetime, digits: int) -> Any:
+    """Round the fractional seconds to ``digits`` places (half away from zero)."""
+    unit = 10 ** (6 - digits)
+    micro = (value.microsecond + unit // 2) // unit * unit
+    if isinstance(value, dt.time):
+        full = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(microsecond=0))
+        return (full + dt.timedelta(microseconds=micro)).time()
+    return value.replace(microsecond=0) + dt.timedelta(microseconds=micro)

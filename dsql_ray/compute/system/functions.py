@@ -444,7 +444,6 @@ def _gen_random_uuid(c, args, name):
 
 @register("json_build_object", "jsonb_build_object")
 def _json_build_object(c, args, name):
-    from ..values import json_build_object
     if len(args) % 2:
         raise DsqlError("argument list must have even number of elements",
                         sqlstate="22023",
@@ -461,7 +460,7 @@ def _json_build_object(c, args, name):
             if values[i] is None:
                 raise DsqlError("null value not allowed for object key", sqlstate="22023")
             pairs.append((S.to_text(values[i]), values[i + 1], oids[i + 1]))
-        return json_build_object(pairs, oid)
+        return S.json_build_object(pairs, oid)
     return Expr(fn, oid)
 
 
