@@ -32,7 +32,7 @@ from .. import limits
 from ..errors import DsqlError, FeatureNotSupported
 from ..relay.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
-from .expr import Scope, const
+from .query.rowexpr import constant
 from .planner import _default_expr
 from .result import QueryResult
 from .query.sqltypes import assign, cast
@@ -636,8 +636,7 @@ class CopyLoader:
                           or names[p] in options.force_not_null}
         self._force_null = {p for p in positions
                             if "*" in options.force_null or names[p] in options.force_null}
-        empty = Scope([], [])                   # defaults compiled as INSERT does
-        self._defaults = [_default_expr(c, empty) for c in table.columns]
+        self._defaults = [_default_expr(c) for c in table.columns]   # as INSERT has them
         self._records = BinaryTuples(self.width) if options.binary else Records(options)
         self._split = csv_fields if options.csv else text_fields
         self._header = options.header
@@ -699,7 +698,7 @@ class CopyLoader:
                     if exc.sqlstate == "22P03":
                         exc = DsqlError("incorrect binary data format", sqlstate="22P03")
                     raise with_context(exc, f"{where}, column {col.name}") from None
-            exprs[pos] = const(value, oid)
+            exprs[pos] = constant(value, oid)
         await self._add(exprs, sum(len(v) for v in values if v is not None))
 
     async def _add(self, row: list, size: int) -> None:
@@ -730,7 +729,7 @@ class CopyLoader:
                 except DsqlError as exc:
                     raise with_context(exc, f'COPY {self.table.name}, line {self._line}, '
                                             f'column {col.name}: "{_shown(value)}"') from None
-            exprs[pos] = const(value, col.type_oid)
+            exprs[pos] = constant(value, col.type_oid)
         return exprs
 
     def _check_header(self, fields: list[Field], record: bytes) -> None:

@@ -12,7 +12,6 @@ bigint only, no ALTER COLUMN TYPE, constraints on existing tables NOT VALID).
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import random
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -29,7 +28,9 @@ from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
                       NEXT_TABLE_ID_KEY, CheckDef, ColumnDef, SequenceDef, TableDef,
                       namespace_key, row_to_table, schema_key, sequence_key, table_key,
                       table_to_row, tables_range)
-from .expr import Scope, _FUNCTIONS, coerce_to, compile_expr, type_oid
+from .context import CURRENT_SESSION
+from .query.exprs import resolve_type
+from .query.rowexpr import RowScope, compile_constant
 from .planner import Plan, UnknownTable
 from .result import QueryResult
 from .query.sqltypes import assign, cast, type_modifier
@@ -115,7 +116,9 @@ _QUERY_TIME_ONLY = {T.JSON: "json", T.JSONB: "jsonb"}
 
 def column_type(tn: ast.TypeName) -> tuple[int, int]:
     """(type oid, typmod) as PostgreSQL stores them."""
-    oid = type_oid(tn)
+    if tn.arrayBounds:
+        raise FeatureNotSupported("array types are not supported")
+    oid, _ = resolve_type(tn)
     if oid in _QUERY_TIME_ONLY:
         raise FeatureNotSupported(f"datatype {_QUERY_TIME_ONLY[oid]} not supported",
                                   hint="Store JSON documents as text and use json or jsonb "
@@ -162,11 +165,7 @@ def _check_name(table: str, refs: list[str], taken: set[str]) -> str:
 
 @lru_cache(maxsize=4096)
 def _compiled_check(expr_sql: str, names: tuple[str, ...], oids: tuple[int, ...]):
-    expr = coerce_to(compile_expr(_parse_expr(expr_sql), Scope(list(names), list(oids))),
-                     T.BOOL)
-    if expr.oid != T.BOOL:
-        raise DsqlError("argument of CHECK constraint must be type boolean", sqlstate="42804")
-    return expr.fn
+    return RowScope(names, oids).condition(_parse_expr(expr_sql), "CHECK constraint").fn
 
 
 def _validate_check(expr_sql: str, columns) -> None:
@@ -237,10 +236,6 @@ def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
                         f"{'less than MINVALUE' if start < lo else 'greater than MAXVALUE'} "
                         f"({lo if start < lo else hi})", sqlstate="22023")
     return SequenceDef(start, inc, lo, hi, given["cache"], given.get("cycle", False), owned_by)
-
-
-#: the session a statement runs for, read by nextval/currval/setval
-CURRENT_SESSION: contextvars.ContextVar = contextvars.ContextVar("dsql_session", default=None)
 
 
 class SequenceNeeded(Exception):
@@ -426,9 +421,6 @@ async def sequence_row(txn, seq: TableDef) -> tuple:
 
 
 def _register_functions() -> None:
-    _FUNCTIONS["nextval"] = (T.INT8, nextval)
-    _FUNCTIONS["currval"] = (T.INT8, currval)
-    _FUNCTIONS["setval"] = (T.INT8, lambda n, v, c=True: setval(n, int(v), bool(c)))
     from .query.functions import register, strict
 
     def resolver(impl, lo, hi):
@@ -441,7 +433,6 @@ def _register_functions() -> None:
     register("nextval")(resolver(nextval, 1, 1))
     register("currval")(resolver(currval, 1, 1))
     register("lastval")(resolver(lastval, 0, 0))
-    _FUNCTIONS["lastval"] = (T.INT8, lastval)
     register("setval")(resolver(lambda n, v, c=True: setval(n, int(v), bool(c)), 2, 3))
 
 
@@ -947,13 +938,12 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
         limits.columns_per_table_max.check(len(t.columns) + 1)
         missing = None
         if col.default_sql is not None:
-            expr = coerce_to(compile_expr(_parse_expr(col.default_sql), Scope([], [])),
-                             col.type_oid)
+            expr = compile_constant(_parse_expr(col.default_sql), col.type_oid)
             if not expr.const:
                 raise FeatureNotSupported("ADD COLUMN with a volatile DEFAULT is not supported",
                                           hint="Add the column without a default, then "
                                                "UPDATE the rows.")
-            missing = assign(cast(expr.fn((), []), col.type_oid), col.type_oid,
+            missing = assign(cast(expr.value(), col.type_oid), col.type_oid,
                              col.type_modifier)
         if col.not_null and missing is None and await _has_rows(txn, t):
             raise DsqlError(f'column "{col.name}" of relation "{t.name}" contains null values',
@@ -1074,7 +1064,7 @@ def _set_default(name: str, node):
                             sqlstate="42601")
         sql = None if node is None else _expr_sql(node)
         if sql is not None:
-            coerce_to(compile_expr(_parse_expr(sql), Scope([], [])), col.type_oid)
+            compile_constant(_parse_expr(sql), col.type_oid)
         cols = list(t.columns)
         cols[pos] = replace(col, default_sql=sql)
         return replace(t, columns=tuple(cols))

@@ -21,7 +21,7 @@ from ..errors import BindError, DsqlError, FeatureNotSupported
 from ..keys import decode_key, encode_key, prefix_end
 from . import types as T
 from .catalog import row_to_table, table_key
-from .expr import Expr, Scope, coerce_to, compile_expr
+from .query.rowexpr import RowExpr, RowScope
 from .indexes import (VALID, WRITE_ONLY, IndexDef, allocate_index_id, columns_per_index_max,
                       index_key, indexes_per_table_max, load_indexes, put_index, registry,
                       registry_of_catalog, slots_of)
@@ -47,9 +47,9 @@ def _family(oid: int) -> str:
     return str(oid)
 
 
-def column_conditions(where: Any, table, scope: Scope) -> dict[int, list[tuple[str, Expr, str]]]:
+def column_conditions(where: Any, table, scope: RowScope) -> dict[int, list[tuple[str, RowExpr, str]]]:
     """column position → [(op, value expression, SQL text)] for ``col op constant`` terms."""
-    out: dict[int, list[tuple[str, Expr, str]]] = {}
+    out: dict[int, list[tuple[str, RowExpr, str]]] = {}
     for conj in _conjuncts(where):
         term = column_comparison(conj, scope)
         if term is None or term[0] not in _OPS:
@@ -60,7 +60,7 @@ def column_conditions(where: Any, table, scope: Scope) -> dict[int, list[tuple[s
             continue
         if val.oid != col_oid:
             try:
-                val = coerce_to(val, col_oid, scope)
+                val = scope.coerce(val, col_oid)
             except DsqlError:
                 continue
         out.setdefault(col, []).append((o, val, RawStream()(conj)))
@@ -71,9 +71,9 @@ def column_conditions(where: Any, table, scope: Scope) -> dict[int, list[tuple[s
 class IndexAccess(Access):
     """Rows found through a secondary index: entries of a key range, then rows by key."""
     index: IndexDef | None = None
-    eq: list[Expr] = field(default_factory=list)          # leading columns fixed
-    lower: tuple[Expr, bool] | None = None                 # next column > / >= value
-    upper: tuple[Expr, bool] | None = None                 # next column < / <= value
+    eq: list[RowExpr] = field(default_factory=list)          # leading columns fixed
+    lower: tuple[RowExpr, bool] | None = None                 # next column > / >= value
+    upper: tuple[RowExpr, bool] | None = None                 # next column < / <= value
     cond_sql: list[str] = field(default_factory=list)
     filter_sql: list[str] = field(default_factory=list)    # the other WHERE conjuncts
 
@@ -189,7 +189,7 @@ def shard_lines(node, low: bytes, high: bytes | None) -> list[str]:
     return [f"Shards: {', '.join(str(i) for i in shards)} (of {len(node.shards)} key ranges)"]
 
 
-def choose_index(access: Access, where: Any, scope: Scope, catalog) -> Access:
+def choose_index(access: Access, where: Any, scope: RowScope, catalog) -> Access:
     """An index scan when a valid index fixes more leading columns than the primary key."""
     if where is None or access.point is not None:
         return access
@@ -389,7 +389,7 @@ def plan_drop_index(stmt: ast.DropStmt, catalog, param_oids) -> DropIndexPlan:
 # -- CALL sys.wait_for_job ----------------------------------------------------------------------
 @dataclass
 class WaitForJobPlan(Plan):
-    job_id: Expr | None = None
+    job_id: RowExpr | None = None
 
     async def run(self, txn, params, session) -> QueryResult:
         job_id = self.job_id.fn((), params)
@@ -406,8 +406,8 @@ def plan_call(stmt: ast.CallStmt, catalog, param_oids) -> WaitForJobPlan:
         raise DsqlError(f"procedure {name}() does not exist", sqlstate="42883")
     if len(call.args or ()) != 1:
         raise DsqlError("sys.wait_for_job takes one argument: the job id", sqlstate="42883")
-    scope = Scope([], [], None, list(param_oids))
-    expr = coerce_to(compile_expr(call.args[0], scope), T.TEXT, scope)
+    scope = RowScope((), (), None, list(param_oids))
+    expr = scope.typed(call.args[0], T.TEXT, "CALL")
     return WaitForJobPlan(job_id=expr, columns=[result_column("wait_for_job", T.BOOL)],
                           param_oids=[o or T.TEXT for o in scope.param_oids])
 
@@ -555,9 +555,9 @@ def engine_index_access(stmt: ast.SelectStmt, prepared, catalog) -> dict[int, Ac
     if len(rangevars) != 1 or table.table_id <= 0 or getattr(table, "kind", "r") != "r":
         return {}
     rv = from_[0]
-    scope = Scope(table.column_names, table.column_oids,
-                  rv.alias.aliasname if rv.alias else table.name,
-                  list(getattr(prepared, "param_oids", ())))
+    scope = RowScope(table.column_names, table.column_oids,
+                     rv.alias.aliasname if rv.alias else table.name,
+                     list(getattr(prepared, "param_oids", ())))
     try:
         access = choose_index(Access(table), stmt.whereClause, scope, catalog)
     except DsqlError:

@@ -20,7 +20,7 @@ from ..errors import BindError, DsqlError, FeatureNotSupported, ParseError
 from ..keys import encode_key, prefix_end
 from . import types as T
 from .catalog import ColumnDef, TableDef
-from .expr import Expr, Scope, coerce_to, compile_expr, const, type_oid
+from .query.rowexpr import (RowExpr, RowScope, column_ref, compile_constant, constant)
 from .interrupt import checkpoints
 from .result import Column, QueryResult
 from ..storage.mvcc import row_filter
@@ -65,12 +65,12 @@ class SqlText:
 class Access:
     """How rows of a table are found: by key, by key range, or the whole table."""
     table: TableDef
-    point: list[Expr] | None = None     # every pk column fixed
-    prefix: list[Expr] | None = None    # leading pk columns fixed
+    point: list[RowExpr] | None = None     # every pk column fixed
+    prefix: list[RowExpr] | None = None    # leading pk columns fixed
     residual: Callable | None = None    # predicate to apply to each row
     #: conjuncts evaluated in storage: (op, column position, value expression or None),
     #: see storage.mvcc.row_filter; the residual holds only the other conjuncts
-    pushed: list[tuple[str, int, Expr | None]] = field(default_factory=list)
+    pushed: list[tuple[str, int, RowExpr | None]] = field(default_factory=list)
     pushed_sql: list[SqlText] = field(default_factory=list)
     columns: tuple[int, ...] | None = None   # the columns the statement reads (None: all)
     key_sql: list[SqlText] = field(default_factory=list)   # conjuncts fixing key columns
@@ -152,9 +152,9 @@ def _conjuncts(node: Any) -> list[Any]:
     return [node] if node is not None else []
 
 
-def _key_equalities(node: Any, table: TableDef, scope: Scope) -> dict[int, Expr]:
+def _key_equalities(node: Any, table: TableDef, scope: RowScope) -> dict[int, RowExpr]:
     """pk position → the constant/parameter expression it is compared equal to."""
-    fixed: dict[int, Expr] = {}
+    fixed: dict[int, RowExpr] = {}
     pk_cols = {col: pos for pos, col in enumerate(table.pk)}
     for conj in _conjuncts(node):
         if not (isinstance(conj, ast.A_Expr) and conj.name[-1].sval == "="
@@ -170,7 +170,7 @@ def _key_equalities(node: Any, table: TableDef, scope: Scope) -> dict[int, Expr]
             if col not in pk_cols or isinstance(val_side, ast.ColumnRef):
                 continue
             try:
-                val = compile_expr(val_side, scope)
+                val = scope.compile(val_side)
             except DsqlError:
                 continue
             if not (val.const or val.param is not None):
@@ -178,7 +178,7 @@ def _key_equalities(node: Any, table: TableDef, scope: Scope) -> dict[int, Expr]
             col_oid = table.columns[col].type_oid
             if val.oid not in (T.UNKNOWN, 0) and not _same_family(val.oid, col_oid):
                 continue
-            fixed[pk_cols[col]] = coerce_to(val, col_oid, scope) if val.oid != col_oid \
+            fixed[pk_cols[col]] = scope.coerce(val, col_oid) if val.oid != col_oid \
                 else val
     return fixed
 
@@ -189,7 +189,7 @@ _PUSHABLE_TYPES = T.INTEGER_OIDS | {T.TEXT, T.VARCHAR, T.BOOL, T.DATE, T.TIMESTA
 _FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
-def column_comparison(conj: Any, scope: Scope) -> tuple[str, int, Expr] | None:
+def column_comparison(conj: Any, scope: RowScope) -> tuple[str, int, RowExpr] | None:
     """``column op value`` either way round, the value a constant or a parameter:
     (the operator as seen from the column, the column's position, the compiled value)."""
     if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
@@ -201,7 +201,7 @@ def column_comparison(conj: Any, scope: Scope) -> tuple[str, int, Expr] | None:
             continue
         try:
             col = scope.lookup(col_side.fields)
-            val = compile_expr(val_side, scope)
+            val = scope.compile(val_side)
         except DsqlError:
             continue
         if val.const or val.param is not None:
@@ -209,7 +209,7 @@ def column_comparison(conj: Any, scope: Scope) -> tuple[str, int, Expr] | None:
     return None
 
 
-def _pushable(conj: Any, table: TableDef, scope: Scope) -> tuple[str, int, Expr | None] | None:
+def _pushable(conj: Any, table: TableDef, scope: RowScope) -> tuple[str, int, RowExpr | None] | None:
     """``column op constant`` or ``column IS [NOT] NULL`` as a storage predicate term."""
     if isinstance(conj, ast.NullTest) and isinstance(conj.arg, ast.ColumnRef) \
             and not conj.argisrow:
@@ -230,7 +230,7 @@ def _pushable(conj: Any, table: TableDef, scope: Scope) -> tuple[str, int, Expr 
                 or (val.oid in (T.TEXT, T.VARCHAR) and col_oid in (T.TEXT, T.VARCHAR))):
             return None
         if val.oid != col_oid and not (val.oid in T.INTEGER_OIDS and col_oid in T.INTEGER_OIDS):
-            val = coerce_to(val, col_oid, scope)
+            val = scope.coerce(val, col_oid)
         return (op, col, val)
     return None
 
@@ -239,7 +239,7 @@ def _pushable(conj: Any, table: TableDef, scope: Scope) -> tuple[str, int, Expr 
 PUSHDOWN = True
 
 
-def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
+def plan_pushdown(access: Access, where: Any, scope: RowScope) -> Access:
     """Move the WHERE conjuncts storage can evaluate exactly into ``access.pushed``.
 
     The residual keeps the others (a row passes when every conjunct is true). Tables
@@ -259,7 +259,7 @@ def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
     if not pushed:
         return access
     access.pushed, access.pushed_sql = pushed, pushed_sql
-    fns = [coerce_to(compile_expr(c, scope), T.BOOL, scope).fn for c in rest]
+    fns = [scope.typed(c, T.BOOL).fn for c in rest]
     if not fns:
         access.residual = None
     elif len(fns) == 1:
@@ -270,7 +270,7 @@ def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
     return access
 
 
-def _referenced_columns(nodes: Any, scope: Scope) -> tuple[int, ...] | None:
+def _referenced_columns(nodes: Any, scope: RowScope) -> tuple[int, ...] | None:
     """Positions of the columns ``nodes`` mention; None when they need every column."""
     from .query.astwalk import any_node
     found: set[int] = set()
@@ -299,16 +299,12 @@ def _same_family(a: int, b: int) -> bool:
     return a == b or (a in ints and b in ints) or (a in texts and b in texts)
 
 
-def plan_access(table: TableDef, where: Any, scope: Scope, catalog=None) -> Access:
+def plan_access(table: TableDef, where: Any, scope: RowScope, catalog=None) -> Access:
     """The primary-key path, or a secondary index's when a valid one fixes more
     leading columns (index_plans.choose_index; ``catalog`` finds the indexes)."""
     pred = None
     if where is not None:
-        expr = coerce_to(compile_expr(where, scope), T.BOOL, scope)
-        if expr.oid != T.BOOL:
-            raise DsqlError("argument of WHERE must be type boolean", sqlstate="42804")
-        f = expr.fn
-        pred = lambda row, params: f(row, params) is True  # noqa: E731 - NULL is false
+        pred = scope.predicate(where)
     access = Access(table, residual=pred)
     if where is None:
         return access
@@ -356,7 +352,7 @@ class Plan:
 
 @dataclass
 class Projection:
-    exprs: list[Expr]
+    exprs: list[RowExpr]
     names: list[str]
 
     typmods: list[int] = field(default_factory=list)     # per column; -1: none
@@ -393,7 +389,8 @@ def type_name_of(tn: ast.TypeName) -> str:
     return {"int4": "int4", "int8": "int8", "bool": "bool", "text": "text"}.get(name, name)
 
 
-def projection(targets, scope: Scope, table: TableDef | None = None) -> Projection:
+def projection(targets, scope: RowScope, table: TableDef | None = None,
+               clause: str = "SELECT") -> Projection:
     """The select list over one table's rows; ``table`` gives bare columns their type
     modifier (character(n) output is padded to n)."""
     exprs, names, mods = [], [], []
@@ -406,13 +403,13 @@ def projection(targets, scope: Scope, table: TableDef | None = None) -> Projecti
         val = target.val
         if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star):
             for i, name in enumerate(scope.names):
-                exprs.append(Expr(lambda row, params, i=i: row[i], scope.oids[i]))
+                exprs.append(column_ref(i, scope.oids[i]))
                 names.append(name)
                 mods.append(typmod(i))
             continue
-        expr = compile_expr(val, scope)
+        expr = scope.compile(val, clause)
         if expr.oid == T.UNKNOWN:
-            expr = coerce_to(expr, T.TEXT, scope)
+            expr = scope.coerce(expr, T.TEXT)
         exprs.append(expr)
         names.append(_target_name(target))
         if isinstance(val, ast.ColumnRef):
@@ -429,10 +426,10 @@ def _const_int(node: Any, what: str) -> int | None:
         return None
     if isinstance(node, ast.A_Const) and node.isnull:
         return None
-    expr = compile_expr(node, Scope([], []))
+    expr = compile_constant(node)
     if not expr.const:
         raise FeatureNotSupported(f"{what} must be a constant for now")
-    return cast(expr.fn((), []), T.INT8)
+    return cast(expr.value(), T.INT8)
 
 
 def _sort_key(values: list[tuple[Any, bool, bool]]):
@@ -478,7 +475,7 @@ class SelectPlan(Plan):
     access: Access | None = None
     source_filter: Callable | None = None
     output: Projection | None = None
-    order: list[tuple[Expr, bool, bool, bool]] = field(default_factory=list)  # expr, desc, nulls_first, on_output
+    order: list[tuple[RowExpr, bool, bool, bool]] = field(default_factory=list)  # expr, desc, nulls_first, on_output
     limit: int | None = None
     offset: int = 0
     for_update: bool = False
@@ -610,16 +607,15 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
     table = catalog.resolve(from_[0]) if from_ else None
     if table is not None and table.kind != "r":      # views, sequences: the engine reads them
         raise FeatureNotSupported(f"{table.name} is read by the query engine")
-    scope = Scope(table.column_names if table else [], table.column_oids if table else [],
-                  (from_[0].alias.aliasname if from_ and from_[0].alias else
-                   table.name if table else None), list(param_oids))
+    scope = RowScope(table.column_names if table else [], table.column_oids if table else [],
+                     (from_[0].alias.aliasname if from_ and from_[0].alias else
+                      table.name if table else None), list(param_oids))
     plan = SelectPlan(reads_catalog=False)
     if table is not None:
         plan.access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
                                     stmt.whereClause, scope)
     elif stmt.whereClause is not None:
-        f = coerce_to(compile_expr(stmt.whereClause, scope), T.BOOL, scope).fn
-        plan.source_filter = f
+        plan.source_filter = scope.typed(stmt.whereClause, T.BOOL).fn
     plan.output = projection(stmt.targetList, scope, table)
     for sort in stmt.sortClause or ():
         desc = sort.sortby_dir == SortByDir.SORTBY_DESC
@@ -631,15 +627,15 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
             if not 1 <= pos <= len(plan.output.exprs):
                 raise BindError(f"ORDER BY position {pos} is not in select list",
                                 sqlstate="42P10")
-            plan.order.append((Expr(lambda r, p, i=pos - 1: r[i], 0), desc, nulls_first, True))
+            plan.order.append((column_ref(pos - 1, 0), desc, nulls_first, True))
             continue
         if isinstance(node, ast.ColumnRef) and isinstance(node.fields[-1], ast.String) \
                 and node.fields[-1].sval in plan.output.names \
                 and node.fields[-1].sval not in scope.names:
             i = plan.output.names.index(node.fields[-1].sval)
-            plan.order.append((Expr(lambda r, p, i=i: r[i], 0), desc, nulls_first, True))
+            plan.order.append((column_ref(i, 0), desc, nulls_first, True))
             continue
-        plan.order.append((compile_expr(node, scope), desc, nulls_first, False))
+        plan.order.append((scope.compile(node, "ORDER BY"), desc, nulls_first, False))
     plan.limit = _const_int(stmt.limitCount, "LIMIT")
     plan.offset = _const_int(stmt.limitOffset, "OFFSET") or 0
     if stmt.lockingClause:
@@ -655,17 +651,17 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
 
 
 # -- DML ------------------------------------------------------------------------
-def _default_expr(col: ColumnDef, scope: Scope) -> Expr:
+def _default_expr(col: ColumnDef) -> RowExpr:
     if col.default_sql is None:
-        return const(None, col.type_oid)
+        return constant(None, col.type_oid)
     from pglast import parse_sql
     node = parse_sql(f"SELECT {col.default_sql}")[0].stmt.targetList[0].val
-    return coerce_to(compile_expr(node, Scope([], [])), col.type_oid)
+    return compile_constant(node, col.type_oid)
 
 
-def _assign(expr: Expr, col: ColumnDef, scope: Scope) -> Expr:
+def _assign(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:
     """An expression stored into a column: the value is cast to the column's type."""
-    expr = coerce_to(expr, col.type_oid, scope)
+    expr = scope.coerce(expr, col.type_oid)
     f, oid, typmod = expr.fn, col.type_oid, col.type_modifier
     if expr.oid != oid:
         if expr.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) \
@@ -674,11 +670,11 @@ def _assign(expr: Expr, col: ColumnDef, scope: Scope) -> Expr:
                             f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
                             sqlstate="42804",
                             hint="You will need to rewrite or cast the expression.")
-        expr = Expr(lambda r, p: cast(f(r, p), oid), oid)
+        expr = RowExpr(lambda r, p: cast(f(r, p), oid), oid)
     if typmod < 0:
         return expr
     g = expr.fn                  # varchar(n), char(n), numeric(p, s), timestamp(p)
-    return Expr(lambda r, p: assign(g(r, p), oid, typmod), oid)
+    return RowExpr(lambda r, p: assign(g(r, p), oid, typmod), oid)
 
 
 def check_row(table: TableDef, row: tuple) -> None:
@@ -860,7 +856,7 @@ class _Returning:
     written row and its FROM rows share an index column the engine joins on.
     """
 
-    def __init__(self, stmt, table: TableDef, alias: str, scope: Scope, catalog,
+    def __init__(self, stmt, table: TableDef, alias: str, scope: RowScope, catalog,
                  param_oids: list[int], force_engine: bool = False,
                  leaves: list[tuple[str, list[Column]]] | None = None):
         targets = _returning_targets(stmt)
@@ -870,7 +866,7 @@ class _Returning:
             return
         if not force_engine:
             try:
-                self.projection = projection(targets, scope, table)
+                self.projection = projection(targets, scope, table, "RETURNING")
                 return
             except UnknownTable:
                 raise
@@ -960,7 +956,7 @@ async def _dml_result(tag: str, rows: list[tuple], returning: _Returning | None,
                                                                       params, from_rows))
 
 
-def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: Scope, catalog,
+def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: RowScope, catalog,
                 param_oids: list[int], force_engine: bool = False,
                 leaves: list[tuple[str, list[Column]]] | None = None) -> "Plan":
     """RETURNING, the result shape and the parameter types every DML plan carries."""
@@ -975,9 +971,9 @@ def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: Scope, c
     return plan
 
 
-def _table_scope(relation, table: TableDef, param_oids: list[int]) -> Scope:
+def _table_scope(relation, table: TableDef, param_oids: list[int]) -> RowScope:
     alias = relation.alias.aliasname if relation.alias else table.name
-    return Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    return RowScope(table.column_names, table.column_oids, alias, list(param_oids))
 
 
 def _alias(relation, table: TableDef) -> str:
@@ -1141,11 +1137,11 @@ def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog
 @dataclass
 class InsertPlan(Plan):
     table: TableDef | None = None
-    rows: list[list[Expr]] = field(default_factory=list)   # key-aware VALUES
+    rows: list[list[RowExpr]] = field(default_factory=list)   # key-aware VALUES
     source: Any = None                  # else an engine select producing the values
     positions: list[int] = field(default_factory=list)
     converters: list[Callable] = field(default_factory=list)
-    defaults: list[Expr] = field(default_factory=list)
+    defaults: list[RowExpr] = field(default_factory=list)
     on_conflict: OnConflict | None = None
     returning: _Returning | None = None
 
@@ -1275,9 +1271,9 @@ def _check_width(n: int, positions: list[int], explicit: bool = True) -> list[in
 def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertPlan:
     table = catalog.resolve(stmt.relation)
     alias = _alias(stmt.relation, table)
-    scope = Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    scope = RowScope(table.column_names, table.column_oids, alias, list(param_oids))
     positions = _insert_positions(stmt, table)
-    empty = Scope([], [], None, scope.param_oids)
+    empty = RowScope((), (), None, scope.param_oids)
     sel = stmt.selectStmt
     plan = InsertPlan(table=table, positions=positions)
     engine = sel is not None and not sel.valuesLists or stmt.withClause is not None
@@ -1286,13 +1282,13 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
                                                     bool(stmt.cols)))
         engine = plan.rows is None
     elif sel is None:                   # DEFAULT VALUES
-        plan.rows = [[_default_expr(c, empty) for c in table.columns]]
+        plan.rows = [[_default_expr(c) for c in table.columns]]
     oids = list(empty.param_oids)
     if engine:
         plan.source = _plan_insert_select(stmt, table, positions, catalog, oids)
         plan.converters = [_converter(table.columns[p], c.type_oid)
                            for p, c in zip(positions, plan.source.columns)]
-        plan.defaults = [_default_expr(c, Scope([], [])) for c in table.columns]
+        plan.defaults = [_default_expr(c) for c in table.columns]
     if stmt.onConflictClause is not None:
         plan.on_conflict = _plan_on_conflict(stmt, table, alias, catalog, oids)
     return _finish_dml(plan, stmt, table, alias, scope, catalog, oids,
@@ -1304,18 +1300,18 @@ def _returning_targets(stmt) -> Any:
     return clause.exprs if clause is not None else getattr(stmt, "returningList", None)
 
 
-def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Scope,
+def _plan_values(values_lists, table: TableDef, positions: list[int], empty: RowScope,
                  explicit: bool):
     rows = []
     for values in values_lists:
         if len(values) != len(values_lists[0]):
             raise ParseError("VALUES lists must all be the same length", sqlstate="42601")
         positions = _check_width(len(values), positions, explicit)
-        exprs = [_default_expr(c, empty) for c in table.columns]
+        exprs = [_default_expr(c) for c in table.columns]
         for pos, node in zip(positions, values):
             col = table.columns[pos]
-            exprs[pos] = _default_expr(col, empty) if isinstance(node, ast.SetToDefault) \
-                else _assign(compile_expr(node, empty), col, empty)
+            exprs[pos] = _default_expr(col) if isinstance(node, ast.SetToDefault) \
+                else _assign(empty.compile(node, "VALUES"), col, empty)
         rows.append(exprs)
     return rows
 
@@ -1427,7 +1423,7 @@ def _split_from(extras: tuple, leaves: list[tuple[str, list[Column]]]) -> tuple:
 @dataclass
 class UpdatePlan(Plan):
     access: Access | None = None
-    assignments: list[tuple[int, Expr]] = field(default_factory=list)
+    assignments: list[tuple[int, RowExpr]] = field(default_factory=list)
     matches: Any = None                 # engine path: key, old row, new values, FROM rows
     table: TableDef | None = None
     positions: list[int] = field(default_factory=list)
@@ -1521,8 +1517,8 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
             assignments = []
             for pos, node in targets:
                 col = table.columns[pos]
-                expr = _default_expr(col, scope) if isinstance(node, ast.SetToDefault) \
-                    else _assign(compile_expr(node, scope), col, scope)
+                expr = _default_expr(col) if isinstance(node, ast.SetToDefault) \
+                    else _assign(scope.compile(node, "UPDATE"), col, scope)
                 assignments.append((pos, expr))
             access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
                                    stmt.whereClause, scope)
@@ -1544,7 +1540,7 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     plan = UpdatePlan(matches=prepared, table=table, positions=[p for p, _ in targets],
                       converters=[_converter(table.columns[p], c.type_oid) for (p, _), c
                                   in zip(targets, prepared.columns[n:])], leaves=leaves)
-    return _finish_dml(plan, stmt, table, alias, Scope([], [], alias, []), catalog, oids,
+    return _finish_dml(plan, stmt, table, alias, RowScope((), (), alias, []), catalog, oids,
                        force_engine=True, leaves=leaves)
 
 
@@ -1599,7 +1595,7 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
                         [_local_table(_TARGET, table, _KEY_COL, T.BYTEA)], oids)
     oids[:] = prepared.param_oids
     return _finish_dml(DeletePlan(matches=prepared, table=table, leaves=leaves), stmt, table,
-                       alias, Scope([], [], alias, []), catalog, oids, force_engine=True,
+                       alias, RowScope((), (), alias, []), catalog, oids, force_engine=True,
                        leaves=leaves)
 
 

@@ -20,10 +20,9 @@ from pglast.stream import RawStream
 from ..errors import DsqlError, FeatureNotSupported, TransactionAborted
 from . import types as T
 from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
-from .expr import SERVER_VERSION
 from .parse import parse
-from .ddl import (CURRENT_SESSION, SequenceNeeded, check_insert_identity,
-                  check_update_identity, satisfy)
+from .context import CURRENT_SESSION
+from .ddl import SequenceNeeded, check_insert_identity, check_update_identity, satisfy
 from .planner import PLANNERS, InsertPlan, Plan, UnknownTable
 from .result import PreparedInfo, QueryResult
 from .txn import Transaction
@@ -115,7 +114,7 @@ class Session:
         #: set by the host: raises to stop a long statement (a CancelRequest arrived)
         self.interrupt: Callable[[], None] | None = None
         self.settings: dict[str, str] = {
-            "server_version": SERVER_VERSION, "server_encoding": "UTF8",
+            "server_version": T.SERVER_VERSION, "server_encoding": "UTF8",
             "client_encoding": "UTF8", "DateStyle": "ISO, MDY", "TimeZone": "UTC",
             "integer_datetimes": "on", "standard_conforming_strings": "on",
             "IntervalStyle": "postgres", "is_superuser": "on" if user == "admin" else "off",

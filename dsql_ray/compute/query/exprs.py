@@ -526,6 +526,11 @@ class ExprCompiler:
             if cl == "D" and left.oid != right.oid:
                 oid = S.common_type([left.oid, right.oid])
                 left, right = self.cast(left, oid), self.cast(right, oid)
+            elif cl == "N" and left.oid != right.oid and \
+                    {left.oid, right.oid} & {T.FLOAT4, T.FLOAT8}:
+                # numeric vs float compares as float8, as PostgreSQL does (0.1 = 0.1::float8)
+                left, right = (self.coerce_numeric(left, T.FLOAT8),
+                               self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
         if op == "||":
             if S.category(left.oid) in ("S", "X") or S.category(right.oid) in ("S", "X"):

@@ -557,8 +557,7 @@ def _date_part(c, args, name):
 # -- misc -------------------------------------------------------------------------------------
 @register("version")
 def _version(c, args, name):
-    from ..expr import SERVER_VERSION_STRING
-    return Expr(lambda row, env: SERVER_VERSION_STRING, T.TEXT, True)
+    return Expr(lambda row, env: T.SERVER_VERSION_STRING, T.TEXT, True)
 
 
 @register("current_database", "current_catalog")

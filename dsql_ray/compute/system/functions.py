@@ -22,9 +22,8 @@ CURRENT_SETTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 
 
 def default_settings() -> dict[str, str]:
-    from ..expr import SERVER_VERSION
-    return {"server_version": SERVER_VERSION, "server_version_num":
-            "%d%04d" % tuple(int(x) for x in SERVER_VERSION.split(".")[:2]),
+    return {"server_version": T.SERVER_VERSION, "server_version_num":
+            "%d%04d" % tuple(int(x) for x in T.SERVER_VERSION.split(".")[:2]),
             "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO, MDY",
             "TimeZone": "UTC", "integer_datetimes": "on",
             "standard_conforming_strings": "on", "IntervalStyle": "postgres",
