@@ -20,7 +20,10 @@ from ..errors import BindError, DsqlError, FeatureNotSupported, ParseError
 from ..keys import encode_key, prefix_end
 from . import types as T
 from .catalog import ColumnDef, TableDef
-from .query.rowexpr import (RowExpr, RowScope, column_ref, compile_constant, constant)
+from .query.exprs import figure_colname
+from .query.astwalk import any_node
+from .query.rowexpr import (RowExpr, RowScope, column_ref, compile_constant, constant,
+                             needs_engine)
 from .interrupt import checkpoints
 from .result import Column, QueryResult
 from ..storage.mvcc import row_filter
@@ -272,7 +275,6 @@ def plan_pushdown(access: Access, where: Any, scope: RowScope) -> Access:
 
 def _referenced_columns(nodes: Any, scope: RowScope) -> tuple[int, ...] | None:
     """Positions of the columns ``nodes`` mention; None when they need every column."""
-    from .query.astwalk import any_node
     found: set[int] = set()
     every = False
 
@@ -368,27 +370,6 @@ class Projection:
         return [tuple(f(r, params) for f in fns) for r in rows]
 
 
-def _target_name(target: ast.ResTarget) -> str:
-    if target.name:
-        return target.name
-    val = target.val
-    if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.String):
-        return val.fields[-1].sval
-    if isinstance(val, ast.FuncCall):
-        return val.funcname[-1].sval
-    if isinstance(val, ast.TypeCast):
-        inner = val.arg
-        if isinstance(inner, ast.ColumnRef) and isinstance(inner.fields[-1], ast.String):
-            return inner.fields[-1].sval
-        return type_name_of(val.typeName)
-    return "?column?"
-
-
-def type_name_of(tn: ast.TypeName) -> str:
-    name = tn.names[-1].sval
-    return {"int4": "int4", "int8": "int8", "bool": "bool", "text": "text"}.get(name, name)
-
-
 def projection(targets, scope: RowScope, table: TableDef | None = None,
                clause: str = "SELECT") -> Projection:
     """The select list over one table's rows; ``table`` gives bare columns their type
@@ -411,7 +392,7 @@ def projection(targets, scope: RowScope, table: TableDef | None = None,
         if expr.oid == T.UNKNOWN:
             expr = scope.coerce(expr, T.TEXT)
         exprs.append(expr)
-        names.append(_target_name(target))
+        names.append(target.name or figure_colname(val))
         if isinstance(val, ast.ColumnRef):
             mods.append(typmod(scope.lookup(val.fields)))
         elif isinstance(val, ast.TypeCast) and expr.oid == T.BPCHAR:
@@ -583,30 +564,47 @@ def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
         return QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids)
     # ------------------------------------------------------------------------------------
-    try:
+    if _key_aware_select(stmt, catalog):
         return _plan_simple_select(stmt, catalog, param_oids)
-    except UnknownTable:
-        raise
-    except DsqlError:
-        from .query import prepare_select
-        from .system import SystemCatalog    # system catalogs hook: catalog functions
-        prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
-        from .index_plans import engine_index_access     # secondary indexes for the engine
-        return QueryPlan(prepared=prepared, columns=prepared.columns,
-                         param_oids=prepared.param_oids,
-                         index_access=engine_index_access(stmt, prepared, catalog))
+    from .query import prepare_select
+    from .system import SystemCatalog    # system catalogs hook: catalog functions
+    prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
+    from .index_plans import engine_index_access     # secondary indexes for the engine
+    return QueryPlan(prepared=prepared, columns=prepared.columns,
+                     param_oids=prepared.param_oids,
+                     index_access=engine_index_access(stmt, prepared, catalog))
+
+
+def _statement_constant(node: Any) -> bool:
+    """LIMIT/OFFSET the key-aware plan evaluates once: no column, parameter or call."""
+    return node is None or not any_node(node, lambda n: isinstance(
+        n, (ast.ColumnRef, ast.ParamRef, ast.FuncCall, ast.SubLink)))
+
+
+def _key_aware_select(stmt: ast.SelectStmt, catalog) -> bool:
+    """The access-path choice, made before compiling: can the key-aware plan (one table
+    or none, by key, range, index or scan with pushdown) answer it, or does it need the
+    query engine (joins, grouping, sub-queries, aggregates, views, sequences, ...)?"""
+    if stmt.op != 0 or stmt.valuesLists or stmt.withClause or stmt.groupClause \
+            or stmt.havingClause or stmt.distinctClause or stmt.windowClause:
+        return False
+    from_ = stmt.fromClause or ()
+    if len(from_) > 1 or (from_ and not isinstance(from_[0], ast.RangeVar)):
+        return False
+    if needs_engine(stmt.targetList, stmt.whereClause, stmt.sortClause) or not (
+            _statement_constant(stmt.limitCount) and _statement_constant(stmt.limitOffset)):
+        return False
+    table = catalog.resolve(from_[0]) if from_ else None
+    if table is not None and table.kind != "r":      # views, sequences: the engine reads them
+        return False
+    return not (stmt.lockingClause and table is None)
 
 
 def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> SelectPlan:
-    if stmt.op != 0 or stmt.valuesLists or stmt.withClause or stmt.groupClause \
-            or stmt.havingClause or stmt.distinctClause or stmt.windowClause:
-        raise FeatureNotSupported("this form of SELECT is not supported yet")
+    """A read of one table (or none): its access path and pushdown, the projection,
+    ORDER BY, LIMIT and FOR UPDATE, all over one row's expressions."""
     from_ = stmt.fromClause or ()
-    if len(from_) > 1 or (from_ and not isinstance(from_[0], ast.RangeVar)):
-        raise FeatureNotSupported("joins and subqueries in FROM are not supported yet")
     table = catalog.resolve(from_[0]) if from_ else None
-    if table is not None and table.kind != "r":      # views, sequences: the engine reads them
-        raise FeatureNotSupported(f"{table.name} is read by the query engine")
     scope = RowScope(table.column_names if table else [], table.column_oids if table else [],
                      (from_[0].alias.aliasname if from_ and from_[0].alias else
                       table.name if table else None), list(param_oids))
@@ -638,10 +636,7 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
         plan.order.append((scope.compile(node, "ORDER BY"), desc, nulls_first, False))
     plan.limit = _const_int(stmt.limitCount, "LIMIT")
     plan.offset = _const_int(stmt.limitOffset, "OFFSET") or 0
-    if stmt.lockingClause:
-        if table is None:
-            raise FeatureNotSupported("FOR UPDATE needs a table")
-        plan.for_update = True
+    plan.for_update = bool(stmt.lockingClause)
     plan.columns = plan.output.columns()
     plan.param_oids = [o or T.TEXT for o in scope.param_oids]
     if plan.access is not None and PUSHDOWN and not getattr(table, "altered", False):
@@ -864,14 +859,9 @@ class _Returning:
         self.leaves = leaves or []
         if not targets:
             return
-        if not force_engine:
-            try:
-                self.projection = projection(targets, scope, table, "RETURNING")
-                return
-            except UnknownTable:
-                raise
-            except DsqlError:
-                pass
+        if not (force_engine or needs_engine(targets)):
+            self.projection = projection(targets, scope, table, "RETURNING")
+            return
         a = _ident(alias)
         if not self.leaves:
             local = [_local_table(_NEW, table, None, 0)]
@@ -978,27 +968,6 @@ def _table_scope(relation, table: TableDef, param_oids: list[int]) -> RowScope:
 
 def _alias(relation, table: TableDef) -> str:
     return relation.alias.aliasname if relation.alias else table.name
-
-
-#: errors of the key-aware compiler that mean "not supported here": the engine plans
-#: the statement instead (any other error is the statement's own and is raised)
-_ENGINE_FALLBACK = frozenset({"0A000", "42883"})
-
-
-def _key_aware(plan_step: Callable[[], Any]) -> Any:
-    """A key-aware planning step, or None when it needs the query engine (its compiler
-    reports 0A000 or 42883); any other error, 42P01 included, is the statement's."""
-    try:
-        return plan_step()
-    except DsqlError as exc:
-        if exc.sqlstate not in _ENGINE_FALLBACK:
-            raise
-        return None
-
-
-def _needs_engine(*nodes) -> bool:
-    from .query.astwalk import any_node
-    return any_node(list(nodes), lambda n: isinstance(n, (ast.SubLink, ast.MultiAssignRef)))
 
 
 # -- INSERT ---------------------------------------------------------------------------
@@ -1276,11 +1245,10 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
     empty = RowScope((), (), None, scope.param_oids)
     sel = stmt.selectStmt
     plan = InsertPlan(table=table, positions=positions)
-    engine = sel is not None and not sel.valuesLists or stmt.withClause is not None
-    if sel is not None and sel.valuesLists and not engine:
-        plan.rows = _key_aware(lambda: _plan_values(sel.valuesLists, table, positions, empty,
-                                                    bool(stmt.cols)))
-        engine = plan.rows is None
+    engine = sel is not None and not sel.valuesLists or stmt.withClause is not None or \
+        sel is not None and needs_engine(sel.valuesLists)
+    if sel is not None and not engine:
+        plan.rows = _plan_values(sel.valuesLists, table, positions, empty, bool(stmt.cols))
     elif sel is None:                   # DEFAULT VALUES
         plan.rows = [[_default_expr(c) for c in table.columns]]
     oids = list(empty.param_oids)
@@ -1291,8 +1259,7 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
         plan.defaults = [_default_expr(c) for c in table.columns]
     if stmt.onConflictClause is not None:
         plan.on_conflict = _plan_on_conflict(stmt, table, alias, catalog, oids)
-    return _finish_dml(plan, stmt, table, alias, scope, catalog, oids,
-                       force_engine=_needs_engine(_returning_targets(stmt)))
+    return _finish_dml(plan, stmt, table, alias, scope, catalog, oids)
 
 
 def _returning_targets(stmt) -> Any:
@@ -1511,24 +1478,18 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     scope = _table_scope(stmt.relation, table, param_oids)
     targets = _set_targets(stmt, table)
     engine = bool(stmt.fromClause) or stmt.withClause is not None or \
-        _needs_engine(stmt.whereClause, [v for _, v in targets])
+        needs_engine(stmt.whereClause, [v for _, v in targets])
     if not engine:
-        def key_aware() -> UpdatePlan:
-            assignments = []
-            for pos, node in targets:
-                col = table.columns[pos]
-                expr = _default_expr(col) if isinstance(node, ast.SetToDefault) \
-                    else _assign(scope.compile(node, "UPDATE"), col, scope)
-                assignments.append((pos, expr))
-            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
-                                   stmt.whereClause, scope)
-            plan = UpdatePlan(access=access, assignments=assignments, table=table)
-            return _finish_dml(plan, stmt, table, alias, scope, catalog,
-                               list(scope.param_oids),
-                               force_engine=_needs_engine(_returning_targets(stmt)))
-        plan = _key_aware(key_aware)
-        if plan is not None:
-            return plan
+        assignments = []
+        for pos, node in targets:
+            col = table.columns[pos]
+            expr = _default_expr(col) if isinstance(node, ast.SetToDefault) \
+                else _assign(scope.compile(node, "UPDATE"), col, scope)
+            assignments.append((pos, expr))
+        access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+                               stmt.whereClause, scope)
+        plan = UpdatePlan(access=access, assignments=assignments, table=table)
+        return _finish_dml(plan, stmt, table, alias, scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.fromClause, catalog, oids)
     extra = [_stored_sql(node, table.columns[pos]) for pos, node in targets] + \
@@ -1576,17 +1537,12 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
     alias = _alias(stmt.relation, table)
     scope = _table_scope(stmt.relation, table, param_oids)
     engine = bool(stmt.usingClause) or stmt.withClause is not None or \
-        _needs_engine(stmt.whereClause)
+        needs_engine(stmt.whereClause)
     if not engine:
-        def key_aware() -> DeletePlan:
-            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
-                                   stmt.whereClause, scope)
-            return _finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
-                               scope, catalog, list(scope.param_oids),
-                               force_engine=_needs_engine(_returning_targets(stmt)))
-        plan = _key_aware(key_aware)
-        if plan is not None:
-            return plan
+        access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+                               stmt.whereClause, scope)
+        return _finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
+                           scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.usingClause, catalog, oids)
     prepared = _prepare(_matches_sql(stmt, table, alias,

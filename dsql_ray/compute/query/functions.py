@@ -57,10 +57,17 @@ def strict(impl: Callable[..., Any], args: list[Expr], oid: int, volatile=False)
     return Expr(fn, oid, c)
 
 
-def register(*names: str):
+#: functions that read the catalog while they compile (system/functions.py): only the
+#: query engine, which plans with a catalog, compiles them
+READS_CATALOG: set[str] = set()
+
+
+def register(*names: str, reads_catalog: bool = False):
     def deco(f):
         for n in names:
             FUNCTIONS[n] = f
+            if reads_catalog:
+                READS_CATALOG.add(n)
         return f
     return deco
 

@@ -6,19 +6,25 @@ compiler, :class:`~.exprs.ExprCompiler`, over a :class:`RowScope` that holds one
 relation. What comes back is a :class:`RowExpr`: ``fn(row, params)`` evaluates it for
 one row (a tuple in the relation's column order) and the statement's parameters.
 
-Sub-queries need the engine's planner, so they are refused here (0A000); the
-statement kinds that accept them choose the engine before compiling (see
-``compute/planner.py``).
+What only the SELECT engine can compile (sub-queries, aggregates and window calls,
+functions that read the catalog, the session user) is recognised before compiling by
+:func:`needs_engine`: the planners choose the engine for those statements up front.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Callable
 
+from pglast import ast
+from pglast.enums import SQLValueFunctionOp as V
+
 from ...errors import FeatureNotSupported
 from ..context import transaction_now
 from . import sqltypes as S
+from .aggregates import AGGREGATES, WINDOW_ONLY
+from .astwalk import any_node
 from .exprs import ExprCompiler
+from .functions import READS_CATALOG
 from .runtime import EngineConfig, Env, Expr
 from .scope import Scope
 
@@ -135,6 +141,26 @@ class RowScope:
         """A row filter: true only when the condition is true (NULL is false)."""
         f = self.condition(node, what).fn
         return lambda row, params: f(row, params) is True
+
+
+_USER_OPS = frozenset({V.SVFOP_CURRENT_USER, V.SVFOP_USER, V.SVFOP_SESSION_USER,
+                       V.SVFOP_CURRENT_ROLE})
+
+
+def _engine_only(n: ast.Node) -> bool:
+    if isinstance(n, (ast.SubLink, ast.MultiAssignRef)):
+        return True
+    if isinstance(n, ast.FuncCall):
+        name = n.funcname[-1].sval.lower()
+        return n.over is not None or name in AGGREGATES or name in WINDOW_ONLY \
+            or name in READS_CATALOG
+    return isinstance(n, ast.SQLValueFunction) and n.op in _USER_OPS
+
+
+def needs_engine(*nodes: Any) -> bool:
+    """Does one of these expressions need the SELECT engine: a sub-query, an aggregate
+    or window call, a function that reads the catalog, or the session user?"""
+    return any_node(list(nodes), _engine_only)
 
 
 def compile_constant(node: Any, oid: int | None = None) -> RowExpr:

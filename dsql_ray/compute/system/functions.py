@@ -157,7 +157,7 @@ def lookup_type(text: str) -> int | None:
 
 
 # -- reg* casts: an oid shows as a name, a name reads as an oid ------------------------------
-@register("__dsql_regclass")
+@register("__dsql_regclass", reads_catalog=True)
 def _regclass(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -183,7 +183,7 @@ def _regclass(c, args, name):
     return strict(inp, [a], T.INT8)
 
 
-@register("to_regclass")
+@register("to_regclass", reads_catalog=True)
 def _to_regclass(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -214,7 +214,7 @@ def _to_regtype(c, args, name):
     return strict(lookup_type, [c.coerce(args[0], T.TEXT)], T.INT8)
 
 
-@register("__dsql_regnamespace")
+@register("__dsql_regnamespace", reads_catalog=True)
 def _regnamespace(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -274,7 +274,8 @@ def _pg_get_expr(c, args, name):
 
 
 @register("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
-          "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible")
+          "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible",
+          reads_catalog=True)
 def _is_visible(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c) if name == "pg_table_is_visible" else {}
@@ -316,7 +317,7 @@ def _has_privilege(c, args, name):
     return _const(True, T.BOOL)
 
 
-@register("pg_get_constraintdef", "pg_get_indexdef")
+@register("pg_get_constraintdef", "pg_get_indexdef", reads_catalog=True)
 def _get_def(c, args, name):
     _arity(name, args, 1, 3)
     by_oid = _snapshot(c)
@@ -407,7 +408,7 @@ def _serial_sequence(c, args, name):
     return _const(None, T.TEXT)
 
 
-@register("pg_get_viewdef")
+@register("pg_get_viewdef", reads_catalog=True)
 def _get_viewdef(c, args, name):
     _arity(name, args, 1, 2)
     by_oid = _snapshot(c)
