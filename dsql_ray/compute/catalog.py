@@ -22,7 +22,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..adjudicator.adjudicator import SCHEMA_INDEX
+from ..errors import BindError
 from ..keys import prefix_end, row_key, table_prefix
+
+
+class UnknownTable(BindError):
+    """A relation name that resolves to nothing (42P01)."""
+    sqlstate = "42P01"
+
+    def __init__(self, name: str, **kw):
+        super().__init__(f'relation "{name}" does not exist', **kw)
+        self.name = name
 
 CATALOG_TABLE_ID = 0
 TABLES_INDEX = 0       # (schema, name) → TableDef row

@@ -33,7 +33,7 @@ from ..errors import DsqlError, FeatureNotSupported
 from ..relay.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
 from .query.rowexpr import constant
-from .planner import _default_expr
+from .planner import column_default
 from .result import QueryResult
 from .query.sqltypes import assign, cast
 
@@ -636,7 +636,7 @@ class CopyLoader:
                           or names[p] in options.force_not_null}
         self._force_null = {p for p in positions
                             if "*" in options.force_null or names[p] in options.force_null}
-        self._defaults = [_default_expr(c) for c in table.columns]   # as INSERT has them
+        self._defaults = [column_default(c) for c in table.columns]   # as INSERT has them
         self._records = BinaryTuples(self.width) if options.binary else Records(options)
         self._split = csv_fields if options.csv else text_fields
         self._header = options.header

@@ -11,33 +11,28 @@ bigint only, no ALTER COLUMN TYPE, constraints on existing tables NOT VALID).
 """
 from __future__ import annotations
 
-import asyncio
-import random
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType as AT, DropBehavior, ObjectType
-from pglast.stream import RawStream
 
 from .. import limits
-from ..errors import BindError, DsqlError, FeatureNotSupported, SerializationFailure
+from ..errors import BindError, DsqlError, FeatureNotSupported
 from . import types as T
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
                       NEXT_TABLE_ID_KEY, CheckDef, ColumnDef, SequenceDef, TableDef,
-                      namespace_key, row_to_table, schema_key, sequence_key, table_key,
+                      namespace_key, row_to_table, schema_key, table_key,
                       table_to_row, tables_range)
-from .context import CURRENT_SESSION
+from .constraints import check_name, column_refs, expr_sql, parse_expr, validate_check
 from .query.exprs import resolve_type
-from .query.rowexpr import RowScope, compile_constant
-from .planner import Plan, UnknownTable
+from .query.rowexpr import compile_constant
+from .plan import Plan, result_column
 from .result import QueryResult
 from .query.sqltypes import assign, cast, type_modifier
 
 MAX_BIGINT = 2 ** 63 - 1
 SEQUENCE_CACHE_MIN = 65536
-SEQUENCE_ALLOCATE_ATTEMPTS = 20     # conflicting block allocations before giving up
 _SEQUENCE_COLUMNS = (ColumnDef("last_value", T.INT8, True), ColumnDef("log_cnt", T.INT8, True),
                      ColumnDef("is_called", T.BOOL, True))
 
@@ -126,64 +121,6 @@ def column_type(tn: ast.TypeName) -> tuple[int, int]:
     return oid, type_modifier(tn, oid)
 
 
-# -- CHECK constraints ---------------------------------------------------------------------
-def _expr_sql(node) -> str:
-    return RawStream()(node)
-
-
-def _column_refs(node) -> list[str]:
-    out: list[str] = []
-
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String):
-                out.append(f.sval)
-            return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                walk(getattr(n, attr))
-        elif isinstance(n, (tuple, list)):
-            for x in n:
-                walk(x)
-    walk(node)
-    return out
-
-
-def _parse_expr(sql: str):
-    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
-
-
-def _check_name(table: str, refs: list[str], taken: set[str]) -> str:
-    base = f"{table}_{refs[0]}_check" if refs else f"{table}_check"
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}{i}"
-    return name
-
-
-@lru_cache(maxsize=4096)
-def _compiled_check(expr_sql: str, names: tuple[str, ...], oids: tuple[int, ...]):
-    return RowScope(names, oids).condition(_parse_expr(expr_sql), "CHECK constraint").fn
-
-
-def _validate_check(expr_sql: str, columns) -> None:
-    cols = list(columns)
-    _compiled_check(expr_sql, tuple(c.name for c in cols), tuple(c.type_oid for c in cols))
-
-
-def check_constraints(table: TableDef, row: tuple) -> None:
-    """Raise 23514 if ``row`` violates one of the table's CHECK constraints."""
-    names, oids = tuple(table.column_names), tuple(table.column_oids)
-    for check in table.checks:
-        if _compiled_check(check.expr_sql, names, oids)(row, []) is False:
-            text = ", ".join("null" if v is None else str(v) for v in row)
-            raise DsqlError(f'new row for relation "{table.name}" violates check constraint '
-                            f'"{check.name}"', sqlstate="23514",
-                            detail=f"Failing row contains ({text}).")
-
-
 # -- sequences -----------------------------------------------------------------------------
 def _int_option(opt: ast.DefElem) -> int:
     arg = opt.arg
@@ -238,85 +175,8 @@ def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
     return SequenceDef(start, inc, lo, hi, given["cache"], given.get("cycle", False), owned_by)
 
 
-class SequenceNeeded(Exception):
-    """Raised by nextval/setval when values (or a setval) must first be committed; the
-    session does the small transaction and runs the statement again."""
-
-    def __init__(self, seq: TableDef | None, count: int = 0, setval: tuple | None = None):
-        super().__init__(seq.name if seq is not None else "catalog")
-        self.seq, self.count, self.setval = seq, count, setval   # no seq: reload the catalog
-
-
-def _blocks(node) -> dict[int, list[int]]:
-    """Values allocated to this compute: sequence id → [next value, values left]."""
-    catalog = node.catalog
-    if not hasattr(catalog, "sequence_blocks"):
-        catalog.sequence_blocks = {}
-    return catalog.sequence_blocks
-
-
-def _sequence(session, name) -> TableDef:
-    if isinstance(name, int):            # nextval('s'::regclass): the sequence's oid
-        from .system.tables import table_oid
-        for t in session.node.catalog.tables.values():
-            if table_oid(t) == name:
-                name = f"{t.schema}.{t.name}"
-                break
-        else:
-            raise DsqlError(f"could not open relation with OID {name}", sqlstate="XX000")
-    parts = [p.strip('"') for p in name.split(".")]
-    schema, rel = (parts[-2], parts[-1]) if len(parts) > 1 else (None, parts[0])
-    rv = ast.RangeVar(schemaname=schema, relname=rel, inh=True, relpersistence="p")
-    try:
-        t = session.node.catalog.resolve(rv, session.search_path())
-    except UnknownTable:
-        if "catalog" not in session.sequence_effects:     # made on another compute?
-            raise SequenceNeeded(None) from None
-        raise DsqlError(f'relation "{name}" does not exist', sqlstate="42P01") from None
-    if t.kind != "S":
-        raise DsqlError(f'"{t.name}" is not a sequence', sqlstate="42809")
-    return t
-
-
-def _active_session():
-    session = CURRENT_SESSION.get()
-    if session is None:
-        raise FeatureNotSupported("sequence functions need a session")
-    return session
-
-
-def nextval(name: str) -> int:
-    """The next value: first those this statement took in an attempt that had to stop for
-    more values (reused in order, so a rerun leaves no gap), then this compute's block."""
-    session = _active_session()
-    seq = _sequence(session, name)
-    sid = seq.table_id
-    taken = session.sequence_taken.setdefault(sid, [])
-    reuse = session.sequence_reuse.get(sid)
-    if reuse:
-        value = reuse.pop(0)
-    else:
-        block = _blocks(session.node).get(sid)
-        if not block or block[1] <= 0:
-            raise SequenceNeeded(seq, len(taken) + 1)
-        value = block[0]
-        block[0] += seq.sequence.increment
-        block[1] -= 1
-    taken.append(value)
-    session.currvals[sid] = value
-    session.lastval = value
-    return value
-
-
-def lastval() -> int:
-    session = _active_session()
-    if session.lastval is None:
-        raise DsqlError("lastval is not yet defined in this session", sqlstate="55000")
-    return session.lastval
-
-
 def _plain_sequence_args(node):
-    """``nextval('s'::regclass)`` → ``nextval('s')``: the key-aware compiler has no
+    """``nextval('s'::regclass)`` → ``nextval('s')``: the expression compiler has no
     regclass; the sequence functions take its name."""
     def walk(n):
         if isinstance(n, ast.FuncCall) and n.funcname[-1].sval in ("nextval", "currval",
@@ -332,111 +192,6 @@ def _plain_sequence_args(node):
                 walk(x)
     walk(node)
     return node
-
-
-def currval(name: str) -> int:
-    session = _active_session()
-    seq = _sequence(session, name)
-    if seq.table_id not in session.currvals:
-        raise DsqlError(f'currval of sequence "{seq.name}" is not yet defined in this session',
-                        sqlstate="55000")
-    return session.currvals[seq.table_id]
-
-
-def setval(name: str, value: int, is_called: bool = True) -> int:
-    session = _active_session()
-    seq = _sequence(session, name)
-    s = seq.sequence
-    if not s.min_value <= value <= s.max_value:
-        raise DsqlError(f'setval: value {value} is out of bounds for sequence "{seq.name}" '
-                        f"({s.min_value}..{s.max_value})", sqlstate="22003")
-    done = session.sequence_effects
-    if (seq.table_id, value, is_called) not in done:
-        raise SequenceNeeded(seq, setval=(value, is_called))
-    return value
-
-
-async def _sequence_txn(node, seq: TableDef, change) -> Any:
-    """Commit a small transaction on the sequence row, retrying on conflicts (bounded)."""
-    from .txn import Transaction
-    for attempt in range(SEQUENCE_ALLOCATE_ATTEMPTS):
-        txn = Transaction(node, node.clock.now(), explicit=False)
-        row = await txn.get(table_key(seq.schema, seq.name))
-        if row is None or row[0] != seq.table_id:          # dropped (or renamed) meanwhile
-            await node.catalog.refresh(txn.start_ts)
-            raise DsqlError(f'relation "{seq.name}" does not exist', sqlstate="42P01")
-        txn.uses([seq])                  # a DROP SEQUENCE racing this commit fails one
-        current = await txn.get(sequence_key(seq.table_id))
-        if current is None:
-            current = seq.sequence.start
-        new, result = change(current)
-        txn.put(sequence_key(seq.table_id), new)
-        try:
-            await node.commit(txn)
-            return result
-        except SerializationFailure:
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-    raise SerializationFailure()
-
-
-async def satisfy(session, need: SequenceNeeded) -> None:
-    """Allocate a block of values for nextval, or apply a setval, then the statement reruns."""
-    node = session.node
-    if need.seq is None:
-        await node.catalog.refresh(node.clock.now())
-        session.sequence_effects.add("catalog")
-        return
-    seq, s = need.seq, need.seq.sequence
-    if need.setval is not None:
-        value, is_called = need.setval
-        await _sequence_txn(node, seq, lambda cur: (value + s.increment if is_called else value,
-                                                   None))
-        _blocks(node).pop(seq.table_id, None)
-        session.sequence_effects.add((seq.table_id, value, is_called))
-        return
-    want = max(s.cache, need.count)
-
-    def take(cur: int):
-        last = cur + (want - 1) * s.increment
-        if (s.increment > 0 and cur > s.max_value) or (s.increment < 0 and cur < s.min_value):
-            bound = s.max_value if s.increment > 0 else s.min_value
-            raise DsqlError(f'nextval: reached {"maximum" if s.increment > 0 else "minimum"} '
-                            f'value of sequence "{seq.name}" ({bound})', sqlstate="2200H")
-        if s.increment > 0:
-            last = min(last, s.max_value)
-        else:
-            last = max(last, s.min_value)
-        count = (last - cur) // s.increment + 1
-        return cur + count * s.increment, (cur, count)
-    start, count = await _sequence_txn(node, seq, take)
-    _blocks(node)[seq.table_id] = [start, count]
-
-
-async def sequence_row(txn, seq: TableDef) -> tuple:
-    """SELECT * FROM a sequence: (last_value, log_cnt, is_called) as PostgreSQL shows them."""
-    current = await txn.get(sequence_key(seq.table_id))
-    if current is None:
-        return (seq.sequence.start, 0, False)
-    return (current - seq.sequence.increment, 0, True)
-
-
-def _register_functions() -> None:
-    from .query.functions import register, strict
-
-    def resolver(impl, lo, hi):
-        def resolve(c, args, name):
-            if not lo <= len(args) <= hi:
-                from .query.functions import no_function
-                raise no_function(name, args)
-            return strict(impl, args, T.INT8, volatile=True)
-        return resolve
-    register("nextval")(resolver(nextval, 1, 1))
-    register("currval")(resolver(currval, 1, 1))
-    register("lastval")(resolver(lastval, 0, 0))
-    register("setval")(resolver(lambda n, v, c=True: setval(n, int(v), bool(c)), 2, 3))
-
-
-_register_functions()
 
 
 # -- CREATE TABLE ----------------------------------------------------------------------------
@@ -506,11 +261,11 @@ def _column(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[s
         elif kind == "CONSTR_NULL":
             not_null = False
         elif kind == "CONSTR_DEFAULT":
-            default = _expr_sql(_plain_sequence_args(con.raw_expr))
+            default = expr_sql(_plain_sequence_args(con.raw_expr))
         elif kind == "CONSTR_CHECK":
-            name = con.conname or _check_name(table, [elt.colname], taken)
+            name = con.conname or check_name(table, [elt.colname], taken)
             taken.add(name)
-            checks.append(CheckDef(name, _expr_sql(con.raw_expr)))
+            checks.append(CheckDef(name, expr_sql(con.raw_expr)))
         elif kind == "CONSTR_IDENTITY":
             if oid != T.INT8:
                 raise FeatureNotSupported("identity columns must be bigint",
@@ -572,9 +327,9 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
         else:
             raise FeatureNotSupported(f"{type(elt).__name__} in CREATE TABLE is not supported yet")
     for con in table_checks:     # named after their first column, once columns are known
-        name = con.conname or _check_name(rel.relname, _column_refs(con.raw_expr), taken)
+        name = con.conname or check_name(rel.relname, column_refs(con.raw_expr), taken)
         taken.add(name)
-        checks.append(CheckDef(name, _expr_sql(con.raw_expr)))
+        checks.append(CheckDef(name, expr_sql(con.raw_expr)))
     limits.columns_per_table_max.check(len(columns))
     names = [c.name for c in columns]
     for k in pk:
@@ -582,7 +337,7 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
             raise BindError(f'column "{k}" named in key does not exist', sqlstate="42703")
     columns = [replace(c, not_null=True) if c.name in pk else c for c in columns]
     for check in checks:
-        _validate_check(check.expr_sql, columns)
+        validate_check(check.expr_sql, columns)
     return CreateTablePlan(schema=_creation_schema(rel, catalog), name=rel.relname,
                            columns=tuple(columns), pk_names=tuple(pk),
                            if_not_exists=bool(stmt.if_not_exists), checks=tuple(checks),
@@ -857,19 +612,8 @@ def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
                            type_modifier=c.type_modifier)
                  for n, c in zip(names, prepared.columns))
     return CreateViewPlan(schema=_creation_schema(rel, catalog), name=rel.relname,
-                          view_columns=cols, sql=_expr_sql(stmt.query),
+                          view_columns=cols, sql=expr_sql(stmt.query),
                           replace=bool(stmt.replace), is_ddl=True)
-
-
-async def view_rows(view: TableDef, source, config) -> list[tuple]:
-    """Expand a view: run its stored query against the same transaction."""
-    from .parse import parse
-    from .query import prepare_select
-    from .system import SystemCatalog
-    stmt = parse(view.view_sql)[0][0]
-    prepared = prepare_select(stmt, SystemCatalog(source.catalog), [])
-    result = await prepared.run(source, [], config)
-    return [tuple(r) for r in result.rows]
 
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
@@ -938,7 +682,7 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
         limits.columns_per_table_max.check(len(t.columns) + 1)
         missing = None
         if col.default_sql is not None:
-            expr = compile_constant(_parse_expr(col.default_sql), col.type_oid)
+            expr = compile_constant(parse_expr(col.default_sql), col.type_oid)
             if not expr.const:
                 raise FeatureNotSupported("ADD COLUMN with a volatile DEFAULT is not supported",
                                           hint="Add the column without a default, then "
@@ -978,7 +722,7 @@ async def _rewrite_views(txn, t: TableDef, rename_table: str | None = None,
                     and getattr(n.fields[-1], "sval", None) == column[0]:
                 n.fields = n.fields[:-1] + (ast.String(sval=column[1]),)
         _walk(tree, visit)
-        await _save(txn, replace(v, view_sql=_expr_sql(tree)), v)
+        await _save(txn, replace(v, view_sql=expr_sql(tree)), v)
 
 
 def _drop_column(name: str, missing_ok: bool):
@@ -1004,7 +748,7 @@ def _drop_column(name: str, missing_ok: bool):
         t = t.with_slots()
         cols = t.columns[:pos] + t.columns[pos + 1:]
         pk = tuple(p - (p > pos) for p in t.pk)
-        checks = tuple(k for k in t.checks if name not in _column_refs(_parse_expr(k.expr_sql)))
+        checks = tuple(k for k in t.checks if name not in column_refs(parse_expr(k.expr_sql)))
         return replace(t, columns=cols, pk=pk, checks=checks)
     return apply
 
@@ -1029,12 +773,12 @@ def _add_check(con: ast.Constraint):
                                       hint="Use ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) "
                                            "NOT VALID.")
         taken = {k.name for k in t.checks}
-        name = con.conname or _check_name(t.name, _column_refs(con.raw_expr), taken)
+        name = con.conname or check_name(t.name, column_refs(con.raw_expr), taken)
         if name in taken:
             raise DsqlError(f'constraint "{name}" for relation "{t.name}" already exists',
                             sqlstate="42710")
-        check = CheckDef(name, _expr_sql(con.raw_expr), validated=False)
-        _validate_check(check.expr_sql, t.columns)
+        check = CheckDef(name, expr_sql(con.raw_expr), validated=False)
+        validate_check(check.expr_sql, t.columns)
         return replace(t, checks=t.checks + (check,))
     return apply
 
@@ -1062,9 +806,9 @@ def _set_default(name: str, node):
         if col.identity and node is not None:
             raise DsqlError(f'column "{name}" of relation "{t.name}" is an identity column',
                             sqlstate="42601")
-        sql = None if node is None else _expr_sql(node)
+        sql = None if node is None else expr_sql(node)
         if sql is not None:
-            compile_constant(_parse_expr(sql), col.type_oid)
+            compile_constant(parse_expr(sql), col.type_oid)
         cols = list(t.columns)
         cols[pos] = replace(col, default_sql=sql)
         return replace(t, columns=tuple(cols))
@@ -1101,7 +845,6 @@ class ValidateConstraintPlan(Plan):
 
     async def run(self, txn, params, session) -> QueryResult:
         from .jobs import runner, submit_validation
-        from .planner import result_column
         t = await _lookup(txn, _PathOf(session), self.schema, self.name)
         if t is None or t.kind != "r":
             raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
@@ -1148,7 +891,7 @@ def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTabl
 
 
 def _rename_in_expr(sql: str, old: str, new: str) -> str:
-    node = _parse_expr(sql)
+    node = parse_expr(sql)
 
     def walk(n):
         if isinstance(n, ast.ColumnRef):
@@ -1163,7 +906,7 @@ def _rename_in_expr(sql: str, old: str, new: str) -> str:
             for x in n:
                 walk(x)
     walk(node)
-    return _expr_sql(node)
+    return expr_sql(node)
 
 
 def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:

@@ -32,9 +32,11 @@ from datetime import datetime, timezone
 
 from ..errors import DsqlError, SerializationFailure, Unavailable
 from ..keys import prefix_end, row_key, table_prefix
-from .catalog import CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, tables_range
+from .catalog import (CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, table_key,
+                      table_to_row, tables_range)
 from .indexes import (FAILED, VALID, WRITE_ONLY, IndexDef, index_key, index_to_row,
                       load_indexes, pk_of, row_to_index)
+from .constraints import compiled_check
 from .interrupt import interruptible
 from .txn import Transaction
 
@@ -456,8 +458,6 @@ class ConstraintValidation:
         self.node, self.job = node, job
 
     async def run(self) -> None:
-        from .ddl import _compiled_check
-        from .catalog import table_key, table_to_row
         job = self.job
         for attempt in range(STATE_RETRIES):
             txn = Transaction(self.node, self.node.clock.now(), explicit=False)
@@ -470,7 +470,7 @@ class ConstraintValidation:
                 await self._end(txn, CANCELLED, "the constraint or its table was dropped")
                 return
             txn.uses([t])
-            test = _compiled_check(check.expr_sql, tuple(t.column_names),
+            test = compiled_check(check.expr_sql, tuple(t.column_names),
                                    tuple(t.column_oids))
             rows = await txn.scan(*t.key_range())
             bad = next((r for _, r in rows if test(r, []) is False), None)

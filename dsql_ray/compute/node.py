@@ -15,8 +15,8 @@ from typing import Any, Sequence
 from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import Unavailable
-from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, row_to_table,
-                      schemas_range, tables_range)
+from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
+                      row_to_table, schemas_range, tables_range)
 from .indexes import IndexRegistry
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,6 @@ class Catalog:
         self._check: tuple[int, asyncio.Future] | None = None   # version read in flight
 
     def resolve(self, rangevar, search_path: Sequence[str] = ("public",)) -> TableDef:
-        from .planner import UnknownTable
         if rangevar.schemaname:
             t = self.tables.get((rangevar.schemaname, rangevar.relname))
             if t is None:

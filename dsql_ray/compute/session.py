@@ -22,9 +22,13 @@ from . import types as T
 from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
 from .parse import parse
 from .context import CURRENT_SESSION
-from .ddl import SequenceNeeded, check_insert_identity, check_update_identity, satisfy
-from .planner import PLANNERS, InsertPlan, Plan, UnknownTable
+from .ddl import check_insert_identity, check_update_identity
+from .catalog import UnknownTable
+from .plan import Plan, result_column
+from .planner import InsertPlan
 from .result import PreparedInfo, QueryResult
+from .sequences import SequenceNeeded, satisfy
+from .statements import PLANNERS
 from .txn import Transaction
 from .query.sqltypes import cast
 
@@ -469,7 +473,6 @@ class Session:
         return QueryResult("SET")
 
     def _show(self, name: str) -> QueryResult:
-        from .planner import result_column
         lowered = {k.lower(): v for k, v in self.settings.items()}
         if name.lower() not in lowered:
             raise DsqlError(f'unrecognized configuration parameter "{name}"',

@@ -12,6 +12,7 @@ from typing import Callable, Iterable
 
 from .. import types as T
 from ..catalog import ColumnDef, TableDef
+from ..constraints import column_refs, parse_expr
 from ..query import sqltypes as S
 
 OWNER_OID, OWNER = 10, "admin"
@@ -299,8 +300,7 @@ def _checks(snap):
 
 
 def _check_columns(t: TableDef, k) -> list[int]:
-    from ..ddl import _column_refs, _parse_expr
-    refs = set(_column_refs(_parse_expr(k.expr_sql)))
+    refs = set(column_refs(parse_expr(k.expr_sql)))
     return [i for i, c in enumerate(t.columns, 1) if c.name in refs]
 
 
