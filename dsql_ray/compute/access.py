@@ -196,7 +196,8 @@ def column_comparison(conj: Any, scope: RowScope) -> tuple[str, int, RowExpr] | 
     return None
 
 
-def _pushable(conj: Any, table: TableDef, scope: RowScope) -> tuple[str, int, RowExpr | None] | None:
+def _pushable(conj: Any, table: TableDef, scope: RowScope
+              ) -> tuple[str, int, RowExpr | None] | None:
     """``column op constant`` or ``column IS [NOT] NULL`` as a storage predicate term."""
     if isinstance(conj, ast.NullTest) and isinstance(conj.arg, ast.ColumnRef) \
             and not conj.argisrow:

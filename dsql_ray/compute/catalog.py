@@ -22,13 +22,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..adjudicator.adjudicator import SCHEMA_INDEX
-from ..errors import BindError
+from ..errors import UndefinedTable
 from ..keys import prefix_end, row_key, table_prefix
 
 
-class UnknownTable(BindError):
+class UnknownTable(UndefinedTable):
     """A relation name that resolves to nothing (42P01)."""
-    sqlstate = "42P01"
 
     def __init__(self, name: str, **kw):
         super().__init__(f'relation "{name}" does not exist', **kw)

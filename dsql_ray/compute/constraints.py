@@ -13,7 +13,7 @@ from typing import Callable
 from pglast import ast, parse_sql
 from pglast.stream import RawStream
 
-from ..errors import DsqlError
+from ..errors import CheckViolation
 from .catalog import TableDef
 from .query.rowexpr import RowScope
 
@@ -77,6 +77,6 @@ def check_constraints(table: TableDef, row: tuple) -> None:
     for check in table.checks:
         if compiled_check(check.expr_sql, names, oids)(row, []) is False:
             text = ", ".join("null" if v is None else str(v) for v in row)
-            raise DsqlError(f'new row for relation "{table.name}" violates check constraint '
-                            f'"{check.name}"', sqlstate="23514",
-                            detail=f"Failing row contains ({text}).")
+            raise CheckViolation(f'new row for relation "{table.name}" violates check constraint '
+                                 f'"{check.name}"',
+                                 detail=f"Failing row contains ({text}).")

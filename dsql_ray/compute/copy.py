@@ -29,7 +29,9 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator
 from pglast import ast
 
 from .. import limits
-from ..errors import DsqlError, FeatureNotSupported
+from ..errors import (CharacterNotInRepertoire, DsqlError, DuplicateColumn, FeatureNotSupported,
+                      InvalidColumnReference, InvalidParameterValue, ParseError, QueryCanceled,
+                      UndefinedColumn)
 from ..relay.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
 from .query.rowexpr import constant
@@ -47,7 +49,7 @@ def _bad_format(message: str, **kw) -> DsqlError:
 
 
 def _invalid_option(message: str) -> DsqlError:
-    return DsqlError(message, sqlstate="22023")
+    return InvalidParameterValue(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def _string(opt: ast.DefElem) -> str:
         return arg.sval
     if isinstance(arg, ast.Integer):
         return str(arg.ival)
-    raise DsqlError(f"{opt.defname} requires a string value", sqlstate="42601")
+    raise ParseError(f"{opt.defname} requires a string value")
 
 
 def _names(opt: ast.DefElem) -> tuple[str, ...]:
@@ -107,8 +109,7 @@ def _names(opt: ast.DefElem) -> tuple[str, ...]:
         return ("*",)
     if isinstance(opt.arg, (list, tuple)):
         return tuple(s.sval for s in opt.arg)
-    raise DsqlError(f"argument to option \"{opt.defname}\" must be a list of column names",
-                    sqlstate="42601")
+    raise ParseError(f"argument to option \"{opt.defname}\" must be a list of column names")
 
 
 def _one_byte(value: str, what: str) -> bytes:
@@ -126,9 +127,9 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
         if name not in ("format", "delimiter", "null", "header", "quote", "escape",
                         "default", "force_not_null", "force_null", "encoding", "freeze",
                         "force_quote"):
-            raise DsqlError(f'option "{name}" not recognized', sqlstate="42601")
+            raise ParseError(f'option "{name}" not recognized')
         if name in seen:
-            raise DsqlError("conflicting or redundant options", sqlstate="42601")
+            raise ParseError("conflicting or redundant options")
         seen[name] = opt
     fmt = _string(seen["format"]).lower() if "format" in seen else "text"
     if fmt not in ("text", "csv", "binary"):
@@ -137,8 +138,7 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     if fmt == "binary":
         for name in ("delimiter", "null", "default", "header"):
             if name in seen:
-                raise DsqlError(f"cannot specify {name.upper()} in BINARY mode",
-                                sqlstate="42601")
+                raise ParseError(f"cannot specify {name.upper()} in BINARY mode")
     if "encoding" in seen:
         encoding = _string(seen["encoding"])
         if encoding.upper().replace("-", "").replace("_", "") not in ("UTF8", "UNICODE"):
@@ -476,10 +476,10 @@ def _decode(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = " ".join(f"0x{b:02x}" for b in raw[exc.start:exc.start + 2])
-        raise DsqlError(f'invalid byte sequence for encoding "UTF8": {bad}',
-                        sqlstate="22021") from None
+        raise CharacterNotInRepertoire(
+            f'invalid byte sequence for encoding "UTF8": {bad}') from None
     if "\0" in text:
-        raise DsqlError('invalid byte sequence for encoding "UTF8": 0x00', sqlstate="22021")
+        raise CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8": 0x00')
     return text
 
 
@@ -609,11 +609,10 @@ class CopyLoader:
             for item in attlist:
                 name = item.sval
                 if name not in names:
-                    raise DsqlError(f'column "{name}" of relation "{table.name}" does not '
-                                    "exist", sqlstate="42703")
+                    raise UndefinedColumn(f'column "{name}" of relation "{table.name}" does not '
+                                          "exist")
                 if names.index(name) in positions:
-                    raise DsqlError(f'column "{name}" specified more than once',
-                                    sqlstate="42701")
+                    raise DuplicateColumn(f'column "{name}" specified more than once')
                 positions.append(names.index(name))
         else:
             positions = list(range(len(names)))
@@ -626,11 +625,10 @@ class CopyLoader:
                 if name == "*":
                     continue
                 if name not in names:
-                    raise DsqlError(f'column "{name}" of relation "{table.name}" does not '
-                                    "exist", sqlstate="42703")
+                    raise UndefinedColumn(f'column "{name}" of relation "{table.name}" does not '
+                                          "exist")
                 if name not in listed:
-                    raise DsqlError(f'{what} column "{name}" not referenced by COPY',
-                                    sqlstate="42P10")
+                    raise InvalidColumnReference(f'{what} column "{name}" not referenced by COPY')
         self._not_null = {p for p in positions
                           if "*" in options.force_not_null
                           or names[p] in options.force_not_null}
@@ -805,7 +803,7 @@ class CopyIn(QueryResult):
 
     async def fail(self, message: str) -> None:
         self.abandon()
-        raise DsqlError(f"COPY from stdin failed: {message}", sqlstate="57014")
+        raise QueryCanceled(f"COPY from stdin failed: {message}")
 
     def abandon(self) -> None:
         if self._open:

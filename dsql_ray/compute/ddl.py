@@ -18,7 +18,11 @@ from pglast import ast, parse_sql
 from pglast.enums import AlterTableType as AT, DropBehavior, ObjectType
 
 from .. import limits
-from ..errors import BindError, DsqlError, FeatureNotSupported
+from ..errors import (DependentObjectsStillExist, DsqlError, DuplicateColumn, DuplicateTable,
+                      FeatureNotSupported, GeneratedAlways, InvalidParameterValue,
+                      InvalidSchemaName, InvalidTableDefinition, NotNullViolation, ParseError,
+                      UndefinedColumn, UndefinedObject, UndefinedParameter, UndefinedTable,
+                      WrongObjectType)
 from . import types as T
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
                       NEXT_TABLE_ID_KEY, CheckDef, ColumnDef, SequenceDef, TableDef,
@@ -30,6 +34,11 @@ from .query.rowexpr import compile_constant
 from .plan import Plan, result_column
 from .result import QueryResult
 from .query.sqltypes import assign, cast, type_modifier
+from .index_plans import create_unique_constraints, unique_constraints
+from .jobs import runner, submit_table_cleanup, submit_validation
+from .query import prepare_select
+from .system import SystemCatalog
+from .indexes import load_indexes, put_index
 
 MAX_BIGINT = 2 ** 63 - 1
 SEQUENCE_CACHE_MIN = 65536
@@ -48,7 +57,7 @@ def _creation_schema(rel: ast.RangeVar, catalog) -> str:
     for s in _search_path(catalog):
         if s in schemas:
             return s
-    raise DsqlError("no schema has been selected to create in", sqlstate="3F000")
+    raise InvalidSchemaName("no schema has been selected to create in")
 
 
 def _qualified(parts) -> tuple[str | None, str]:
@@ -71,7 +80,7 @@ async def _schema_exists(txn, name: str) -> bool:
 
 async def _require_schema(txn, name: str) -> None:
     if not await _schema_exists(txn, name):
-        raise DsqlError(f'schema "{name}" does not exist', sqlstate="3F000")
+        raise InvalidSchemaName(f'schema "{name}" does not exist')
 
 
 async def _bump(txn) -> None:
@@ -130,7 +139,7 @@ def _int_option(opt: ast.DefElem) -> int:
         return int(arg.fval)
     if isinstance(arg, ast.TypeName):
         raise FeatureNotSupported("sequences are bigint only")
-    raise DsqlError(f"invalid value for sequence option {opt.defname}", sqlstate="22023")
+    raise InvalidParameterValue(f"invalid value for sequence option {opt.defname}")
 
 
 def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
@@ -162,16 +171,17 @@ def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
                  f"CACHE >= {SEQUENCE_CACHE_MIN}, e.g. CACHE {SEQUENCE_CACHE_MIN}.")
     inc = given.get("increment", 1)
     if inc == 0:
-        raise DsqlError("INCREMENT must not be zero", sqlstate="22023")
+        raise InvalidParameterValue("INCREMENT must not be zero")
     lo = given.get("minvalue", 1 if inc > 0 else -MAX_BIGINT - 1)
     hi = given.get("maxvalue", MAX_BIGINT if inc > 0 else -1)
     start = given.get("start", lo if inc > 0 else hi)
     if lo >= hi:
-        raise DsqlError(f"MINVALUE ({lo}) must be less than MAXVALUE ({hi})", sqlstate="22023")
+        raise InvalidParameterValue(f"MINVALUE ({lo}) must be less than MAXVALUE ({hi})")
     if not lo <= start <= hi:
-        raise DsqlError(f"START value ({start}) cannot be "
-                        f"{'less than MINVALUE' if start < lo else 'greater than MAXVALUE'} "
-                        f"({lo if start < lo else hi})", sqlstate="22023")
+        raise InvalidParameterValue(
+            f"START value ({start}) cannot be "
+            f"{'less than MINVALUE' if start < lo else 'greater than MAXVALUE'} "
+            f"({lo if start < lo else hi})")
     return SequenceDef(start, inc, lo, hi, given["cache"], given.get("cycle", False), owned_by)
 
 
@@ -218,12 +228,12 @@ class CreateTablePlan(Plan):
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE TABLE")
-            raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{self.name}" already exists')
         columns = list(self.columns)
         for col_name, sdef in self.identities:
             seq_name = f"{self.name}_{col_name}_seq"
             if await txn.get(table_key(self.schema, seq_name)) is not None:
-                raise DsqlError(f'relation "{seq_name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{seq_name}" already exists')
             seq = TableDef(await _new_id(txn), self.schema, seq_name, _SEQUENCE_COLUMNS, (),
                            True, kind="S",
                            sequence=replace(sdef, owned_by=f"{self.name}.{col_name}"))
@@ -237,7 +247,6 @@ class CreateTablePlan(Plan):
         table = TableDef(table_id, self.schema, self.name, tuple(columns), pk, hidden_pk=not pk,
                          checks=self.checks)
         await _save(txn, table)
-        from .index_plans import create_unique_constraints
         await create_unique_constraints(txn, table, self.uniques)
         return QueryResult("CREATE TABLE")
 
@@ -277,13 +286,12 @@ def _column(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[s
         else:
             raise FeatureNotSupported(f"{kind[7:]} constraints are not supported yet")
     if identity and default is not None:
-        raise DsqlError(f'both default and identity specified for column "{elt.colname}" of '
-                        f'table "{table}"', sqlstate="42601")
+        raise ParseError(f'both default and identity specified for column "{elt.colname}" of '
+                         f'table "{table}"')
     return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity), is_pk
 
 
 def _unique_constraints(stmt, names):
-    from .index_plans import unique_constraints
     return unique_constraints(stmt, names)
 
 
@@ -308,17 +316,18 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
             col, is_pk = _column(elt, rel.relname, checks, taken, identities)
             if is_pk:
                 if pk:
-                    raise DsqlError(f'multiple primary keys for table "{rel.relname}" are not '
-                                    "allowed", sqlstate="42P16")
+                    raise InvalidTableDefinition(
+                        f'multiple primary keys for table "{rel.relname}" are not '
+                        "allowed")
                 pk.append(col.name)
             if any(c.name == col.name for c in columns):
-                raise DsqlError(f'column "{col.name}" specified more than once',
-                                sqlstate="42701")
+                raise DuplicateColumn(f'column "{col.name}" specified more than once')
             columns.append(col)
         elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_PRIMARY":
             if pk:
-                raise DsqlError(f'multiple primary keys for table "{rel.relname}" are not '
-                                "allowed", sqlstate="42P16")
+                raise InvalidTableDefinition(
+                    f'multiple primary keys for table "{rel.relname}" are not '
+                    "allowed")
             pk = [k.sval for k in elt.keys]
         elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_CHECK":
             table_checks.append(elt)
@@ -334,7 +343,7 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
     names = [c.name for c in columns]
     for k in pk:
         if k not in names:
-            raise BindError(f'column "{k}" named in key does not exist', sqlstate="42703")
+            raise UndefinedColumn(f'column "{k}" named in key does not exist')
     columns = [replace(c, not_null=True) if c.name in pk else c for c in columns]
     for check in checks:
         validate_check(check.expr_sql, columns)
@@ -364,14 +373,15 @@ class DropTablePlan(Plan):
                 if self.if_exists:
                     session.notice(f'{what} "{name}" does not exist, skipping')
                     continue
-                raise DsqlError(f'{what} "{name}" does not exist', sqlstate="42P01")
+                raise UndefinedTable(f'{what} "{name}" does not exist')
             if t.kind != self.kind:
                 other = _kind_name(t.kind)
-                raise DsqlError(f'"{name}" is not a {what}', sqlstate="42809",
-                                hint=f"Use DROP {other.upper()} to remove a {other}.")
+                raise WrongObjectType(f'"{name}" is not a {what}',
+                                      hint=f"Use DROP {other.upper()} to remove a {other}.")
             if t.kind == "S" and t.sequence.owned_by and not self.cascade:
-                raise DsqlError(f"cannot drop sequence {name} because other objects depend on "
-                                "it", sqlstate="2BP01")
+                raise DependentObjectsStillExist(
+                    f"cannot drop sequence {name} because other objects depend on "
+                    "it")
             views = await _dependent_views(txn, t)
             if views and not self.cascade:
                 raise _depends(f"{what} {name}", t, views)
@@ -382,7 +392,6 @@ class DropTablePlan(Plan):
             if t.kind == "r":      # identity sequences and indexes go with their table
                 for seq in await _owned_sequences(txn, t):
                     await _drop(txn, seq)
-                from .jobs import submit_table_cleanup
                 await submit_table_cleanup(txn, session.node, t)
         await _bump(txn)
         return QueryResult(f"DROP {what.upper()}")
@@ -430,11 +439,11 @@ async def _dependent_views(txn, t: TableDef) -> list[TableDef]:
 
 
 def _depends(what: str, t: TableDef, views: list[TableDef]) -> DsqlError:
-    return DsqlError(f"cannot drop {what} because other objects depend on it",
-                     sqlstate="2BP01",
-                     detail="\n".join(f"view {v.name} depends on {_kind_name(t.kind)} {t.name}"
-                                      for v in views),
-                     hint="Use DROP ... CASCADE to drop the dependent objects too.")
+    return DependentObjectsStillExist(
+        f"cannot drop {what} because other objects depend on it",
+        detail="\n".join(f"view {v.name} depends on {_kind_name(t.kind)} {t.name}"
+        for v in views),
+        hint="Use DROP ... CASCADE to drop the dependent objects too.")
 
 
 async def _all_relations(txn) -> list[TableDef]:
@@ -469,14 +478,15 @@ class DropSchemaPlan(Plan):
                 if self.if_exists:
                     session.notice(f'schema "{name}" does not exist, skipping')
                     continue
-                raise DsqlError(f'schema "{name}" does not exist', sqlstate="3F000")
+                raise InvalidSchemaName(f'schema "{name}" does not exist')
             inside = [t for t in await _all_relations(txn) if t.schema == name]
             if inside and not self.cascade:
-                raise DsqlError(f"cannot drop schema {name} because other objects depend on "
-                                "it", sqlstate="2BP01",
-                                detail="\n".join(f"{_kind_name(t.kind)} {name}.{t.name} "
-                                                 f"depends on schema {name}" for t in inside),
-                                hint="Use DROP ... CASCADE to drop the dependent objects too.")
+                raise DependentObjectsStillExist(
+                    f"cannot drop schema {name} because other objects depend on "
+                    "it",
+                    detail="\n".join(f"{_kind_name(t.kind)} {name}.{t.name} "
+                    f"depends on schema {name}" for t in inside),
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.")
             for t in inside:
                 await _drop(txn, t)
             txn.delete(namespace_key(name))
@@ -542,7 +552,7 @@ class CreateSequencePlan(Plan):
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE SEQUENCE")
-            raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{self.name}" already exists')
         seq = TableDef(await _new_id(txn), self.schema, self.name, _SEQUENCE_COLUMNS, (), True,
                        kind="S", sequence=self.sequence)
         await _save(txn, seq)
@@ -572,12 +582,12 @@ class CreateViewPlan(Plan):
         old = await _lookup(txn, None, self.schema, self.name)
         if old is not None:
             if old.kind != "v":
-                raise DsqlError(f'"{self.name}" is not a view', sqlstate="42809")
+                raise WrongObjectType(f'"{self.name}" is not a view')
             if not self.replace:
-                raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{self.name}" already exists')
             old_names = old.column_names
             if [c.name for c in self.view_columns[:len(old_names)]] != old_names:
-                raise DsqlError("cannot drop columns from view", sqlstate="42P16")
+                raise InvalidTableDefinition("cannot drop columns from view")
             await _save(txn, replace(old, columns=self.view_columns, view_sql=self.sql), old)
             return QueryResult("CREATE VIEW")
         view = TableDef(await _new_id(txn), self.schema, self.name, self.view_columns, (), True,
@@ -587,8 +597,6 @@ class CreateViewPlan(Plan):
 
 
 def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
-    from .query import prepare_select
-    from .system import SystemCatalog
     rel = stmt.view
     if rel.relpersistence != "p":
         raise FeatureNotSupported("temporary views are not supported")
@@ -596,17 +604,16 @@ def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
         raise FeatureNotSupported("WITH CHECK OPTION is not supported")
     prepared = prepare_select(stmt.query, SystemCatalog(catalog), [])
     if prepared.param_oids:
-        raise DsqlError("there is no parameter $1", sqlstate="42P02")
+        raise UndefinedParameter("there is no parameter $1")
     names = [c.name for c in prepared.columns]
     aliases = [a.sval for a in stmt.aliases or ()]
     if len(aliases) > len(names):
-        raise DsqlError("CREATE VIEW specifies more column names than columns",
-                        sqlstate="42601")
+        raise ParseError("CREATE VIEW specifies more column names than columns")
     names[:len(aliases)] = aliases
     seen = set()
     for n in names:
         if n in seen:
-            raise DsqlError(f'column "{n}" specified more than once', sqlstate="42701")
+            raise DuplicateColumn(f'column "{n}" specified more than once')
         seen.add(n)
     cols = tuple(ColumnDef(n, c.type_oid if c.type_oid != T.UNKNOWN else T.TEXT,
                            type_modifier=c.type_modifier)
@@ -633,8 +640,8 @@ class AlterTablePlan(Plan):
                 session.notice(f'relation "{self.name}" does not exist, skipping')
                 return QueryResult(self.tag)
             if old is None:
-                raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
-            raise DsqlError(f'"{self.name}" is not a table', sqlstate="42809")
+                raise UndefinedTable(f'relation "{self.name}" does not exist')
+            raise WrongObjectType(f'"{self.name}" is not a table')
         t = old
         for cmd in self.cmds:
             t = await cmd(t, txn, session)
@@ -647,7 +654,7 @@ def _find_column(t: TableDef, name: str) -> int:
     for i, c in enumerate(t.columns):
         if c.name == name:
             return i
-    raise DsqlError(f'column "{name}" of relation "{t.name}" does not exist', sqlstate="42703")
+    raise UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
 
 
 async def _has_rows(txn, t: TableDef) -> bool:
@@ -665,8 +672,7 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
                 session.notice(f'column "{elt.colname}" of relation "{t.name}" already '
                                "exists, skipping")
                 return t
-            raise DsqlError(f'column "{elt.colname}" of relation "{t.name}" already exists',
-                            sqlstate="42701")
+            raise DuplicateColumn(f'column "{elt.colname}" of relation "{t.name}" already exists')
         taken = {c.name for c in t.checks}
         checks.clear()
         col, is_pk = _column(elt, t.name, checks, taken, identities)
@@ -690,8 +696,8 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
             missing = assign(cast(expr.value(), col.type_oid), col.type_oid,
                              col.type_modifier)
         if col.not_null and missing is None and await _has_rows(txn, t):
-            raise DsqlError(f'column "{col.name}" of relation "{t.name}" contains null values',
-                            sqlstate="23502")
+            raise NotNullViolation(
+                f'column "{col.name}" of relation "{t.name}" contains null values')
         t = t.with_slots()
         col = replace(col, attnum=t.width, missing=missing)
         return replace(t, columns=t.columns + (col,), width=t.width + 1)
@@ -755,7 +761,6 @@ def _drop_column(name: str, missing_ok: bool):
 
 async def _indexes_on(txn, t: TableDef, column: str) -> list:
     """Secondary indexes of ``t`` that name ``column`` (compute/indexes.py)."""
-    from .indexes import load_indexes
     return [d for d in await load_indexes(txn)
             if d.table_id == t.table_id and (column in d.columns or column in d.include)]
 
@@ -793,8 +798,7 @@ def _drop_constraint(name: str, missing_ok: bool):
                 return t
             if name == f"{t.name}_pkey":
                 raise FeatureNotSupported("dropping the primary key is not supported")
-            raise DsqlError(f'constraint "{name}" of relation "{t.name}" does not exist',
-                            sqlstate="42704")
+            raise UndefinedObject(f'constraint "{name}" of relation "{t.name}" does not exist')
         return replace(t, checks=kept)
     return apply
 
@@ -804,8 +808,7 @@ def _set_default(name: str, node):
         pos = _find_column(t, name)
         col = t.columns[pos]
         if col.identity and node is not None:
-            raise DsqlError(f'column "{name}" of relation "{t.name}" is an identity column',
-                            sqlstate="42601")
+            raise ParseError(f'column "{name}" of relation "{t.name}" is an identity column')
         sql = None if node is None else expr_sql(node)
         if sql is not None:
             compile_constant(parse_expr(sql), col.type_oid)
@@ -819,10 +822,10 @@ def _drop_not_null(name: str):
     async def apply(t: TableDef, txn, session) -> TableDef:
         pos = _find_column(t, name)
         if pos in t.pk:
-            raise DsqlError(f'column "{name}" is in a primary key', sqlstate="42P16")
+            raise InvalidTableDefinition(f'column "{name}" is in a primary key')
         if t.columns[pos].identity:
-            raise DsqlError(f'column "{name}" of relation "{t.name}" is an identity column',
-                            sqlstate="42P16")
+            raise InvalidTableDefinition(
+                f'column "{name}" of relation "{t.name}" is an identity column')
         cols = list(t.columns)
         cols[pos] = replace(cols[pos], not_null=False)
         return replace(t, columns=tuple(cols))
@@ -844,13 +847,13 @@ class ValidateConstraintPlan(Plan):
     constraint: str = ""
 
     async def run(self, txn, params, session) -> QueryResult:
-        from .jobs import runner, submit_validation
         t = await _lookup(txn, _PathOf(session), self.schema, self.name)
         if t is None or t.kind != "r":
-            raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
+            raise UndefinedTable(f'relation "{self.name}" does not exist')
         if not any(c.name == self.constraint for c in t.checks):
-            raise DsqlError(f'constraint "{self.constraint}" of relation "{t.name}" does not '
-                            "exist", sqlstate="42704")
+            raise UndefinedObject(
+                f'constraint "{self.constraint}" of relation "{t.name}" does not '
+                "exist")
         job = submit_validation(txn, t, self.constraint)
         runner(session.node).kick()
         return QueryResult("ALTER TABLE", [result_column("job_id", T.TEXT)], [(job.job_id,)])
@@ -919,7 +922,7 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
 
         async def rename(t: TableDef, txn, session) -> TableDef:
             if await txn.get(table_key(t.schema, new_name)) is not None:
-                raise DsqlError(f'relation "{new_name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{new_name}" already exists')
             await _rewrite_views(txn, t, rename_table=new_name)
             return replace(t, name=new_name)
         return AlterTablePlan(schema=rel.schemaname, name=rel.relname, cmds=(rename,),
@@ -931,14 +934,12 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
         async def rename_column(t: TableDef, txn, session) -> TableDef:
             pos = _find_column(t, old)
             if new in t.column_names:
-                raise DsqlError(f'column "{new}" of relation "{t.name}" already exists',
-                                sqlstate="42701")
+                raise DuplicateColumn(f'column "{new}" of relation "{t.name}" already exists')
             cols = list(t.columns)
             cols[pos] = replace(cols[pos], name=new)
             checks = tuple(replace(k, expr_sql=_rename_in_expr(k.expr_sql, old, new))
                            for k in t.checks)
             await _rewrite_views(txn, t, column=(old, new))
-            from .indexes import put_index           # indexes name their columns
             for d in await _indexes_on(txn, t, old):
                 await put_index(txn, replace(
                     d, columns=tuple(new if c == old else c for c in d.columns),
@@ -964,9 +965,8 @@ def check_insert_identity(stmt: ast.InsertStmt, table: TableDef) -> None:
         if rows is not None and all(isinstance(r[i], ast.SetToDefault) for r in rows
                                     if i < len(r)):
             continue
-        raise DsqlError(f'cannot insert a non-DEFAULT value into column "{name}"',
-                        sqlstate="428C9",
-                        detail=f'Column "{name}" is an identity column defined as GENERATED '
+        raise GeneratedAlways(f'cannot insert a non-DEFAULT value into column "{name}"',
+                              detail=f'Column "{name}" is an identity column defined as GENERATED '
                                "ALWAYS.", hint="Use OVERRIDING SYSTEM VALUE to override.")
 
 
@@ -974,10 +974,10 @@ def check_update_identity(stmt: ast.UpdateStmt, table: TableDef) -> None:
     always = {c.name for c in table.columns if c.identity == "a"}
     for target in stmt.targetList or ():
         if target.name in always and not isinstance(target.val, ast.SetToDefault):
-            raise DsqlError(f'column "{target.name}" can only be updated to DEFAULT',
-                            sqlstate="428C9",
-                            detail=f'Column "{target.name}" is an identity column defined as '
-                                   "GENERATED ALWAYS.")
+            raise GeneratedAlways(
+                f'column "{target.name}" can only be updated to DEFAULT',
+                detail=f'Column "{target.name}" is an identity column defined as '
+                 "GENERATED ALWAYS.")
 
 
 DDL_PLANNERS = {

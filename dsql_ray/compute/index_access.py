@@ -20,7 +20,7 @@ from pglast import ast
 from pglast.stream import RawStream
 
 from .. import limits
-from ..errors import DsqlError
+from ..errors import DsqlError, LimitExceeded
 from ..keys import decode_key, encode_key, prefix_end
 from ..storage.mvcc import row_filter
 from . import types as T
@@ -47,7 +47,8 @@ def _family(oid: int) -> str:
     return str(oid)
 
 
-def column_conditions(where: Any, table, scope: RowScope) -> dict[int, list[tuple[str, RowExpr, str]]]:
+def column_conditions(where: Any, table, scope: RowScope
+                      ) -> dict[int, list[tuple[str, RowExpr, str]]]:
     """column position → [(op, value expression, SQL text)] for ``col op constant`` terms."""
     out: dict[int, list[tuple[str, RowExpr, str]]] = {}
     for conj in _conjuncts(where):
@@ -139,7 +140,7 @@ class IndexAccess(Access):
             return []                  # a NULL compared with = or < is never true
         entries = await txn.scan(*bounds)
         if len(entries) > limits.scan_rows_max:
-            raise DsqlError("statement returns too many rows", sqlstate="54000")
+            raise LimitExceeded("statement returns too many rows")
         if self.covering(d):
             found = self._rows_from_entries(d, entries)
         else:

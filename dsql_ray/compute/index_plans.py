@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 
 from pglast import ast
 
-from ..errors import BindError, DsqlError, FeatureNotSupported
+from ..errors import (DependentObjectsStillExist, DsqlError, DuplicateTable, FeatureNotSupported,
+                      UndefinedColumn, UndefinedFunction, UndefinedObject, UndefinedTable,
+                      WrongObjectType)
 from . import types as T
 from .catalog import row_to_table, schema_key, table_key, tables_range
 from .query.rowexpr import RowExpr, RowScope
@@ -34,16 +36,16 @@ class CreateIndexPlan(Plan):
         cols = [result_column("job_id", T.TEXT)]
         row = await txn.get(table_key(self.schema, self.table))
         if row is None:
-            raise DsqlError(f'relation "{self.table}" does not exist', sqlstate="42P01")
+            raise UndefinedTable(f'relation "{self.table}" does not exist')
         t = row_to_table(row)
         if getattr(t, "kind", "r") != "r":
-            raise DsqlError(f'"{self.table}" is not a table', sqlstate="42809")
+            raise WrongObjectType(f'"{self.table}" is not a table')
         d = await new_index(txn, t, self.name, self.columns, self.include, self.unique)
         if d is None:
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE INDEX", cols, [])
-            raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{self.name}" already exists')
         await mark_schema_changed(txn, t.table_id)
         submit_index_build(txn, d)
         runner(session.node).kick()
@@ -76,13 +78,13 @@ async def new_index(txn, t, name: str | None, columns, include, unique: bool, *,
     names = t.column_names
     for c in (*columns, *include):
         if c not in names:
-            raise BindError(f'column "{c}" does not exist', sqlstate="42703")
+            raise UndefinedColumn(f'column "{c}" does not exist')
     columns_per_index_max.check(len(columns) + len(include))
     for c in columns:
         oid = t.columns[names.index(c)].type_oid
         if oid == T.JSON:
-            raise DsqlError('data type json has no default operator class for access method '
-                            '"btree"', sqlstate="42704")
+            raise UndefinedObject('data type json has no default operator class for access method '
+                                  '"btree"')
         if oid == T.JSONB:
             raise FeatureNotSupported("indexes on jsonb columns are not supported")
     if existing is None:
@@ -141,11 +143,12 @@ class DropIndexPlan(Plan):
                 if self.if_exists:
                     session.notice(f'index "{name}" does not exist, skipping')
                     continue
-                raise DsqlError(f'index "{name}" does not exist', sqlstate="42704")
+                raise UndefinedObject(f'index "{name}" does not exist')
             if d.constraint:
-                raise DsqlError(f"cannot drop index {name} because constraint {name} on "
-                                "its table requires it", sqlstate="2BP01",
-                                hint=f"You can drop constraint {name} instead.")
+                raise DependentObjectsStillExist(
+                    f"cannot drop index {name} because constraint {name} on "
+                    "its table requires it",
+                    hint=f"You can drop constraint {name} instead.")
             txn.delete(index_key(schema, name))
             await mark_schema_changed(txn, d.table_id)
             submit_index_drop(txn, d)               # its entries go in the background
@@ -178,9 +181,9 @@ def plan_call(stmt: ast.CallStmt, catalog, param_oids) -> WaitForJobPlan:
     call = stmt.funccall
     name = ".".join(s.sval for s in call.funcname)
     if name.lower() != "sys.wait_for_job":
-        raise DsqlError(f"procedure {name}() does not exist", sqlstate="42883")
+        raise UndefinedFunction(f"procedure {name}() does not exist")
     if len(call.args or ()) != 1:
-        raise DsqlError("sys.wait_for_job takes one argument: the job id", sqlstate="42883")
+        raise UndefinedFunction("sys.wait_for_job takes one argument: the job id")
     scope = RowScope((), (), None, list(param_oids))
     expr = scope.typed(call.args[0], T.TEXT, "CALL")
     return WaitForJobPlan(job_id=expr, columns=[result_column("wait_for_job", T.BOOL)],
@@ -202,7 +205,7 @@ def unique_constraints(stmt: ast.CreateStmt, names: list[str]
     for _, cols in out:
         for c in cols:
             if c not in names:
-                raise BindError(f'column "{c}" named in key does not exist', sqlstate="42703")
+                raise UndefinedColumn(f'column "{c}" named in key does not exist')
     return tuple(out)
 
 
@@ -215,7 +218,7 @@ async def create_unique_constraints(txn, table, uniques) -> None:
         d = await new_index(txn, table, name, cols, (), True, state=VALID, constraint=True,
                             existing=existing)
         if d is None:
-            raise DsqlError(f'relation "{name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{name}" already exists')
         existing.append(d)
 
 

@@ -18,6 +18,7 @@ from ..errors import Unavailable
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
                       row_to_table, schemas_range, tables_range)
 from .indexes import IndexRegistry
+from .interrupt import interruptible
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,6 @@ class Catalog:
             ts = self._node.clock.now()
             check = self._check = (ts, asyncio.ensure_future(self._check_at(ts)))
             check[1].add_done_callback(lambda f: f.cancelled() or f.exception())  # seen
-        from .interrupt import interruptible
         await interruptible(asyncio.shield(check[1]))    # a cancel abandons the wait
 
     async def _check_at(self, ts: int) -> None:

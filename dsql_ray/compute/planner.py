@@ -7,16 +7,19 @@ otherwise. Residual predicates are evaluated on each row.
 """
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pglast import ast
+from pglast import ast, parse_sql
 from pglast.enums import OnConflictAction, SortByDir, SortByNulls
 from pglast.stream import RawStream
 
 from .. import limits
-from ..errors import BindError, DsqlError, FeatureNotSupported, ParseError
+from ..errors import (CardinalityViolation, DatatypeMismatch, DsqlError, DuplicateColumn,
+                      FeatureNotSupported, InvalidColumnReference, LimitExceeded, NotNullViolation,
+                      ParseError, UndefinedColumn, UndefinedObject, UniqueViolation)
 from . import types as T
 from .catalog import ColumnDef, TableDef, UnknownTable  # noqa: F401 (planners raise it)
 from . import access as access_paths
@@ -33,6 +36,11 @@ from .result import Column, QueryResult
 from .sequences import sequence_row
 from .views import view_rows
 from .query.sqltypes import assign, cast, type_modifier
+from .system import (CURRENT_SETTINGS, SystemCatalog, mentions_system, prepare_system_select,
+                     resolve, scan_system)
+from .query import EngineConfig, prepare_select
+from .query import sqltypes as S
+from .indexes import VALID, registry_of_catalog
 
 
 # -- plans --------------------------------------------------------------------
@@ -140,7 +148,8 @@ class SelectPlan(Plan):
     access: Access | None = None
     source_filter: Callable | None = None
     output: Projection | None = None
-    order: list[tuple[RowExpr, bool, bool, bool]] = field(default_factory=list)  # expr, desc, nulls_first, on_output
+    #: (expression, descending, nulls first, evaluated on the output row)
+    order: list[tuple[RowExpr, bool, bool, bool]] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
     for_update: bool = False
@@ -156,7 +165,7 @@ class SelectPlan(Plan):
             if self.for_update:
                 txn.lock(k for k, _ in keyed)
         if len(keyed) > limits.scan_rows_max:
-            raise DsqlError("statement returns too many rows", sqlstate="54000")
+            raise LimitExceeded("statement returns too many rows")
         source = [r for _, r in keyed]
         out = self.output.apply(checkpoints(source), params)
         if self.order:
@@ -189,22 +198,18 @@ class _TxnSource:
         self._system_cache: dict = {}
         self._settings = getattr(session, "settings", None)
         if self._settings is not None:
-            from .system import CURRENT_SETTINGS
             CURRENT_SETTINGS.set(self._settings)
         # ----------------------------------------------------------------------------------
 
     def resolve(self, rangevar) -> TableDef:
-        from .system import resolve      # system catalogs hook
         return resolve(self.catalog, rangevar)
 
     async def scan(self, table: TableDef) -> list[tuple]:
         if table.table_id < 0:           # system catalogs hook: virtual relation
-            from .system import scan_system
             return await scan_system(table, self.txn, self._system_cache, None)
         if table.kind != "r":            # views expand to their query (compute/ddl.py)
             if table.kind == "S":
                 return [await sequence_row(self.txn, table)]
-            from .query import EngineConfig
             return await view_rows(table, self, EngineConfig(max_rows=limits.scan_rows_max))
         if table.altered:                # rows stored by slot (ALTER TABLE, compute/ddl.py)
             self.txn.uses([table])
@@ -215,7 +220,7 @@ class _TxnSource:
             low, high = table.key_range()
             found = await self.txn.scan(low, high)
         if len(found) > limits.scan_rows_max:
-            raise DsqlError("statement returns too many rows", sqlstate="54000")
+            raise LimitExceeded("statement returns too many rows")
         if self.for_update:
             self.txn.lock(k for k, _ in found)
         return [r for _, r in found]
@@ -241,7 +246,6 @@ class QueryPlan(Plan):
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
     """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
     # -- system catalogs hook (dsql_ray/compute/system): pg_catalog / information_schema
-    from .system import mentions_system, prepare_system_select
     if mentions_system(stmt):
         prepared = prepare_system_select(stmt, catalog, list(param_oids))
         return QueryPlan(prepared=prepared, columns=prepared.columns,
@@ -249,8 +253,6 @@ def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
     # ------------------------------------------------------------------------------------
     if _key_aware_select(stmt, catalog):
         return _plan_simple_select(stmt, catalog, param_oids)
-    from .query import prepare_select
-    from .system import SystemCatalog    # system catalogs hook: catalog functions
     prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
     return QueryPlan(prepared=prepared, columns=prepared.columns,
                      param_oids=prepared.param_oids,
@@ -305,8 +307,7 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
         if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
             pos = node.val.ival
             if not 1 <= pos <= len(plan.output.exprs):
-                raise BindError(f"ORDER BY position {pos} is not in select list",
-                                sqlstate="42P10")
+                raise InvalidColumnReference(f"ORDER BY position {pos} is not in select list")
             plan.order.append((column_ref(pos - 1, 0), desc, nulls_first, True))
             continue
         if isinstance(node, ast.ColumnRef) and isinstance(node.fields[-1], ast.String) \
@@ -331,7 +332,6 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
 def column_default(col: ColumnDef) -> RowExpr:
     if col.default_sql is None:
         return constant(None, col.type_oid)
-    from pglast import parse_sql
     node = parse_sql(f"SELECT {col.default_sql}")[0].stmt.targetList[0].val
     return compile_constant(node, col.type_oid)
 
@@ -343,10 +343,9 @@ def _assign(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:
     if expr.oid != oid:
         if expr.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) \
                 and oid not in (T.TEXT, T.VARCHAR, T.BPCHAR):
-            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
-                            f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
-                            sqlstate="42804",
-                            hint="You will need to rewrite or cast the expression.")
+            raise DatatypeMismatch(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
+                                   f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
+                                   hint="You will need to rewrite or cast the expression.")
         expr = RowExpr(lambda r, p: cast(f(r, p), oid), oid)
     if typmod < 0:
         return expr
@@ -357,9 +356,9 @@ def _assign(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:
 def check_row(table: TableDef, row: tuple) -> None:
     for col, value in zip(table.columns, row):
         if value is None and col.not_null:
-            raise DsqlError(f'null value in column "{col.name}" of relation "{table.name}" '
-                            "violates not-null constraint", sqlstate="23502",
-                            detail=f"Failing row contains ({_row_text(row)}).")
+            raise NotNullViolation(f'null value in column "{col.name}" of relation "{table.name}" '
+                                   "violates not-null constraint",
+                                   detail=f"Failing row contains ({_row_text(row)}).")
     if table.checks:
         check_constraints(table, row)
 
@@ -371,8 +370,8 @@ def _row_text(row: tuple) -> str:
 def duplicate_key(table: TableDef, row: tuple) -> DsqlError:
     cols = ", ".join(table.columns[i].name for i in table.pk)
     vals = ", ".join(str(row[i]) for i in table.pk)
-    return DsqlError(f'duplicate key value violates unique constraint "{table.name}_pkey"',
-                     sqlstate="23505", detail=f"Key ({cols})=({vals}) already exists.")
+    return UniqueViolation(f'duplicate key value violates unique constraint "{table.name}_pkey"',
+                           detail=f"Key ({cols})=({vals}) already exists.")
 
 
 def new_row_key(table: TableDef, row: tuple) -> bytes:
@@ -413,7 +412,6 @@ class _LocalCatalog:
     """The engine's catalog for one DML statement: its local relations, then the real ones."""
 
     def __init__(self, catalog, local: list[TableDef]):
-        from .system import SystemCatalog    # system catalogs hook
         self._inner = SystemCatalog(catalog)
         self._local = {t.name: t for t in local}
 
@@ -441,7 +439,6 @@ class _LocalSource:
 
 
 def _engine_config(session):
-    from .query import EngineConfig
     txn = getattr(session, "txn", None)
     return EngineConfig(max_rows=limits.scan_rows_max,
                         now=txn.now if txn is not None else None,
@@ -450,14 +447,11 @@ def _engine_config(session):
 
 
 def _prepare(sql: str, catalog, local: list[TableDef], param_oids: list[int]):
-    from pglast import parse_sql
-    from .query import prepare_select
     return prepare_select(parse_sql(sql)[0].stmt, _LocalCatalog(catalog, local),
                           param_oids)
 
 
 def _prepare_node(stmt, catalog, local: list[TableDef], param_oids: list[int]):
-    from .query import prepare_select
     return prepare_select(stmt, _LocalCatalog(catalog, local), param_oids)
 
 
@@ -498,7 +492,6 @@ def _stored_sql(node: Any, col: ColumnDef) -> str:
 
 
 def _typed_node(node: Any, col: ColumnDef) -> Any:
-    from pglast import parse_sql
     if isinstance(node, ast.SetToDefault) or _untyped(node):
         return parse_sql("SELECT " + _stored_sql(node, col))[0].stmt.targetList[0].val
     return node
@@ -510,14 +503,14 @@ _CATEGORY = {**{o: "n" for o in (T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8, T.N
 
 def _converter(col: ColumnDef, oid: int) -> Callable[[Any], Any]:
     """PostgreSQL's assignment cast of a value of type ``oid`` into ``col``; 42804 if none."""
-    from .query import sqltypes as S
     target, typmod = col.type_oid, col.type_modifier
     if oid != target and oid not in (T.UNKNOWN, 0) and target not in _TEXTS:
         a, b = _CATEGORY.get(oid, oid), _CATEGORY.get(target, target)
         if a != b:
-            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(target)} but '
-                            f"expression is of type {S.type_name(oid)}", sqlstate="42804",
-                            hint="You will need to rewrite or cast the expression.")
+            raise DatatypeMismatch(
+                f'column "{col.name}" is of type {T.OID_TO_NAME.get(target)} but '
+                f"expression is of type {S.type_name(oid)}",
+                hint="You will need to rewrite or cast the expression.")
     if typmod >= 0:
         return lambda v: assign(S.cast(v, target), target, typmod)
     if oid == target:
@@ -699,7 +692,6 @@ class IndexArbiter(Arbiter):
 
 
 def _unique_index_arbiters(table: TableDef, catalog) -> list[Arbiter]:
-    from .indexes import VALID, registry_of_catalog
     reg = registry_of_catalog(catalog) if catalog is not None else None
     out: list[Arbiter] = []
     for d in reg.for_table(table.table_id, states=(VALID,)) if reg is not None else ():
@@ -719,26 +711,26 @@ def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause,
     if infer is None:
         if clause.action == OnConflictAction.ONCONFLICT_UPDATE:
             raise ParseError("ON CONFLICT DO UPDATE requires inference specification or "
-                             "constraint name", sqlstate="42601",
+                             "constraint name",
                              hint="For example, ON CONFLICT (column_name).")
         return constraints
     if infer.conname:
         for c in constraints:
             if c.name == infer.conname:
                 return [c]
-        raise DsqlError(f'constraint "{infer.conname}" for table "{table.name}" does not '
-                        "exist", sqlstate="42704")
+        raise UndefinedObject(f'constraint "{infer.conname}" for table "{table.name}" does not '
+                              "exist")
     wanted = set()
     for elem in infer.indexElems or ():
         if not isinstance(elem, ast.IndexElem) or elem.name is None:
             raise FeatureNotSupported("ON CONFLICT on expressions is not supported")
         if elem.name not in table.column_names:
-            raise BindError(f'column "{elem.name}" does not exist', sqlstate="42703")
+            raise UndefinedColumn(f'column "{elem.name}" does not exist')
         wanted.add(table.column_names.index(elem.name))
     matching = [c for c in constraints if set(c.columns) == wanted]
     if not matching:
-        raise DsqlError("there is no unique or exclusion constraint matching the ON "
-                        "CONFLICT specification", sqlstate="42P10")
+        raise InvalidColumnReference("there is no unique or exclusion constraint matching the ON "
+                                     "CONFLICT specification")
     return matching
 
 
@@ -759,12 +751,11 @@ def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog
     values = []
     for target in clause.targetList:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if pos in oc.positions:
-            raise ParseError(f'multiple assignments to same column "{target.name}"',
-                             sqlstate="42601")
+            raise ParseError(f'multiple assignments to same column "{target.name}"')
         oc.positions.append(pos)
         val = target.val
         if isinstance(val, ast.MultiAssignRef):
@@ -850,10 +841,11 @@ class InsertPlan(Plan):
             if oc.update is None:
                 continue                                   # DO NOTHING
             if mine:
-                raise DsqlError("ON CONFLICT DO UPDATE command cannot affect row a second "
-                                "time", sqlstate="21000",
-                                hint="Ensure that no rows proposed for insertion within the "
-                                     "same command have duplicate constrained values.")
+                raise CardinalityViolation(
+                    "ON CONFLICT DO UPDATE command cannot affect row a second "
+                    "time",
+                    hint="Ensure that no rows proposed for insertion within the "
+                    "same command have duplicate constrained values.")
             claimed.update(ck)
             out.append(len(updates))
             updates.append((hit[0], hit[1], row))
@@ -898,12 +890,11 @@ def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
     positions = []
     for target in stmt.cols:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if pos in positions:
-            raise ParseError(f'column "{target.name}" specified more than once',
-                             sqlstate="42701")
+            raise DuplicateColumn(f'column "{target.name}" specified more than once')
         positions.append(pos)
     return positions
 
@@ -911,11 +902,11 @@ def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
 def _check_width(n: int, positions: list[int], explicit: bool = True) -> list[int]:
     """The target positions ``n`` values fill; without a column list, the first n."""
     if n > len(positions):
-        raise ParseError("INSERT has more expressions than target columns", sqlstate="42601")
+        raise ParseError("INSERT has more expressions than target columns")
     if n < len(positions):
         if not explicit:
             return positions[:n]
-        raise ParseError("INSERT has more target columns than expressions", sqlstate="42601")
+        raise ParseError("INSERT has more target columns than expressions")
     return positions
 
 
@@ -954,7 +945,7 @@ def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Row
     rows = []
     for values in values_lists:
         if len(values) != len(values_lists[0]):
-            raise ParseError("VALUES lists must all be the same length", sqlstate="42601")
+            raise ParseError("VALUES lists must all be the same length")
         positions = _check_width(len(values), positions, explicit)
         exprs = [column_default(c) for c in table.columns]
         for pos, node in zip(positions, values):
@@ -968,15 +959,13 @@ def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Row
 def _plan_insert_select(stmt: ast.InsertStmt, table: TableDef, positions: list[int],
                         catalog, param_oids: list[int]):
     """The engine select whose rows are inserted; untyped values take the column's type."""
-    import copy
     sel = copy.deepcopy(stmt.selectStmt)
     explicit = bool(stmt.cols)
     cols = [table.columns[p] for p in positions]
     if sel.valuesLists:
         for values in sel.valuesLists:
             if len(values) != len(sel.valuesLists[0]):
-                raise ParseError("VALUES lists must all be the same length",
-                                 sqlstate="42601")
+                raise ParseError("VALUES lists must all be the same length")
             _check_width(len(values), positions, explicit)
         sel.valuesLists = tuple(tuple(_typed_node(v, c) for v, c in zip(values, cols))
                                 for values in sel.valuesLists)
@@ -1022,7 +1011,7 @@ async def _target_rows(txn, table: TableDef) -> list[tuple]:
     low, high = table.key_range()
     found = await txn.scan(low, high)
     if len(found) > limits.scan_rows_max:
-        raise DsqlError("statement returns too many rows", sqlstate="54000")
+        raise LimitExceeded("statement returns too many rows")
     return [row + (key,) for key, row in found]
 
 
@@ -1118,12 +1107,11 @@ def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]
     out: list[tuple[int, Any]] = []
     for target in stmt.targetList:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if any(p == pos for p, _ in out):
-            raise ParseError(f'multiple assignments to same column "{target.name}"',
-                             sqlstate="42601")
+            raise ParseError(f'multiple assignments to same column "{target.name}"')
         val = target.val
         if isinstance(val, ast.MultiAssignRef):
             val = _multi_assign_part(val)
@@ -1133,13 +1121,10 @@ def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]
 
 def _multi_assign_part(ref: ast.MultiAssignRef) -> Any:
     """Column ``colno`` of ``SET (a, b) = (row | sub-select)`` as a value of its own."""
-    import copy
-    from pglast import parse_sql
     src = ref.source
     if isinstance(src, ast.RowExpr):
         if len(src.args) != ref.ncolumns:
-            raise ParseError("number of columns does not match number of values",
-                             sqlstate="42601")
+            raise ParseError("number of columns does not match number of values")
         return src.args[ref.colno - 1]
     sub = src.subselect if isinstance(src, ast.SubLink) else None
     if sub is None or sub.op != 0 or any(
@@ -1147,8 +1132,7 @@ def _multi_assign_part(ref: ast.MultiAssignRef) -> Any:
             for t in sub.targetList or ()):
         raise FeatureNotSupported("this form of SET (columns) = ... is not supported")
     if len(sub.targetList) != ref.ncolumns:
-        raise ParseError("number of columns does not match number of values",
-                         sqlstate="42601")
+        raise ParseError("number of columns does not match number of values")
     one = copy.deepcopy(sub)     # the sub-select once per column: same rows, same errors
     one.targetList = (sub.targetList[ref.colno - 1],)
     return parse_sql(f"SELECT ({_sql(one)})")[0].stmt.targetList[0].val

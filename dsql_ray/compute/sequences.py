@@ -15,7 +15,9 @@ from typing import Any
 
 from pglast import ast
 
-from ..errors import DsqlError, FeatureNotSupported, SerializationFailure
+from ..errors import (DsqlError, FeatureNotSupported, InternalError, NumericOutOfRange,
+                      ObjectNotInPrerequisiteState, SerializationFailure, UndefinedTable,
+                      WrongObjectType)
 from . import types as T
 from .catalog import TableDef, UnknownTable, sequence_key, table_key
 from .context import CURRENT_SESSION
@@ -50,7 +52,7 @@ def _sequence(session, name) -> TableDef:
                 name = f"{t.schema}.{t.name}"
                 break
         else:
-            raise DsqlError(f"could not open relation with OID {name}", sqlstate="XX000")
+            raise InternalError(f"could not open relation with OID {name}")
     parts = [p.strip('"') for p in name.split(".")]
     schema, rel = (parts[-2], parts[-1]) if len(parts) > 1 else (None, parts[0])
     rv = ast.RangeVar(schemaname=schema, relname=rel, inh=True, relpersistence="p")
@@ -59,9 +61,9 @@ def _sequence(session, name) -> TableDef:
     except UnknownTable:
         if "catalog" not in session.sequence_effects:     # made on another compute?
             raise SequenceNeeded(None) from None
-        raise DsqlError(f'relation "{name}" does not exist', sqlstate="42P01") from None
+        raise UndefinedTable(f'relation "{name}" does not exist') from None
     if t.kind != "S":
-        raise DsqlError(f'"{t.name}" is not a sequence', sqlstate="42809")
+        raise WrongObjectType(f'"{t.name}" is not a sequence')
     return t
 
 
@@ -98,7 +100,7 @@ def nextval(name: str) -> int:
 def lastval() -> int:
     session = _active_session()
     if session.lastval is None:
-        raise DsqlError("lastval is not yet defined in this session", sqlstate="55000")
+        raise ObjectNotInPrerequisiteState("lastval is not yet defined in this session")
     return session.lastval
 
 
@@ -106,8 +108,8 @@ def currval(name: str) -> int:
     session = _active_session()
     seq = _sequence(session, name)
     if seq.table_id not in session.currvals:
-        raise DsqlError(f'currval of sequence "{seq.name}" is not yet defined in this session',
-                        sqlstate="55000")
+        raise ObjectNotInPrerequisiteState(
+            f'currval of sequence "{seq.name}" is not yet defined in this session')
     return session.currvals[seq.table_id]
 
 
@@ -116,8 +118,9 @@ def setval(name: str, value: int, is_called: bool = True) -> int:
     seq = _sequence(session, name)
     s = seq.sequence
     if not s.min_value <= value <= s.max_value:
-        raise DsqlError(f'setval: value {value} is out of bounds for sequence "{seq.name}" '
-                        f"({s.min_value}..{s.max_value})", sqlstate="22003")
+        raise NumericOutOfRange(
+            f'setval: value {value} is out of bounds for sequence "{seq.name}" '
+            f"({s.min_value}..{s.max_value})")
     done = session.sequence_effects
     if (seq.table_id, value, is_called) not in done:
         raise SequenceNeeded(seq, setval=(value, is_called))
@@ -131,7 +134,7 @@ async def _sequence_txn(node, seq: TableDef, change) -> Any:
         row = await txn.get(table_key(seq.schema, seq.name))
         if row is None or row[0] != seq.table_id:          # dropped (or renamed) meanwhile
             await node.catalog.refresh(txn.start_ts)
-            raise DsqlError(f'relation "{seq.name}" does not exist', sqlstate="42P01")
+            raise UndefinedTable(f'relation "{seq.name}" does not exist')
         txn.uses([seq])                  # a DROP SEQUENCE racing this commit fails one
         current = await txn.get(sequence_key(seq.table_id))
         if current is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pglast import ast
 
-from ..errors import DsqlError, FeatureNotSupported
+from ..errors import FeatureNotSupported, ParseError
 from . import index_plans
 from . import types as T
 from .access import Access
@@ -93,13 +93,13 @@ def plan_explain(stmt: ast.ExplainStmt, catalog, param_oids) -> ExplainPlan:
     for opt in options:
         if opt not in ("verbose", "analyze", "costs", "buffers", "timing", "summary",
                        "format", "settings", "wal"):
-            raise DsqlError(f'unrecognized EXPLAIN option "{opt}"', sqlstate="42601")
+            raise ParseError(f'unrecognized EXPLAIN option "{opt}"')
     fmt = options.get("format")
     if fmt is not None and str(getattr(fmt.arg, "sval", "text")).lower() != "text":
         raise FeatureNotSupported("EXPLAIN output formats other than TEXT are not supported")
     query = stmt.query
     if not isinstance(query, (ast.SelectStmt, ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)):
-        raise DsqlError("EXPLAIN works on SELECT, INSERT, UPDATE and DELETE", sqlstate="42601")
+        raise ParseError("EXPLAIN works on SELECT, INSERT, UPDATE and DELETE")
     inner = PLANNERS[type(query)](query, catalog, list(param_oids))
 
     def flag(name: str) -> bool:

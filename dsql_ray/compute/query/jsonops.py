@@ -13,7 +13,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from ...errors import DsqlError
+from ...errors import InvalidParameterValue
 from .. import types as T
 from . import sqltypes as S
 from .functions import _arity, no_function, register, strict
@@ -185,7 +185,7 @@ def _array_length(c, args, name):
         if not isinstance(v, list):
             what = "a non-array" if name.startswith("json_") or isinstance(v, dict) \
                 else "a scalar"
-            raise DsqlError(f"cannot get array length of {what}", sqlstate="22023")
+            raise InvalidParameterValue(f"cannot get array length of {what}")
         return len(v)
     return strict(length, [_json_arg(c, name, args)], T.INT4)
 

@@ -17,7 +17,10 @@ from typing import Any
 
 from pglast import ast
 
-from ...errors import DsqlError
+from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, DivisionByZero,
+                       DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
+                       InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
+                       ParseError)
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -73,8 +76,8 @@ def common_type(oids: list[int], context: str = "UNION") -> int:
     cat = category(first)
     for o in known[1:]:
         if category(o) != cat:
-            raise DsqlError(f"{context} types {type_name(first)} and {type_name(o)} cannot "
-                            "be matched", sqlstate="42804")
+            raise DatatypeMismatch(f"{context} types {type_name(first)} and {type_name(o)} cannot "
+                                   "be matched")
     if cat == "N":
         return max(known, key=NUMERIC_ORDER.index)
     if cat == "S":
@@ -106,7 +109,7 @@ def _weight_first(d: decimal.Decimal) -> tuple[int, int]:
 def numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
     """numeric / numeric with PostgreSQL's result scale (select_div_scale)."""
     if b == 0:
-        raise DsqlError("division by zero", sqlstate="22012")
+        raise DivisionByZero("division by zero")
     w1, f1 = _weight_first(a)
     w2, f2 = _weight_first(b)
     qweight = w1 - w2
@@ -122,7 +125,7 @@ def numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
 
 def numeric_sqrt(a: decimal.Decimal) -> decimal.Decimal:
     if a < 0:
-        raise DsqlError("cannot take square root of a negative number", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction("cannot take square root of a negative number")
     w, _ = _weight_first(a) if a != 0 else (0, 0)
     sweight = (w + 1) * 4 // 2 - 1
     rscale = max(16 - sweight, dscale(a), 0)
@@ -143,13 +146,13 @@ def round_numeric(d: decimal.Decimal, places: int = 0) -> decimal.Decimal:
 def check_int(value: int, oid: int) -> int:
     lo, hi, name = _INT_RANGE[oid]
     if not lo <= value <= hi:
-        raise DsqlError(f"{name} out of range", sqlstate="22003")
+        raise NumericOutOfRange(f"{name} out of range")
     return value
 
 
 def check_float(value: float) -> float:
     if math.isinf(value):
-        raise DsqlError("value out of range: overflow", sqlstate="22003")
+        raise NumericOutOfRange("value out of range: overflow")
     return value
 
 
@@ -244,8 +247,7 @@ def interval_text(td: dt.timedelta) -> str:
 
 # -- parsing text -----------------------------------------------------------------------
 def invalid_text(oid: int, text: str) -> DsqlError:
-    return DsqlError(f'invalid input syntax for type {type_name(oid)}: "{text}"',
-                     sqlstate="22P02")
+    return InvalidTextRepresentation(f'invalid input syntax for type {type_name(oid)}: "{text}"')
 
 
 _TRUE = {"t", "true", "yes", "on", "1", "y", "tr", "tru", "ye"}
@@ -274,8 +276,7 @@ def parse_time(text: str) -> dt.time:
     try:
         return dt.time(int(h), int(mi), int(s or 0), int((frac or "0").ljust(6, "0")))
     except ValueError:
-        raise DsqlError(f'date/time field value out of range: "{text}"',
-                        sqlstate="22008") from None
+        raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
 
 
 def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
@@ -293,8 +294,7 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
         value = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
                             int((frac or "0").ljust(6, "0")))
     except ValueError:
-        raise DsqlError(f'date/time field value out of range: "{text}"',
-                        sqlstate="22008") from None
+        raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
     if oid == T.TIMESTAMPTZ:
         offset = dt.timedelta(0)
         if tz and tz.upper() != "Z":
@@ -317,8 +317,7 @@ def parse_interval(text: str) -> dt.timedelta:
     for num, unit in re.findall(r"(-?\d+(?:\.\d+)?)\s*([a-z]+)", rest):
         u = unit.rstrip("s") if unit not in ("s",) else unit
         if u in ("mon", "month", "year", "yr", "y", "decade", "century"):
-            raise DsqlError("intervals with months or years are not supported yet",
-                            sqlstate="0A000")
+            raise FeatureNotSupported("intervals with months or years are not supported yet")
         if u not in _INTERVAL_UNITS:
             raise invalid_datetime(T.INTERVAL, text)
         total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
@@ -333,7 +332,7 @@ def _to_int(value: Any, oid: int) -> int:
     if isinstance(value, bool):
         if oid == T.INT4:
             return int(value)
-        raise DsqlError(f"cannot cast type boolean to {name}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type boolean to {name}")
     if isinstance(value, int):
         out = value
     elif isinstance(value, str):
@@ -343,22 +342,21 @@ def _to_int(value: Any, oid: int) -> int:
         out = int(s)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise DsqlError(f"{name} out of range", sqlstate="22003")
+            raise NumericOutOfRange(f"{name} out of range")
         out = round(value)                       # rint: half to even
     elif isinstance(value, decimal.Decimal):
         if not value.is_finite():
-            raise DsqlError(f"cannot convert {numeric_text(value)} to {name}",
-                            sqlstate="0A000")
+            raise FeatureNotSupported(f"cannot convert {numeric_text(value)} to {name}")
         out = int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP,
                                  context=NUMERIC_CONTEXT))
     else:
-        raise DsqlError(f"cannot cast type {type(value).__name__} to {name}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type {type(value).__name__} to {name}")
     return check_int(out, oid)
 
 
 def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.Decimal:
     if isinstance(value, bool):
-        raise DsqlError("cannot cast type boolean to numeric", sqlstate="42846")
+        raise CannotCoerce("cannot cast type boolean to numeric")
     if isinstance(value, decimal.Decimal):
         out = value
     elif isinstance(value, int):
@@ -381,16 +379,17 @@ def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.De
         if out.is_finite() and out.as_tuple().exponent > 0:
             out = out.quantize(decimal.Decimal(1), context=NUMERIC_CONTEXT)
     else:
-        raise DsqlError(f"cannot cast {type(value).__name__} to numeric", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast {type(value).__name__} to numeric")
     if typmod:
         precision, scale = typmod[0], (typmod[1] if len(typmod) > 1 else 0)
         if out.is_finite():
             out = round_numeric(out, scale)
             if out != 0 and out.adjusted() >= precision - scale:
-                raise DsqlError("numeric field overflow", sqlstate="22003",
-                                detail=f"A field with precision {precision}, scale {scale} "
-                                       f"must round to an absolute value less than "
-                                       f"10^{precision - scale}.")
+                raise NumericOutOfRange(
+                    "numeric field overflow",
+                    detail=f"A field with precision {precision}, scale {scale} "
+                    f"must round to an absolute value less than "
+                    f"10^{precision - scale}.")
     return out
 
 
@@ -398,7 +397,7 @@ def _to_float(value: Any, oid: int) -> float:
     """float8, or float4 rounded to single precision (stored as PostgreSQL stores it);
     22003 when a finite input does not fit."""
     if isinstance(value, bool):
-        raise DsqlError(f"cannot cast type boolean to {type_name(oid)}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type boolean to {type_name(oid)}")
     if isinstance(value, str):
         s = value.strip().lower()
         special = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
@@ -415,7 +414,7 @@ def _to_float(value: Any, oid: int) -> float:
         except OverflowError:
             out = math.inf
     else:
-        raise DsqlError(f"cannot cast to {type_name(oid)}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast to {type_name(oid)}")
     if math.isinf(out) and not (isinstance(value, float) or
                                 isinstance(value, decimal.Decimal) and value.is_infinite()):
         raise _float_out_of_range(value, oid)
@@ -428,8 +427,7 @@ def _to_float(value: Any, oid: int) -> float:
 
 
 def _float_out_of_range(value: Any, oid: int) -> DsqlError:
-    return DsqlError(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}',
-                     sqlstate="22003")
+    return NumericOutOfRange(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}')
 
 
 def _to_bool(value: Any) -> bool:
@@ -444,7 +442,7 @@ def _to_bool(value: Any) -> bool:
         raise invalid_text(T.BOOL, value)
     if isinstance(value, int):
         return value != 0
-    raise DsqlError("cannot cast to boolean", sqlstate="42846")
+    raise CannotCoerce("cannot cast to boolean")
 
 
 def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
@@ -513,7 +511,7 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         elem = next(e for e, a in ARRAY_OF.items() if a == oid)
         items = array_items(value) if isinstance(value, str) else value
         return [cast(v, elem) for v in items]
-    raise DsqlError(f"cannot cast value to type {type_name(oid)}", sqlstate="42846")
+    raise CannotCoerce(f"cannot cast value to type {type_name(oid)}")
 
 
 #: explicit casts PostgreSQL refuses between categories (from, to) → allowed?
@@ -567,14 +565,14 @@ def array_items(text: str) -> list[str | None]:
     """The elements of a one-dimensional array literal (array_in): ``{1,2,NULL}``,
     ``{"a b","q\\"x"}`` → their text, unquoted; NULL → None."""
     def malformed() -> DsqlError:
-        return DsqlError(f'malformed array literal: "{text[:60]}"', sqlstate="22P02")
+        return InvalidTextRepresentation(f'malformed array literal: "{text[:60]}"')
     body = text.strip()
     if not body.startswith("{") or not body.endswith("}"):
         raise malformed()
     if body[1:-1].strip() == "":
         return []
     if body[1:].lstrip().startswith("{"):
-        raise DsqlError("multidimensional arrays are not supported", sqlstate="0A000")
+        raise FeatureNotSupported("multidimensional arrays are not supported")
     values: list[str | None] = []
     pos = 1
     while pos < len(body):
@@ -604,8 +602,8 @@ def _to_json(value: Any, oid: int) -> str:
         parsed = json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal,
                             parse_constant=_no_json_constant)
     except (ValueError, RecursionError):
-        raise DsqlError("invalid input syntax for type json", sqlstate="22P02",
-                        detail=f"Token \"{text[:40]}\" is invalid.") from None
+        raise InvalidTextRepresentation("invalid input syntax for type json",
+                                        detail=f"Token \"{text[:40]}\" is invalid.") from None
     return text if oid == T.JSON else jsonb_text(parsed)
 
 
@@ -688,8 +686,7 @@ def type_modifier(type_name: ast.TypeName, oid: int) -> int:
     for m in type_name.typmods or ():
         val = getattr(m, "val", None)
         if not isinstance(val, ast.Integer):
-            raise DsqlError("type modifiers must be simple constants or identifiers",
-                            sqlstate="22023")
+            raise InvalidParameterValue("type modifiers must be simple constants or identifiers")
         mods.append(val.ival)
     name = T.OID_TO_NAME.get(oid, str(oid))
     if oid in (T.VARCHAR, T.BPCHAR):
@@ -697,31 +694,28 @@ def type_modifier(type_name: ast.TypeName, oid: int) -> int:
             return 1 + VARHDRSZ if oid == T.BPCHAR else -1
         short = "varchar" if oid == T.VARCHAR else "char"
         if len(mods) > 1:
-            raise DsqlError("invalid type modifier", sqlstate="42601")
+            raise ParseError("invalid type modifier")
         if mods[0] < 1:
-            raise DsqlError(f"length for type {short} must be at least 1", sqlstate="22023")
+            raise InvalidParameterValue(f"length for type {short} must be at least 1")
         if mods[0] > 10485760:
-            raise DsqlError(f"length for type {short} cannot exceed 10485760",
-                            sqlstate="22023")
+            raise InvalidParameterValue(f"length for type {short} cannot exceed 10485760")
         return mods[0] + VARHDRSZ
     if oid == T.NUMERIC and mods:
         precision, scale = mods[0], (mods[1] if len(mods) > 1 else 0)
         if len(mods) > 2:
-            raise DsqlError("invalid NUMERIC type modifier", sqlstate="22023")
+            raise InvalidParameterValue("invalid NUMERIC type modifier")
         if not 1 <= precision <= 1000:
-            raise DsqlError(f"NUMERIC precision {precision} must be between 1 and 1000",
-                            sqlstate="22023")
+            raise InvalidParameterValue(
+                f"NUMERIC precision {precision} must be between 1 and 1000")
         if not -1000 <= scale <= 1000:
-            raise DsqlError(f"NUMERIC scale {scale} must be between -1000 and 1000",
-                            sqlstate="22023")
+            raise InvalidParameterValue(f"NUMERIC scale {scale} must be between -1000 and 1000")
         return ((precision << 16) | (scale & 0xFFFF)) + VARHDRSZ
     if oid in _PRECISION_TYPES and mods:
         if len(mods) > 1 or mods[0] < 0:
-            raise DsqlError(f"invalid type modifier for type {name}", sqlstate="22023")
+            raise InvalidParameterValue(f"invalid type modifier for type {name}")
         return min(mods[0], 6)
     if mods:
-        raise DsqlError(f"type modifier is not allowed for type \"{name}\"",
-                        sqlstate="42601")
+        raise ParseError(f"type modifier is not allowed for type \"{name}\"")
     return -1
 
 

@@ -7,6 +7,7 @@ the next number; system relations get fixed numbers below 16384.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Callable, Iterable
 
@@ -452,7 +453,6 @@ def constraint_def(t: TableDef) -> str:
 
 
 def _quote(name: str) -> str:
-    import re
     if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
         return name
     return '"' + name.replace('"', '""') + '"'
