@@ -10,11 +10,12 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable
 
-from pglast import ast, parse_sql
+from pglast import parse_sql
 from pglast.stream import RawStream
 
 from ..errors import CheckViolation
 from .catalog import TableDef
+from .query import astwalk
 from .query.rowexpr import RowScope
 
 
@@ -25,22 +26,7 @@ def expr_sql(node) -> str:
 
 def column_refs(node) -> list[str]:
     """The column names an expression mentions, in order."""
-    out: list[str] = []
-
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String):
-                out.append(f.sval)
-            return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                walk(getattr(n, attr))
-        elif isinstance(n, (tuple, list)):
-            for x in n:
-                walk(x)
-    walk(node)
-    return out
+    return [ref.fields[-1].sval for ref in astwalk.column_refs(node)]
 
 
 def parse_expr(sql: str):

@@ -29,6 +29,7 @@ from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
                       namespace_key, row_to_table, schema_key, table_key,
                       table_to_row, tables_range)
 from .constraints import check_name, column_refs, expr_sql, parse_expr, validate_check
+from .query import astwalk
 from .query.exprs import resolve_type
 from .query.rowexpr import compile_constant
 from .plan import Plan, result_column
@@ -398,13 +399,8 @@ class DropTablePlan(Plan):
 
 
 def _walk(node, visit) -> None:
-    if isinstance(node, ast.Node):
-        visit(node)
-        for attr in node:
-            _walk(getattr(node, attr), visit)
-    elif isinstance(node, (tuple, list)):
-        for x in node:
-            _walk(x, visit)
+    for n in astwalk.nodes(node):
+        visit(n)
 
 
 def _names(view: TableDef, t: TableDef, rv: ast.RangeVar) -> bool:
@@ -895,20 +891,9 @@ def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTabl
 
 def _rename_in_expr(sql: str, old: str, new: str) -> str:
     node = parse_expr(sql)
-
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String) and f.sval == old:
-                n.fields = n.fields[:-1] + (ast.String(sval=new),)
-            return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                walk(getattr(n, attr))
-        elif isinstance(n, (tuple, list)):
-            for x in n:
-                walk(x)
-    walk(node)
+    for ref in list(astwalk.column_refs(node)):
+        if ref.fields[-1].sval == old:
+            ref.fields = ref.fields[:-1] + (ast.String(sval=new),)
     return expr_sql(node)
 
 
