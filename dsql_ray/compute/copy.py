@@ -119,14 +119,16 @@ def _one_byte(value: str, what: str) -> bytes:
     return raw
 
 
+_COPY_OPTIONS = ("format", "delimiter", "null", "header", "quote", "escape", "default",
+                 "force_not_null", "force_null", "encoding", "freeze", "force_quote")
+
+
 def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     """Validate a CopyStmt's options as PostgreSQL 16's ProcessCopyOptions does."""
     seen: dict[str, ast.DefElem] = {}
     for opt in options or ():
         name = opt.defname
-        if name not in ("format", "delimiter", "null", "header", "quote", "escape",
-                        "default", "force_not_null", "force_null", "encoding", "freeze",
-                        "force_quote"):
+        if name not in _COPY_OPTIONS:
             raise ParseError(f'option "{name}" not recognized')
         if name in seen:
             raise ParseError("conflicting or redundant options")
@@ -134,6 +136,28 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     fmt = _string(seen["format"]).lower() if "format" in seen else "text"
     if fmt not in ("text", "csv", "binary"):
         raise _invalid_option(f'COPY format "{fmt}" not recognized')
+    csv = fmt == "csv"
+    _check_mode_options(seen, fmt, is_from)
+    delimiter = _one_byte(_string(seen["delimiter"]), "delimiter") if "delimiter" in seen \
+        else (b"," if csv else b"\t")
+    null = _string(seen["null"]).encode() if "null" in seen else (b"" if csv else b"\\N")
+    quote = _one_byte(_string(seen["quote"]), "quote") if "quote" in seen else b'"'
+    escape = _one_byte(_string(seen["escape"]), "escape") if "escape" in seen else quote
+    default = _string(seen["default"]).encode() if "default" in seen else None
+    _check_separators(csv, delimiter, null, quote, default)
+    header = _boolean(seen["header"], allow_match=True) if "header" in seen else False
+    if header == "match" and not is_from:
+        raise FeatureNotSupported('cannot use "match" with HEADER in COPY TO')
+    return CopyOptions(
+        csv=csv, binary=fmt == "binary", delimiter=delimiter, null=null, header=header,
+        quote=quote, escape=escape, default=default,
+        force_not_null=_names(seen["force_not_null"]) if "force_not_null" in seen else (),
+        force_null=_names(seen["force_null"]) if "force_null" in seen else (),
+        force_quote=_names(seen["force_quote"]) if "force_quote" in seen else ())
+
+
+def _check_mode_options(seen: dict, fmt: str, is_from: bool) -> None:
+    """Options the format or the direction does not allow; encoding and freeze."""
     csv = fmt == "csv"
     if fmt == "binary":
         for name in ("delimiter", "null", "default", "header"):
@@ -156,12 +180,11 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
         if name in seen and not is_from:
             what = name.replace("_", " ") if name != "default" else "DEFAULT"
             raise FeatureNotSupported(f"COPY {what} only available using COPY FROM")
-    delimiter = _one_byte(_string(seen["delimiter"]), "delimiter") if "delimiter" in seen \
-        else (b"," if csv else b"\t")
-    null = _string(seen["null"]).encode() if "null" in seen else (b"" if csv else b"\\N")
-    quote = _one_byte(_string(seen["quote"]), "quote") if "quote" in seen else b'"'
-    escape = _one_byte(_string(seen["escape"]), "escape") if "escape" in seen else quote
-    default = _string(seen["default"]).encode() if "default" in seen else None
+
+
+def _check_separators(csv: bool, delimiter: bytes, null: bytes, quote: bytes,
+                      default: bytes | None) -> None:
+    """The delimiter, NULL, quote and DEFAULT strings must not clash."""
     if delimiter in b"\r\n":
         raise _invalid_option("COPY delimiter cannot be newline or carriage return")
     if b"\r" in null or b"\n" in null:
@@ -183,15 +206,6 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     if csv and quote in null:
         raise _invalid_option("CSV quote character must not appear in the NULL "
                               "specification")
-    header = _boolean(seen["header"], allow_match=True) if "header" in seen else False
-    if header == "match" and not is_from:
-        raise FeatureNotSupported('cannot use "match" with HEADER in COPY TO')
-    return CopyOptions(
-        csv=csv, binary=fmt == "binary", delimiter=delimiter, null=null, header=header, quote=quote, escape=escape,
-        default=default,
-        force_not_null=_names(seen["force_not_null"]) if "force_not_null" in seen else (),
-        force_null=_names(seen["force_null"]) if "force_null" in seen else (),
-        force_quote=_names(seen["force_quote"]) if "force_quote" in seen else ())
 
 
 def check_copy_statement(node: ast.CopyStmt) -> None:

@@ -1,6 +1,7 @@
 """SELECT → logical plan (operators.py), with PostgreSQL's naming and typing rules."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast
@@ -534,19 +535,7 @@ class SelectPlanner:
         windows = Windows(named={w.name: w for w in stmt.windowClause or ()})
         comp = ExprCompiler(self, scope, "SELECT", grouping, windows)
 
-        group_keys: list[Expr] = []
-        if stmt.groupClause:
-            gcomp = ExprCompiler(self, scope, "GROUP BY")
-            for item in stmt.groupClause:
-                node = self._group_item(item, targets, scope)
-                group_keys.append(gcomp.to_output(gcomp.compile(node)))
-                if isinstance(node, ast.ColumnRef):
-                    s, off = scope.resolve(node.fields)
-                    if s is scope:
-                        grouping.group_offsets.add(off)
-                        continue
-                grouping.group_nodes.append(node)
-
+        group_keys = self._group_keys(stmt, targets, scope, grouping)
         out_exprs: list[Expr] = []
         out_cols: list[OutCol] = []
         for name, node, offset in targets:
@@ -563,7 +552,39 @@ class SelectPlanner:
             having = comp.boolean(stmt.havingClause, "HAVING").fn
             comp.clause = "SELECT"
 
-        # ORDER BY / DISTINCT ON keys: output columns or hidden columns after the outputs
+        keys = self._order_keys(stmt, targets, scope, comp)
+
+        if grouping.grouped:
+            agg_cols = [OutCol("?agg?", a.oid) for a in grouping.aggs]
+            rel = Aggregate(rel, group_keys, grouping, having, rel.columns + agg_cols)
+        if windows.specs:
+            windows.base = len(rel.columns)
+            rel = Window(rel, windows, rel.columns + [OutCol("?win?", w.oid)
+                                                       for w in windows.specs])
+        rel = _project_sort_distinct(rel, out_exprs, out_cols, keys)
+        return self._limit(rel, stmt, parent, level, ctes)
+
+    def _group_keys(self, stmt: ast.SelectStmt, targets, scope: Scope,
+                    grouping: Grouping) -> list[Expr]:
+        """GROUP BY expressions; grouped columns of this level are noted in ``grouping``."""
+        group_keys: list[Expr] = []
+        if not stmt.groupClause:
+            return group_keys
+        gcomp = ExprCompiler(self, scope, "GROUP BY")
+        for item in stmt.groupClause:
+            node = self._group_item(item, targets, scope)
+            group_keys.append(gcomp.to_output(gcomp.compile(node)))
+            if isinstance(node, ast.ColumnRef):
+                s, off = scope.resolve(node.fields)
+                if s is scope:
+                    grouping.group_offsets.add(off)
+                    continue
+            grouping.group_nodes.append(node)
+        return group_keys
+
+    def _order_keys(self, stmt: ast.SelectStmt, targets, scope: Scope,
+                    comp: ExprCompiler) -> "_OrderKeys":
+        """ORDER BY and DISTINCT [ON] keys: output columns, or hidden columns after them."""
         hidden: list[Expr] = []
         distinct = stmt.distinctClause
         plain_distinct = distinct is not None and len(distinct) == 1 and distinct[0] is None
@@ -604,25 +625,7 @@ class SelectPlanner:
                         "SELECT DISTINCT ON expressions must match initial ORDER "
                         "BY expressions")
         comp.clause = "SELECT"
-
-        if grouping.grouped:
-            agg_cols = [OutCol("?agg?", a.oid) for a in grouping.aggs]
-            rel = Aggregate(rel, group_keys, grouping, having, rel.columns + agg_cols)
-        if windows.specs:
-            windows.base = len(rel.columns)
-            rel = Window(rel, windows, rel.columns + [OutCol("?win?", w.oid)
-                                                       for w in windows.specs])
-        all_exprs = out_exprs + hidden
-        rel = Project(rel, all_exprs, out_cols + [OutCol("?sort?", e.oid) for e in hidden])
-        if plain_distinct:
-            rel = Distinct(rel, list(range(len(out_cols))), rel.columns)
-        if sort_keys:
-            rel = Sort(rel, sort_keys, rel.columns)
-        if distinct_on:
-            rel = Distinct(rel, on_keys, rel.columns)
-        if hidden:
-            rel = Strip(rel, out_cols)
-        return self._limit(rel, stmt, parent, level, ctes)
+        return _OrderKeys(hidden, sort_keys, on_keys if distinct_on else None, plain_distinct)
 
     def _star_column(self, comp: ExprCompiler, scope: Scope, offset: int) -> Expr:
         g = comp.grouping
@@ -816,3 +819,30 @@ class _Series(Rel):
                 env.run.check_rows(len(out))
         env.run.check_rows(len(out))
         return out
+
+
+@dataclass
+class _OrderKeys:
+    """What ORDER BY and DISTINCT [ON] need after the projection."""
+    hidden: list[Expr]                 # sort-only columns appended to the outputs
+    sort_keys: list                    # (column, descending, nulls first)
+    on_keys: list[int] | None          # DISTINCT ON columns (None: no DISTINCT ON)
+    plain_distinct: bool
+
+
+def _project_sort_distinct(rel: Rel, out_exprs: list[Expr], out_cols: list[OutCol],
+                           keys: _OrderKeys) -> Rel:
+    """Project the outputs (and hidden sort columns), then DISTINCT, ORDER BY, DISTINCT
+    ON, and strip the hidden columns."""
+    hidden = keys.hidden
+    rel = Project(rel, out_exprs + hidden,
+                  out_cols + [OutCol("?sort?", e.oid) for e in hidden])
+    if keys.plain_distinct:
+        rel = Distinct(rel, list(range(len(out_cols))), rel.columns)
+    if keys.sort_keys:
+        rel = Sort(rel, keys.sort_keys, rel.columns)
+    if keys.on_keys is not None:
+        rel = Distinct(rel, keys.on_keys, rel.columns)
+    if hidden:
+        rel = Strip(rel, out_cols)
+    return rel
