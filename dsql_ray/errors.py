@@ -96,6 +96,172 @@ class LimitExceeded(DsqlError):
     sqlstate = "54000"
 
 
+# -- kinds of error, each with its SQLSTATE chosen here once -------------------------------
+# Names follow PostgreSQL's condition names (errcodes.txt). Raise the kind, not a bare
+# DsqlError with a sqlstate: ``raise UndefinedColumn(f'column "{name}" does not exist')``.
+
+# parse / bind: names and types (class 42)
+class UndefinedTable(BindError):
+    sqlstate = "42P01"
+
+
+class UndefinedColumn(BindError):
+    sqlstate = "42703"
+
+
+class UndefinedObject(BindError):
+    """A type, schema object or option value that does not exist."""
+    sqlstate = "42704"
+
+
+class UndefinedFunction(BindError):
+    sqlstate = "42883"
+
+
+class UndefinedParameter(BindError):
+    sqlstate = "42P02"
+
+
+class AmbiguousColumn(BindError):
+    sqlstate = "42702"
+
+
+class DuplicateAlias(BindError):
+    sqlstate = "42712"
+
+
+class InvalidColumnReference(BindError):
+    """ORDER BY / GROUP BY positions and references that name no column."""
+    sqlstate = "42P10"
+
+
+class DatatypeMismatch(BindError):
+    sqlstate = "42804"
+
+
+class CannotCoerce(BindError):
+    sqlstate = "42846"
+
+
+class WrongObjectType(BindError):
+    sqlstate = "42809"
+
+
+class GroupingError(BindError):
+    sqlstate = "42803"
+
+
+class WindowingError(BindError):
+    sqlstate = "42P20"
+
+
+class InvalidSchemaName(BindError):
+    sqlstate = "3F000"
+
+
+# plan: definitions against the catalog's current state (DDL)
+class CatalogError(DsqlError):
+    """A definition that conflicts with what the catalog holds."""
+    sqlstate = "42P16"
+
+
+class DuplicateTable(CatalogError):
+    sqlstate = "42P07"
+
+
+class DuplicateColumn(CatalogError):
+    sqlstate = "42701"
+
+
+class InvalidTableDefinition(CatalogError):
+    sqlstate = "42P16"
+
+
+class DependentObjectsStillExist(CatalogError):
+    sqlstate = "2BP01"
+
+
+class ObjectNotInPrerequisiteState(CatalogError):
+    sqlstate = "55000"
+
+
+class GeneratedAlways(CatalogError):
+    sqlstate = "428C9"
+
+
+# execute: data exceptions (class 22) and run-time conditions
+class NumericOutOfRange(ExecuteError):
+    sqlstate = "22003"
+
+
+class DivisionByZero(ExecuteError):
+    sqlstate = "22012"
+
+
+class InvalidTextRepresentation(ExecuteError):
+    sqlstate = "22P02"
+
+
+class InvalidParameterValue(ExecuteError):
+    sqlstate = "22023"
+
+
+class InvalidArgumentForPowerFunction(ExecuteError):
+    sqlstate = "2201F"
+
+
+class InvalidArgumentForLogarithm(ExecuteError):
+    sqlstate = "2201E"
+
+
+class DatetimeFieldOverflow(ExecuteError):
+    sqlstate = "22008"
+
+
+class CharacterNotInRepertoire(ExecuteError):
+    sqlstate = "22021"
+
+
+class CardinalityViolation(ExecuteError):
+    sqlstate = "21000"
+
+
+class QueryCanceled(ExecuteError):
+    sqlstate = "57014"
+
+
+class InternalError(DsqlError):
+    sqlstate = "XX000"
+
+
+# constraints (class 23)
+class NotNullViolation(ConstraintViolation):
+    sqlstate = "23502"
+
+
+class UniqueViolation(ConstraintViolation):
+    sqlstate = "23505"
+
+
+class CheckViolation(ConstraintViolation):
+    sqlstate = "23514"
+
+
+#: SQLSTATE → the kind raised for it (the rewrite of raw raises used this table)
+KINDS: dict[str, type[DsqlError]] = {
+    cls.sqlstate: cls for cls in (
+        ParseError, FeatureNotSupported, LimitExceeded, SerializationFailure,
+        UndefinedTable, UndefinedColumn, UndefinedObject, UndefinedFunction,
+        UndefinedParameter, AmbiguousColumn, DuplicateAlias, InvalidColumnReference,
+        DatatypeMismatch, CannotCoerce, WrongObjectType, GroupingError, WindowingError,
+        InvalidSchemaName, DuplicateTable, DuplicateColumn, InvalidTableDefinition,
+        DependentObjectsStillExist, ObjectNotInPrerequisiteState, GeneratedAlways,
+        NumericOutOfRange, DivisionByZero, InvalidTextRepresentation, InvalidParameterValue,
+        InvalidArgumentForPowerFunction, InvalidArgumentForLogarithm, DatetimeFieldOverflow,
+        CharacterNotInRepertoire, CardinalityViolation, QueryCanceled, InternalError,
+        NotNullViolation, UniqueViolation, CheckViolation)}
+
+
 class Unavailable(DsqlError):
     """A role the statement needs did not answer in time; safe to retry."""
     sqlstate = "08006"

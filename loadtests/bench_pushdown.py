@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dsql_ray.compute import planner  # noqa: E402
+from dsql_ray.compute import access  # noqa: E402
 from dsql_ray.sim.cluster import InProcessCluster  # noqa: E402
 
 QUERY = "SELECT id, score FROM bench WHERE score > {cut} AND grp = 3"
@@ -92,10 +92,10 @@ async def main(args) -> None:
             sql = QUERY.format(cut=args.cut)
             out = {}
             for mode in ("pushdown", "no pushdown"):
-                planner.PUSHDOWN = mode == "pushdown"
+                access.PUSHDOWN = mode == "pushdown"
                 session.node.plans.clear()           # plan again under the switch
                 out[mode] = await measure(session, meter, sql, args.repeat)
-            planner.PUSHDOWN = True
+            access.PUSHDOWN = True
         finally:
             cluster.stop()
     on, off = out["pushdown"], out["no pushdown"]

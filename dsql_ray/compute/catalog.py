@@ -22,7 +22,16 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from ..adjudicator.adjudicator import SCHEMA_INDEX
+from ..errors import UndefinedTable
 from ..keys import prefix_end, row_key, table_prefix
+
+
+class UnknownTable(UndefinedTable):
+    """A relation name that resolves to nothing (42P01)."""
+
+    def __init__(self, name: str, **kw):
+        super().__init__(f'relation "{name}" does not exist', **kw)
+        self.name = name
 
 CATALOG_TABLE_ID = 0
 TABLES_INDEX = 0       # (schema, name) → TableDef row

@@ -29,13 +29,15 @@ from typing import Any, Awaitable, Callable, Iterable, Iterator
 from pglast import ast
 
 from .. import limits
-from ..errors import DsqlError, FeatureNotSupported
+from ..errors import (CharacterNotInRepertoire, DsqlError, DuplicateColumn, FeatureNotSupported,
+                      InvalidColumnReference, InvalidParameterValue, ParseError, QueryCanceled,
+                      UndefinedColumn)
 from ..relay.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
-from .expr import Scope, const
-from .planner import _default_expr
+from .query.rowexpr import constant
+from .planner import column_default
 from .result import QueryResult
-from .values import assign, cast
+from .query.sqltypes import assign, cast
 
 BATCH_ROWS = 250              # rows inserted (one duplicate-key read) at a time
 BATCH_BYTES = 1 << 20         # … or fewer when they are large
@@ -47,7 +49,7 @@ def _bad_format(message: str, **kw) -> DsqlError:
 
 
 def _invalid_option(message: str) -> DsqlError:
-    return DsqlError(message, sqlstate="22023")
+    return InvalidParameterValue(message)
 
 
 # ---------------------------------------------------------------------------------------
@@ -99,7 +101,7 @@ def _string(opt: ast.DefElem) -> str:
         return arg.sval
     if isinstance(arg, ast.Integer):
         return str(arg.ival)
-    raise DsqlError(f"{opt.defname} requires a string value", sqlstate="42601")
+    raise ParseError(f"{opt.defname} requires a string value")
 
 
 def _names(opt: ast.DefElem) -> tuple[str, ...]:
@@ -107,8 +109,7 @@ def _names(opt: ast.DefElem) -> tuple[str, ...]:
         return ("*",)
     if isinstance(opt.arg, (list, tuple)):
         return tuple(s.sval for s in opt.arg)
-    raise DsqlError(f"argument to option \"{opt.defname}\" must be a list of column names",
-                    sqlstate="42601")
+    raise ParseError(f"argument to option \"{opt.defname}\" must be a list of column names")
 
 
 def _one_byte(value: str, what: str) -> bytes:
@@ -118,27 +119,50 @@ def _one_byte(value: str, what: str) -> bytes:
     return raw
 
 
+_COPY_OPTIONS = ("format", "delimiter", "null", "header", "quote", "escape", "default",
+                 "force_not_null", "force_null", "encoding", "freeze", "force_quote")
+
+
 def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     """Validate a CopyStmt's options as PostgreSQL 16's ProcessCopyOptions does."""
     seen: dict[str, ast.DefElem] = {}
     for opt in options or ():
         name = opt.defname
-        if name not in ("format", "delimiter", "null", "header", "quote", "escape",
-                        "default", "force_not_null", "force_null", "encoding", "freeze",
-                        "force_quote"):
-            raise DsqlError(f'option "{name}" not recognized', sqlstate="42601")
+        if name not in _COPY_OPTIONS:
+            raise ParseError(f'option "{name}" not recognized')
         if name in seen:
-            raise DsqlError("conflicting or redundant options", sqlstate="42601")
+            raise ParseError("conflicting or redundant options")
         seen[name] = opt
     fmt = _string(seen["format"]).lower() if "format" in seen else "text"
     if fmt not in ("text", "csv", "binary"):
         raise _invalid_option(f'COPY format "{fmt}" not recognized')
     csv = fmt == "csv"
+    _check_mode_options(seen, fmt, is_from)
+    delimiter = _one_byte(_string(seen["delimiter"]), "delimiter") if "delimiter" in seen \
+        else (b"," if csv else b"\t")
+    null = _string(seen["null"]).encode() if "null" in seen else (b"" if csv else b"\\N")
+    quote = _one_byte(_string(seen["quote"]), "quote") if "quote" in seen else b'"'
+    escape = _one_byte(_string(seen["escape"]), "escape") if "escape" in seen else quote
+    default = _string(seen["default"]).encode() if "default" in seen else None
+    _check_separators(csv, delimiter, null, quote, default)
+    header = _boolean(seen["header"], allow_match=True) if "header" in seen else False
+    if header == "match" and not is_from:
+        raise FeatureNotSupported('cannot use "match" with HEADER in COPY TO')
+    return CopyOptions(
+        csv=csv, binary=fmt == "binary", delimiter=delimiter, null=null, header=header,
+        quote=quote, escape=escape, default=default,
+        force_not_null=_names(seen["force_not_null"]) if "force_not_null" in seen else (),
+        force_null=_names(seen["force_null"]) if "force_null" in seen else (),
+        force_quote=_names(seen["force_quote"]) if "force_quote" in seen else ())
+
+
+def _check_mode_options(seen: dict, fmt: str, is_from: bool) -> None:
+    """Options the format or the direction does not allow; encoding and freeze."""
+    csv = fmt == "csv"
     if fmt == "binary":
         for name in ("delimiter", "null", "default", "header"):
             if name in seen:
-                raise DsqlError(f"cannot specify {name.upper()} in BINARY mode",
-                                sqlstate="42601")
+                raise ParseError(f"cannot specify {name.upper()} in BINARY mode")
     if "encoding" in seen:
         encoding = _string(seen["encoding"])
         if encoding.upper().replace("-", "").replace("_", "") not in ("UTF8", "UNICODE"):
@@ -156,12 +180,11 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
         if name in seen and not is_from:
             what = name.replace("_", " ") if name != "default" else "DEFAULT"
             raise FeatureNotSupported(f"COPY {what} only available using COPY FROM")
-    delimiter = _one_byte(_string(seen["delimiter"]), "delimiter") if "delimiter" in seen \
-        else (b"," if csv else b"\t")
-    null = _string(seen["null"]).encode() if "null" in seen else (b"" if csv else b"\\N")
-    quote = _one_byte(_string(seen["quote"]), "quote") if "quote" in seen else b'"'
-    escape = _one_byte(_string(seen["escape"]), "escape") if "escape" in seen else quote
-    default = _string(seen["default"]).encode() if "default" in seen else None
+
+
+def _check_separators(csv: bool, delimiter: bytes, null: bytes, quote: bytes,
+                      default: bytes | None) -> None:
+    """The delimiter, NULL, quote and DEFAULT strings must not clash."""
     if delimiter in b"\r\n":
         raise _invalid_option("COPY delimiter cannot be newline or carriage return")
     if b"\r" in null or b"\n" in null:
@@ -183,15 +206,6 @@ def copy_options(options: Any, is_from: bool = True) -> CopyOptions:
     if csv and quote in null:
         raise _invalid_option("CSV quote character must not appear in the NULL "
                               "specification")
-    header = _boolean(seen["header"], allow_match=True) if "header" in seen else False
-    if header == "match" and not is_from:
-        raise FeatureNotSupported('cannot use "match" with HEADER in COPY TO')
-    return CopyOptions(
-        csv=csv, binary=fmt == "binary", delimiter=delimiter, null=null, header=header, quote=quote, escape=escape,
-        default=default,
-        force_not_null=_names(seen["force_not_null"]) if "force_not_null" in seen else (),
-        force_null=_names(seen["force_null"]) if "force_null" in seen else (),
-        force_quote=_names(seen["force_quote"]) if "force_quote" in seen else ())
 
 
 def check_copy_statement(node: ast.CopyStmt) -> None:
@@ -476,10 +490,10 @@ def _decode(raw: bytes) -> str:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         bad = " ".join(f"0x{b:02x}" for b in raw[exc.start:exc.start + 2])
-        raise DsqlError(f'invalid byte sequence for encoding "UTF8": {bad}',
-                        sqlstate="22021") from None
+        raise CharacterNotInRepertoire(
+            f'invalid byte sequence for encoding "UTF8": {bad}') from None
     if "\0" in text:
-        raise DsqlError('invalid byte sequence for encoding "UTF8": 0x00', sqlstate="22021")
+        raise CharacterNotInRepertoire('invalid byte sequence for encoding "UTF8": 0x00')
     return text
 
 
@@ -609,11 +623,10 @@ class CopyLoader:
             for item in attlist:
                 name = item.sval
                 if name not in names:
-                    raise DsqlError(f'column "{name}" of relation "{table.name}" does not '
-                                    "exist", sqlstate="42703")
+                    raise UndefinedColumn(f'column "{name}" of relation "{table.name}" does not '
+                                          "exist")
                 if names.index(name) in positions:
-                    raise DsqlError(f'column "{name}" specified more than once',
-                                    sqlstate="42701")
+                    raise DuplicateColumn(f'column "{name}" specified more than once')
                 positions.append(names.index(name))
         else:
             positions = list(range(len(names)))
@@ -626,18 +639,16 @@ class CopyLoader:
                 if name == "*":
                     continue
                 if name not in names:
-                    raise DsqlError(f'column "{name}" of relation "{table.name}" does not '
-                                    "exist", sqlstate="42703")
+                    raise UndefinedColumn(f'column "{name}" of relation "{table.name}" does not '
+                                          "exist")
                 if name not in listed:
-                    raise DsqlError(f'{what} column "{name}" not referenced by COPY',
-                                    sqlstate="42P10")
+                    raise InvalidColumnReference(f'{what} column "{name}" not referenced by COPY')
         self._not_null = {p for p in positions
                           if "*" in options.force_not_null
                           or names[p] in options.force_not_null}
         self._force_null = {p for p in positions
                             if "*" in options.force_null or names[p] in options.force_null}
-        empty = Scope([], [])                   # defaults compiled as INSERT does
-        self._defaults = [_default_expr(c, empty) for c in table.columns]
+        self._defaults = [column_default(c) for c in table.columns]   # as INSERT has them
         self._records = BinaryTuples(self.width) if options.binary else Records(options)
         self._split = csv_fields if options.csv else text_fields
         self._header = options.header
@@ -699,7 +710,7 @@ class CopyLoader:
                     if exc.sqlstate == "22P03":
                         exc = DsqlError("incorrect binary data format", sqlstate="22P03")
                     raise with_context(exc, f"{where}, column {col.name}") from None
-            exprs[pos] = const(value, oid)
+            exprs[pos] = constant(value, oid)
         await self._add(exprs, sum(len(v) for v in values if v is not None))
 
     async def _add(self, row: list, size: int) -> None:
@@ -730,7 +741,7 @@ class CopyLoader:
                 except DsqlError as exc:
                     raise with_context(exc, f'COPY {self.table.name}, line {self._line}, '
                                             f'column {col.name}: "{_shown(value)}"') from None
-            exprs[pos] = const(value, col.type_oid)
+            exprs[pos] = constant(value, col.type_oid)
         return exprs
 
     def _check_header(self, fields: list[Field], record: bytes) -> None:
@@ -806,7 +817,7 @@ class CopyIn(QueryResult):
 
     async def fail(self, message: str) -> None:
         self.abandon()
-        raise DsqlError(f"COPY from stdin failed: {message}", sqlstate="57014")
+        raise QueryCanceled(f"COPY from stdin failed: {message}")
 
     def abandon(self) -> None:
         if self._open:

@@ -11,32 +11,38 @@ bigint only, no ALTER COLUMN TYPE, constraints on existing tables NOT VALID).
 """
 from __future__ import annotations
 
-import asyncio
-import contextvars
-import random
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
 from pglast import ast, parse_sql
 from pglast.enums import AlterTableType as AT, DropBehavior, ObjectType
-from pglast.stream import RawStream
 
 from .. import limits
-from ..errors import BindError, DsqlError, FeatureNotSupported, SerializationFailure
+from ..errors import (DependentObjectsStillExist, DsqlError, DuplicateColumn, DuplicateTable,
+                      FeatureNotSupported, GeneratedAlways, InvalidParameterValue,
+                      InvalidSchemaName, InvalidTableDefinition, NotNullViolation, ParseError,
+                      UndefinedColumn, UndefinedObject, UndefinedParameter, UndefinedTable,
+                      WrongObjectType)
 from . import types as T
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, FIRST_USER_TABLE_ID,
                       NEXT_TABLE_ID_KEY, CheckDef, ColumnDef, SequenceDef, TableDef,
-                      namespace_key, row_to_table, schema_key, sequence_key, table_key,
+                      namespace_key, row_to_table, schema_key, table_key,
                       table_to_row, tables_range)
-from .expr import Scope, _FUNCTIONS, coerce_to, compile_expr, type_oid
-from .planner import Plan, UnknownTable
+from .constraints import check_name, column_refs, expr_sql, parse_expr, validate_check
+from .query import astwalk
+from .query.exprs import resolve_type
+from .query.rowexpr import compile_constant
+from .plan import Plan, result_column
 from .result import QueryResult
-from .values import assign, cast, type_modifier
+from .query.sqltypes import assign, cast, type_modifier
+from .index_plans import create_unique_constraints, unique_constraints
+from .jobs import runner, submit_table_cleanup, submit_validation
+from .query import prepare_select
+from .system import SystemCatalog
+from .indexes import load_indexes, put_index
 
 MAX_BIGINT = 2 ** 63 - 1
 SEQUENCE_CACHE_MIN = 65536
-SEQUENCE_ALLOCATE_ATTEMPTS = 20     # conflicting block allocations before giving up
 _SEQUENCE_COLUMNS = (ColumnDef("last_value", T.INT8, True), ColumnDef("log_cnt", T.INT8, True),
                      ColumnDef("is_called", T.BOOL, True))
 
@@ -52,7 +58,7 @@ def _creation_schema(rel: ast.RangeVar, catalog) -> str:
     for s in _search_path(catalog):
         if s in schemas:
             return s
-    raise DsqlError("no schema has been selected to create in", sqlstate="3F000")
+    raise InvalidSchemaName("no schema has been selected to create in")
 
 
 def _qualified(parts) -> tuple[str | None, str]:
@@ -75,7 +81,7 @@ async def _schema_exists(txn, name: str) -> bool:
 
 async def _require_schema(txn, name: str) -> None:
     if not await _schema_exists(txn, name):
-        raise DsqlError(f'schema "{name}" does not exist', sqlstate="3F000")
+        raise InvalidSchemaName(f'schema "{name}" does not exist')
 
 
 async def _bump(txn) -> None:
@@ -115,74 +121,14 @@ _QUERY_TIME_ONLY = {T.JSON: "json", T.JSONB: "jsonb"}
 
 def column_type(tn: ast.TypeName) -> tuple[int, int]:
     """(type oid, typmod) as PostgreSQL stores them."""
-    oid = type_oid(tn)
+    if tn.arrayBounds:
+        raise FeatureNotSupported("array types are not supported")
+    oid, _ = resolve_type(tn)
     if oid in _QUERY_TIME_ONLY:
         raise FeatureNotSupported(f"datatype {_QUERY_TIME_ONLY[oid]} not supported",
                                   hint="Store JSON documents as text and use json or jsonb "
                                        "casts and functions in queries.")
     return oid, type_modifier(tn, oid)
-
-
-# -- CHECK constraints ---------------------------------------------------------------------
-def _expr_sql(node) -> str:
-    return RawStream()(node)
-
-
-def _column_refs(node) -> list[str]:
-    out: list[str] = []
-
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String):
-                out.append(f.sval)
-            return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                walk(getattr(n, attr))
-        elif isinstance(n, (tuple, list)):
-            for x in n:
-                walk(x)
-    walk(node)
-    return out
-
-
-def _parse_expr(sql: str):
-    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
-
-
-def _check_name(table: str, refs: list[str], taken: set[str]) -> str:
-    base = f"{table}_{refs[0]}_check" if refs else f"{table}_check"
-    name, i = base, 0
-    while name in taken:
-        i += 1
-        name = f"{base}{i}"
-    return name
-
-
-@lru_cache(maxsize=4096)
-def _compiled_check(expr_sql: str, names: tuple[str, ...], oids: tuple[int, ...]):
-    expr = coerce_to(compile_expr(_parse_expr(expr_sql), Scope(list(names), list(oids))),
-                     T.BOOL)
-    if expr.oid != T.BOOL:
-        raise DsqlError("argument of CHECK constraint must be type boolean", sqlstate="42804")
-    return expr.fn
-
-
-def _validate_check(expr_sql: str, columns) -> None:
-    cols = list(columns)
-    _compiled_check(expr_sql, tuple(c.name for c in cols), tuple(c.type_oid for c in cols))
-
-
-def check_constraints(table: TableDef, row: tuple) -> None:
-    """Raise 23514 if ``row`` violates one of the table's CHECK constraints."""
-    names, oids = tuple(table.column_names), tuple(table.column_oids)
-    for check in table.checks:
-        if _compiled_check(check.expr_sql, names, oids)(row, []) is False:
-            text = ", ".join("null" if v is None else str(v) for v in row)
-            raise DsqlError(f'new row for relation "{table.name}" violates check constraint '
-                            f'"{check.name}"', sqlstate="23514",
-                            detail=f"Failing row contains ({text}).")
 
 
 # -- sequences -----------------------------------------------------------------------------
@@ -194,7 +140,7 @@ def _int_option(opt: ast.DefElem) -> int:
         return int(arg.fval)
     if isinstance(arg, ast.TypeName):
         raise FeatureNotSupported("sequences are bigint only")
-    raise DsqlError(f"invalid value for sequence option {opt.defname}", sqlstate="22023")
+    raise InvalidParameterValue(f"invalid value for sequence option {opt.defname}")
 
 
 def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
@@ -226,102 +172,22 @@ def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
                  f"CACHE >= {SEQUENCE_CACHE_MIN}, e.g. CACHE {SEQUENCE_CACHE_MIN}.")
     inc = given.get("increment", 1)
     if inc == 0:
-        raise DsqlError("INCREMENT must not be zero", sqlstate="22023")
+        raise InvalidParameterValue("INCREMENT must not be zero")
     lo = given.get("minvalue", 1 if inc > 0 else -MAX_BIGINT - 1)
     hi = given.get("maxvalue", MAX_BIGINT if inc > 0 else -1)
     start = given.get("start", lo if inc > 0 else hi)
     if lo >= hi:
-        raise DsqlError(f"MINVALUE ({lo}) must be less than MAXVALUE ({hi})", sqlstate="22023")
+        raise InvalidParameterValue(f"MINVALUE ({lo}) must be less than MAXVALUE ({hi})")
     if not lo <= start <= hi:
-        raise DsqlError(f"START value ({start}) cannot be "
-                        f"{'less than MINVALUE' if start < lo else 'greater than MAXVALUE'} "
-                        f"({lo if start < lo else hi})", sqlstate="22023")
+        raise InvalidParameterValue(
+            f"START value ({start}) cannot be "
+            f"{'less than MINVALUE' if start < lo else 'greater than MAXVALUE'} "
+            f"({lo if start < lo else hi})")
     return SequenceDef(start, inc, lo, hi, given["cache"], given.get("cycle", False), owned_by)
 
 
-#: the session a statement runs for, read by nextval/currval/setval
-CURRENT_SESSION: contextvars.ContextVar = contextvars.ContextVar("dsql_session", default=None)
-
-
-class SequenceNeeded(Exception):
-    """Raised by nextval/setval when values (or a setval) must first be committed; the
-    session does the small transaction and runs the statement again."""
-
-    def __init__(self, seq: TableDef | None, count: int = 0, setval: tuple | None = None):
-        super().__init__(seq.name if seq is not None else "catalog")
-        self.seq, self.count, self.setval = seq, count, setval   # no seq: reload the catalog
-
-
-def _blocks(node) -> dict[int, list[int]]:
-    """Values allocated to this compute: sequence id → [next value, values left]."""
-    catalog = node.catalog
-    if not hasattr(catalog, "sequence_blocks"):
-        catalog.sequence_blocks = {}
-    return catalog.sequence_blocks
-
-
-def _sequence(session, name) -> TableDef:
-    if isinstance(name, int):            # nextval('s'::regclass): the sequence's oid
-        from .system.tables import table_oid
-        for t in session.node.catalog.tables.values():
-            if table_oid(t) == name:
-                name = f"{t.schema}.{t.name}"
-                break
-        else:
-            raise DsqlError(f"could not open relation with OID {name}", sqlstate="XX000")
-    parts = [p.strip('"') for p in name.split(".")]
-    schema, rel = (parts[-2], parts[-1]) if len(parts) > 1 else (None, parts[0])
-    rv = ast.RangeVar(schemaname=schema, relname=rel, inh=True, relpersistence="p")
-    try:
-        t = session.node.catalog.resolve(rv, session.search_path())
-    except UnknownTable:
-        if "catalog" not in session.sequence_effects:     # made on another compute?
-            raise SequenceNeeded(None) from None
-        raise DsqlError(f'relation "{name}" does not exist', sqlstate="42P01") from None
-    if t.kind != "S":
-        raise DsqlError(f'"{t.name}" is not a sequence', sqlstate="42809")
-    return t
-
-
-def _active_session():
-    session = CURRENT_SESSION.get()
-    if session is None:
-        raise FeatureNotSupported("sequence functions need a session")
-    return session
-
-
-def nextval(name: str) -> int:
-    """The next value: first those this statement took in an attempt that had to stop for
-    more values (reused in order, so a rerun leaves no gap), then this compute's block."""
-    session = _active_session()
-    seq = _sequence(session, name)
-    sid = seq.table_id
-    taken = session.sequence_taken.setdefault(sid, [])
-    reuse = session.sequence_reuse.get(sid)
-    if reuse:
-        value = reuse.pop(0)
-    else:
-        block = _blocks(session.node).get(sid)
-        if not block or block[1] <= 0:
-            raise SequenceNeeded(seq, len(taken) + 1)
-        value = block[0]
-        block[0] += seq.sequence.increment
-        block[1] -= 1
-    taken.append(value)
-    session.currvals[sid] = value
-    session.lastval = value
-    return value
-
-
-def lastval() -> int:
-    session = _active_session()
-    if session.lastval is None:
-        raise DsqlError("lastval is not yet defined in this session", sqlstate="55000")
-    return session.lastval
-
-
 def _plain_sequence_args(node):
-    """``nextval('s'::regclass)`` → ``nextval('s')``: the key-aware compiler has no
+    """``nextval('s'::regclass)`` → ``nextval('s')``: the expression compiler has no
     regclass; the sequence functions take its name."""
     def walk(n):
         if isinstance(n, ast.FuncCall) and n.funcname[-1].sval in ("nextval", "currval",
@@ -337,115 +203,6 @@ def _plain_sequence_args(node):
                 walk(x)
     walk(node)
     return node
-
-
-def currval(name: str) -> int:
-    session = _active_session()
-    seq = _sequence(session, name)
-    if seq.table_id not in session.currvals:
-        raise DsqlError(f'currval of sequence "{seq.name}" is not yet defined in this session',
-                        sqlstate="55000")
-    return session.currvals[seq.table_id]
-
-
-def setval(name: str, value: int, is_called: bool = True) -> int:
-    session = _active_session()
-    seq = _sequence(session, name)
-    s = seq.sequence
-    if not s.min_value <= value <= s.max_value:
-        raise DsqlError(f'setval: value {value} is out of bounds for sequence "{seq.name}" '
-                        f"({s.min_value}..{s.max_value})", sqlstate="22003")
-    done = session.sequence_effects
-    if (seq.table_id, value, is_called) not in done:
-        raise SequenceNeeded(seq, setval=(value, is_called))
-    return value
-
-
-async def _sequence_txn(node, seq: TableDef, change) -> Any:
-    """Commit a small transaction on the sequence row, retrying on conflicts (bounded)."""
-    from .txn import Transaction
-    for attempt in range(SEQUENCE_ALLOCATE_ATTEMPTS):
-        txn = Transaction(node, node.clock.now(), explicit=False)
-        row = await txn.get(table_key(seq.schema, seq.name))
-        if row is None or row[0] != seq.table_id:          # dropped (or renamed) meanwhile
-            await node.catalog.refresh(txn.start_ts)
-            raise DsqlError(f'relation "{seq.name}" does not exist', sqlstate="42P01")
-        txn.uses([seq])                  # a DROP SEQUENCE racing this commit fails one
-        current = await txn.get(sequence_key(seq.table_id))
-        if current is None:
-            current = seq.sequence.start
-        new, result = change(current)
-        txn.put(sequence_key(seq.table_id), new)
-        try:
-            await node.commit(txn)
-            return result
-        except SerializationFailure:
-            await asyncio.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-    raise SerializationFailure()
-
-
-async def satisfy(session, need: SequenceNeeded) -> None:
-    """Allocate a block of values for nextval, or apply a setval, then the statement reruns."""
-    node = session.node
-    if need.seq is None:
-        await node.catalog.refresh(node.clock.now())
-        session.sequence_effects.add("catalog")
-        return
-    seq, s = need.seq, need.seq.sequence
-    if need.setval is not None:
-        value, is_called = need.setval
-        await _sequence_txn(node, seq, lambda cur: (value + s.increment if is_called else value,
-                                                   None))
-        _blocks(node).pop(seq.table_id, None)
-        session.sequence_effects.add((seq.table_id, value, is_called))
-        return
-    want = max(s.cache, need.count)
-
-    def take(cur: int):
-        last = cur + (want - 1) * s.increment
-        if (s.increment > 0 and cur > s.max_value) or (s.increment < 0 and cur < s.min_value):
-            bound = s.max_value if s.increment > 0 else s.min_value
-            raise DsqlError(f'nextval: reached {"maximum" if s.increment > 0 else "minimum"} '
-                            f'value of sequence "{seq.name}" ({bound})', sqlstate="2200H")
-        if s.increment > 0:
-            last = min(last, s.max_value)
-        else:
-            last = max(last, s.min_value)
-        count = (last - cur) // s.increment + 1
-        return cur + count * s.increment, (cur, count)
-    start, count = await _sequence_txn(node, seq, take)
-    _blocks(node)[seq.table_id] = [start, count]
-
-
-async def sequence_row(txn, seq: TableDef) -> tuple:
-    """SELECT * FROM a sequence: (last_value, log_cnt, is_called) as PostgreSQL shows them."""
-    current = await txn.get(sequence_key(seq.table_id))
-    if current is None:
-        return (seq.sequence.start, 0, False)
-    return (current - seq.sequence.increment, 0, True)
-
-
-def _register_functions() -> None:
-    _FUNCTIONS["nextval"] = (T.INT8, nextval)
-    _FUNCTIONS["currval"] = (T.INT8, currval)
-    _FUNCTIONS["setval"] = (T.INT8, lambda n, v, c=True: setval(n, int(v), bool(c)))
-    from .query.functions import register, strict
-
-    def resolver(impl, lo, hi):
-        def resolve(c, args, name):
-            if not lo <= len(args) <= hi:
-                from .query.functions import no_function
-                raise no_function(name, args)
-            return strict(impl, args, T.INT8, volatile=True)
-        return resolve
-    register("nextval")(resolver(nextval, 1, 1))
-    register("currval")(resolver(currval, 1, 1))
-    register("lastval")(resolver(lastval, 0, 0))
-    _FUNCTIONS["lastval"] = (T.INT8, lastval)
-    register("setval")(resolver(lambda n, v, c=True: setval(n, int(v), bool(c)), 2, 3))
-
-
-_register_functions()
 
 
 # -- CREATE TABLE ----------------------------------------------------------------------------
@@ -472,12 +229,12 @@ class CreateTablePlan(Plan):
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE TABLE")
-            raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{self.name}" already exists')
         columns = list(self.columns)
         for col_name, sdef in self.identities:
             seq_name = f"{self.name}_{col_name}_seq"
             if await txn.get(table_key(self.schema, seq_name)) is not None:
-                raise DsqlError(f'relation "{seq_name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{seq_name}" already exists')
             seq = TableDef(await _new_id(txn), self.schema, seq_name, _SEQUENCE_COLUMNS, (),
                            True, kind="S",
                            sequence=replace(sdef, owned_by=f"{self.name}.{col_name}"))
@@ -491,7 +248,6 @@ class CreateTablePlan(Plan):
         table = TableDef(table_id, self.schema, self.name, tuple(columns), pk, hidden_pk=not pk,
                          checks=self.checks)
         await _save(txn, table)
-        from .index_plans import create_unique_constraints
         await create_unique_constraints(txn, table, self.uniques)
         return QueryResult("CREATE TABLE")
 
@@ -515,11 +271,11 @@ def _column(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[s
         elif kind == "CONSTR_NULL":
             not_null = False
         elif kind == "CONSTR_DEFAULT":
-            default = _expr_sql(_plain_sequence_args(con.raw_expr))
+            default = expr_sql(_plain_sequence_args(con.raw_expr))
         elif kind == "CONSTR_CHECK":
-            name = con.conname or _check_name(table, [elt.colname], taken)
+            name = con.conname or check_name(table, [elt.colname], taken)
             taken.add(name)
-            checks.append(CheckDef(name, _expr_sql(con.raw_expr)))
+            checks.append(CheckDef(name, expr_sql(con.raw_expr)))
         elif kind == "CONSTR_IDENTITY":
             if oid != T.INT8:
                 raise FeatureNotSupported("identity columns must be bigint",
@@ -531,13 +287,12 @@ def _column(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[s
         else:
             raise FeatureNotSupported(f"{kind[7:]} constraints are not supported yet")
     if identity and default is not None:
-        raise DsqlError(f'both default and identity specified for column "{elt.colname}" of '
-                        f'table "{table}"', sqlstate="42601")
+        raise ParseError(f'both default and identity specified for column "{elt.colname}" of '
+                         f'table "{table}"')
     return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity), is_pk
 
 
 def _unique_constraints(stmt, names):
-    from .index_plans import unique_constraints
     return unique_constraints(stmt, names)
 
 
@@ -562,17 +317,18 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
             col, is_pk = _column(elt, rel.relname, checks, taken, identities)
             if is_pk:
                 if pk:
-                    raise DsqlError(f'multiple primary keys for table "{rel.relname}" are not '
-                                    "allowed", sqlstate="42P16")
+                    raise InvalidTableDefinition(
+                        f'multiple primary keys for table "{rel.relname}" are not '
+                        "allowed")
                 pk.append(col.name)
             if any(c.name == col.name for c in columns):
-                raise DsqlError(f'column "{col.name}" specified more than once',
-                                sqlstate="42701")
+                raise DuplicateColumn(f'column "{col.name}" specified more than once')
             columns.append(col)
         elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_PRIMARY":
             if pk:
-                raise DsqlError(f'multiple primary keys for table "{rel.relname}" are not '
-                                "allowed", sqlstate="42P16")
+                raise InvalidTableDefinition(
+                    f'multiple primary keys for table "{rel.relname}" are not '
+                    "allowed")
             pk = [k.sval for k in elt.keys]
         elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_CHECK":
             table_checks.append(elt)
@@ -581,17 +337,17 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
         else:
             raise FeatureNotSupported(f"{type(elt).__name__} in CREATE TABLE is not supported yet")
     for con in table_checks:     # named after their first column, once columns are known
-        name = con.conname or _check_name(rel.relname, _column_refs(con.raw_expr), taken)
+        name = con.conname or check_name(rel.relname, column_refs(con.raw_expr), taken)
         taken.add(name)
-        checks.append(CheckDef(name, _expr_sql(con.raw_expr)))
+        checks.append(CheckDef(name, expr_sql(con.raw_expr)))
     limits.columns_per_table_max.check(len(columns))
     names = [c.name for c in columns]
     for k in pk:
         if k not in names:
-            raise BindError(f'column "{k}" named in key does not exist', sqlstate="42703")
+            raise UndefinedColumn(f'column "{k}" named in key does not exist')
     columns = [replace(c, not_null=True) if c.name in pk else c for c in columns]
     for check in checks:
-        _validate_check(check.expr_sql, columns)
+        validate_check(check.expr_sql, columns)
     return CreateTablePlan(schema=_creation_schema(rel, catalog), name=rel.relname,
                            columns=tuple(columns), pk_names=tuple(pk),
                            if_not_exists=bool(stmt.if_not_exists), checks=tuple(checks),
@@ -618,14 +374,15 @@ class DropTablePlan(Plan):
                 if self.if_exists:
                     session.notice(f'{what} "{name}" does not exist, skipping')
                     continue
-                raise DsqlError(f'{what} "{name}" does not exist', sqlstate="42P01")
+                raise UndefinedTable(f'{what} "{name}" does not exist')
             if t.kind != self.kind:
                 other = _kind_name(t.kind)
-                raise DsqlError(f'"{name}" is not a {what}', sqlstate="42809",
-                                hint=f"Use DROP {other.upper()} to remove a {other}.")
+                raise WrongObjectType(f'"{name}" is not a {what}',
+                                      hint=f"Use DROP {other.upper()} to remove a {other}.")
             if t.kind == "S" and t.sequence.owned_by and not self.cascade:
-                raise DsqlError(f"cannot drop sequence {name} because other objects depend on "
-                                "it", sqlstate="2BP01")
+                raise DependentObjectsStillExist(
+                    f"cannot drop sequence {name} because other objects depend on "
+                    "it")
             views = await _dependent_views(txn, t)
             if views and not self.cascade:
                 raise _depends(f"{what} {name}", t, views)
@@ -636,20 +393,14 @@ class DropTablePlan(Plan):
             if t.kind == "r":      # identity sequences and indexes go with their table
                 for seq in await _owned_sequences(txn, t):
                     await _drop(txn, seq)
-                from .jobs import submit_table_cleanup
                 await submit_table_cleanup(txn, session.node, t)
         await _bump(txn)
         return QueryResult(f"DROP {what.upper()}")
 
 
 def _walk(node, visit) -> None:
-    if isinstance(node, ast.Node):
-        visit(node)
-        for attr in node:
-            _walk(getattr(node, attr), visit)
-    elif isinstance(node, (tuple, list)):
-        for x in node:
-            _walk(x, visit)
+    for n in astwalk.nodes(node):
+        visit(n)
 
 
 def _names(view: TableDef, t: TableDef, rv: ast.RangeVar) -> bool:
@@ -684,11 +435,11 @@ async def _dependent_views(txn, t: TableDef) -> list[TableDef]:
 
 
 def _depends(what: str, t: TableDef, views: list[TableDef]) -> DsqlError:
-    return DsqlError(f"cannot drop {what} because other objects depend on it",
-                     sqlstate="2BP01",
-                     detail="\n".join(f"view {v.name} depends on {_kind_name(t.kind)} {t.name}"
-                                      for v in views),
-                     hint="Use DROP ... CASCADE to drop the dependent objects too.")
+    return DependentObjectsStillExist(
+        f"cannot drop {what} because other objects depend on it",
+        detail="\n".join(f"view {v.name} depends on {_kind_name(t.kind)} {t.name}"
+        for v in views),
+        hint="Use DROP ... CASCADE to drop the dependent objects too.")
 
 
 async def _all_relations(txn) -> list[TableDef]:
@@ -723,14 +474,15 @@ class DropSchemaPlan(Plan):
                 if self.if_exists:
                     session.notice(f'schema "{name}" does not exist, skipping')
                     continue
-                raise DsqlError(f'schema "{name}" does not exist', sqlstate="3F000")
+                raise InvalidSchemaName(f'schema "{name}" does not exist')
             inside = [t for t in await _all_relations(txn) if t.schema == name]
             if inside and not self.cascade:
-                raise DsqlError(f"cannot drop schema {name} because other objects depend on "
-                                "it", sqlstate="2BP01",
-                                detail="\n".join(f"{_kind_name(t.kind)} {name}.{t.name} "
-                                                 f"depends on schema {name}" for t in inside),
-                                hint="Use DROP ... CASCADE to drop the dependent objects too.")
+                raise DependentObjectsStillExist(
+                    f"cannot drop schema {name} because other objects depend on "
+                    "it",
+                    detail="\n".join(f"{_kind_name(t.kind)} {name}.{t.name} "
+                    f"depends on schema {name}" for t in inside),
+                    hint="Use DROP ... CASCADE to drop the dependent objects too.")
             for t in inside:
                 await _drop(txn, t)
             txn.delete(namespace_key(name))
@@ -796,7 +548,7 @@ class CreateSequencePlan(Plan):
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE SEQUENCE")
-            raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+            raise DuplicateTable(f'relation "{self.name}" already exists')
         seq = TableDef(await _new_id(txn), self.schema, self.name, _SEQUENCE_COLUMNS, (), True,
                        kind="S", sequence=self.sequence)
         await _save(txn, seq)
@@ -826,12 +578,12 @@ class CreateViewPlan(Plan):
         old = await _lookup(txn, None, self.schema, self.name)
         if old is not None:
             if old.kind != "v":
-                raise DsqlError(f'"{self.name}" is not a view', sqlstate="42809")
+                raise WrongObjectType(f'"{self.name}" is not a view')
             if not self.replace:
-                raise DsqlError(f'relation "{self.name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{self.name}" already exists')
             old_names = old.column_names
             if [c.name for c in self.view_columns[:len(old_names)]] != old_names:
-                raise DsqlError("cannot drop columns from view", sqlstate="42P16")
+                raise InvalidTableDefinition("cannot drop columns from view")
             await _save(txn, replace(old, columns=self.view_columns, view_sql=self.sql), old)
             return QueryResult("CREATE VIEW")
         view = TableDef(await _new_id(txn), self.schema, self.name, self.view_columns, (), True,
@@ -841,8 +593,6 @@ class CreateViewPlan(Plan):
 
 
 def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
-    from .query import prepare_select
-    from .system import SystemCatalog
     rel = stmt.view
     if rel.relpersistence != "p":
         raise FeatureNotSupported("temporary views are not supported")
@@ -850,35 +600,23 @@ def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
         raise FeatureNotSupported("WITH CHECK OPTION is not supported")
     prepared = prepare_select(stmt.query, SystemCatalog(catalog), [])
     if prepared.param_oids:
-        raise DsqlError("there is no parameter $1", sqlstate="42P02")
+        raise UndefinedParameter("there is no parameter $1")
     names = [c.name for c in prepared.columns]
     aliases = [a.sval for a in stmt.aliases or ()]
     if len(aliases) > len(names):
-        raise DsqlError("CREATE VIEW specifies more column names than columns",
-                        sqlstate="42601")
+        raise ParseError("CREATE VIEW specifies more column names than columns")
     names[:len(aliases)] = aliases
     seen = set()
     for n in names:
         if n in seen:
-            raise DsqlError(f'column "{n}" specified more than once', sqlstate="42701")
+            raise DuplicateColumn(f'column "{n}" specified more than once')
         seen.add(n)
     cols = tuple(ColumnDef(n, c.type_oid if c.type_oid != T.UNKNOWN else T.TEXT,
                            type_modifier=c.type_modifier)
                  for n, c in zip(names, prepared.columns))
     return CreateViewPlan(schema=_creation_schema(rel, catalog), name=rel.relname,
-                          view_columns=cols, sql=_expr_sql(stmt.query),
+                          view_columns=cols, sql=expr_sql(stmt.query),
                           replace=bool(stmt.replace), is_ddl=True)
-
-
-async def view_rows(view: TableDef, source, config) -> list[tuple]:
-    """Expand a view: run its stored query against the same transaction."""
-    from .parse import parse
-    from .query import prepare_select
-    from .system import SystemCatalog
-    stmt = parse(view.view_sql)[0][0]
-    prepared = prepare_select(stmt, SystemCatalog(source.catalog), [])
-    result = await prepared.run(source, [], config)
-    return [tuple(r) for r in result.rows]
 
 
 # -- ALTER TABLE ---------------------------------------------------------------------------------
@@ -898,8 +636,8 @@ class AlterTablePlan(Plan):
                 session.notice(f'relation "{self.name}" does not exist, skipping')
                 return QueryResult(self.tag)
             if old is None:
-                raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
-            raise DsqlError(f'"{self.name}" is not a table', sqlstate="42809")
+                raise UndefinedTable(f'relation "{self.name}" does not exist')
+            raise WrongObjectType(f'"{self.name}" is not a table')
         t = old
         for cmd in self.cmds:
             t = await cmd(t, txn, session)
@@ -912,7 +650,7 @@ def _find_column(t: TableDef, name: str) -> int:
     for i, c in enumerate(t.columns):
         if c.name == name:
             return i
-    raise DsqlError(f'column "{name}" of relation "{t.name}" does not exist', sqlstate="42703")
+    raise UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
 
 
 async def _has_rows(txn, t: TableDef) -> bool:
@@ -930,8 +668,7 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
                 session.notice(f'column "{elt.colname}" of relation "{t.name}" already '
                                "exists, skipping")
                 return t
-            raise DsqlError(f'column "{elt.colname}" of relation "{t.name}" already exists',
-                            sqlstate="42701")
+            raise DuplicateColumn(f'column "{elt.colname}" of relation "{t.name}" already exists')
         taken = {c.name for c in t.checks}
         checks.clear()
         col, is_pk = _column(elt, t.name, checks, taken, identities)
@@ -947,17 +684,16 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
         limits.columns_per_table_max.check(len(t.columns) + 1)
         missing = None
         if col.default_sql is not None:
-            expr = coerce_to(compile_expr(_parse_expr(col.default_sql), Scope([], [])),
-                             col.type_oid)
+            expr = compile_constant(parse_expr(col.default_sql), col.type_oid)
             if not expr.const:
                 raise FeatureNotSupported("ADD COLUMN with a volatile DEFAULT is not supported",
                                           hint="Add the column without a default, then "
                                                "UPDATE the rows.")
-            missing = assign(cast(expr.fn((), []), col.type_oid), col.type_oid,
+            missing = assign(cast(expr.value(), col.type_oid), col.type_oid,
                              col.type_modifier)
         if col.not_null and missing is None and await _has_rows(txn, t):
-            raise DsqlError(f'column "{col.name}" of relation "{t.name}" contains null values',
-                            sqlstate="23502")
+            raise NotNullViolation(
+                f'column "{col.name}" of relation "{t.name}" contains null values')
         t = t.with_slots()
         col = replace(col, attnum=t.width, missing=missing)
         return replace(t, columns=t.columns + (col,), width=t.width + 1)
@@ -988,7 +724,7 @@ async def _rewrite_views(txn, t: TableDef, rename_table: str | None = None,
                     and getattr(n.fields[-1], "sval", None) == column[0]:
                 n.fields = n.fields[:-1] + (ast.String(sval=column[1]),)
         _walk(tree, visit)
-        await _save(txn, replace(v, view_sql=_expr_sql(tree)), v)
+        await _save(txn, replace(v, view_sql=expr_sql(tree)), v)
 
 
 def _drop_column(name: str, missing_ok: bool):
@@ -1014,14 +750,13 @@ def _drop_column(name: str, missing_ok: bool):
         t = t.with_slots()
         cols = t.columns[:pos] + t.columns[pos + 1:]
         pk = tuple(p - (p > pos) for p in t.pk)
-        checks = tuple(k for k in t.checks if name not in _column_refs(_parse_expr(k.expr_sql)))
+        checks = tuple(k for k in t.checks if name not in column_refs(parse_expr(k.expr_sql)))
         return replace(t, columns=cols, pk=pk, checks=checks)
     return apply
 
 
 async def _indexes_on(txn, t: TableDef, column: str) -> list:
     """Secondary indexes of ``t`` that name ``column`` (compute/indexes.py)."""
-    from .indexes import load_indexes
     return [d for d in await load_indexes(txn)
             if d.table_id == t.table_id and (column in d.columns or column in d.include)]
 
@@ -1039,12 +774,12 @@ def _add_check(con: ast.Constraint):
                                       hint="Use ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) "
                                            "NOT VALID.")
         taken = {k.name for k in t.checks}
-        name = con.conname or _check_name(t.name, _column_refs(con.raw_expr), taken)
+        name = con.conname or check_name(t.name, column_refs(con.raw_expr), taken)
         if name in taken:
             raise DsqlError(f'constraint "{name}" for relation "{t.name}" already exists',
                             sqlstate="42710")
-        check = CheckDef(name, _expr_sql(con.raw_expr), validated=False)
-        _validate_check(check.expr_sql, t.columns)
+        check = CheckDef(name, expr_sql(con.raw_expr), validated=False)
+        validate_check(check.expr_sql, t.columns)
         return replace(t, checks=t.checks + (check,))
     return apply
 
@@ -1059,8 +794,7 @@ def _drop_constraint(name: str, missing_ok: bool):
                 return t
             if name == f"{t.name}_pkey":
                 raise FeatureNotSupported("dropping the primary key is not supported")
-            raise DsqlError(f'constraint "{name}" of relation "{t.name}" does not exist',
-                            sqlstate="42704")
+            raise UndefinedObject(f'constraint "{name}" of relation "{t.name}" does not exist')
         return replace(t, checks=kept)
     return apply
 
@@ -1070,11 +804,10 @@ def _set_default(name: str, node):
         pos = _find_column(t, name)
         col = t.columns[pos]
         if col.identity and node is not None:
-            raise DsqlError(f'column "{name}" of relation "{t.name}" is an identity column',
-                            sqlstate="42601")
-        sql = None if node is None else _expr_sql(node)
+            raise ParseError(f'column "{name}" of relation "{t.name}" is an identity column')
+        sql = None if node is None else expr_sql(node)
         if sql is not None:
-            coerce_to(compile_expr(_parse_expr(sql), Scope([], [])), col.type_oid)
+            compile_constant(parse_expr(sql), col.type_oid)
         cols = list(t.columns)
         cols[pos] = replace(col, default_sql=sql)
         return replace(t, columns=tuple(cols))
@@ -1085,10 +818,10 @@ def _drop_not_null(name: str):
     async def apply(t: TableDef, txn, session) -> TableDef:
         pos = _find_column(t, name)
         if pos in t.pk:
-            raise DsqlError(f'column "{name}" is in a primary key', sqlstate="42P16")
+            raise InvalidTableDefinition(f'column "{name}" is in a primary key')
         if t.columns[pos].identity:
-            raise DsqlError(f'column "{name}" of relation "{t.name}" is an identity column',
-                            sqlstate="42P16")
+            raise InvalidTableDefinition(
+                f'column "{name}" of relation "{t.name}" is an identity column')
         cols = list(t.columns)
         cols[pos] = replace(cols[pos], not_null=False)
         return replace(t, columns=tuple(cols))
@@ -1110,14 +843,13 @@ class ValidateConstraintPlan(Plan):
     constraint: str = ""
 
     async def run(self, txn, params, session) -> QueryResult:
-        from .jobs import runner, submit_validation
-        from .planner import result_column
         t = await _lookup(txn, _PathOf(session), self.schema, self.name)
         if t is None or t.kind != "r":
-            raise DsqlError(f'relation "{self.name}" does not exist', sqlstate="42P01")
+            raise UndefinedTable(f'relation "{self.name}" does not exist')
         if not any(c.name == self.constraint for c in t.checks):
-            raise DsqlError(f'constraint "{self.constraint}" of relation "{t.name}" does not '
-                            "exist", sqlstate="42704")
+            raise UndefinedObject(
+                f'constraint "{self.constraint}" of relation "{t.name}" does not '
+                "exist")
         job = submit_validation(txn, t, self.constraint)
         runner(session.node).kick()
         return QueryResult("ALTER TABLE", [result_column("job_id", T.TEXT)], [(job.job_id,)])
@@ -1158,22 +890,11 @@ def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTabl
 
 
 def _rename_in_expr(sql: str, old: str, new: str) -> str:
-    node = _parse_expr(sql)
-
-    def walk(n):
-        if isinstance(n, ast.ColumnRef):
-            f = n.fields[-1]
-            if isinstance(f, ast.String) and f.sval == old:
-                n.fields = n.fields[:-1] + (ast.String(sval=new),)
-            return
-        if isinstance(n, ast.Node):
-            for attr in n:
-                walk(getattr(n, attr))
-        elif isinstance(n, (tuple, list)):
-            for x in n:
-                walk(x)
-    walk(node)
-    return _expr_sql(node)
+    node = parse_expr(sql)
+    for ref in list(astwalk.column_refs(node)):
+        if ref.fields[-1].sval == old:
+            ref.fields = ref.fields[:-1] + (ast.String(sval=new),)
+    return expr_sql(node)
 
 
 def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
@@ -1186,7 +907,7 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
 
         async def rename(t: TableDef, txn, session) -> TableDef:
             if await txn.get(table_key(t.schema, new_name)) is not None:
-                raise DsqlError(f'relation "{new_name}" already exists', sqlstate="42P07")
+                raise DuplicateTable(f'relation "{new_name}" already exists')
             await _rewrite_views(txn, t, rename_table=new_name)
             return replace(t, name=new_name)
         return AlterTablePlan(schema=rel.schemaname, name=rel.relname, cmds=(rename,),
@@ -1198,14 +919,12 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
         async def rename_column(t: TableDef, txn, session) -> TableDef:
             pos = _find_column(t, old)
             if new in t.column_names:
-                raise DsqlError(f'column "{new}" of relation "{t.name}" already exists',
-                                sqlstate="42701")
+                raise DuplicateColumn(f'column "{new}" of relation "{t.name}" already exists')
             cols = list(t.columns)
             cols[pos] = replace(cols[pos], name=new)
             checks = tuple(replace(k, expr_sql=_rename_in_expr(k.expr_sql, old, new))
                            for k in t.checks)
             await _rewrite_views(txn, t, column=(old, new))
-            from .indexes import put_index           # indexes name their columns
             for d in await _indexes_on(txn, t, old):
                 await put_index(txn, replace(
                     d, columns=tuple(new if c == old else c for c in d.columns),
@@ -1231,9 +950,8 @@ def check_insert_identity(stmt: ast.InsertStmt, table: TableDef) -> None:
         if rows is not None and all(isinstance(r[i], ast.SetToDefault) for r in rows
                                     if i < len(r)):
             continue
-        raise DsqlError(f'cannot insert a non-DEFAULT value into column "{name}"',
-                        sqlstate="428C9",
-                        detail=f'Column "{name}" is an identity column defined as GENERATED '
+        raise GeneratedAlways(f'cannot insert a non-DEFAULT value into column "{name}"',
+                              detail=f'Column "{name}" is an identity column defined as GENERATED '
                                "ALWAYS.", hint="Use OVERRIDING SYSTEM VALUE to override.")
 
 
@@ -1241,10 +959,10 @@ def check_update_identity(stmt: ast.UpdateStmt, table: TableDef) -> None:
     always = {c.name for c in table.columns if c.identity == "a"}
     for target in stmt.targetList or ():
         if target.name in always and not isinstance(target.val, ast.SetToDefault):
-            raise DsqlError(f'column "{target.name}" can only be updated to DEFAULT',
-                            sqlstate="428C9",
-                            detail=f'Column "{target.name}" is an identity column defined as '
-                                   "GENERATED ALWAYS.")
+            raise GeneratedAlways(
+                f'column "{target.name}" can only be updated to DEFAULT',
+                detail=f'Column "{target.name}" is an identity column defined as '
+                 "GENERATED ALWAYS.")
 
 
 DDL_PLANNERS = {

@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from .. import limits
-from ..errors import DsqlError
+from ..errors import DsqlError, InternalError, UniqueViolation
 from ..keys import decode_key, encode_key, prefix_end, row_key, table_prefix
 from .catalog import CATALOG_TABLE_ID, COUNTERS_INDEX, TableDef
 from .interrupt import QueryCanceled, interruptible
@@ -113,7 +113,7 @@ class IndexDef:
     def entry(self, table: TableDef, row: tuple, pk: tuple) -> tuple[bytes, tuple]:
         pos = self.positions(table)
         if pos is None:
-            raise DsqlError(f'index "{self.name}" refers to a dropped column', sqlstate="XX000")
+            raise InternalError(f'index "{self.name}" refers to a dropped column')
         key_pos, inc_pos = pos
         values = tuple(row[p] for p in key_pos)
         return self.entry_key(values, pk), (pk, tuple(row[p] for p in inc_pos))
@@ -127,9 +127,8 @@ class IndexDef:
         return self.unique and None not in values
 
     def duplicate(self, table: TableDef, values: tuple) -> DsqlError:
-        return DsqlError(f'duplicate key value violates unique constraint "{self.name}"',
-                         sqlstate="23505",
-                         detail=f"Key ({', '.join(self.key_names(table))})="
+        return UniqueViolation(f'duplicate key value violates unique constraint "{self.name}"',
+                               detail=f"Key ({', '.join(self.key_names(table))})="
                                 f"({_values_text(values)}) already exists.")
 
     def definition(self, table: TableDef) -> str:

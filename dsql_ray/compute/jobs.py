@@ -30,11 +30,13 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..errors import DsqlError, SerializationFailure, Unavailable
+from ..errors import DsqlError, QueryCanceled, SerializationFailure, Unavailable, UndefinedObject
 from ..keys import prefix_end, row_key, table_prefix
-from .catalog import CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, tables_range
+from .catalog import (CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, table_key,
+                      table_to_row, tables_range)
 from .indexes import (FAILED, VALID, WRITE_ONLY, IndexDef, index_key, index_to_row,
                       load_indexes, pk_of, row_to_index)
+from .constraints import compiled_check
 from .interrupt import interruptible
 from .txn import Transaction
 
@@ -162,13 +164,13 @@ async def wait_for_job(node, job_id: str, timeout: float = WAIT_MAX_S) -> Job:
     while True:
         row = await interruptible(node.get(job_key(job_id), node.clock.now()))
         if row is None:
-            raise DsqlError(f'job "{job_id}" does not exist', sqlstate="42704")
+            raise UndefinedObject(f'job "{job_id}" does not exist')
         job = row_to_job(row)
         if job.status in (COMPLETED, JOB_FAILED, CANCELLED):
             await node.indexes.refresh()
             return job
         if time.monotonic() > deadline:
-            raise DsqlError(f'timed out waiting for job "{job_id}"', sqlstate="57014")
+            raise QueryCanceled(f'timed out waiting for job "{job_id}"')
         await interruptible(asyncio.sleep(WAIT_POLL_S))
 
 
@@ -315,7 +317,7 @@ async def finish(node, job: Job, d: IndexDef | None, status: str, details: str |
             continue
         await node.indexes.refresh()
         return
-    raise DsqlError(f"job {job.job_id}: could not record its outcome", sqlstate="40001")
+    raise SerializationFailure(f"job {job.job_id}: could not record its outcome")
 
 
 class IndexBuild:
@@ -396,8 +398,7 @@ class IndexBuild:
                 return await node.commit(txn)
             except SerializationFailure:
                 await asyncio.sleep(random.uniform(0, min(0.02 * 2 ** attempt, 1.0)))
-        raise DsqlError("index build: too many conflicts with concurrent writes",
-                        sqlstate="40001")
+        raise SerializationFailure("index build: too many conflicts with concurrent writes")
 
     async def _heartbeat(self) -> None:
         if time.monotonic() - self._beat < HEARTBEAT_S:
@@ -442,7 +443,7 @@ class EntryCleanup:
                 except SerializationFailure:
                     await asyncio.sleep(random.uniform(0, min(0.02 * 2 ** attempt, 1.0)))
             else:
-                raise DsqlError("index cleanup: too many conflicts", sqlstate="40001")
+                raise SerializationFailure("index cleanup: too many conflicts")
         await finish(node, job, None, COMPLETED, None)
 
 
@@ -456,8 +457,6 @@ class ConstraintValidation:
         self.node, self.job = node, job
 
     async def run(self) -> None:
-        from .ddl import _compiled_check
-        from .catalog import table_key, table_to_row
         job = self.job
         for attempt in range(STATE_RETRIES):
             txn = Transaction(self.node, self.node.clock.now(), explicit=False)
@@ -470,7 +469,7 @@ class ConstraintValidation:
                 await self._end(txn, CANCELLED, "the constraint or its table was dropped")
                 return
             txn.uses([t])
-            test = _compiled_check(check.expr_sql, tuple(t.column_names),
+            test = compiled_check(check.expr_sql, tuple(t.column_names),
                                    tuple(t.column_oids))
             rows = await txn.scan(*t.key_range())
             bad = next((r for _, r in rows if test(r, []) is False), None)
@@ -488,7 +487,7 @@ class ConstraintValidation:
                 return
             except SerializationFailure:
                 await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))
-        raise DsqlError(f"job {job.job_id}: could not record its outcome", sqlstate="40001")
+        raise SerializationFailure(f"job {job.job_id}: could not record its outcome")
 
     async def _end(self, txn, status: str, details: str | None) -> None:
         row = await txn.get(job_key(self.job.job_id))

@@ -15,9 +15,10 @@ from typing import Any, Sequence
 from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import Unavailable
-from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, row_to_table,
-                      schemas_range, tables_range)
+from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
+                      row_to_table, schemas_range, tables_range)
 from .indexes import IndexRegistry
+from .interrupt import interruptible
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,6 @@ class Catalog:
         self._check: tuple[int, asyncio.Future] | None = None   # version read in flight
 
     def resolve(self, rangevar, search_path: Sequence[str] = ("public",)) -> TableDef:
-        from .planner import UnknownTable
         if rangevar.schemaname:
             t = self.tables.get((rangevar.schemaname, rangevar.relname))
             if t is None:
@@ -103,7 +103,6 @@ class Catalog:
             ts = self._node.clock.now()
             check = self._check = (ts, asyncio.ensure_future(self._check_at(ts)))
             check[1].add_done_callback(lambda f: f.cancelled() or f.exception())  # seen
-        from .interrupt import interruptible
         await interruptible(asyncio.shield(check[1]))    # a cancel abandons the wait
 
     async def _check_at(self, ts: int) -> None:

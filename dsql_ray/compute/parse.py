@@ -27,8 +27,7 @@ def parse(sql: str) -> tuple[tuple[ast.Node, str], ...]:
     try:
         raw = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
-        raise ParseError(str(exc).split(", at index")[0] if str(exc) else "syntax error",
-                         sqlstate="42601") from None
+        raise ParseError(str(exc).split(", at index")[0] if str(exc) else "syntax error") from None
     encoded = sql.encode()
     out = []
     for stmt in raw:

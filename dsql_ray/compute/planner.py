@@ -7,356 +7,46 @@ otherwise. Residual predicates are evaluated on each row.
 """
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from pglast import ast
-from pglast.enums import BoolExprType, NullTestType, OnConflictAction, SortByDir, SortByNulls
+from pglast import ast, parse_sql
+from pglast.enums import OnConflictAction, SortByDir, SortByNulls
 from pglast.stream import RawStream
 
 from .. import limits
-from ..errors import BindError, DsqlError, FeatureNotSupported, ParseError
-from ..keys import encode_key, prefix_end
+from ..errors import (CardinalityViolation, DatatypeMismatch, DsqlError, DuplicateColumn,
+                      FeatureNotSupported, InvalidColumnReference, LimitExceeded, NotNullViolation,
+                      ParseError, UndefinedColumn, UndefinedObject, UniqueViolation)
 from . import types as T
-from .catalog import ColumnDef, TableDef
-from .expr import Expr, Scope, coerce_to, compile_expr, const, type_oid
+from .catalog import ColumnDef, TableDef, UnknownTable  # noqa: F401 (planners raise it)
+from . import access as access_paths
+from .access import Access, _referenced_columns, plan_pushdown
+from .constraints import check_constraints
+from .index_access import best_access, engine_index_access
+from .query.exprs import figure_colname
+from .query.astwalk import any_node
+from .query.rowexpr import (RowExpr, RowScope, column_ref, compile_constant, constant,
+                             needs_engine)
 from .interrupt import checkpoints
+from .plan import Plan
 from .result import Column, QueryResult
-from ..storage.mvcc import row_filter
-from .query.runtime import check_memory, rows_size
-from .values import assign, cast, type_modifier
-
-
-class UnknownTable(BindError):
-    sqlstate = "42P01"
-
-    def __init__(self, name: str, **kw):
-        super().__init__(f'relation "{name}" does not exist', **kw)
-        self.name = name
-
-
-def result_column(name: str, oid: int) -> Column:
-    return Column(name, oid, T.TYPE_SIZE.get(oid, -1))
-
-
-class SqlText:
-    """A parse-tree node's SQL text, printed when first shown (EXPLAIN), not at plan
-    time: printing costs more than planning a point lookup."""
-    __slots__ = ("node", "_text")
-
-    def __init__(self, node: Any):
-        self.node, self._text = node, None
-
-    def __str__(self) -> str:
-        if self._text is None:
-            self._text = RawStream()(self.node)
-        return self._text
-
-    def __eq__(self, other) -> bool:
-        return str(self) == str(other)
-
-    def __hash__(self) -> int:
-        return hash(str(self))
-
-
-# -- access paths -------------------------------------------------------------
-@dataclass
-class Access:
-    """How rows of a table are found: by key, by key range, or the whole table."""
-    table: TableDef
-    point: list[Expr] | None = None     # every pk column fixed
-    prefix: list[Expr] | None = None    # leading pk columns fixed
-    residual: Callable | None = None    # predicate to apply to each row
-    #: conjuncts evaluated in storage: (op, column position, value expression or None),
-    #: see storage.mvcc.row_filter; the residual holds only the other conjuncts
-    pushed: list[tuple[str, int, Expr | None]] = field(default_factory=list)
-    pushed_sql: list[SqlText] = field(default_factory=list)
-    columns: tuple[int, ...] | None = None   # the columns the statement reads (None: all)
-    key_sql: list[SqlText] = field(default_factory=list)   # conjuncts fixing key columns
-    where_sql: SqlText | None = None                        # the WHERE clause, for EXPLAIN
-
-    def describe(self, node=None) -> str:
-        """One line per fact (EXPLAIN shows them): the access path, the key range and the
-        shards it reads (given the compute node), then what storage evaluates."""
-        lines = self.path(node)
-        if self.pushed_sql:
-            lines.append("Filter pushed to storage: "
-                         f"({' AND '.join(map(str, self.pushed_sql))})")
-        if self.columns is not None:
-            names = self.table.column_names
-            lines.append("Columns: " + ", ".join(names[i] for i in self.columns))
-        return "\n".join(lines)
-
-    def path(self, node=None) -> list[str]:
-        t = self.table
-        if self.point is not None or self.prefix:
-            lines = [f"Index Scan using {t.name}_pkey on {t.name}",
-                     f"Index Cond: ({' AND '.join(map(str, self.key_sql))})"]
-            low, high = self._key_bounds([])
-        else:
-            lines = [f"Seq Scan on {t.name}"]
-            low, high = t.key_range()
-        if low is not None:
-            lines.append(f"Key range: [{low.hex()}, {high.hex() if high else 'end'})")
-        else:
-            low, high = t.key_range()
-        if self.residual is not None and self.where_sql:
-            lines.append(f"Filter: ({self.where_sql})")
-        from .index_plans import shard_lines
-        return lines + shard_lines(node, low, high)
-
-    def _key_bounds(self, params: list) -> tuple[bytes | None, bytes | None]:
-        """The primary-key range of a point or prefix lookup (None: values unknown yet)."""
-        try:
-            values = tuple(e.fn((), params) for e in (self.point or self.prefix or ()))
-        except (IndexError, DsqlError):
-            return None, None
-        low = self.table.key_prefix() + encode_key(values)
-        return low, prefix_end(low)
-
-    def storage_filter(self, params: list) -> tuple:
-        """The pushed predicate with this execution's constants and parameters."""
-        return tuple((op, pos, None if e is None else e.fn((), params))
-                     for op, pos, e in self.pushed)
-
-    async def rows(self, txn, params: list) -> list[tuple[bytes, tuple]]:
-        t = self.table
-        pushed = self.storage_filter(params)
-        if self.point is not None:
-            key = t.row_key(tuple(e.fn((), params) for e in self.point))
-            row = await txn.get(key)
-            found = [] if row is None else [(key, row)]
-            test = row_filter(pushed)
-            if test is not None:
-                found = [(k, r) for k, r in found if test(r)]
-        else:
-            if self.prefix:
-                low = t.key_prefix() + encode_key(tuple(e.fn((), params) for e in self.prefix))
-                high = prefix_end(low)
-            else:
-                low, high = t.key_range()
-            found = await txn.scan(low, high, pushed, self.columns) \
-                if pushed or self.columns is not None else await txn.scan(low, high)
-            # the statement memory bound (54000): what the scan brought into compute
-            check_memory(rows_size(found), limits.statement_memory_max.value)
-        pred = self.residual
-        if pred is None:
-            return found
-        return [(k, r) for k, r in checkpoints(found) if pred(r, params)]
-
-
-def _conjuncts(node: Any) -> list[Any]:
-    if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
-        return [c for a in node.args for c in _conjuncts(a)]
-    return [node] if node is not None else []
-
-
-def _key_equalities(node: Any, table: TableDef, scope: Scope) -> dict[int, Expr]:
-    """pk position → the constant/parameter expression it is compared equal to."""
-    fixed: dict[int, Expr] = {}
-    pk_cols = {col: pos for pos, col in enumerate(table.pk)}
-    for conj in _conjuncts(node):
-        if not (isinstance(conj, ast.A_Expr) and conj.name[-1].sval == "="
-                and conj.kind == 0):
-            continue
-        for col_side, val_side in ((conj.lexpr, conj.rexpr), (conj.rexpr, conj.lexpr)):
-            if not isinstance(col_side, ast.ColumnRef):
-                continue
-            try:
-                col = scope.lookup(col_side.fields)
-            except BindError:
-                continue
-            if col not in pk_cols or isinstance(val_side, ast.ColumnRef):
-                continue
-            try:
-                val = compile_expr(val_side, scope)
-            except DsqlError:
-                continue
-            if not (val.const or val.param is not None):
-                continue
-            col_oid = table.columns[col].type_oid
-            if val.oid not in (T.UNKNOWN, 0) and not _same_family(val.oid, col_oid):
-                continue
-            fixed[pk_cols[col]] = coerce_to(val, col_oid, scope) if val.oid != col_oid \
-                else val
-    return fixed
-
-
-#: column types whose Python values compare in storage as PostgreSQL compares them
-_PUSHABLE_TYPES = T.INTEGER_OIDS | {T.TEXT, T.VARCHAR, T.BOOL, T.DATE, T.TIMESTAMP,
-                                    T.TIMESTAMPTZ}
-_FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def column_comparison(conj: Any, scope: Scope) -> tuple[str, int, Expr] | None:
-    """``column op value`` either way round, the value a constant or a parameter:
-    (the operator as seen from the column, the column's position, the compiled value)."""
-    if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
-            and conj.name[0].sval in _FLIP):
-        return None
-    for col_side, val_side, op in ((conj.lexpr, conj.rexpr, conj.name[0].sval),
-                                   (conj.rexpr, conj.lexpr, _FLIP[conj.name[0].sval])):
-        if not isinstance(col_side, ast.ColumnRef) or isinstance(val_side, ast.ColumnRef):
-            continue
-        try:
-            col = scope.lookup(col_side.fields)
-            val = compile_expr(val_side, scope)
-        except DsqlError:
-            continue
-        if val.const or val.param is not None:
-            return op, col, val
-    return None
-
-
-def _pushable(conj: Any, table: TableDef, scope: Scope) -> tuple[str, int, Expr | None] | None:
-    """``column op constant`` or ``column IS [NOT] NULL`` as a storage predicate term."""
-    if isinstance(conj, ast.NullTest) and isinstance(conj.arg, ast.ColumnRef) \
-            and not conj.argisrow:
-        try:
-            col = scope.lookup(conj.arg.fields)
-        except DsqlError:
-            return None
-        return ("isnull" if conj.nulltesttype == NullTestType.IS_NULL else "notnull", col,
-                None)
-    term = column_comparison(conj, scope)
-    if term is not None:
-        op, col, val = term
-        col_oid = table.columns[col].type_oid
-        if col_oid not in _PUSHABLE_TYPES:
-            return None
-        if val.oid not in (T.UNKNOWN, 0) and not (
-                val.oid == col_oid or (val.oid in T.INTEGER_OIDS and col_oid in T.INTEGER_OIDS)
-                or (val.oid in (T.TEXT, T.VARCHAR) and col_oid in (T.TEXT, T.VARCHAR))):
-            return None
-        if val.oid != col_oid and not (val.oid in T.INTEGER_OIDS and col_oid in T.INTEGER_OIDS):
-            val = coerce_to(val, col_oid, scope)
-        return (op, col, val)
-    return None
-
-
-#: push filters and projections into storage scans (off only to measure: bench_pushdown.py)
-PUSHDOWN = True
-
-
-def plan_pushdown(access: Access, where: Any, scope: Scope) -> Access:
-    """Move the WHERE conjuncts storage can evaluate exactly into ``access.pushed``.
-
-    The residual keeps the others (a row passes when every conjunct is true). Tables
-    whose stored rows are not in column order (altered) keep everything in compute.
-    """
-    table = access.table
-    if where is None or not PUSHDOWN or getattr(table, "altered", False):
-        return access
-    pushed, pushed_sql, rest = [], [], []
-    for conj in _conjuncts(where):
-        term = _pushable(conj, table, scope)
-        if term is None:
-            rest.append(conj)
-        else:
-            pushed.append(term)
-            pushed_sql.append(SqlText(conj))
-    if not pushed:
-        return access
-    access.pushed, access.pushed_sql = pushed, pushed_sql
-    fns = [coerce_to(compile_expr(c, scope), T.BOOL, scope).fn for c in rest]
-    if not fns:
-        access.residual = None
-    elif len(fns) == 1:
-        f = fns[0]
-        access.residual = lambda row, params: f(row, params) is True
-    else:
-        access.residual = lambda row, params: all(f(row, params) is True for f in fns)
-    return access
-
-
-def _referenced_columns(nodes: Any, scope: Scope) -> tuple[int, ...] | None:
-    """Positions of the columns ``nodes`` mention; None when they need every column."""
-    from .query.astwalk import any_node
-    found: set[int] = set()
-    every = False
-
-    def visit(n):
-        nonlocal every
-        if isinstance(n, ast.ColumnRef):
-            if isinstance(n.fields[-1], ast.A_Star):
-                every = True
-            else:
-                try:
-                    found.add(scope.lookup(n.fields))
-                except DsqlError:
-                    every = True
-        return False
-    any_node(nodes, visit)
-    if every or len(found) == len(scope.names):
-        return None
-    return tuple(sorted(found))
-
-
-def _same_family(a: int, b: int) -> bool:
-    ints = T.INTEGER_OIDS
-    texts = {T.TEXT, T.VARCHAR, T.BPCHAR}
-    return a == b or (a in ints and b in ints) or (a in texts and b in texts)
-
-
-def plan_access(table: TableDef, where: Any, scope: Scope, catalog=None) -> Access:
-    """The primary-key path, or a secondary index's when a valid one fixes more
-    leading columns (index_plans.choose_index; ``catalog`` finds the indexes)."""
-    pred = None
-    if where is not None:
-        expr = coerce_to(compile_expr(where, scope), T.BOOL, scope)
-        if expr.oid != T.BOOL:
-            raise DsqlError("argument of WHERE must be type boolean", sqlstate="42804")
-        f = expr.fn
-        pred = lambda row, params: f(row, params) is True  # noqa: E731 - NULL is false
-    access = Access(table, residual=pred)
-    if where is None:
-        return access
-    access.where_sql = SqlText(where)
-    fixed = {} if table.hidden_pk else _key_equalities(where, table, scope)
-    if table.hidden_pk:
-        pass                                  # no declared key: only an index can help
-    elif len(fixed) == len(table.pk):
-        access.point = [fixed[i] for i in range(len(table.pk))]
-    else:
-        leading = []
-        for i in range(len(table.pk)):
-            if i not in fixed:
-                break
-            leading.append(fixed[i])
-        access.prefix = leading or None
-    used = {table.columns[table.pk[i]].name for i in range(len(access.point or access.prefix
-                                                               or ()))}
-    access.key_sql = [SqlText(c) for c in _conjuncts(where)
-                      if isinstance(c, ast.A_Expr) and any(
-                          isinstance(side, ast.ColumnRef) and isinstance(side.fields[-1],
-                                                                         ast.String)
-                          and side.fields[-1].sval in used for side in (c.lexpr, c.rexpr))]
-    if catalog is not None:
-        from .index_plans import choose_index
-        return choose_index(access, where, scope, catalog)
-    return access
+from .sequences import sequence_row
+from .views import view_rows
+from .query.sqltypes import assign, cast, type_modifier
+from .system import (CURRENT_SETTINGS, SystemCatalog, mentions_system, prepare_system_select,
+                     resolve, scan_system)
+from .query import EngineConfig, prepare_select
+from .query import sqltypes as S
+from .indexes import VALID, registry_of_catalog
 
 
 # -- plans --------------------------------------------------------------------
 @dataclass
-class Plan:
-    param_oids: list[int] = field(default_factory=list)
-    columns: list[Column] | None = None
-    is_ddl: bool = False
-    is_dml: bool = False
-    reads_catalog: bool = False
-
-    async def run(self, txn, params: list, session) -> QueryResult:
-        raise NotImplementedError
-
-    def explain(self) -> list[str]:
-        return [type(self).__name__]
-
-
-@dataclass
 class Projection:
-    exprs: list[Expr]
+    exprs: list[RowExpr]
     names: list[str]
 
     typmods: list[int] = field(default_factory=list)     # per column; -1: none
@@ -372,28 +62,8 @@ class Projection:
         return [tuple(f(r, params) for f in fns) for r in rows]
 
 
-def _target_name(target: ast.ResTarget) -> str:
-    if target.name:
-        return target.name
-    val = target.val
-    if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.String):
-        return val.fields[-1].sval
-    if isinstance(val, ast.FuncCall):
-        return val.funcname[-1].sval
-    if isinstance(val, ast.TypeCast):
-        inner = val.arg
-        if isinstance(inner, ast.ColumnRef) and isinstance(inner.fields[-1], ast.String):
-            return inner.fields[-1].sval
-        return type_name_of(val.typeName)
-    return "?column?"
-
-
-def type_name_of(tn: ast.TypeName) -> str:
-    name = tn.names[-1].sval
-    return {"int4": "int4", "int8": "int8", "bool": "bool", "text": "text"}.get(name, name)
-
-
-def projection(targets, scope: Scope, table: TableDef | None = None) -> Projection:
+def projection(targets, scope: RowScope, table: TableDef | None = None,
+               clause: str = "SELECT") -> Projection:
     """The select list over one table's rows; ``table`` gives bare columns their type
     modifier (character(n) output is padded to n)."""
     exprs, names, mods = [], [], []
@@ -406,15 +76,15 @@ def projection(targets, scope: Scope, table: TableDef | None = None) -> Projecti
         val = target.val
         if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star):
             for i, name in enumerate(scope.names):
-                exprs.append(Expr(lambda row, params, i=i: row[i], scope.oids[i]))
+                exprs.append(column_ref(i, scope.oids[i]))
                 names.append(name)
                 mods.append(typmod(i))
             continue
-        expr = compile_expr(val, scope)
+        expr = scope.compile(val, clause)
         if expr.oid == T.UNKNOWN:
-            expr = coerce_to(expr, T.TEXT, scope)
+            expr = scope.coerce(expr, T.TEXT)
         exprs.append(expr)
-        names.append(_target_name(target))
+        names.append(target.name or figure_colname(val))
         if isinstance(val, ast.ColumnRef):
             mods.append(typmod(scope.lookup(val.fields)))
         elif isinstance(val, ast.TypeCast) and expr.oid == T.BPCHAR:
@@ -429,10 +99,10 @@ def _const_int(node: Any, what: str) -> int | None:
         return None
     if isinstance(node, ast.A_Const) and node.isnull:
         return None
-    expr = compile_expr(node, Scope([], []))
+    expr = compile_constant(node)
     if not expr.const:
         raise FeatureNotSupported(f"{what} must be a constant for now")
-    return cast(expr.fn((), []), T.INT8)
+    return cast(expr.value(), T.INT8)
 
 
 def _sort_key(values: list[tuple[Any, bool, bool]]):
@@ -478,7 +148,8 @@ class SelectPlan(Plan):
     access: Access | None = None
     source_filter: Callable | None = None
     output: Projection | None = None
-    order: list[tuple[Expr, bool, bool, bool]] = field(default_factory=list)  # expr, desc, nulls_first, on_output
+    #: (expression, descending, nulls first, evaluated on the output row)
+    order: list[tuple[RowExpr, bool, bool, bool]] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
     for_update: bool = False
@@ -494,7 +165,7 @@ class SelectPlan(Plan):
             if self.for_update:
                 txn.lock(k for k, _ in keyed)
         if len(keyed) > limits.scan_rows_max:
-            raise DsqlError("statement returns too many rows", sqlstate="54000")
+            raise LimitExceeded("statement returns too many rows")
         source = [r for _, r in keyed]
         out = self.output.apply(checkpoints(source), params)
         if self.order:
@@ -527,23 +198,18 @@ class _TxnSource:
         self._system_cache: dict = {}
         self._settings = getattr(session, "settings", None)
         if self._settings is not None:
-            from .system import CURRENT_SETTINGS
             CURRENT_SETTINGS.set(self._settings)
         # ----------------------------------------------------------------------------------
 
     def resolve(self, rangevar) -> TableDef:
-        from .system import resolve      # system catalogs hook
         return resolve(self.catalog, rangevar)
 
     async def scan(self, table: TableDef) -> list[tuple]:
         if table.table_id < 0:           # system catalogs hook: virtual relation
-            from .system import scan_system
             return await scan_system(table, self.txn, self._system_cache, None)
         if table.kind != "r":            # views expand to their query (compute/ddl.py)
-            from .ddl import sequence_row, view_rows
             if table.kind == "S":
                 return [await sequence_row(self.txn, table)]
-            from .query import EngineConfig
             return await view_rows(table, self, EngineConfig(max_rows=limits.scan_rows_max))
         if table.altered:                # rows stored by slot (ALTER TABLE, compute/ddl.py)
             self.txn.uses([table])
@@ -554,7 +220,7 @@ class _TxnSource:
             low, high = table.key_range()
             found = await self.txn.scan(low, high)
         if len(found) > limits.scan_rows_max:
-            raise DsqlError("statement returns too many rows", sqlstate="54000")
+            raise LimitExceeded("statement returns too many rows")
         if self.for_update:
             self.txn.lock(k for k, _ in found)
         return [r for _, r in found]
@@ -580,46 +246,58 @@ class QueryPlan(Plan):
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
     """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
     # -- system catalogs hook (dsql_ray/compute/system): pg_catalog / information_schema
-    from .system import mentions_system, prepare_system_select
     if mentions_system(stmt):
         prepared = prepare_system_select(stmt, catalog, list(param_oids))
         return QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids)
     # ------------------------------------------------------------------------------------
-    try:
+    if _key_aware_select(stmt, catalog):
         return _plan_simple_select(stmt, catalog, param_oids)
-    except UnknownTable:
-        raise
-    except DsqlError:
-        from .query import prepare_select
-        from .system import SystemCatalog    # system catalogs hook: catalog functions
-        prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
-        from .index_plans import engine_index_access     # secondary indexes for the engine
-        return QueryPlan(prepared=prepared, columns=prepared.columns,
-                         param_oids=prepared.param_oids,
-                         index_access=engine_index_access(stmt, prepared, catalog))
+    prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
+    return QueryPlan(prepared=prepared, columns=prepared.columns,
+                     param_oids=prepared.param_oids,
+                     index_access=engine_index_access(stmt, prepared, catalog))
+
+
+def _statement_constant(node: Any) -> bool:
+    """LIMIT/OFFSET the key-aware plan evaluates once: no column, parameter or call."""
+    return node is None or not any_node(node, lambda n: isinstance(
+        n, (ast.ColumnRef, ast.ParamRef, ast.FuncCall, ast.SubLink)))
+
+
+def _key_aware_select(stmt: ast.SelectStmt, catalog) -> bool:
+    """The access-path choice, made before compiling: can the key-aware plan (one table
+    or none, by key, range, index or scan with pushdown) answer it, or does it need the
+    query engine (joins, grouping, sub-queries, aggregates, views, sequences, ...)?"""
+    if stmt.op != 0 or stmt.valuesLists or stmt.withClause or stmt.groupClause \
+            or stmt.havingClause or stmt.distinctClause or stmt.windowClause:
+        return False
+    from_ = stmt.fromClause or ()
+    if len(from_) > 1 or (from_ and not isinstance(from_[0], ast.RangeVar)):
+        return False
+    if needs_engine(stmt.targetList, stmt.whereClause, stmt.sortClause) or not (
+            _statement_constant(stmt.limitCount) and _statement_constant(stmt.limitOffset)):
+        return False
+    table = catalog.resolve(from_[0]) if from_ else None
+    if table is not None and table.kind != "r":      # views, sequences: the engine reads them
+        return False
+    return not (stmt.lockingClause and table is None)
 
 
 def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> SelectPlan:
-    if stmt.op != 0 or stmt.valuesLists or stmt.withClause or stmt.groupClause \
-            or stmt.havingClause or stmt.distinctClause or stmt.windowClause:
-        raise FeatureNotSupported("this form of SELECT is not supported yet")
+    """A read of one table (or none): its access path and pushdown, the projection,
+    ORDER BY, LIMIT and FOR UPDATE, all over one row's expressions."""
     from_ = stmt.fromClause or ()
-    if len(from_) > 1 or (from_ and not isinstance(from_[0], ast.RangeVar)):
-        raise FeatureNotSupported("joins and subqueries in FROM are not supported yet")
     table = catalog.resolve(from_[0]) if from_ else None
-    if table is not None and table.kind != "r":      # views, sequences: the engine reads them
-        raise FeatureNotSupported(f"{table.name} is read by the query engine")
-    scope = Scope(table.column_names if table else [], table.column_oids if table else [],
-                  (from_[0].alias.aliasname if from_ and from_[0].alias else
-                   table.name if table else None), list(param_oids))
+    scope = RowScope(table.column_names if table else [], table.column_oids if table else [],
+                     (from_[0].alias.aliasname if from_ and from_[0].alias else
+                      table.name if table else None), list(param_oids))
     plan = SelectPlan(reads_catalog=False)
     if table is not None:
-        plan.access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
+        plan.access = plan_pushdown(best_access(table, stmt.whereClause, scope, catalog),
                                     stmt.whereClause, scope)
     elif stmt.whereClause is not None:
-        f = coerce_to(compile_expr(stmt.whereClause, scope), T.BOOL, scope).fn
-        plan.source_filter = f
+        plan.source_filter = scope.typed(stmt.whereClause, T.BOOL).fn
     plan.output = projection(stmt.targetList, scope, table)
     for sort in stmt.sortClause or ():
         desc = sort.sortby_dir == SortByDir.SORTBY_DESC
@@ -629,64 +307,58 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
         if isinstance(node, ast.A_Const) and isinstance(node.val, ast.Integer):
             pos = node.val.ival
             if not 1 <= pos <= len(plan.output.exprs):
-                raise BindError(f"ORDER BY position {pos} is not in select list",
-                                sqlstate="42P10")
-            plan.order.append((Expr(lambda r, p, i=pos - 1: r[i], 0), desc, nulls_first, True))
+                raise InvalidColumnReference(f"ORDER BY position {pos} is not in select list")
+            plan.order.append((column_ref(pos - 1, 0), desc, nulls_first, True))
             continue
         if isinstance(node, ast.ColumnRef) and isinstance(node.fields[-1], ast.String) \
                 and node.fields[-1].sval in plan.output.names \
                 and node.fields[-1].sval not in scope.names:
             i = plan.output.names.index(node.fields[-1].sval)
-            plan.order.append((Expr(lambda r, p, i=i: r[i], 0), desc, nulls_first, True))
+            plan.order.append((column_ref(i, 0), desc, nulls_first, True))
             continue
-        plan.order.append((compile_expr(node, scope), desc, nulls_first, False))
+        plan.order.append((scope.compile(node, "ORDER BY"), desc, nulls_first, False))
     plan.limit = _const_int(stmt.limitCount, "LIMIT")
     plan.offset = _const_int(stmt.limitOffset, "OFFSET") or 0
-    if stmt.lockingClause:
-        if table is None:
-            raise FeatureNotSupported("FOR UPDATE needs a table")
-        plan.for_update = True
+    plan.for_update = bool(stmt.lockingClause)
     plan.columns = plan.output.columns()
     plan.param_oids = [o or T.TEXT for o in scope.param_oids]
-    if plan.access is not None and PUSHDOWN and not getattr(table, "altered", False):
+    if plan.access is not None and access_paths.PUSHDOWN and not getattr(table, "altered", False):
         plan.access.columns = _referenced_columns(      # projection pushed to storage
             [stmt.targetList, stmt.whereClause, stmt.sortClause], scope)
     return plan
 
 
 # -- DML ------------------------------------------------------------------------
-def _default_expr(col: ColumnDef, scope: Scope) -> Expr:
+def column_default(col: ColumnDef) -> RowExpr:
     if col.default_sql is None:
-        return const(None, col.type_oid)
-    from pglast import parse_sql
+        return constant(None, col.type_oid)
     node = parse_sql(f"SELECT {col.default_sql}")[0].stmt.targetList[0].val
-    return coerce_to(compile_expr(node, Scope([], [])), col.type_oid)
+    return compile_constant(node, col.type_oid)
 
 
-def _assign(expr: Expr, col: ColumnDef, scope: Scope) -> Expr:
+def _assign(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:
     """An expression stored into a column: the value is cast to the column's type."""
-    expr = coerce_to(expr, col.type_oid, scope)
+    expr = scope.coerce(expr, col.type_oid)
     f, oid, typmod = expr.fn, col.type_oid, col.type_modifier
     if expr.oid != oid:
         if expr.oid in (T.TEXT, T.VARCHAR, T.BPCHAR) \
                 and oid not in (T.TEXT, T.VARCHAR, T.BPCHAR):
-            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
-                            f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
-                            sqlstate="42804",
-                            hint="You will need to rewrite or cast the expression.")
-        expr = Expr(lambda r, p: cast(f(r, p), oid), oid)
+            raise DatatypeMismatch(f'column "{col.name}" is of type {T.OID_TO_NAME.get(oid)} but '
+                                   f"expression is of type {T.OID_TO_NAME.get(expr.oid)}",
+                                   hint="You will need to rewrite or cast the expression.")
+        expr = RowExpr(lambda r, p: cast(f(r, p), oid), oid)
     if typmod < 0:
         return expr
     g = expr.fn                  # varchar(n), char(n), numeric(p, s), timestamp(p)
-    return Expr(lambda r, p: assign(g(r, p), oid, typmod), oid)
+    return RowExpr(lambda r, p: assign(g(r, p), oid, typmod), oid)
 
 
 def check_row(table: TableDef, row: tuple) -> None:
     for col, value in zip(table.columns, row):
         if value is None and col.not_null:
-            raise DsqlError(f'null value in column "{col.name}" of relation "{table.name}" '
-                            "violates not-null constraint", sqlstate="23502",
-                            detail=f"Failing row contains ({_row_text(row)}).")
+            raise NotNullViolation(f'null value in column "{col.name}" of relation "{table.name}" '
+                                   "violates not-null constraint",
+                                   detail=f"Failing row contains ({_row_text(row)}).")
     if table.checks:
         check_constraints(table, row)
 
@@ -698,8 +370,8 @@ def _row_text(row: tuple) -> str:
 def duplicate_key(table: TableDef, row: tuple) -> DsqlError:
     cols = ", ".join(table.columns[i].name for i in table.pk)
     vals = ", ".join(str(row[i]) for i in table.pk)
-    return DsqlError(f'duplicate key value violates unique constraint "{table.name}_pkey"',
-                     sqlstate="23505", detail=f"Key ({cols})=({vals}) already exists.")
+    return UniqueViolation(f'duplicate key value violates unique constraint "{table.name}_pkey"',
+                           detail=f"Key ({cols})=({vals}) already exists.")
 
 
 def new_row_key(table: TableDef, row: tuple) -> bytes:
@@ -740,7 +412,6 @@ class _LocalCatalog:
     """The engine's catalog for one DML statement: its local relations, then the real ones."""
 
     def __init__(self, catalog, local: list[TableDef]):
-        from .system import SystemCatalog    # system catalogs hook
         self._inner = SystemCatalog(catalog)
         self._local = {t.name: t for t in local}
 
@@ -768,7 +439,6 @@ class _LocalSource:
 
 
 def _engine_config(session):
-    from .query import EngineConfig
     txn = getattr(session, "txn", None)
     return EngineConfig(max_rows=limits.scan_rows_max,
                         now=txn.now if txn is not None else None,
@@ -777,14 +447,11 @@ def _engine_config(session):
 
 
 def _prepare(sql: str, catalog, local: list[TableDef], param_oids: list[int]):
-    from pglast import parse_sql
-    from .query import prepare_select
     return prepare_select(parse_sql(sql)[0].stmt, _LocalCatalog(catalog, local),
                           param_oids)
 
 
 def _prepare_node(stmt, catalog, local: list[TableDef], param_oids: list[int]):
-    from .query import prepare_select
     return prepare_select(stmt, _LocalCatalog(catalog, local), param_oids)
 
 
@@ -825,7 +492,6 @@ def _stored_sql(node: Any, col: ColumnDef) -> str:
 
 
 def _typed_node(node: Any, col: ColumnDef) -> Any:
-    from pglast import parse_sql
     if isinstance(node, ast.SetToDefault) or _untyped(node):
         return parse_sql("SELECT " + _stored_sql(node, col))[0].stmt.targetList[0].val
     return node
@@ -837,14 +503,14 @@ _CATEGORY = {**{o: "n" for o in (T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8, T.N
 
 def _converter(col: ColumnDef, oid: int) -> Callable[[Any], Any]:
     """PostgreSQL's assignment cast of a value of type ``oid`` into ``col``; 42804 if none."""
-    from .query import sqltypes as S
     target, typmod = col.type_oid, col.type_modifier
     if oid != target and oid not in (T.UNKNOWN, 0) and target not in _TEXTS:
         a, b = _CATEGORY.get(oid, oid), _CATEGORY.get(target, target)
         if a != b:
-            raise DsqlError(f'column "{col.name}" is of type {T.OID_TO_NAME.get(target)} but '
-                            f"expression is of type {S.type_name(oid)}", sqlstate="42804",
-                            hint="You will need to rewrite or cast the expression.")
+            raise DatatypeMismatch(
+                f'column "{col.name}" is of type {T.OID_TO_NAME.get(target)} but '
+                f"expression is of type {S.type_name(oid)}",
+                hint="You will need to rewrite or cast the expression.")
     if typmod >= 0:
         return lambda v: assign(S.cast(v, target), target, typmod)
     if oid == target:
@@ -860,7 +526,7 @@ class _Returning:
     written row and its FROM rows share an index column the engine joins on.
     """
 
-    def __init__(self, stmt, table: TableDef, alias: str, scope: Scope, catalog,
+    def __init__(self, stmt, table: TableDef, alias: str, scope: RowScope, catalog,
                  param_oids: list[int], force_engine: bool = False,
                  leaves: list[tuple[str, list[Column]]] | None = None):
         targets = _returning_targets(stmt)
@@ -868,14 +534,9 @@ class _Returning:
         self.leaves = leaves or []
         if not targets:
             return
-        if not force_engine:
-            try:
-                self.projection = projection(targets, scope, table)
-                return
-            except UnknownTable:
-                raise
-            except DsqlError:
-                pass
+        if not (force_engine or needs_engine(targets)):
+            self.projection = projection(targets, scope, table, "RETURNING")
+            return
         a = _ident(alias)
         if not self.leaves:
             local = [_local_table(_NEW, table, None, 0)]
@@ -960,7 +621,7 @@ async def _dml_result(tag: str, rows: list[tuple], returning: _Returning | None,
                                                                       params, from_rows))
 
 
-def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: Scope, catalog,
+def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: RowScope, catalog,
                 param_oids: list[int], force_engine: bool = False,
                 leaves: list[tuple[str, list[Column]]] | None = None) -> "Plan":
     """RETURNING, the result shape and the parameter types every DML plan carries."""
@@ -975,34 +636,13 @@ def _finish_dml(plan: "Plan", stmt, table: TableDef, alias: str, scope: Scope, c
     return plan
 
 
-def _table_scope(relation, table: TableDef, param_oids: list[int]) -> Scope:
+def _table_scope(relation, table: TableDef, param_oids: list[int]) -> RowScope:
     alias = relation.alias.aliasname if relation.alias else table.name
-    return Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    return RowScope(table.column_names, table.column_oids, alias, list(param_oids))
 
 
 def _alias(relation, table: TableDef) -> str:
     return relation.alias.aliasname if relation.alias else table.name
-
-
-#: errors of the key-aware compiler that mean "not supported here": the engine plans
-#: the statement instead (any other error is the statement's own and is raised)
-_ENGINE_FALLBACK = frozenset({"0A000", "42883"})
-
-
-def _key_aware(plan_step: Callable[[], Any]) -> Any:
-    """A key-aware planning step, or None when it needs the query engine (its compiler
-    reports 0A000 or 42883); any other error, 42P01 included, is the statement's."""
-    try:
-        return plan_step()
-    except DsqlError as exc:
-        if exc.sqlstate not in _ENGINE_FALLBACK:
-            raise
-        return None
-
-
-def _needs_engine(*nodes) -> bool:
-    from .query.astwalk import any_node
-    return any_node(list(nodes), lambda n: isinstance(n, (ast.SubLink, ast.MultiAssignRef)))
 
 
 # -- INSERT ---------------------------------------------------------------------------
@@ -1052,7 +692,6 @@ class IndexArbiter(Arbiter):
 
 
 def _unique_index_arbiters(table: TableDef, catalog) -> list[Arbiter]:
-    from .indexes import VALID, registry_of_catalog
     reg = registry_of_catalog(catalog) if catalog is not None else None
     out: list[Arbiter] = []
     for d in reg.for_table(table.table_id, states=(VALID,)) if reg is not None else ():
@@ -1072,26 +711,26 @@ def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause,
     if infer is None:
         if clause.action == OnConflictAction.ONCONFLICT_UPDATE:
             raise ParseError("ON CONFLICT DO UPDATE requires inference specification or "
-                             "constraint name", sqlstate="42601",
+                             "constraint name",
                              hint="For example, ON CONFLICT (column_name).")
         return constraints
     if infer.conname:
         for c in constraints:
             if c.name == infer.conname:
                 return [c]
-        raise DsqlError(f'constraint "{infer.conname}" for table "{table.name}" does not '
-                        "exist", sqlstate="42704")
+        raise UndefinedObject(f'constraint "{infer.conname}" for table "{table.name}" does not '
+                              "exist")
     wanted = set()
     for elem in infer.indexElems or ():
         if not isinstance(elem, ast.IndexElem) or elem.name is None:
             raise FeatureNotSupported("ON CONFLICT on expressions is not supported")
         if elem.name not in table.column_names:
-            raise BindError(f'column "{elem.name}" does not exist', sqlstate="42703")
+            raise UndefinedColumn(f'column "{elem.name}" does not exist')
         wanted.add(table.column_names.index(elem.name))
     matching = [c for c in constraints if set(c.columns) == wanted]
     if not matching:
-        raise DsqlError("there is no unique or exclusion constraint matching the ON "
-                        "CONFLICT specification", sqlstate="42P10")
+        raise InvalidColumnReference("there is no unique or exclusion constraint matching the ON "
+                                     "CONFLICT specification")
     return matching
 
 
@@ -1112,12 +751,11 @@ def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog
     values = []
     for target in clause.targetList:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if pos in oc.positions:
-            raise ParseError(f'multiple assignments to same column "{target.name}"',
-                             sqlstate="42601")
+            raise ParseError(f'multiple assignments to same column "{target.name}"')
         oc.positions.append(pos)
         val = target.val
         if isinstance(val, ast.MultiAssignRef):
@@ -1141,11 +779,11 @@ def _plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog
 @dataclass
 class InsertPlan(Plan):
     table: TableDef | None = None
-    rows: list[list[Expr]] = field(default_factory=list)   # key-aware VALUES
+    rows: list[list[RowExpr]] = field(default_factory=list)   # key-aware VALUES
     source: Any = None                  # else an engine select producing the values
     positions: list[int] = field(default_factory=list)
     converters: list[Callable] = field(default_factory=list)
-    defaults: list[Expr] = field(default_factory=list)
+    defaults: list[RowExpr] = field(default_factory=list)
     on_conflict: OnConflict | None = None
     returning: _Returning | None = None
 
@@ -1203,10 +841,11 @@ class InsertPlan(Plan):
             if oc.update is None:
                 continue                                   # DO NOTHING
             if mine:
-                raise DsqlError("ON CONFLICT DO UPDATE command cannot affect row a second "
-                                "time", sqlstate="21000",
-                                hint="Ensure that no rows proposed for insertion within the "
-                                     "same command have duplicate constrained values.")
+                raise CardinalityViolation(
+                    "ON CONFLICT DO UPDATE command cannot affect row a second "
+                    "time",
+                    hint="Ensure that no rows proposed for insertion within the "
+                    "same command have duplicate constrained values.")
             claimed.update(ck)
             out.append(len(updates))
             updates.append((hit[0], hit[1], row))
@@ -1251,12 +890,11 @@ def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
     positions = []
     for target in stmt.cols:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if pos in positions:
-            raise ParseError(f'column "{target.name}" specified more than once',
-                             sqlstate="42701")
+            raise DuplicateColumn(f'column "{target.name}" specified more than once')
         positions.append(pos)
     return positions
 
@@ -1264,39 +902,37 @@ def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
 def _check_width(n: int, positions: list[int], explicit: bool = True) -> list[int]:
     """The target positions ``n`` values fill; without a column list, the first n."""
     if n > len(positions):
-        raise ParseError("INSERT has more expressions than target columns", sqlstate="42601")
+        raise ParseError("INSERT has more expressions than target columns")
     if n < len(positions):
         if not explicit:
             return positions[:n]
-        raise ParseError("INSERT has more target columns than expressions", sqlstate="42601")
+        raise ParseError("INSERT has more target columns than expressions")
     return positions
 
 
 def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertPlan:
     table = catalog.resolve(stmt.relation)
     alias = _alias(stmt.relation, table)
-    scope = Scope(table.column_names, table.column_oids, alias, list(param_oids))
+    scope = RowScope(table.column_names, table.column_oids, alias, list(param_oids))
     positions = _insert_positions(stmt, table)
-    empty = Scope([], [], None, scope.param_oids)
+    empty = RowScope((), (), None, scope.param_oids)
     sel = stmt.selectStmt
     plan = InsertPlan(table=table, positions=positions)
-    engine = sel is not None and not sel.valuesLists or stmt.withClause is not None
-    if sel is not None and sel.valuesLists and not engine:
-        plan.rows = _key_aware(lambda: _plan_values(sel.valuesLists, table, positions, empty,
-                                                    bool(stmt.cols)))
-        engine = plan.rows is None
+    engine = sel is not None and not sel.valuesLists or stmt.withClause is not None or \
+        sel is not None and needs_engine(sel.valuesLists)
+    if sel is not None and not engine:
+        plan.rows = _plan_values(sel.valuesLists, table, positions, empty, bool(stmt.cols))
     elif sel is None:                   # DEFAULT VALUES
-        plan.rows = [[_default_expr(c, empty) for c in table.columns]]
+        plan.rows = [[column_default(c) for c in table.columns]]
     oids = list(empty.param_oids)
     if engine:
         plan.source = _plan_insert_select(stmt, table, positions, catalog, oids)
         plan.converters = [_converter(table.columns[p], c.type_oid)
                            for p, c in zip(positions, plan.source.columns)]
-        plan.defaults = [_default_expr(c, Scope([], [])) for c in table.columns]
+        plan.defaults = [column_default(c) for c in table.columns]
     if stmt.onConflictClause is not None:
         plan.on_conflict = _plan_on_conflict(stmt, table, alias, catalog, oids)
-    return _finish_dml(plan, stmt, table, alias, scope, catalog, oids,
-                       force_engine=_needs_engine(_returning_targets(stmt)))
+    return _finish_dml(plan, stmt, table, alias, scope, catalog, oids)
 
 
 def _returning_targets(stmt) -> Any:
@@ -1304,18 +940,18 @@ def _returning_targets(stmt) -> Any:
     return clause.exprs if clause is not None else getattr(stmt, "returningList", None)
 
 
-def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Scope,
+def _plan_values(values_lists, table: TableDef, positions: list[int], empty: RowScope,
                  explicit: bool):
     rows = []
     for values in values_lists:
         if len(values) != len(values_lists[0]):
-            raise ParseError("VALUES lists must all be the same length", sqlstate="42601")
+            raise ParseError("VALUES lists must all be the same length")
         positions = _check_width(len(values), positions, explicit)
-        exprs = [_default_expr(c, empty) for c in table.columns]
+        exprs = [column_default(c) for c in table.columns]
         for pos, node in zip(positions, values):
             col = table.columns[pos]
-            exprs[pos] = _default_expr(col, empty) if isinstance(node, ast.SetToDefault) \
-                else _assign(compile_expr(node, empty), col, empty)
+            exprs[pos] = column_default(col) if isinstance(node, ast.SetToDefault) \
+                else _assign(empty.compile(node, "VALUES"), col, empty)
         rows.append(exprs)
     return rows
 
@@ -1323,15 +959,13 @@ def _plan_values(values_lists, table: TableDef, positions: list[int], empty: Sco
 def _plan_insert_select(stmt: ast.InsertStmt, table: TableDef, positions: list[int],
                         catalog, param_oids: list[int]):
     """The engine select whose rows are inserted; untyped values take the column's type."""
-    import copy
     sel = copy.deepcopy(stmt.selectStmt)
     explicit = bool(stmt.cols)
     cols = [table.columns[p] for p in positions]
     if sel.valuesLists:
         for values in sel.valuesLists:
             if len(values) != len(sel.valuesLists[0]):
-                raise ParseError("VALUES lists must all be the same length",
-                                 sqlstate="42601")
+                raise ParseError("VALUES lists must all be the same length")
             _check_width(len(values), positions, explicit)
         sel.valuesLists = tuple(tuple(_typed_node(v, c) for v, c in zip(values, cols))
                                 for values in sel.valuesLists)
@@ -1377,7 +1011,7 @@ async def _target_rows(txn, table: TableDef) -> list[tuple]:
     low, high = table.key_range()
     found = await txn.scan(low, high)
     if len(found) > limits.scan_rows_max:
-        raise DsqlError("statement returns too many rows", sqlstate="54000")
+        raise LimitExceeded("statement returns too many rows")
     return [row + (key,) for key, row in found]
 
 
@@ -1427,7 +1061,7 @@ def _split_from(extras: tuple, leaves: list[tuple[str, list[Column]]]) -> tuple:
 @dataclass
 class UpdatePlan(Plan):
     access: Access | None = None
-    assignments: list[tuple[int, Expr]] = field(default_factory=list)
+    assignments: list[tuple[int, RowExpr]] = field(default_factory=list)
     matches: Any = None                 # engine path: key, old row, new values, FROM rows
     table: TableDef | None = None
     positions: list[int] = field(default_factory=list)
@@ -1473,12 +1107,11 @@ def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]
     out: list[tuple[int, Any]] = []
     for target in stmt.targetList:
         if target.name not in table.column_names:
-            raise BindError(f'column "{target.name}" of relation "{table.name}" does not '
-                            "exist", sqlstate="42703")
+            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
+                                  "exist")
         pos = table.column_names.index(target.name)
         if any(p == pos for p, _ in out):
-            raise ParseError(f'multiple assignments to same column "{target.name}"',
-                             sqlstate="42601")
+            raise ParseError(f'multiple assignments to same column "{target.name}"')
         val = target.val
         if isinstance(val, ast.MultiAssignRef):
             val = _multi_assign_part(val)
@@ -1488,13 +1121,10 @@ def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]
 
 def _multi_assign_part(ref: ast.MultiAssignRef) -> Any:
     """Column ``colno`` of ``SET (a, b) = (row | sub-select)`` as a value of its own."""
-    import copy
-    from pglast import parse_sql
     src = ref.source
     if isinstance(src, ast.RowExpr):
         if len(src.args) != ref.ncolumns:
-            raise ParseError("number of columns does not match number of values",
-                             sqlstate="42601")
+            raise ParseError("number of columns does not match number of values")
         return src.args[ref.colno - 1]
     sub = src.subselect if isinstance(src, ast.SubLink) else None
     if sub is None or sub.op != 0 or any(
@@ -1502,8 +1132,7 @@ def _multi_assign_part(ref: ast.MultiAssignRef) -> Any:
             for t in sub.targetList or ()):
         raise FeatureNotSupported("this form of SET (columns) = ... is not supported")
     if len(sub.targetList) != ref.ncolumns:
-        raise ParseError("number of columns does not match number of values",
-                         sqlstate="42601")
+        raise ParseError("number of columns does not match number of values")
     one = copy.deepcopy(sub)     # the sub-select once per column: same rows, same errors
     one.targetList = (sub.targetList[ref.colno - 1],)
     return parse_sql(f"SELECT ({_sql(one)})")[0].stmt.targetList[0].val
@@ -1515,24 +1144,18 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     scope = _table_scope(stmt.relation, table, param_oids)
     targets = _set_targets(stmt, table)
     engine = bool(stmt.fromClause) or stmt.withClause is not None or \
-        _needs_engine(stmt.whereClause, [v for _, v in targets])
+        needs_engine(stmt.whereClause, [v for _, v in targets])
     if not engine:
-        def key_aware() -> UpdatePlan:
-            assignments = []
-            for pos, node in targets:
-                col = table.columns[pos]
-                expr = _default_expr(col, scope) if isinstance(node, ast.SetToDefault) \
-                    else _assign(compile_expr(node, scope), col, scope)
-                assignments.append((pos, expr))
-            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
-                                   stmt.whereClause, scope)
-            plan = UpdatePlan(access=access, assignments=assignments, table=table)
-            return _finish_dml(plan, stmt, table, alias, scope, catalog,
-                               list(scope.param_oids),
-                               force_engine=_needs_engine(_returning_targets(stmt)))
-        plan = _key_aware(key_aware)
-        if plan is not None:
-            return plan
+        assignments = []
+        for pos, node in targets:
+            col = table.columns[pos]
+            expr = column_default(col) if isinstance(node, ast.SetToDefault) \
+                else _assign(scope.compile(node, "UPDATE"), col, scope)
+            assignments.append((pos, expr))
+        access = plan_pushdown(best_access(table, stmt.whereClause, scope, catalog),
+                               stmt.whereClause, scope)
+        plan = UpdatePlan(access=access, assignments=assignments, table=table)
+        return _finish_dml(plan, stmt, table, alias, scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.fromClause, catalog, oids)
     extra = [_stored_sql(node, table.columns[pos]) for pos, node in targets] + \
@@ -1544,7 +1167,7 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     plan = UpdatePlan(matches=prepared, table=table, positions=[p for p, _ in targets],
                       converters=[_converter(table.columns[p], c.type_oid) for (p, _), c
                                   in zip(targets, prepared.columns[n:])], leaves=leaves)
-    return _finish_dml(plan, stmt, table, alias, Scope([], [], alias, []), catalog, oids,
+    return _finish_dml(plan, stmt, table, alias, RowScope((), (), alias, []), catalog, oids,
                        force_engine=True, leaves=leaves)
 
 
@@ -1580,17 +1203,12 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
     alias = _alias(stmt.relation, table)
     scope = _table_scope(stmt.relation, table, param_oids)
     engine = bool(stmt.usingClause) or stmt.withClause is not None or \
-        _needs_engine(stmt.whereClause)
+        needs_engine(stmt.whereClause)
     if not engine:
-        def key_aware() -> DeletePlan:
-            access = plan_pushdown(plan_access(table, stmt.whereClause, scope, catalog),
-                                   stmt.whereClause, scope)
-            return _finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
-                               scope, catalog, list(scope.param_oids),
-                               force_engine=_needs_engine(_returning_targets(stmt)))
-        plan = _key_aware(key_aware)
-        if plan is not None:
-            return plan
+        access = plan_pushdown(best_access(table, stmt.whereClause, scope, catalog),
+                               stmt.whereClause, scope)
+        return _finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
+                           scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = _plan_leaves(stmt, stmt.usingClause, catalog, oids)
     prepared = _prepare(_matches_sql(stmt, table, alias,
@@ -1599,38 +1217,7 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
                         [_local_table(_TARGET, table, _KEY_COL, T.BYTEA)], oids)
     oids[:] = prepared.param_oids
     return _finish_dml(DeletePlan(matches=prepared, table=table, leaves=leaves), stmt, table,
-                       alias, Scope([], [], alias, []), catalog, oids, force_engine=True,
+                       alias, RowScope((), (), alias, []), catalog, oids, force_engine=True,
                        leaves=leaves)
 
 
-# -- DDL: compute/ddl.py --------------------------------------------------------
-from .ddl import (DDL_PLANNERS, CreateTablePlan, DropTablePlan,  # noqa: E402,F401
-                  check_constraints, plan_create_table, plan_drop)
-
-PLANNERS = {
-    ast.SelectStmt: plan_select,
-    ast.InsertStmt: plan_insert,
-    ast.UpdateStmt: plan_update,
-    ast.DeleteStmt: plan_delete,
-    **DDL_PLANNERS,
-}
-
-
-# -- secondary indexes, CALL sys.wait_for_job, EXPLAIN (compute/index_plans.py) ----------------
-def _index_planner(name: str) -> Callable:
-    def plan(stmt, catalog, param_oids):
-        from . import index_plans
-        return getattr(index_plans, name)(stmt, catalog, param_oids)
-    return plan
-
-
-def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
-    if stmt.removeType.name == "OBJECT_INDEX":
-        return _index_planner("plan_drop_index")(stmt, catalog, param_oids)
-    return DDL_PLANNERS[ast.DropStmt](stmt, catalog, param_oids)
-
-
-PLANNERS.update({ast.IndexStmt: _index_planner("plan_create_index"),
-                 ast.CallStmt: _index_planner("plan_call"),
-                 ast.ExplainStmt: _index_planner("plan_explain"),
-                 ast.DropStmt: _plan_drop_any})

@@ -17,17 +17,21 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
 from pglast.stream import RawStream
 
-from ..errors import DsqlError, FeatureNotSupported, TransactionAborted
+from ..errors import (DsqlError, FeatureNotSupported, ParseError, SerializationFailure,
+                      TransactionAborted, UndefinedObject, WrongObjectType)
 from . import types as T
 from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
-from .expr import SERVER_VERSION
 from .parse import parse
-from .ddl import (CURRENT_SESSION, SequenceNeeded, check_insert_identity,
-                  check_update_identity, satisfy)
-from .planner import PLANNERS, InsertPlan, Plan, UnknownTable
+from .context import CURRENT_SESSION
+from .ddl import check_insert_identity, check_update_identity
+from .catalog import UnknownTable
+from .plan import Plan, result_column
+from .planner import InsertPlan
 from .result import PreparedInfo, QueryResult
+from .sequences import SequenceNeeded, satisfy
+from .statements import PLANNERS
 from .txn import Transaction
-from .values import cast
+from .query.sqltypes import cast
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +119,7 @@ class Session:
         #: set by the host: raises to stop a long statement (a CancelRequest arrived)
         self.interrupt: Callable[[], None] | None = None
         self.settings: dict[str, str] = {
-            "server_version": SERVER_VERSION, "server_encoding": "UTF8",
+            "server_version": T.SERVER_VERSION, "server_encoding": "UTF8",
             "client_encoding": "UTF8", "DateStyle": "ISO, MDY", "TimeZone": "UTC",
             "integer_datetimes": "on", "standard_conforming_strings": "on",
             "IntervalStyle": "postgres", "is_superuser": "on" if user == "admin" else "off",
@@ -169,8 +173,7 @@ class Session:
     async def prepare(self, sql: str, param_type_oids: Sequence[int]) -> PreparedInfo:
         stmts = parse(sql)
         if len(stmts) > 1:
-            raise DsqlError("cannot insert multiple commands into a prepared statement",
-                            sqlstate="42601")
+            raise ParseError("cannot insert multiple commands into a prepared statement")
         if not stmts:
             return PreparedInfo(list(param_type_oids), None)
         node, text = stmts[0]
@@ -277,7 +280,7 @@ class Session:
                         self.sequence_reuse[sid] = taken + self.sequence_reuse.get(sid, [])
                     self.sequence_taken = {}
                     await satisfy(self, need)
-            raise DsqlError("could not allocate sequence values", sqlstate="40001")
+            raise SerializationFailure("could not allocate sequence values")
         finally:
             self.sequence_effects.clear()
             self.sequence_taken, self.sequence_reuse = {}, {}
@@ -354,7 +357,7 @@ class Session:
                 table = catalog.resolve(node.relation, self.search_path())
             if table.kind != "r":
                 kind = {"v": "view", "S": "sequence"}.get(table.kind, "relation")
-                raise DsqlError(f'cannot copy to {kind} "{table.name}"', sqlstate="42809")
+                raise WrongObjectType(f'cannot copy to {kind} "{table.name}"')
 
             async def insert(rows: list[list]) -> None:
                 await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True), txn, [])
@@ -470,11 +473,9 @@ class Session:
         return QueryResult("SET")
 
     def _show(self, name: str) -> QueryResult:
-        from .planner import result_column
         lowered = {k.lower(): v for k, v in self.settings.items()}
         if name.lower() not in lowered:
-            raise DsqlError(f'unrecognized configuration parameter "{name}"',
-                            sqlstate="42704")
+            raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
         return QueryResult("SHOW", [result_column(name, T.TEXT)], [(lowered[name.lower()],)])
 
 

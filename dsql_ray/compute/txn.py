@@ -18,6 +18,8 @@ from typing import Any, Iterable
 from .. import limits
 from .indexes import maintain, row_table_id
 from .interrupt import interruptible
+from .catalog import schema_key
+from ..storage.mvcc import row_filter, row_projection
 
 _MISSING = object()
 
@@ -52,7 +54,6 @@ class Transaction:
 
     def uses(self, tables: Iterable[Any]) -> None:
         """Note relations a statement resolved: their schema marker, their row layout."""
-        from .catalog import schema_key
         for t in tables:
             if t.table_id > 0:
                 self.schema_reads.add(schema_key(t.table_id))
@@ -95,7 +96,6 @@ class Transaction:
         t = self.layouts.get(low[:8]) if self.layouts else None
         if t is not None and (pred or columns is not None):
             # rows stored by slot (ALTER TABLE): filter here, on rows in column order
-            from ..storage.mvcc import row_filter, row_projection
             test, project = row_filter(pred), row_projection(columns)
             return [(k, v if project is None else project(v))
                     for k, v in await self.scan(low, high) if test is None or test(v)]
@@ -104,7 +104,6 @@ class Transaction:
                 if k >= low and (high is None or k < high)}
         if mine:
             if pred or columns is not None:
-                from ..storage.mvcc import row_filter, row_projection
                 test, project = row_filter(pred), row_projection(columns)
                 mine = {k: None if v is None or (test is not None and not test(v))
                         else (v if project is None else project(v))

@@ -36,3 +36,8 @@ TYPE_SIZE: dict[int, int] = {BOOL: 1, INT2: 2, INT4: 4, INT8: 8, FLOAT4: 4, FLOA
                              INTERVAL: 16, UUID: 16}
 
 INTEGER_OIDS = frozenset({INT2, INT4, INT8})
+
+#: the PostgreSQL version the server reports (server_version, version())
+SERVER_VERSION = "16.9"
+SERVER_VERSION_STRING = (f"PostgreSQL {SERVER_VERSION} (dsql-ray) on x86_64-pc-linux-gnu, "
+                         "compiled by gcc, 64-bit")

@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from ..compute.result import Column
 from ..compute.query.sqltypes import array_items
-from ..compute.values import bytea_input, cast
+from ..compute.query.sqltypes import bytea_input, cast
 from ..compute.types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8,
                              INTERVAL, JSON, JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME,
                              TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from pglast import ast
 
-from ...errors import DsqlError
+from ...errors import UndefinedParameter
 from .. import types as T
 from ..catalog import TableDef
 from ..result import Column, QueryResult
@@ -57,7 +57,7 @@ class PreparedSelect:
                 RunState(config, {}).check_rows(len(rows))
             tables[t.table_id] = rows if isinstance(rows, list) else list(rows)
         if len(params) < len(self.param_oids):
-            raise DsqlError(f"there is no parameter ${len(params) + 1}", sqlstate="42P02")
+            raise UndefinedParameter(f"there is no parameter ${len(params) + 1}")
         run = RunState(config, tables)
         if config.max_bytes is not None:     # the statement's memory bound (54000)
             run.base_bytes = sum(rows_size(rows) for rows in tables.values())

@@ -5,10 +5,11 @@ import decimal
 from dataclasses import dataclass, field
 from typing import Any
 
-from ...errors import DsqlError
+from ...errors import FeatureNotSupported
 from .. import types as T
 from . import sqltypes as S
 from .runtime import Expr, hashable, sort_rows
+from .functions import no_function
 
 AGGREGATES = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every",
                         "string_agg", "array_agg"})
@@ -17,7 +18,6 @@ WINDOW_ONLY = frozenset({"row_number", "rank", "dense_rank", "percent_rank", "cu
 
 
 def agg_result_type(name: str, args: list[Expr]) -> int:
-    from .functions import no_function
     if name == "count":
         return T.INT8
     oid = args[0].oid if args else 0
@@ -235,7 +235,7 @@ class AggSpec:
         elif n == "array_agg":
             acc = ArrayAgg()
         else:
-            raise DsqlError(f"aggregate {n} is not supported", sqlstate="0A000")
+            raise FeatureNotSupported(f"aggregate {n} is not supported")
         return Distinct(acc) if self.distinct else acc
 
     def compute(self, rows: list[tuple], env) -> Any:

@@ -1,9 +1,27 @@
 """Searching pglast parse trees."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from pglast import ast
+
+
+def nodes(root: Any) -> Iterator[ast.Node]:
+    """Every node under ``root`` (lists and tuples included), parents before children,
+    in source order."""
+    if isinstance(root, ast.Node):
+        yield root
+        for attr in root:
+            yield from nodes(getattr(root, attr))
+    elif isinstance(root, (tuple, list)):
+        for x in root:
+            yield from nodes(x)
+
+
+def column_refs(root: Any) -> Iterator[ast.ColumnRef]:
+    """The column references under ``root`` whose last field is a name (not ``*``)."""
+    return (n for n in nodes(root)
+            if isinstance(n, ast.ColumnRef) and isinstance(n.fields[-1], ast.String))
 
 
 def any_node(root: Any, match: Callable[[ast.Node], bool]) -> bool:

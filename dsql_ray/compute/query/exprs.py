@@ -21,7 +21,9 @@ from pglast import ast
 from pglast.enums import (A_Expr_Kind, BoolExprType, BoolTestType, MinMaxOp, NullTestType,
                           SQLValueFunctionOp, SubLinkType)
 
-from ...errors import DsqlError, FeatureNotSupported
+from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, DsqlError,
+                       FeatureNotSupported, GroupingError, ParseError, UndefinedFunction,
+                       UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
@@ -29,6 +31,7 @@ from .functions import FUNCTIONS, no_function
 from .jsonops import json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
+from pglast.enums import SortByDir, SortByNulls
 
 _COMPARE = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operator.lt,
             ">": operator.gt, "<=": operator.le, ">=": operator.ge}
@@ -46,7 +49,7 @@ def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
     name = aliases.get(name, name)
     oid = T.NAME_TO_OID.get(name)
     if oid is None:
-        raise DsqlError(f'type "{name}" does not exist', sqlstate="42704")
+        raise UndefinedObject(f'type "{name}" does not exist')
     typmod = None
     if tn.typmods:
         mods = []
@@ -324,8 +327,7 @@ class ExprCompiler:
         if e.oid == oid and typmod is None:
             return e
         if not S.can_cast(e.oid, oid):
-            raise DsqlError(f"cannot cast type {S.type_name(e.oid)} to {S.type_name(oid)}",
-                            sqlstate="42846")
+            raise CannotCoerce(f"cannot cast type {S.type_name(e.oid)} to {S.type_name(oid)}")
         if e.const:
             return Expr(lambda row, env, v=S.cast(e.value(), oid, typmod): v, oid, True,
                         typmod=typmod)
@@ -357,8 +359,8 @@ class ExprCompiler:
     def boolean(self, node: Any, what: str) -> Expr:
         e = self.coerce(self.compile(node), T.BOOL)
         if e.oid != T.BOOL:
-            raise DsqlError(f"argument of {what} must be type boolean, not type "
-                            f"{S.type_name(e.oid)}", sqlstate="42804")
+            raise DatatypeMismatch(f"argument of {what} must be type boolean, not type "
+                                   f"{S.type_name(e.oid)}")
         return e
 
     # -- dispatch -----------------------------------------------------------------------------
@@ -413,9 +415,8 @@ class ExprCompiler:
                     and i not in g.group_offsets and not self._functionally_dependent(i):
                 entry = s.entry_of(i)
                 qual = f"{entry.alias}." if entry is not None and entry.alias else ""
-                raise DsqlError(f'column "{qual}{s.names[i]}" must appear in the GROUP BY '
-                                "clause or be used in an aggregate function",
-                                sqlstate="42803")
+                raise GroupingError(f'column "{qual}{s.names[i]}" must appear in the GROUP BY '
+                                    "clause or be used in an aggregate function")
             return Expr(lambda row, env: row[i], oid, typmod=char_length(s, i, oid))
         level = s.level
         return Expr(lambda row, env: env.outer[level][i], oid)
@@ -487,8 +488,8 @@ class ExprCompiler:
     def _no_operator(self, op, left: Expr | None, right: Expr) -> DsqlError:
         sig = (f"{S.type_name(left.oid)} " if left is not None else "") + \
             f"{op} {S.type_name(right.oid)}"
-        return DsqlError(f"operator does not exist: {sig}", sqlstate="42883",
-                         hint="No operator matches the given name and argument types. You "
+        return UndefinedFunction(f"operator does not exist: {sig}",
+                                 hint="No operator matches the given name and argument types. You "
                               "might need to add explicit type casts.")
 
     def prefix(self, op: str, arg: Expr) -> Expr:
@@ -526,6 +527,11 @@ class ExprCompiler:
             if cl == "D" and left.oid != right.oid:
                 oid = S.common_type([left.oid, right.oid])
                 left, right = self.cast(left, oid), self.cast(right, oid)
+            elif cl == "N" and left.oid != right.oid and \
+                    {left.oid, right.oid} & {T.FLOAT4, T.FLOAT8}:
+                # numeric vs float compares as float8, as PostgreSQL does (0.1 = 0.1::float8)
+                left, right = (self.coerce_numeric(left, T.FLOAT8),
+                               self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
         if op == "||":
             if S.category(left.oid) in ("S", "X") or S.category(right.oid) in ("S", "X"):
@@ -882,17 +888,17 @@ class ExprCompiler:
     def _c_FuncCall(self, node: ast.FuncCall) -> Expr:
         name = node.funcname[-1].sval.lower()
         if len(node.funcname) > 1 and node.funcname[0].sval not in ("pg_catalog",):
-            raise DsqlError(f"function {'.'.join(n.sval for n in node.funcname)}() does not "
-                            "exist", sqlstate="42883")
+            raise UndefinedFunction(
+                f"function {'.'.join(n.sval for n in node.funcname)}() does not "
+                "exist")
         if node.over is not None:
             return self._window_call(node, name)
         if name in WINDOW_ONLY:
-            raise DsqlError(f"window function {name} requires an OVER clause",
-                            sqlstate="42809")
+            raise WrongObjectType(f"window function {name} requires an OVER clause")
         if name in AGGREGATES:
             return self._agg_call(node, name)
         if node.agg_star or node.agg_distinct or node.agg_order or node.agg_filter:
-            raise DsqlError(f"{name} is not an aggregate function", sqlstate="42809")
+            raise WrongObjectType(f"{name} is not an aggregate function")
         resolver = FUNCTIONS.get(name)
         args = [self.compile(a) for a in node.args or ()]
         if resolver is None:
@@ -902,17 +908,16 @@ class ExprCompiler:
     def _agg_call(self, node: ast.FuncCall, name: str) -> Expr:
         g = self.grouping
         if g is None:
-            raise DsqlError(f"aggregate functions are not allowed in {self.clause}",
-                            sqlstate="42803")
+            raise GroupingError(f"aggregate functions are not allowed in {self.clause}")
         if self._in_agg:
-            raise DsqlError("aggregate function calls cannot be nested", sqlstate="42803")
+            raise GroupingError("aggregate function calls cannot be nested")
         self._in_agg = True
         try:
             args = [self.compile(a) for a in node.args or ()]
             if node.agg_star:
                 if name != "count":
-                    raise DsqlError(f"{name}(*) must be used to call a parameterless "
-                                    "aggregate function", sqlstate="42809")
+                    raise WrongObjectType(f"{name}(*) must be used to call a parameterless "
+                                          "aggregate function")
             elif name == "count" and len(args) != 1:
                 raise no_function(name, args)
             if name == "string_agg":
@@ -934,7 +939,6 @@ class ExprCompiler:
         return Expr(lambda row, env: row[slot], oid)
 
     def sort_key(self, sortby: ast.SortBy) -> tuple[Expr, bool, bool]:
-        from pglast.enums import SortByDir, SortByNulls
         if sortby.useOp:
             raise FeatureNotSupported("ORDER BY ... USING is not supported")
         e = self.to_output(self.compile(sortby.node))
@@ -946,21 +950,19 @@ class ExprCompiler:
     def _window_call(self, node: ast.FuncCall, name: str) -> Expr:
         w = self.windows
         if w is None:
-            raise DsqlError(f"window functions are not allowed in {self.clause}",
-                            sqlstate="42P20")
+            raise WindowingError(f"window functions are not allowed in {self.clause}")
         if self._in_agg:
-            raise DsqlError("aggregate function calls cannot contain window function calls",
-                            sqlstate="42803")
+            raise GroupingError("aggregate function calls cannot contain window function calls")
         if self._in_window:
-            raise DsqlError("window function calls cannot be nested", sqlstate="42P20")
+            raise WindowingError("window function calls cannot be nested")
         over = node.over
         if over.name and not (over.partitionClause or over.orderClause):
             if over.name not in w.named:
-                raise DsqlError(f'window "{over.name}" does not exist', sqlstate="42704")
+                raise UndefinedObject(f'window "{over.name}" does not exist')
             over = w.named[over.name]
         elif over.refname:
             if over.refname not in w.named:
-                raise DsqlError(f'window "{over.refname}" does not exist', sqlstate="42704")
+                raise UndefinedObject(f'window "{over.refname}" does not exist')
             base = w.named[over.refname]
             over = ast.WindowDef(partitionClause=base.partitionClause,
                                  orderClause=over.orderClause or base.orderClause,
@@ -1042,19 +1044,20 @@ class ExprCompiler:
         ncols = len(rel.columns)
         if kind == SubLinkType.EXPR_SUBLINK:
             if ncols != 1:
-                raise DsqlError("subquery must return only one column", sqlstate="42601")
+                raise ParseError("subquery must return only one column")
             oid = rel.columns[0].oid
 
             def scalar(row, env):
                 rows = run(row, env)
                 if len(rows) > 1:
-                    raise DsqlError("more than one row returned by a subquery used as an "
-                                    "expression", sqlstate="21000")
+                    raise CardinalityViolation(
+                        "more than one row returned by a subquery used as an "
+                        "expression")
                 return rows[0][0] if rows else None
             return Expr(scalar, oid)
         if kind == SubLinkType.ARRAY_SUBLINK:
             if ncols != 1:
-                raise DsqlError("subquery must return only one column", sqlstate="42601")
+                raise ParseError("subquery must return only one column")
             arr = S.ARRAY_OF.get(rel.columns[0].oid)
             if arr is None:
                 raise FeatureNotSupported("ARRAY() of this type is not supported")
@@ -1067,8 +1070,8 @@ class ExprCompiler:
             else:
                 lefts = [self.compile(node.testexpr)]
             if len(lefts) != ncols:
-                raise DsqlError("subquery has too " + ("many" if ncols > len(lefts) else "few")
-                                + " columns", sqlstate="42601")
+                raise ParseError("subquery has too " + ("many" if ncols > len(lefts) else "few")
+                                 + " columns")
             lcells = [[None] for _ in lefts]
             rcells = [[None] for _ in lefts]
             cmps = []

@@ -9,9 +9,12 @@ import datetime as dt
 import decimal
 import hashlib
 import math
+import random
 from typing import Any, Callable
 
-from ...errors import DsqlError
+from ...errors import (DivisionByZero, DsqlError, InvalidArgumentForLogarithm,
+                       InvalidArgumentForPowerFunction, InvalidParameterValue, NumericOutOfRange,
+                       UndefinedFunction)
 from .. import types as T
 from . import sqltypes as S
 from .runtime import Expr
@@ -22,8 +25,8 @@ FUNCTIONS: dict[str, Resolver] = {}
 
 def no_function(name: str, args: list[Expr]) -> DsqlError:
     sig = ", ".join(S.type_name(a.oid) for a in args)
-    return DsqlError(f"function {name}({sig}) does not exist", sqlstate="42883",
-                     hint="No function matches the given name and argument types. You "
+    return UndefinedFunction(f"function {name}({sig}) does not exist",
+                             hint="No function matches the given name and argument types. You "
                           "might need to add explicit type casts.")
 
 
@@ -57,10 +60,17 @@ def strict(impl: Callable[..., Any], args: list[Expr], oid: int, volatile=False)
     return Expr(fn, oid, c)
 
 
-def register(*names: str):
+#: functions that read the catalog while they compile (system/functions.py): only the
+#: query engine, which plans with a catalog, compiles them
+READS_CATALOG: set[str] = set()
+
+
+def register(*names: str, reads_catalog: bool = False):
     def deco(f):
         for n in names:
             FUNCTIONS[n] = f
+            if reads_catalog:
+                READS_CATALOG.add(n)
         return f
     return deco
 
@@ -134,7 +144,7 @@ _text_fn("chr", lambda n: chr(n), 1, int_args=(0,))
 
 def _split_part(s: str, d: str, n: int) -> str:
     if n == 0:
-        raise DsqlError("field position must not be zero", sqlstate="22023")
+        raise InvalidParameterValue("field position must not be zero")
     parts = s.split(d) if d else [s]
     if n < 0:
         n = len(parts) + n + 1
@@ -249,25 +259,26 @@ def _math_fn(name, fimpl, nimpl, nargs=1):
 
 def _fsqrt(x):
     if x < 0:
-        raise DsqlError("cannot take square root of a negative number", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction("cannot take square root of a negative number")
     return math.sqrt(x)
 
 
 def _fpow(a, b):
     if a == 0 and b < 0:
-        raise DsqlError("zero raised to a negative power is undefined", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction("zero raised to a negative power is undefined")
     if a < 0 and b != int(b):
-        raise DsqlError("a negative number raised to a non-integer power yields a complex "
-                        "result", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction(
+            "a negative number raised to a non-integer power yields a complex "
+            "result")
     try:
         return S.check_float(math.pow(a, b))
     except OverflowError:
-        raise DsqlError("value out of range: overflow", sqlstate="22003") from None
+        raise NumericOutOfRange("value out of range: overflow") from None
 
 
 def _npow(a, b):
     if a == 0 and b < 0:
-        raise DsqlError("zero raised to a negative power is undefined", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction("zero raised to a negative power is undefined")
     r = S.NUMERIC_CONTEXT.power(a, b) if b == int(b) else decimal.Decimal(
         math.pow(float(a), float(b)))
     scale = max(16 - (r.adjusted() if r else 0), S.dscale(a), 0) if b == int(b) else 16
@@ -276,15 +287,15 @@ def _npow(a, b):
 
 def _ln(x):
     if x <= 0:
-        raise DsqlError("cannot take logarithm of zero" if x == 0 else
-                        "cannot take logarithm of a negative number", sqlstate="2201E")
+        raise InvalidArgumentForLogarithm("cannot take logarithm of zero" if x == 0 else
+                                          "cannot take logarithm of a negative number")
     return math.log(x)
 
 
 def _log10(x):
     if x <= 0:
-        raise DsqlError("cannot take logarithm of zero" if x == 0 else
-                        "cannot take logarithm of a negative number", sqlstate="2201E")
+        raise InvalidArgumentForLogarithm("cannot take logarithm of zero" if x == 0 else
+                                          "cannot take logarithm of a negative number")
     return math.log10(x)
 
 
@@ -401,7 +412,7 @@ def _mod(c, args, name):
 
 def _int_mod(x, y):
     if y == 0:
-        raise DsqlError("division by zero", sqlstate="22012")
+        raise DivisionByZero("division by zero")
     if isinstance(x, int):
         return int(math.fmod(x, y)) if abs(x) < 2**52 else (abs(x) % abs(y)) * (1 if x >= 0 else -1)
     return x % y
@@ -414,7 +425,7 @@ def _div(c, args, name):
 
     def div(x, y):
         if y == 0:
-            raise DsqlError("division by zero", sqlstate="22012")
+            raise DivisionByZero("division by zero")
         return (x / y).to_integral_value(decimal.ROUND_DOWN)
     return strict(div, [a, b], T.NUMERIC)
 
@@ -427,7 +438,6 @@ def _pi(c, args, name):
 
 @register("random")
 def _random(c, args, name):
-    import random
     return Expr(lambda row, env: random.random(), T.FLOAT8)
 
 
@@ -445,8 +455,8 @@ _TRUNC_FIELDS = ("microseconds", "milliseconds", "second", "minute", "hour", "da
 def date_trunc(field: str, v: dt.datetime) -> dt.datetime:
     f = field.lower()
     if f not in _TRUNC_FIELDS:
-        raise DsqlError(f'unit "{field}" not recognized for type timestamp without time zone',
-                        sqlstate="22023")
+        raise InvalidParameterValue(
+            f'unit "{field}" not recognized for type timestamp without time zone')
     if f == "microseconds":
         return v
     if f == "milliseconds":
@@ -503,7 +513,7 @@ def extract(field: str, v) -> decimal.Decimal:
             return decimal.Decimal(parts[f])
         if f == "second":
             return (decimal.Decimal(secs % 60) * 1000000 + v.microseconds).scaleb(-6)
-        raise DsqlError(f'unit "{field}" not recognized for type interval', sqlstate="22023")
+        raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
     is_ts = isinstance(v, dt.datetime)
     simple = {"year": v.year, "month": v.month, "day": v.day,
               "quarter": (v.month - 1) // 3 + 1, "dow": (v.weekday() + 1) % 7,
@@ -530,8 +540,8 @@ def extract(field: str, v) -> decimal.Decimal:
         if f in ("microseconds", "milliseconds"):
             us = v.second * 1000000 + v.microsecond
             return decimal.Decimal(us) if f == "microseconds" else decimal.Decimal(us).scaleb(-3)
-    raise DsqlError(f'unit "{field}" not recognized for type '
-                    f'{"timestamp" if is_ts else "date"}', sqlstate="22023")
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type '
+                                f'{"timestamp" if is_ts else "date"}')
 
 
 @register("extract")
@@ -557,8 +567,7 @@ def _date_part(c, args, name):
 # -- misc -------------------------------------------------------------------------------------
 @register("version")
 def _version(c, args, name):
-    from ..expr import SERVER_VERSION_STRING
-    return Expr(lambda row, env: SERVER_VERSION_STRING, T.TEXT, True)
+    return Expr(lambda row, env: T.SERVER_VERSION_STRING, T.TEXT, True)
 
 
 @register("current_database", "current_catalog")

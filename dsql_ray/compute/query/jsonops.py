@@ -13,7 +13,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from ...errors import DsqlError
+from ...errors import InvalidParameterValue
 from .. import types as T
 from . import sqltypes as S
 from .functions import _arity, no_function, register, strict
@@ -30,8 +30,7 @@ def parse(text: str) -> Any:
 
 
 def dump(value: Any) -> str:
-    from ..values import _jsonb_text
-    return _jsonb_text(value)
+    return S.jsonb_text(value)
 
 
 def _as_text(value: Any) -> str | None:
@@ -186,7 +185,7 @@ def _array_length(c, args, name):
         if not isinstance(v, list):
             what = "a non-array" if name.startswith("json_") or isinstance(v, dict) \
                 else "a scalar"
-            raise DsqlError(f"cannot get array length of {what}", sqlstate="22023")
+            raise InvalidParameterValue(f"cannot get array length of {what}")
         return len(v)
     return strict(length, [_json_arg(c, name, args)], T.INT4)
 
@@ -216,14 +215,13 @@ def _extract_path(c, args, name):
 
 @register("to_json", "to_jsonb")
 def _to_json(c, args, name):
-    from ..values import to_json
     _arity(name, args, 1)
     a = c.coerce(args[0], T.TEXT) if args[0].oid in (S.UNKNOWN, 0) else args[0]
     src, oid = a.oid, (T.JSONB if name == "to_jsonb" else T.JSON)
     f = a.fn
 
     def fn(row, env):
-        text = to_json(f(row, env), src)
+        text = S.to_json(f(row, env), src)
         return dump(parse(text)) if oid == T.JSONB else text
     return Expr(fn, oid)
 

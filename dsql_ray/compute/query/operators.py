@@ -315,124 +315,159 @@ class Window(Rel):
             self._fill(spec, k, rows, ids, gstart, gend, gnum, values, env)
 
     def _fill(self, spec, k, rows, ids, gstart, gend, gnum, values, env):
-        n = len(ids)
+        """Window function ``spec``'s value for every row of one sorted partition, into
+        slot ``k``: ``gstart``/``gend``/``gnum`` give each position's peer group."""
+        part = _Partition(rows, ids, gstart, gend, gnum, values, env)
         name = spec.name
-        if name == "row_number":
+        if name in _RANKING:
             for p, i in enumerate(ids):
-                values[i][k] = p + 1
-            return
-        if name == "rank":
-            for p, i in enumerate(ids):
-                values[i][k] = gstart[p] + 1
-            return
-        if name == "dense_rank":
-            for p, i in enumerate(ids):
-                values[i][k] = gnum[p] + 1
-            return
-        if name == "percent_rank":
-            for p, i in enumerate(ids):
-                values[i][k] = gstart[p] / (n - 1) if n > 1 else 0.0
-            return
-        if name == "cume_dist":
-            for p, i in enumerate(ids):
-                values[i][k] = (gend[p] + 1) / n
-            return
-        if name == "ntile":
-            for p, i in enumerate(ids):
-                buckets = spec.args[0].fn(rows[i], env)
-                if buckets is None:
-                    values[i][k] = None
-                    continue
-                if buckets <= 0:
-                    raise DsqlError("argument of ntile must be greater than zero",
-                                    sqlstate="22014")
-                q, r = divmod(n, buckets)
-                big = r * (q + 1)
-                values[i][k] = p // (q + 1) + 1 if p < big else r + (p - big) // max(q, 1) + 1
-            return
-        if name in ("lag", "lead"):
-            arg = spec.args[0].fn
-            off_fn = spec.args[1].fn if len(spec.args) > 1 else None
-            dflt = spec.args[2].fn if len(spec.args) > 2 else None
-            for p, i in enumerate(ids):
-                off = off_fn(rows[i], env) if off_fn else 1
-                if off is None:
-                    values[i][k] = None
-                    continue
-                q = p - off if name == "lag" else p + off
-                if 0 <= q < n:
-                    values[i][k] = arg(rows[ids[q]], env)
-                else:
-                    values[i][k] = dflt(rows[i], env) if dflt else None
-            return
-        # frame-based: aggregates, first_value, last_value, nth_value
-        opts = spec.frame
-        if opts & _GROUPS or opts & _EXCLUDE:
-            raise FeatureNotSupported("GROUPS frames and frame exclusion are not supported")
-        rows_mode = bool(opts & _ROWS)
-        s_off = spec.start_offset.fn((), env) if spec.start_offset is not None else 0
-        e_off = spec.end_offset.fn((), env) if spec.end_offset is not None else 0
-        if not rows_mode and opts & (_S_OFF_PREC | _S_OFF_FOLL | _E_OFF_PREC | _E_OFF_FOLL):
-            raise FeatureNotSupported("RANGE frames with offsets are not supported")
-        if (s_off is not None and s_off < 0) or (e_off is not None and e_off < 0):
-            raise DsqlError("frame starting offset must not be negative", sqlstate="22013")
+                values[i][k] = _RANKING[name](part, p)
+        elif name == "ntile":
+            _fill_ntile(spec, k, part)
+        elif name in ("lag", "lead"):
+            _fill_offset(spec, k, part)
+        elif spec.agg is not None:
+            _fill_frame_aggregate(spec, k, part, _frame_bounds(spec, part))
+        else:
+            _fill_frame_value(spec, k, part, _frame_bounds(spec, part))
 
-        def bounds(p):
-            if opts & _S_UNB_PREC:
-                s = 0
-            elif opts & _S_CUR:
-                s = p if rows_mode else gstart[p]
-            elif opts & _S_OFF_PREC:
-                s = p - s_off
-            else:
-                s = p + s_off
-            if opts & _E_UNB_FOLL:
-                e = n - 1
-            elif opts & _E_CUR:
-                e = p if rows_mode else gend[p]
-            elif opts & _E_OFF_PREC:
-                e = p - e_off
-            else:
-                e = p + e_off
-            return max(s, 0), min(e, n - 1)
 
-        if spec.agg is not None:
-            agg: AggSpec = spec.agg
-            vals = [agg.row_values(rows[i], env) for i in ids]
-            acc, acc_s, acc_e = None, 0, 0
-            for p, i in enumerate(ids):
-                s, e = bounds(p)
-                if s > e:
-                    acc = None
-                    values[i][k] = agg.new().result()
-                    continue
-                if acc is not None and s == acc_s and e >= acc_e:
-                    rng = range(acc_e + 1, e + 1)
-                else:
-                    acc, acc_s = agg.new(), s
-                    rng = range(s, e + 1)
-                for q in rng:
-                    if vals[q] is not None:
-                        acc.add(vals[q])
-                acc_e = e
-                values[i][k] = acc.result()
-            return
-        arg = spec.args[0].fn
-        for p, i in enumerate(ids):
-            s, e = bounds(p)
-            if s > e:
-                values[i][k] = None
-            elif name == "first_value":
-                values[i][k] = arg(rows[ids[s]], env)
-            elif name == "last_value":
-                values[i][k] = arg(rows[ids[e]], env)
-            else:
-                nth = spec.args[1].fn(rows[i], env)
-                if nth is not None and nth <= 0:
-                    raise DsqlError("argument of nth_value must be greater than zero",
-                                    sqlstate="22016")
-                q = s + nth - 1 if nth is not None else None
-                values[i][k] = arg(rows[ids[q]], env) if q is not None and q <= e else None
+@dataclass
+class _Partition:
+    """One window partition, sorted: ``ids[p]`` is the row at position p."""
+    rows: list
+    ids: list
+    gstart: list
+    gend: list
+    gnum: list
+    values: list
+    env: Env
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+#: ranking functions: (partition, position) → value
+_RANKING = {
+    "row_number": lambda part, p: p + 1,
+    "rank": lambda part, p: part.gstart[p] + 1,
+    "dense_rank": lambda part, p: part.gnum[p] + 1,
+    "percent_rank": lambda part, p: part.gstart[p] / (part.n - 1) if part.n > 1 else 0.0,
+    "cume_dist": lambda part, p: (part.gend[p] + 1) / part.n,
+}
+
+
+def _fill_ntile(spec, k, part: _Partition) -> None:
+    n, rows, values, env = part.n, part.rows, part.values, part.env
+    for p, i in enumerate(part.ids):
+        buckets = spec.args[0].fn(rows[i], env)
+        if buckets is None:
+            values[i][k] = None
+            continue
+        if buckets <= 0:
+            raise DsqlError("argument of ntile must be greater than zero", sqlstate="22014")
+        q, r = divmod(n, buckets)
+        big = r * (q + 1)
+        values[i][k] = p // (q + 1) + 1 if p < big else r + (p - big) // max(q, 1) + 1
+
+
+def _fill_offset(spec, k, part: _Partition) -> None:
+    """lag / lead: the value ``offset`` rows before / after, else the default."""
+    rows, ids, values, env = part.rows, part.ids, part.values, part.env
+    arg = spec.args[0].fn
+    off_fn = spec.args[1].fn if len(spec.args) > 1 else None
+    dflt = spec.args[2].fn if len(spec.args) > 2 else None
+    for p, i in enumerate(ids):
+        off = off_fn(rows[i], env) if off_fn else 1
+        if off is None:
+            values[i][k] = None
+            continue
+        q = p - off if spec.name == "lag" else p + off
+        if 0 <= q < part.n:
+            values[i][k] = arg(rows[ids[q]], env)
+        else:
+            values[i][k] = dflt(rows[i], env) if dflt else None
+
+
+def _frame_bounds(spec, part: _Partition) -> Callable[[int], tuple[int, int]]:
+    """Position → (first, last) position of its frame (ROWS, or RANGE without offsets)."""
+    opts, env, n = spec.frame, part.env, part.n
+    if opts & _GROUPS or opts & _EXCLUDE:
+        raise FeatureNotSupported("GROUPS frames and frame exclusion are not supported")
+    rows_mode = bool(opts & _ROWS)
+    s_off = spec.start_offset.fn((), env) if spec.start_offset is not None else 0
+    e_off = spec.end_offset.fn((), env) if spec.end_offset is not None else 0
+    if not rows_mode and opts & (_S_OFF_PREC | _S_OFF_FOLL | _E_OFF_PREC | _E_OFF_FOLL):
+        raise FeatureNotSupported("RANGE frames with offsets are not supported")
+    if (s_off is not None and s_off < 0) or (e_off is not None and e_off < 0):
+        raise DsqlError("frame starting offset must not be negative", sqlstate="22013")
+
+    def bounds(p):
+        if opts & _S_UNB_PREC:
+            s = 0
+        elif opts & _S_CUR:
+            s = p if rows_mode else part.gstart[p]
+        elif opts & _S_OFF_PREC:
+            s = p - s_off
+        else:
+            s = p + s_off
+        if opts & _E_UNB_FOLL:
+            e = n - 1
+        elif opts & _E_CUR:
+            e = p if rows_mode else part.gend[p]
+        elif opts & _E_OFF_PREC:
+            e = p - e_off
+        else:
+            e = p + e_off
+        return max(s, 0), min(e, n - 1)
+    return bounds
+
+
+def _fill_frame_aggregate(spec, k, part: _Partition, bounds) -> None:
+    """An aggregate over each row's frame; a frame that only grows at its end reuses
+    the accumulator of the row before."""
+    agg: AggSpec = spec.agg
+    values = part.values
+    vals = [agg.row_values(part.rows[i], part.env) for i in part.ids]
+    acc, acc_s, acc_e = None, 0, 0
+    for p, i in enumerate(part.ids):
+        s, e = bounds(p)
+        if s > e:
+            acc = None
+            values[i][k] = agg.new().result()
+            continue
+        if acc is not None and s == acc_s and e >= acc_e:
+            rng = range(acc_e + 1, e + 1)
+        else:
+            acc, acc_s = agg.new(), s
+            rng = range(s, e + 1)
+        for q in rng:
+            if vals[q] is not None:
+                acc.add(vals[q])
+        acc_e = e
+        values[i][k] = acc.result()
+
+
+def _fill_frame_value(spec, k, part: _Partition, bounds) -> None:
+    """first_value, last_value, nth_value over each row's frame."""
+    rows, ids, values, env, name = part.rows, part.ids, part.values, part.env, spec.name
+    arg = spec.args[0].fn
+    for p, i in enumerate(ids):
+        s, e = bounds(p)
+        if s > e:
+            values[i][k] = None
+        elif name == "first_value":
+            values[i][k] = arg(rows[ids[s]], env)
+        elif name == "last_value":
+            values[i][k] = arg(rows[ids[e]], env)
+        else:
+            nth = spec.args[1].fn(rows[i], env)
+            if nth is not None and nth <= 0:
+                raise DsqlError("argument of nth_value must be greater than zero",
+                                sqlstate="22016")
+            q = s + nth - 1 if nth is not None else None
+            values[i][k] = arg(rows[ids[q]], env) if q is not None and q <= e else None
 
 
 @dataclass

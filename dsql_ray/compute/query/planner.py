@@ -1,12 +1,15 @@
 """SELECT → logical plan (operators.py), with PostgreSQL's naming and typing rules."""
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pglast import ast
 from pglast.enums import BoolExprType, JoinType, SetOperation, SortByDir, SortByNulls
 
-from ...errors import BindError, DsqlError, FeatureNotSupported
+from ...errors import (AmbiguousColumn, DatatypeMismatch, DsqlError, DuplicateAlias,
+                       FeatureNotSupported, GroupingError, InvalidColumnReference,
+                       InvalidParameterValue, ParseError, UndefinedColumn, UndefinedFunction)
 from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES
@@ -16,7 +19,7 @@ from .operators import (Aggregate, CteDef, CteScan, Distinct, Filter, Join, Limi
                         Subquery, Values, Window, WorkTable)
 from .astwalk import any_node
 from .runtime import Expr
-from .scope import CteNamespace, Frame, Scope
+from .scope import CteNamespace, Entry, Frame, Scope
 
 
 def contains_aggregate(node: Any) -> bool:
@@ -122,8 +125,7 @@ class SelectPlanner:
         ns = CteNamespace(parent=ctes)
         for cte in with_.ctes:
             if cte.ctename in ns.ctes:
-                raise DsqlError(f'WITH query name "{cte.ctename}" specified more than once',
-                                sqlstate="42712")
+                raise DuplicateAlias(f'WITH query name "{cte.ctename}" specified more than once')
             query = cte.ctequery
             if not isinstance(query, ast.SelectStmt):
                 raise FeatureNotSupported("data-modifying statements in WITH are not supported")
@@ -145,8 +147,9 @@ class SelectPlanner:
     @staticmethod
     def _rename(cols: list[OutCol], aliases: list[str], what: str) -> list[OutCol]:
         if len(aliases) > len(cols):
-            raise DsqlError(f'{what} has {len(cols)} columns available but {len(aliases)} '
-                            "columns specified", sqlstate="42P10")
+            raise InvalidColumnReference(
+                f'{what} has {len(cols)} columns available but {len(aliases)} '
+                "columns specified")
         return [OutCol(aliases[i] if i < len(aliases) else c.name, c.oid)
                 for i, c in enumerate(cols)]
 
@@ -171,16 +174,15 @@ class SelectPlanner:
         finally:
             del ns.ctes[name]
         if len(step.columns) != len(cols):
-            raise DsqlError("each UNION query must have the same number of columns",
-                            sqlstate="42601")
+            raise ParseError("each UNION query must have the same number of columns")
         casts = []
         for c, s in zip(cols, step.columns):
             if s.oid != c.oid:
                 if S.category(s.oid) != S.category(c.oid) and s.oid != S.UNKNOWN:
-                    raise DsqlError(f'recursive query "{name}" column {len(casts) + 1} has '
-                                    f"type {S.type_name(c.oid)} in non-recursive term but "
-                                    f"type {S.type_name(s.oid)} overall", sqlstate="42804",
-                                    hint="Cast the output of the non-recursive term to the "
+                    raise DatatypeMismatch(f'recursive query "{name}" column {len(casts) + 1} has '
+                                           f"type {S.type_name(c.oid)} in non-recursive term but "
+                                           f"type {S.type_name(s.oid)} overall",
+                                           hint="Cast the output of the non-recursive term to the "
                                          "correct type.")
                 casts.append(lambda v, oid=c.oid: S.cast(v, oid))
             else:
@@ -198,8 +200,7 @@ class SelectPlanner:
         left = self.plan_query(stmt.larg, parent, level, ctes)
         right = self.plan_query(stmt.rarg, parent, level, ctes)
         if len(left.columns) != len(right.columns):
-            raise DsqlError(f"each {op.upper()} query must have the same number of columns",
-                            sqlstate="42601")
+            raise ParseError(f"each {op.upper()} query must have the same number of columns")
         cols, lcasts, rcasts = [], [], []
         for lc, rc in zip(left.columns, right.columns):
             oid = S.common_type([lc.oid, rc.oid], op.upper())
@@ -228,7 +229,7 @@ class SelectPlanner:
         rows = [[comp.compile(n) for n in row] for row in lists]
         width = len(rows[0])
         if any(len(r) != width for r in rows):
-            raise DsqlError("VALUES lists must all be the same length", sqlstate="42601")
+            raise ParseError("VALUES lists must all be the same length")
         cols = []
         for j in range(width):
             column, oid = comp.common([r[j] for r in rows], "VALUES")
@@ -247,13 +248,12 @@ class SelectPlanner:
             name = _single_name(sortby.node)
             if pos is not None:
                 if not 1 <= pos <= len(names):
-                    raise DsqlError(f"ORDER BY position {pos} is not in select list",
-                                    sqlstate="42P10")
+                    raise InvalidColumnReference(f"ORDER BY position {pos} is not in select list")
                 keys.append((pos - 1, desc, nf))
             elif name is not None and name in names:
                 keys.append((names.index(name), desc, nf))
             elif name is not None:
-                raise BindError(f'column "{name}" does not exist', sqlstate="42703")
+                raise UndefinedColumn(f'column "{name}" does not exist')
             else:
                 raise FeatureNotSupported(
                     "invalid UNION/INTERSECT/EXCEPT ORDER BY clause",
@@ -282,8 +282,8 @@ class SelectPlanner:
             return None
         e = comp.coerce(comp.compile(node), T.INT8)
         if e.oid not in S.NUMERICS:
-            raise DsqlError(f"argument of LIMIT must be type bigint, not type "
-                            f"{S.type_name(e.oid)}", sqlstate="42804")
+            raise DatatypeMismatch(f"argument of LIMIT must be type bigint, not type "
+                                   f"{S.type_name(e.oid)}")
         return comp.cast(e, T.INT8) if e.oid != T.INT8 else e
 
     # -- FROM -----------------------------------------------------------------------------------------
@@ -388,7 +388,7 @@ class SelectPlanner:
         comp = ExprCompiler(self, arg_scope, "FROM")
         args = [comp.compile(a) for a in call.args or ()]
         if len(args) not in (2, 3):
-            raise DsqlError("function generate_series does not exist", sqlstate="42883")
+            raise UndefinedFunction("function generate_series does not exist")
         args, oid = comp.common(args, "generate_series")
         if oid not in S.NUMERICS:
             raise FeatureNotSupported("generate_series is supported over numbers only")
@@ -414,8 +414,7 @@ class SelectPlanner:
             kind = "cross"
         lateral = _is_lateral(j.rarg)
         if lateral and kind in ("right", "full"):
-            raise DsqlError("invalid reference to FROM-clause entry for table",
-                            sqlstate="42P10")
+            raise InvalidColumnReference("invalid reference to FROM-clause entry for table")
         using = [u.sval for u in j.usingClause or ()]
         if j.isNatural:
             lnames = [lscope.names[o] for o in lscope.star if o not in lscope.hidden]
@@ -463,7 +462,6 @@ class SelectPlanner:
             scope.hidden |= set(lhide) | set(rhide)
             star = moffs + [o for o in lscope.star if o not in lhide] + \
                 [o + shift for o in rscope.star if o + shift not in rhide]
-            from .scope import Entry
             scope.entries.append(Entry(None, list(using), moffs))
             scope.star = star
         elif quals is not None:
@@ -480,7 +478,6 @@ class SelectPlanner:
             aliased = Scope(scope.level, scope.parent, ctes)
             aliased.oids, aliased.names = scope.oids, scope.names
             aliased.star = scope.star
-            from .scope import Entry
             aliased.entries = [Entry(alias, [scope.names[o] for o in scope.star], scope.star)]
             scope = aliased
         return rel, scope
@@ -489,11 +486,11 @@ class SelectPlanner:
     def _using_side(scope: Scope, name: str, side: str) -> int:
         hits, _ = scope.find_local(None, name)
         if not hits:
-            raise BindError(f'column "{name}" specified in USING clause does not exist in '
-                            f"{side} table", sqlstate="42703")
+            raise UndefinedColumn(f'column "{name}" specified in USING clause does not exist in '
+                                  f"{side} table")
         if len(hits) > 1:
-            raise DsqlError(f'common column name "{name}" appears more than once in {side} '
-                            "table", sqlstate="42702")
+            raise AmbiguousColumn(f'common column name "{name}" appears more than once in {side} '
+                                  "table")
         return hits[0]
 
     def _equi_keys(self, quals, scope: Scope, lwidth: int) -> tuple[list[int], list[int]]:
@@ -525,8 +522,7 @@ class SelectPlanner:
                                     stmt.whereClause)
         if stmt.whereClause is not None:
             if contains_aggregate(stmt.whereClause):
-                raise DsqlError("aggregate functions are not allowed in WHERE",
-                                sqlstate="42803")
+                raise GroupingError("aggregate functions are not allowed in WHERE")
             comp = ExprCompiler(self, scope, "WHERE")
             rel = Filter(rel, comp.boolean(stmt.whereClause, "WHERE").fn, rel.columns)
 
@@ -539,19 +535,7 @@ class SelectPlanner:
         windows = Windows(named={w.name: w for w in stmt.windowClause or ()})
         comp = ExprCompiler(self, scope, "SELECT", grouping, windows)
 
-        group_keys: list[Expr] = []
-        if stmt.groupClause:
-            gcomp = ExprCompiler(self, scope, "GROUP BY")
-            for item in stmt.groupClause:
-                node = self._group_item(item, targets, scope)
-                group_keys.append(gcomp.to_output(gcomp.compile(node)))
-                if isinstance(node, ast.ColumnRef):
-                    s, off = scope.resolve(node.fields)
-                    if s is scope:
-                        grouping.group_offsets.add(off)
-                        continue
-                grouping.group_nodes.append(node)
-
+        group_keys = self._group_keys(stmt, targets, scope, grouping)
         out_exprs: list[Expr] = []
         out_cols: list[OutCol] = []
         for name, node, offset in targets:
@@ -568,7 +552,39 @@ class SelectPlanner:
             having = comp.boolean(stmt.havingClause, "HAVING").fn
             comp.clause = "SELECT"
 
-        # ORDER BY / DISTINCT ON keys: output columns or hidden columns after the outputs
+        keys = self._order_keys(stmt, targets, scope, comp)
+
+        if grouping.grouped:
+            agg_cols = [OutCol("?agg?", a.oid) for a in grouping.aggs]
+            rel = Aggregate(rel, group_keys, grouping, having, rel.columns + agg_cols)
+        if windows.specs:
+            windows.base = len(rel.columns)
+            rel = Window(rel, windows, rel.columns + [OutCol("?win?", w.oid)
+                                                       for w in windows.specs])
+        rel = _project_sort_distinct(rel, out_exprs, out_cols, keys)
+        return self._limit(rel, stmt, parent, level, ctes)
+
+    def _group_keys(self, stmt: ast.SelectStmt, targets, scope: Scope,
+                    grouping: Grouping) -> list[Expr]:
+        """GROUP BY expressions; grouped columns of this level are noted in ``grouping``."""
+        group_keys: list[Expr] = []
+        if not stmt.groupClause:
+            return group_keys
+        gcomp = ExprCompiler(self, scope, "GROUP BY")
+        for item in stmt.groupClause:
+            node = self._group_item(item, targets, scope)
+            group_keys.append(gcomp.to_output(gcomp.compile(node)))
+            if isinstance(node, ast.ColumnRef):
+                s, off = scope.resolve(node.fields)
+                if s is scope:
+                    grouping.group_offsets.add(off)
+                    continue
+            grouping.group_nodes.append(node)
+        return group_keys
+
+    def _order_keys(self, stmt: ast.SelectStmt, targets, scope: Scope,
+                    comp: ExprCompiler) -> "_OrderKeys":
+        """ORDER BY and DISTINCT [ON] keys: output columns, or hidden columns after them."""
         hidden: list[Expr] = []
         distinct = stmt.distinctClause
         plain_distinct = distinct is not None and len(distinct) == 1 and distinct[0] is None
@@ -582,8 +598,9 @@ class SelectPlanner:
                 if plain_distinct:
                     idx = self._matching_target(sortby.node, targets)
                     if idx is None:
-                        raise DsqlError("for SELECT DISTINCT, ORDER BY expressions must "
-                                        "appear in select list", sqlstate="42P10")
+                        raise InvalidColumnReference(
+                            "for SELECT DISTINCT, ORDER BY expressions must "
+                            "appear in select list")
                 else:
                     hidden.append(comp.to_output(comp.compile(sortby.node)))
                     idx = len(targets) + len(hidden) - 1
@@ -604,28 +621,11 @@ class SelectPlanner:
                 if len(lead) < len(on_keys) and len(sort_keys) < len(on_keys) or \
                         sorted(lead) != sorted(on_keys[:len(lead)]) and \
                         set(lead) != set(on_keys[:len(lead)]):
-                    raise DsqlError("SELECT DISTINCT ON expressions must match initial ORDER "
-                                    "BY expressions", sqlstate="42P10")
+                    raise InvalidColumnReference(
+                        "SELECT DISTINCT ON expressions must match initial ORDER "
+                        "BY expressions")
         comp.clause = "SELECT"
-
-        if grouping.grouped:
-            agg_cols = [OutCol("?agg?", a.oid) for a in grouping.aggs]
-            rel = Aggregate(rel, group_keys, grouping, having, rel.columns + agg_cols)
-        if windows.specs:
-            windows.base = len(rel.columns)
-            rel = Window(rel, windows, rel.columns + [OutCol("?win?", w.oid)
-                                                       for w in windows.specs])
-        all_exprs = out_exprs + hidden
-        rel = Project(rel, all_exprs, out_cols + [OutCol("?sort?", e.oid) for e in hidden])
-        if plain_distinct:
-            rel = Distinct(rel, list(range(len(out_cols))), rel.columns)
-        if sort_keys:
-            rel = Sort(rel, sort_keys, rel.columns)
-        if distinct_on:
-            rel = Distinct(rel, on_keys, rel.columns)
-        if hidden:
-            rel = Strip(rel, out_cols)
-        return self._limit(rel, stmt, parent, level, ctes)
+        return _OrderKeys(hidden, sort_keys, on_keys if distinct_on else None, plain_distinct)
 
     def _star_column(self, comp: ExprCompiler, scope: Scope, offset: int) -> Expr:
         g = comp.grouping
@@ -633,8 +633,9 @@ class SelectPlanner:
                 not comp._functionally_dependent(offset):
             entry = scope.entry_of(offset)
             qual = f"{entry.alias}." if entry is not None and entry.alias else ""
-            raise DsqlError(f'column "{qual}{scope.names[offset]}" must appear in the GROUP BY '
-                            "clause or be used in an aggregate function", sqlstate="42803")
+            raise GroupingError(
+                f'column "{qual}{scope.names[offset]}" must appear in the GROUP BY '
+                "clause or be used in an aggregate function")
         oid = scope.oids[offset]
         return Expr(lambda row, env: row[offset], oid, typmod=char_length(scope, offset, oid))
 
@@ -646,8 +647,7 @@ class SelectPlanner:
             if isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star):
                 alias = val.fields[-2].sval if len(val.fields) >= 2 else None
                 if alias is None and not scope.entries:
-                    raise DsqlError("SELECT * with no tables specified is not valid",
-                                    sqlstate="42601")
+                    raise ParseError("SELECT * with no tables specified is not valid")
                 for off in scope.star_for(alias):
                     out.append((scope.names[off], None, off))
                 continue
@@ -660,14 +660,12 @@ class SelectPlanner:
         pos = _const_int(item)
         if pos is not None:
             if not 1 <= pos <= len(targets):
-                raise DsqlError(f"GROUP BY position {pos} is not in select list",
-                                sqlstate="42P10")
+                raise InvalidColumnReference(f"GROUP BY position {pos} is not in select list")
             name, node, off = targets[pos - 1]
             if node is None:
                 return ast.ColumnRef(fields=self._qualified(scope, off))
             if contains_aggregate(node):
-                raise DsqlError("aggregate functions are not allowed in GROUP BY",
-                                sqlstate="42803")
+                raise GroupingError("aggregate functions are not allowed in GROUP BY")
             return node
         name = _single_name(item)
         if name is not None:
@@ -679,8 +677,7 @@ class SelectPlanner:
                     return node if node is not None else ast.ColumnRef(
                         fields=self._qualified(scope, off))
         if contains_aggregate(item):
-            raise DsqlError("aggregate functions are not allowed in GROUP BY",
-                            sqlstate="42803")
+            raise GroupingError("aggregate functions are not allowed in GROUP BY")
         return item
 
     @staticmethod
@@ -696,8 +693,7 @@ class SelectPlanner:
         pos = _const_int(node)
         if pos is not None:
             if not 1 <= pos <= len(targets):
-                raise DsqlError(f"{what} position {pos} is not in select list",
-                                sqlstate="42P10")
+                raise InvalidColumnReference(f"{what} position {pos} is not in select list")
             return pos - 1
         name = _single_name(node)
         if name is not None:
@@ -706,7 +702,7 @@ class SelectPlanner:
                 nodes = {repr(targets[i][1]) if targets[i][1] is not None else
                          f"off{targets[i][2]}" for i in idx}
                 if len(nodes) > 1:
-                    raise DsqlError(f'{what} "{name}" is ambiguous', sqlstate="42702")
+                    raise AmbiguousColumn(f'{what} "{name}" is ambiguous')
             if idx:
                 return idx[0]
         return None
@@ -723,7 +719,6 @@ class SelectPlanner:
 
 
 def _conjuncts(node) -> list:
-    from pglast.enums import BoolExprType
     if isinstance(node, ast.BoolExpr) and node.boolop == BoolExprType.AND_EXPR:
         return [c for a in node.args for c in _conjuncts(a)]
     return [node] if node is not None else []
@@ -814,7 +809,7 @@ class _Series(Rel):
         start, stop = vals[0], vals[1]
         step = vals[2] if len(vals) > 2 else 1
         if step == 0:
-            raise DsqlError("step size cannot equal zero", sqlstate="22023")
+            raise InvalidParameterValue("step size cannot equal zero")
         out = []
         v = start
         while (v <= stop) if step > 0 else (v >= stop):
@@ -824,3 +819,30 @@ class _Series(Rel):
                 env.run.check_rows(len(out))
         env.run.check_rows(len(out))
         return out
+
+
+@dataclass
+class _OrderKeys:
+    """What ORDER BY and DISTINCT [ON] need after the projection."""
+    hidden: list[Expr]                 # sort-only columns appended to the outputs
+    sort_keys: list                    # (column, descending, nulls first)
+    on_keys: list[int] | None          # DISTINCT ON columns (None: no DISTINCT ON)
+    plain_distinct: bool
+
+
+def _project_sort_distinct(rel: Rel, out_exprs: list[Expr], out_cols: list[OutCol],
+                           keys: _OrderKeys) -> Rel:
+    """Project the outputs (and hidden sort columns), then DISTINCT, ORDER BY, DISTINCT
+    ON, and strip the hidden columns."""
+    hidden = keys.hidden
+    rel = Project(rel, out_exprs + hidden,
+                  out_cols + [OutCol("?sort?", e.oid) for e in hidden])
+    if keys.plain_distinct:
+        rel = Distinct(rel, list(range(len(out_cols))), rel.columns)
+    if keys.sort_keys:
+        rel = Sort(rel, keys.sort_keys, rel.columns)
+    if keys.on_keys is not None:
+        rel = Distinct(rel, keys.on_keys, rel.columns)
+    if hidden:
+        rel = Strip(rel, out_cols)
+    return rel

@@ -5,7 +5,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from ...errors import DsqlError, LimitExceeded
+from ...errors import DivisionByZero, DsqlError, LimitExceeded
 
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_RECURSION = 100_000
@@ -112,7 +112,7 @@ def const(value: Any, oid: int) -> Expr:
 
 
 def division_by_zero() -> DsqlError:
-    return DsqlError("division by zero", sqlstate="22012")
+    return DivisionByZero("division by zero")
 
 
 # -- sorting -----------------------------------------------------------------------------

@@ -13,7 +13,8 @@ from typing import Any
 
 from pglast import ast
 
-from ...errors import BindError, DsqlError
+from ...errors import (AmbiguousColumn, DuplicateAlias, FeatureNotSupported, ParseError,
+                       UndefinedColumn, UndefinedTable)
 from ..catalog import TableDef
 
 
@@ -70,7 +71,7 @@ class Scope:
     def add_entry(self, alias: str | None, names: list[str], oids: list[int],
                   table: TableDef | None = None) -> Entry:
         if alias is not None and any(e.alias == alias for e in self.entries):
-            raise DsqlError(f'table name "{alias}" specified more than once', sqlstate="42712")
+            raise DuplicateAlias(f'table name "{alias}" specified more than once')
         base = self.width
         offsets = list(range(base, base + len(names)))
         self.oids.extend(oids)
@@ -85,8 +86,7 @@ class Scope:
         shift = self.width
         for e in other.entries:
             if e.alias is not None and any(x.alias == e.alias for x in self.entries):
-                raise DsqlError(f'table name "{e.alias}" specified more than once',
-                                sqlstate="42712")
+                raise DuplicateAlias(f'table name "{e.alias}" specified more than once')
             self.entries.append(Entry(e.alias, e.names, [o + shift for o in e.offsets],
                                       e.table, e.typmods))
         self.oids.extend(other.oids)
@@ -107,10 +107,10 @@ class Scope:
                 ) -> tuple["Scope", int]:
         names = [f.sval for f in fields if isinstance(f, ast.String)]
         if len(names) != len(fields):
-            raise DsqlError("improper use of \"*\"", sqlstate="42601")
+            raise ParseError("improper use of \"*\"")
         if len(names) > 3:
-            raise DsqlError(f"improper qualified name (too many dotted names): "
-                            f"{'.'.join(names)}", sqlstate="42601")
+            raise ParseError(f"improper qualified name (too many dotted names): "
+                             f"{'.'.join(names)}")
         name = names[-1]
         alias = names[-2] if len(names) >= 2 else None
         s: Scope | None = self
@@ -119,8 +119,7 @@ class Scope:
             hits, has_alias = s.find_local(alias, name)
             alias_seen = alias_seen or has_alias
             if len(hits) > 1:
-                raise BindError(f'column reference "{".".join(names)}" is ambiguous',
-                                sqlstate="42702")
+                raise AmbiguousColumn(f'column reference "{".".join(names)}" is ambiguous')
             if hits:
                 if frames and s.level < self.level:
                     for f in frames:
@@ -128,11 +127,11 @@ class Scope:
                             f.correlated = True
                 return s, hits[0]
             if has_alias:
-                raise BindError(f"column {alias}.{name} does not exist", sqlstate="42703")
+                raise UndefinedColumn(f"column {alias}.{name} does not exist")
             s = s.parent
         if alias is not None and not alias_seen:
-            raise BindError(f'missing FROM-clause entry for table "{alias}"', sqlstate="42P01")
-        raise BindError(f'column "{name}" does not exist', sqlstate="42703")
+            raise UndefinedTable(f'missing FROM-clause entry for table "{alias}"')
+        raise UndefinedColumn(f'column "{name}" does not exist')
 
     def entry_of(self, offset: int) -> Entry | None:
         for e in self.entries:
@@ -148,8 +147,7 @@ class Scope:
             entries = [e for e in s.entries if e.alias == alias]
             if entries:
                 if s is not self:
-                    raise DsqlError("outer-level * references are not supported",
-                                    sqlstate="0A000")
+                    raise FeatureNotSupported("outer-level * references are not supported")
                 return [o for e in entries for o in e.offsets]
             s = s.parent
-        raise BindError(f'missing FROM-clause entry for table "{alias}"', sqlstate="42P01")
+        raise UndefinedTable(f'missing FROM-clause entry for table "{alias}"')

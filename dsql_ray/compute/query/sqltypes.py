@@ -9,11 +9,18 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import json
 import re
+import struct
 import uuid
 from typing import Any
 
-from ...errors import DsqlError
+from pglast import ast
+
+from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, DivisionByZero,
+                       DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
+                       InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
+                       ParseError)
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -34,6 +41,7 @@ _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 
 #: decimal arithmetic context: wide enough for exact numeric sums and products
 NUMERIC_CONTEXT = decimal.Context(prec=1000, rounding=decimal.ROUND_HALF_UP,
                                   Emax=999999, Emin=-999999)
+_F32 = struct.Struct("!f")
 
 
 def type_name(oid: int) -> str:
@@ -68,8 +76,8 @@ def common_type(oids: list[int], context: str = "UNION") -> int:
     cat = category(first)
     for o in known[1:]:
         if category(o) != cat:
-            raise DsqlError(f"{context} types {type_name(first)} and {type_name(o)} cannot "
-                            "be matched", sqlstate="42804")
+            raise DatatypeMismatch(f"{context} types {type_name(first)} and {type_name(o)} cannot "
+                                   "be matched")
     if cat == "N":
         return max(known, key=NUMERIC_ORDER.index)
     if cat == "S":
@@ -101,7 +109,7 @@ def _weight_first(d: decimal.Decimal) -> tuple[int, int]:
 def numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
     """numeric / numeric with PostgreSQL's result scale (select_div_scale)."""
     if b == 0:
-        raise DsqlError("division by zero", sqlstate="22012")
+        raise DivisionByZero("division by zero")
     w1, f1 = _weight_first(a)
     w2, f2 = _weight_first(b)
     qweight = w1 - w2
@@ -117,7 +125,7 @@ def numeric_div(a: decimal.Decimal, b: decimal.Decimal) -> decimal.Decimal:
 
 def numeric_sqrt(a: decimal.Decimal) -> decimal.Decimal:
     if a < 0:
-        raise DsqlError("cannot take square root of a negative number", sqlstate="2201F")
+        raise InvalidArgumentForPowerFunction("cannot take square root of a negative number")
     w, _ = _weight_first(a) if a != 0 else (0, 0)
     sweight = (w + 1) * 4 // 2 - 1
     rscale = max(16 - sweight, dscale(a), 0)
@@ -138,13 +146,13 @@ def round_numeric(d: decimal.Decimal, places: int = 0) -> decimal.Decimal:
 def check_int(value: int, oid: int) -> int:
     lo, hi, name = _INT_RANGE[oid]
     if not lo <= value <= hi:
-        raise DsqlError(f"{name} out of range", sqlstate="22003")
+        raise NumericOutOfRange(f"{name} out of range")
     return value
 
 
 def check_float(value: float) -> float:
     if math.isinf(value):
-        raise DsqlError("value out of range: overflow", sqlstate="22003")
+        raise NumericOutOfRange("value out of range: overflow")
     return value
 
 
@@ -239,8 +247,7 @@ def interval_text(td: dt.timedelta) -> str:
 
 # -- parsing text -----------------------------------------------------------------------
 def invalid_text(oid: int, text: str) -> DsqlError:
-    return DsqlError(f'invalid input syntax for type {type_name(oid)}: "{text}"',
-                     sqlstate="22P02")
+    return InvalidTextRepresentation(f'invalid input syntax for type {type_name(oid)}: "{text}"')
 
 
 _TRUE = {"t", "true", "yes", "on", "1", "y", "tr", "tru", "ye"}
@@ -269,8 +276,7 @@ def parse_time(text: str) -> dt.time:
     try:
         return dt.time(int(h), int(mi), int(s or 0), int((frac or "0").ljust(6, "0")))
     except ValueError:
-        raise DsqlError(f'date/time field value out of range: "{text}"',
-                        sqlstate="22008") from None
+        raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
 
 
 def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
@@ -288,8 +294,7 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
         value = dt.datetime(int(y), int(mo), int(d), int(h or 0), int(mi or 0), int(s or 0),
                             int((frac or "0").ljust(6, "0")))
     except ValueError:
-        raise DsqlError(f'date/time field value out of range: "{text}"',
-                        sqlstate="22008") from None
+        raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
     if oid == T.TIMESTAMPTZ:
         offset = dt.timedelta(0)
         if tz and tz.upper() != "Z":
@@ -312,8 +317,7 @@ def parse_interval(text: str) -> dt.timedelta:
     for num, unit in re.findall(r"(-?\d+(?:\.\d+)?)\s*([a-z]+)", rest):
         u = unit.rstrip("s") if unit not in ("s",) else unit
         if u in ("mon", "month", "year", "yr", "y", "decade", "century"):
-            raise DsqlError("intervals with months or years are not supported yet",
-                            sqlstate="0A000")
+            raise FeatureNotSupported("intervals with months or years are not supported yet")
         if u not in _INTERVAL_UNITS:
             raise invalid_datetime(T.INTERVAL, text)
         total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
@@ -328,7 +332,7 @@ def _to_int(value: Any, oid: int) -> int:
     if isinstance(value, bool):
         if oid == T.INT4:
             return int(value)
-        raise DsqlError(f"cannot cast type boolean to {name}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type boolean to {name}")
     if isinstance(value, int):
         out = value
     elif isinstance(value, str):
@@ -338,22 +342,21 @@ def _to_int(value: Any, oid: int) -> int:
         out = int(s)
     elif isinstance(value, float):
         if not math.isfinite(value):
-            raise DsqlError(f"{name} out of range", sqlstate="22003")
+            raise NumericOutOfRange(f"{name} out of range")
         out = round(value)                       # rint: half to even
     elif isinstance(value, decimal.Decimal):
         if not value.is_finite():
-            raise DsqlError(f"cannot convert {numeric_text(value)} to {name}",
-                            sqlstate="0A000")
+            raise FeatureNotSupported(f"cannot convert {numeric_text(value)} to {name}")
         out = int(value.quantize(decimal.Decimal(1), rounding=decimal.ROUND_HALF_UP,
                                  context=NUMERIC_CONTEXT))
     else:
-        raise DsqlError(f"cannot cast type {type(value).__name__} to {name}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type {type(value).__name__} to {name}")
     return check_int(out, oid)
 
 
 def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.Decimal:
     if isinstance(value, bool):
-        raise DsqlError("cannot cast type boolean to numeric", sqlstate="42846")
+        raise CannotCoerce("cannot cast type boolean to numeric")
     if isinstance(value, decimal.Decimal):
         out = value
     elif isinstance(value, int):
@@ -376,22 +379,25 @@ def _to_numeric(value: Any, typmod: tuple[int, ...] | None = None) -> decimal.De
         if out.is_finite() and out.as_tuple().exponent > 0:
             out = out.quantize(decimal.Decimal(1), context=NUMERIC_CONTEXT)
     else:
-        raise DsqlError(f"cannot cast {type(value).__name__} to numeric", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast {type(value).__name__} to numeric")
     if typmod:
         precision, scale = typmod[0], (typmod[1] if len(typmod) > 1 else 0)
         if out.is_finite():
             out = round_numeric(out, scale)
             if out != 0 and out.adjusted() >= precision - scale:
-                raise DsqlError("numeric field overflow", sqlstate="22003",
-                                detail=f"A field with precision {precision}, scale {scale} "
-                                       f"must round to an absolute value less than "
-                                       f"10^{precision - scale}.")
+                raise NumericOutOfRange(
+                    "numeric field overflow",
+                    detail=f"A field with precision {precision}, scale {scale} "
+                    f"must round to an absolute value less than "
+                    f"10^{precision - scale}.")
     return out
 
 
 def _to_float(value: Any, oid: int) -> float:
+    """float8, or float4 rounded to single precision (stored as PostgreSQL stores it);
+    22003 when a finite input does not fit."""
     if isinstance(value, bool):
-        raise DsqlError(f"cannot cast type boolean to {type_name(oid)}", sqlstate="42846")
+        raise CannotCoerce(f"cannot cast type boolean to {type_name(oid)}")
     if isinstance(value, str):
         s = value.strip().lower()
         special = {"nan": math.nan, "infinity": math.inf, "-infinity": -math.inf,
@@ -399,16 +405,29 @@ def _to_float(value: Any, oid: int) -> float:
         if s in special:
             return special[s]
         try:
-            return float(s)
+            out = float(s)
         except ValueError:
             raise invalid_text(oid, value) from None
-    if isinstance(value, (int, float, decimal.Decimal)):
-        out = float(value)
-        if oid == T.FLOAT4:
-            import struct
-            out = struct.unpack("f", struct.pack("f", out))[0]
-        return out
-    raise DsqlError(f"cannot cast to {type_name(oid)}", sqlstate="42846")
+    elif isinstance(value, (int, float, decimal.Decimal)):
+        try:
+            out = float(value)
+        except OverflowError:
+            out = math.inf
+    else:
+        raise CannotCoerce(f"cannot cast to {type_name(oid)}")
+    if math.isinf(out) and not (isinstance(value, float) or
+                                isinstance(value, decimal.Decimal) and value.is_infinite()):
+        raise _float_out_of_range(value, oid)
+    if oid == T.FLOAT4 and math.isfinite(out):
+        try:
+            (out,) = _F32.unpack(_F32.pack(out))
+        except OverflowError:
+            raise _float_out_of_range(value, oid) from None
+    return out
+
+
+def _float_out_of_range(value: Any, oid: int) -> DsqlError:
+    return NumericOutOfRange(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}')
 
 
 def _to_bool(value: Any) -> bool:
@@ -423,7 +442,7 @@ def _to_bool(value: Any) -> bool:
         raise invalid_text(T.BOOL, value)
     if isinstance(value, int):
         return value != 0
-    raise DsqlError("cannot cast to boolean", sqlstate="42846")
+    raise CannotCoerce("cannot cast to boolean")
 
 
 def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
@@ -435,8 +454,7 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
     if oid in (T.TEXT, T.UNKNOWN):
         return to_text(value)
     if oid in (T.JSON, T.JSONB):
-        from ..values import cast as store_cast     # validates; normalizes jsonb
-        return store_cast(value, oid)
+        return _to_json(value, oid)
     if oid in (T.VARCHAR, T.BPCHAR):
         s = to_text(value)
         if typmod:
@@ -488,13 +506,12 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         if isinstance(value, (bytes, bytearray)):
             return bytes(value)
         if isinstance(value, str):
-            from ..values import cast as store_cast     # hex and escape formats, 22P02
-            return store_cast(value, oid)
+            return bytea_input(value)
     if oid in ARRAY_OF.values() and isinstance(value, (list, str)):
         elem = next(e for e, a in ARRAY_OF.items() if a == oid)
         items = array_items(value) if isinstance(value, str) else value
         return [cast(v, elem) for v in items]
-    raise DsqlError(f"cannot cast value to type {type_name(oid)}", sqlstate="42846")
+    raise CannotCoerce(f"cannot cast value to type {type_name(oid)}")
 
 
 #: explicit casts PostgreSQL refuses between categories (from, to) → allowed?
@@ -548,14 +565,14 @@ def array_items(text: str) -> list[str | None]:
     """The elements of a one-dimensional array literal (array_in): ``{1,2,NULL}``,
     ``{"a b","q\\"x"}`` → their text, unquoted; NULL → None."""
     def malformed() -> DsqlError:
-        return DsqlError(f'malformed array literal: "{text[:60]}"', sqlstate="22P02")
+        return InvalidTextRepresentation(f'malformed array literal: "{text[:60]}"')
     body = text.strip()
     if not body.startswith("{") or not body.endswith("}"):
         raise malformed()
     if body[1:-1].strip() == "":
         return []
     if body[1:].lstrip().startswith("{"):
-        raise DsqlError("multidimensional arrays are not supported", sqlstate="0A000")
+        raise FeatureNotSupported("multidimensional arrays are not supported")
     values: list[str | None] = []
     pos = 1
     while pos < len(body):
@@ -573,3 +590,167 @@ def array_items(text: str) -> list[str | None]:
     if pos != len(body):
         raise malformed()
     return values
+
+
+# -- json and bytea input ---------------------------------------------------------------
+def _to_json(value: Any, oid: int) -> str:
+    """json keeps the input text once it is valid JSON; jsonb is normalized the way
+    PostgreSQL prints it (duplicate keys: the last wins; keys shortest first, then
+    bytewise; ``", "`` and ``": "`` separators; numbers as numeric)."""
+    text = to_text(value)
+    try:
+        parsed = json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal,
+                            parse_constant=_no_json_constant)
+    except (ValueError, RecursionError):
+        raise InvalidTextRepresentation("invalid input syntax for type json",
+                                        detail=f"Token \"{text[:40]}\" is invalid.") from None
+    return text if oid == T.JSON else jsonb_text(parsed)
+
+
+def to_json(value: Any, oid: int) -> str:
+    """A SQL value as a JSON value (to_json): numbers and booleans bare, json as is,
+    date/time in ISO 8601, everything else as a JSON string of its text."""
+    if value is None:
+        return "null"
+    if oid in (T.JSON, T.JSONB):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, decimal.Decimal)) or \
+            isinstance(value, float) and math.isfinite(value):
+        return to_text(value)
+    if isinstance(value, dt.datetime):
+        return json.dumps(value.isoformat())
+    return json.dumps(to_text(value), ensure_ascii=False)
+
+
+def json_build_object(pairs: list[tuple[str, Any, int]], oid: int) -> str:
+    """json_build_object / jsonb_build_object from (key, value, value type) pairs."""
+    if oid == T.JSONB:
+        return jsonb_text({k: json.loads(to_json(v, t), parse_float=decimal.Decimal,
+                                          parse_int=decimal.Decimal) for k, v, t in pairs})
+    return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)} : {to_json(v, t)}"
+                           for k, v, t in pairs) + "}"
+
+
+def _no_json_constant(name: str):
+    raise ValueError(name)
+
+
+def jsonb_text(v: Any) -> str:
+    if isinstance(v, dict):
+        keys = sorted(v, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {jsonb_text(v[k])}"
+                               for k in keys) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(jsonb_text(x) for x in v) + "]"
+    if isinstance(v, decimal.Decimal):
+        return numeric_text(v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def bytea_input(text: str) -> bytes:
+    """bytea input: hex (``\\x0aff``) or the escape format (``a\\012\\\\``)."""
+    if text.startswith("\\x"):
+        try:
+            return bytes.fromhex(text[2:])
+        except ValueError:
+            raise invalid_text(T.BYTEA, text) from None
+    out, i, raw = bytearray(), 0, text.encode("utf-8")
+    while i < len(raw):
+        if raw[i] != 0x5C:
+            out.append(raw[i])
+            i += 1
+        elif raw[i + 1:i + 2] == b"\\":
+            out.append(0x5C)
+            i += 2
+        else:
+            octal = raw[i + 1:i + 4]
+            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
+                raise invalid_text(T.BYTEA, text)
+            out.append(int(octal, 8))
+            i += 4
+    return bytes(out)
+
+
+# -- column type modifiers ----------------------------------------------------------------
+VARHDRSZ = 4                           # PostgreSQL adds it to character and numeric typmods
+_PRECISION_TYPES = {T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ}
+
+
+def type_modifier(type_name: ast.TypeName, oid: int) -> int:
+    """atttypmod of a declared column type: varchar(n)/char(n) → n + 4, numeric(p, s) →
+    (p << 16 | s) + 4, time/timestamp(p) → p; -1 when there is none. ``char`` alone is
+    char(1). Bad modifiers get PostgreSQL's errors."""
+    mods = []
+    for m in type_name.typmods or ():
+        val = getattr(m, "val", None)
+        if not isinstance(val, ast.Integer):
+            raise InvalidParameterValue("type modifiers must be simple constants or identifiers")
+        mods.append(val.ival)
+    name = T.OID_TO_NAME.get(oid, str(oid))
+    if oid in (T.VARCHAR, T.BPCHAR):
+        if not mods:
+            return 1 + VARHDRSZ if oid == T.BPCHAR else -1
+        short = "varchar" if oid == T.VARCHAR else "char"
+        if len(mods) > 1:
+            raise ParseError("invalid type modifier")
+        if mods[0] < 1:
+            raise InvalidParameterValue(f"length for type {short} must be at least 1")
+        if mods[0] > 10485760:
+            raise InvalidParameterValue(f"length for type {short} cannot exceed 10485760")
+        return mods[0] + VARHDRSZ
+    if oid == T.NUMERIC and mods:
+        precision, scale = mods[0], (mods[1] if len(mods) > 1 else 0)
+        if len(mods) > 2:
+            raise InvalidParameterValue("invalid NUMERIC type modifier")
+        if not 1 <= precision <= 1000:
+            raise InvalidParameterValue(
+                f"NUMERIC precision {precision} must be between 1 and 1000")
+        if not -1000 <= scale <= 1000:
+            raise InvalidParameterValue(f"NUMERIC scale {scale} must be between -1000 and 1000")
+        return ((precision << 16) | (scale & 0xFFFF)) + VARHDRSZ
+    if oid in _PRECISION_TYPES and mods:
+        if len(mods) > 1 or mods[0] < 0:
+            raise InvalidParameterValue(f"invalid type modifier for type {name}")
+        return min(mods[0], 6)
+    if mods:
+        raise ParseError(f"type modifier is not allowed for type \"{name}\"")
+    return -1
+
+
+def numeric_typmod(typmod: int) -> tuple[int, int]:
+    """(precision, scale) of a numeric atttypmod."""
+    raw = typmod - VARHDRSZ
+    scale = raw & 0xFFFF
+    return raw >> 16, scale - 0x10000 if scale & 0x8000 else scale
+
+
+def assign(value: Any, oid: int, typmod: int = -1) -> Any:
+    """A value of type ``oid`` stored into a column declared with ``typmod``."""
+    if value is None or typmod < 0:
+        return value
+    if oid in (T.VARCHAR, T.BPCHAR):
+        length = typmod - VARHDRSZ
+        if len(value) > length:
+            if value[length:].strip(" "):
+                kind = "character varying" if oid == T.VARCHAR else "character"
+                raise DsqlError(f"value too long for type {kind}({length})",
+                                sqlstate="22001")
+            value = value[:length]
+        return value
+    if oid == T.NUMERIC:
+        return cast(value, T.NUMERIC, numeric_typmod(typmod))
+    if oid in _PRECISION_TYPES and typmod < 6:
+        return _round_fraction(value, typmod)
+    return value
+
+
+def _round_fraction(value: dt.time | dt.datetime, digits: int) -> Any:
+    """Round the fractional seconds to ``digits`` places (half away from zero)."""
+    unit = 10 ** (6 - digits)
+    micro = (value.microsecond + unit // 2) // unit * unit
+    if isinstance(value, dt.time):
+        full = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(microsecond=0))
+        return (full + dt.timedelta(microseconds=micro)).time()
+    return value.replace(microsecond=0) + dt.timedelta(microseconds=micro)

@@ -20,6 +20,9 @@ from . import functions as _functions  # noqa: F401  (registers the functions)
 from . import tables as ST
 from .functions import CURRENT_SETTINGS, session_settings
 from .rewrite import mentions_system, rewrite, system_relation
+from ..query import prepare_select
+from ..indexes import load_indexes
+from ..jobs import load_jobs, sys_jobs_rows
 
 __all__ = ["SystemCatalog", "mentions_system", "prepare_system_select", "resolve",
            "scan_system", "is_system", "CURRENT_SETTINGS"]
@@ -56,7 +59,6 @@ class SystemCatalog:
 
 
 def prepare_system_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]):
-    from ..query import prepare_select
     stmt = rewrite(stmt)
     return prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
 
@@ -83,8 +85,6 @@ async def user_schemas(txn) -> list[str]:
 
 async def index_extras(txn) -> dict:
     """Secondary indexes and sys.jobs rows at the transaction's snapshot."""
-    from ..indexes import load_indexes
-    from ..jobs import load_jobs, sys_jobs_rows
     return {"indexes": tuple(await load_indexes(txn)),
             "jobs": tuple(sys_jobs_rows(await load_jobs(txn)))}
 

@@ -6,14 +6,20 @@ planned (``planner.catalog``, a :class:`~dsql_ray.compute.system.SystemCatalog`)
 from __future__ import annotations
 
 import contextvars
+import os
+import uuid
 from collections.abc import Mapping
 
-from ...errors import DsqlError
+from pglast import parse_sql
+
+from ...errors import InvalidParameterValue, InvalidSchemaName, UndefinedObject, UndefinedTable
 from .. import types as T
 from ..query import sqltypes as S
 from ..query.functions import FUNCTIONS, _arity, no_function, register, strict
 from ..query.runtime import Expr
 from . import tables as ST
+from ..indexes import registry_of_catalog
+from ..query.exprs import resolve_type
 
 #: the running session's settings (set by the statement's table source when it knows
 #: the session); current_setting() and pg_settings fall back to the defaults
@@ -22,9 +28,8 @@ CURRENT_SETTINGS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
 
 
 def default_settings() -> dict[str, str]:
-    from ..expr import SERVER_VERSION
-    return {"server_version": SERVER_VERSION, "server_version_num":
-            "%d%04d" % tuple(int(x) for x in SERVER_VERSION.split(".")[:2]),
+    return {"server_version": T.SERVER_VERSION, "server_version_num":
+            "%d%04d" % tuple(int(x) for x in T.SERVER_VERSION.split(".")[:2]),
             "server_encoding": "UTF8", "client_encoding": "UTF8", "DateStyle": "ISO, MDY",
             "TimeZone": "UTC", "integer_datetimes": "on",
             "standard_conforming_strings": "on", "IntervalStyle": "postgres",
@@ -141,8 +146,6 @@ def lookup_relation(by_oid: dict, text: str) -> int | None:
 
 
 def lookup_type(text: str) -> int | None:
-    from ..query.exprs import resolve_type
-    from pglast import parse_sql
     t = text.strip()
     for oid in ST._BASE_TYPES:
         if ST.type_name_of(oid) == t or ST.format_type(oid) == t:
@@ -158,7 +161,7 @@ def lookup_type(text: str) -> int | None:
 
 
 # -- reg* casts: an oid shows as a name, a name reads as an oid ------------------------------
-@register("__dsql_regclass")
+@register("__dsql_regclass", reads_catalog=True)
 def _regclass(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -179,12 +182,12 @@ def _regclass(c, args, name):
     def inp(text):
         oid = lookup_relation(by_oid, text)
         if oid is None:
-            raise DsqlError(f'relation "{text}" does not exist', sqlstate="42P01")
+            raise UndefinedTable(f'relation "{text}" does not exist')
         return oid
     return strict(inp, [a], T.INT8)
 
 
-@register("to_regclass")
+@register("to_regclass", reads_catalog=True)
 def _to_regclass(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -204,7 +207,7 @@ def _regtype(c, args, name):
     def inp(text):
         oid = lookup_type(text)
         if oid is None:
-            raise DsqlError(f'type "{text}" does not exist', sqlstate="42704")
+            raise UndefinedObject(f'type "{text}" does not exist')
         return oid
     return strict(inp, [a], T.INT8)
 
@@ -215,7 +218,7 @@ def _to_regtype(c, args, name):
     return strict(lookup_type, [c.coerce(args[0], T.TEXT)], T.INT8)
 
 
-@register("__dsql_regnamespace")
+@register("__dsql_regnamespace", reads_catalog=True)
 def _regnamespace(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c)
@@ -228,7 +231,7 @@ def _regnamespace(c, args, name):
 
     def inp(text):
         if text not in oids:
-            raise DsqlError(f'schema "{text}" does not exist', sqlstate="3F000")
+            raise InvalidSchemaName(f'schema "{text}" does not exist')
         return oids[text]
     return strict(inp, [c.coerce(a, T.TEXT)], T.INT8)
 
@@ -275,7 +278,8 @@ def _pg_get_expr(c, args, name):
 
 
 @register("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
-          "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible")
+          "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible",
+          reads_catalog=True)
 def _is_visible(c, args, name):
     _arity(name, args, 1)
     by_oid = _snapshot(c) if name == "pg_table_is_visible" else {}
@@ -317,7 +321,7 @@ def _has_privilege(c, args, name):
     return _const(True, T.BOOL)
 
 
-@register("pg_get_constraintdef", "pg_get_indexdef")
+@register("pg_get_constraintdef", "pg_get_indexdef", reads_catalog=True)
 def _get_def(c, args, name):
     _arity(name, args, 1, 3)
     by_oid = _snapshot(c)
@@ -343,7 +347,6 @@ def _get_def(c, args, name):
 
 def _secondary_defs(c) -> dict[int, tuple[str, str | None]]:
     """Secondary index oid → (index definition, UNIQUE constraint definition)."""
-    from ..indexes import registry_of_catalog
     reg = registry_of_catalog(c.planner.catalog)
     if reg is None:
         return {}
@@ -369,7 +372,7 @@ def _current_setting(c, args, name):
         if key.lower() not in settings:
             if missing_ok:
                 return None
-            raise DsqlError(f'unrecognized configuration parameter "{key}"', sqlstate="42704")
+            raise UndefinedObject(f'unrecognized configuration parameter "{key}"')
         return settings[key.lower()]
     return strict(fn, [a], T.TEXT, volatile=True)
 
@@ -408,7 +411,7 @@ def _serial_sequence(c, args, name):
     return _const(None, T.TEXT)
 
 
-@register("pg_get_viewdef")
+@register("pg_get_viewdef", reads_catalog=True)
 def _get_viewdef(c, args, name):
     _arity(name, args, 1, 2)
     by_oid = _snapshot(c)
@@ -437,19 +440,17 @@ def _partition_ancestors(c, args, name):
 
 @register("gen_random_uuid")
 def _gen_random_uuid(c, args, name):
-    import uuid
     _arity(name, args, 0)
     return Expr(lambda row, env: uuid.uuid4(), T.UUID)
 
 
 @register("json_build_object", "jsonb_build_object")
 def _json_build_object(c, args, name):
-    from ..values import json_build_object
     if len(args) % 2:
-        raise DsqlError("argument list must have even number of elements",
-                        sqlstate="22023",
-                        hint=f"The arguments of {name}() must consist of alternating keys "
-                             "and values.")
+        raise InvalidParameterValue(
+            "argument list must have even number of elements",
+            hint=f"The arguments of {name}() must consist of alternating keys "
+            "and values.")
     args = [c.coerce(a, T.TEXT) if a.oid in (S.UNKNOWN, 0) else a for a in args]
     fns, oids = [a.fn for a in args], [a.oid for a in args]
     oid = T.JSONB if name.startswith("jsonb") else T.JSON
@@ -459,15 +460,14 @@ def _json_build_object(c, args, name):
         pairs = []
         for i in range(0, len(values), 2):
             if values[i] is None:
-                raise DsqlError("null value not allowed for object key", sqlstate="22023")
+                raise InvalidParameterValue("null value not allowed for object key")
             pairs.append((S.to_text(values[i]), values[i + 1], oids[i + 1]))
-        return json_build_object(pairs, oid)
+        return S.json_build_object(pairs, oid)
     return Expr(fn, oid)
 
 
 @register("pg_backend_pid")
 def _backend_pid(c, args, name):
-    import os
     return _const(os.getpid(), T.INT4)
 
 

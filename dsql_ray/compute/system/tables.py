@@ -7,11 +7,13 @@ the next number; system relations get fixed numbers below 16384.
 """
 from __future__ import annotations
 
+import re
 import zlib
 from typing import Callable, Iterable
 
 from .. import types as T
 from ..catalog import ColumnDef, TableDef
+from ..constraints import column_refs, parse_expr
 from ..query import sqltypes as S
 
 OWNER_OID, OWNER = 10, "admin"
@@ -299,8 +301,7 @@ def _checks(snap):
 
 
 def _check_columns(t: TableDef, k) -> list[int]:
-    from ..ddl import _column_refs, _parse_expr
-    refs = set(_column_refs(_parse_expr(k.expr_sql)))
+    refs = set(column_refs(parse_expr(k.expr_sql)))
     return [i for i, c in enumerate(t.columns, 1) if c.name in refs]
 
 
@@ -452,7 +453,6 @@ def constraint_def(t: TableDef) -> str:
 
 
 def _quote(name: str) -> str:
-    import re
     if re.fullmatch(r"[a-z_][a-z0-9_$]*", name):
         return name
     return '"' + name.replace('"', '""') + '"'
