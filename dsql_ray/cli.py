@@ -17,8 +17,8 @@ from pydantic import ValidationError
 
 from .config import ClusterConfig, default_data_dir
 from .local.supervisor import read_state, state_path
-from .relay import tokens
-from .relay.tls import certificate_files, ensure_certificate, ssl_context_for
+from .frontend import tokens
+from .frontend.tls import certificate_files, ensure_certificate, ssl_context_for
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:

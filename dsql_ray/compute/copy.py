@@ -30,7 +30,8 @@ from pglast import ast
 
 from .. import limits
 from ..errors import DsqlError, FeatureNotSupported
-from ..relay.pgwire import BINARY_FORMAT, decode_value
+from ..frontend.backend import CopyInHandler, CopyOutHandler
+from ..frontend.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
 from .expr import Scope, const
 from .planner import _default_expr
@@ -777,7 +778,7 @@ class CopyLoader:
         self.count += len(batch)
 
 
-class CopyIn(QueryResult):
+class CopyIn(CopyInHandler):
     """A COPY FROM STDIN waiting for its data, as a statement's result: the wire layer
     answers CopyInResponse (``width`` columns in ``format``), hands each CopyData to
     :meth:`data`, and ends with :meth:`done` (CopyDone: the ``COPY n`` result) or
@@ -831,7 +832,7 @@ _TEXT_OUT = {0x08: b"\\b", 0x0C: b"\\f", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t
              0x0B: b"\\v", 0x5C: b"\\\\"}
 
 
-class CopyOut(QueryResult):
+class CopyOut(CopyOutHandler):
     """A COPY TO STDOUT, as a statement's result: the rows of the table or query
     (``columns``, ``rows``), which the wire layer sends as CopyOutResponse, the
     CopyData of :meth:`chunks`, CopyDone and ``COPY n``. The values come already in

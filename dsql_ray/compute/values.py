@@ -20,6 +20,7 @@ from typing import Any
 from pglast import ast
 
 from ..errors import DsqlError
+from ..frontend.types import bytea_input
 from . import types as T
 from .query import sqltypes as S
 
@@ -197,28 +198,6 @@ def _jsonb_text(v: Any) -> str:
     return json.dumps(v, ensure_ascii=False)
 
 
-def bytea_input(text: str) -> bytes:
-    """bytea input: hex (``\\x0aff``) or the escape format (``a\\012\\\\``)."""
-    if text.startswith("\\x"):
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            raise invalid_text(T.BYTEA, text) from None
-    out, i, raw = bytearray(), 0, text.encode("utf-8")
-    while i < len(raw):
-        if raw[i] != 0x5C:
-            out.append(raw[i])
-            i += 1
-        elif raw[i + 1:i + 2] == b"\\":
-            out.append(0x5C)
-            i += 2
-        else:
-            octal = raw[i + 1:i + 4]
-            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
-                raise invalid_text(T.BYTEA, text)
-            out.append(int(octal, 8))
-            i += 4
-    return bytes(out)
 
 
 # -- column type modifiers ----------------------------------------------------------------

@@ -16,7 +16,7 @@ from botocore.credentials import ReadOnlyCredentials
 from dsql_ray.compute import service
 from dsql_ray.compute.service import ComputeService, handoff_address
 from dsql_ray.relay.relay import AdmissionLimits, Relay
-from dsql_ray.relay.tokens import TokenVerifier
+from dsql_ray.frontend.tokens import TokenVerifier
 
 KEYS = ReadOnlyCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                            None)

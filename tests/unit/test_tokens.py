@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from dsql_ray.config import ClusterConfig
 from dsql_ray.errors import AuthError
-from dsql_ray.relay import tokens
-from dsql_ray.relay.tls import ensure_certificate
-from dsql_ray.relay.tokens import TokenVerifier, mint_token
+from dsql_ray.frontend import tokens
+from dsql_ray.frontend.tls import ensure_certificate
+from dsql_ray.frontend.tokens import TokenVerifier, mint_token
 
 REGION = "us-east-1"
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"

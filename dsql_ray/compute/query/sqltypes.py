@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from ...errors import DsqlError
+from ...frontend.types import array_items
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -540,36 +541,3 @@ def value_oid(value: Any) -> int:
     return T.TEXT
 
 
-_ARRAY_ITEM = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^,{}"\s](?:[^,{}"]*[^,{}"\s])?))\s*'
-                         r"([,}])")
-
-
-def array_items(text: str) -> list[str | None]:
-    """The elements of a one-dimensional array literal (array_in): ``{1,2,NULL}``,
-    ``{"a b","q\\"x"}`` → their text, unquoted; NULL → None."""
-    def malformed() -> DsqlError:
-        return DsqlError(f'malformed array literal: "{text[:60]}"', sqlstate="22P02")
-    body = text.strip()
-    if not body.startswith("{") or not body.endswith("}"):
-        raise malformed()
-    if body[1:-1].strip() == "":
-        return []
-    if body[1:].lstrip().startswith("{"):
-        raise DsqlError("multidimensional arrays are not supported", sqlstate="0A000")
-    values: list[str | None] = []
-    pos = 1
-    while pos < len(body):
-        m = _ARRAY_ITEM.match(body, pos)
-        if m is None:
-            raise malformed()
-        quoted, bare, end = m.groups()
-        if quoted is not None:
-            values.append(re.sub(r"\\(.)", r"\1", quoted))
-        else:
-            values.append(None if bare.upper() == "NULL" else bare)
-        pos = m.end()
-        if end == "}":
-            break
-    if pos != len(body):
-        raise malformed()
-    return values
