@@ -150,7 +150,7 @@ class Adjudicator:
     def __init__(self, index: int, ranges: Sequence[tuple[bytes, bytes | None]],
                  journals: Sequence[Any], *, peers: Sequence[Any] = (), quorum: int = 2,
                  clock: HybridLogicalClock | None = None,
-                 txn_ids: Callable[[], str] = lambda: uuid.uuid4().hex):
+                 txn_ids: Callable[[], str] | None = None):
         self.index = index
         self.stream = index
         self.ranges = list(ranges)
@@ -160,7 +160,7 @@ class Adjudicator:
         self.quorum = quorum
         self._journal_clients = list(journals)
         self._peers = list(peers)          # adjudicator clients, by index (self included)
-        self._txn_ids = txn_ids
+        self._txn_ids = txn_ids or (lambda: uuid.uuid4().hex)
         self.links: list[JournalLink] = []
         self.epoch = 0
         self.base_seq = 0                  # end of the stream found by recovery

@@ -42,6 +42,7 @@ import time
 from typing import Any, Sequence
 
 from .. import limits
+from ..clock import HybridLogicalClock
 from ..control.topology import adjudicator_names, storage_name
 from ..errors import AuthError, DsqlError
 from ..frontend.session import STARTUP_TIMEOUT_S, serve_connection
@@ -382,14 +383,21 @@ def _index_of(name: str) -> int:
         return 0
 
 
-async def start_compute(spec, config, directory) -> ComputeService:
+def compute_node(spec, config, directory, *,
+                 clock: HybridLogicalClock | None = None) -> ComputeNode:
+    """A compute process's node: every shard's replicas (its zone's first) and every
+    adjudicator, found through ``directory``; the simulation passes its virtual clock."""
     zones = config.region.zones
     nearest_first = [spec.zone] + [z for z in zones if z != spec.zone]
     routes = [ShardRoute(low, high, [directory.client(storage_name(shard, z))
                                      for z in nearest_first])
               for shard, (low, high) in enumerate(config.shard_ranges())]
-    node = ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
-                       zone=spec.zone)
+    return ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
+                       zone=spec.zone, clock=clock)
+
+
+async def start_compute(spec, config, directory) -> ComputeService:
+    node = compute_node(spec, config, directory)
     await node.sync_clock()
     runner(node).start()      # background jobs (index builds), resumed after a restart
     return ComputeService(node, handoff_address(config.name, spec.name),
