@@ -55,7 +55,7 @@ from .interrupt import Interrupter
 from .jobs import runner
 from .node import ComputeNode, ShardRoute
 from .session import Session
-from .values import cast
+from .query.sqltypes import cast
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ from psycopg.types.json import Json
 
 from dsql_ray.compute import types as t
 from dsql_ray.compute.result import Column, PreparedInfo, QueryResult
-from dsql_ray.compute.values import cast
+from dsql_ray.compute.query.sqltypes import cast
 from dsql_ray.errors import AuthError, DsqlError, ProtocolError, TransactionAborted
 from dsql_ray.frontend import pgwire
 from dsql_ray.frontend.pgwire import BINARY_FORMAT, TEXT_FORMAT, decode_value, encode_value
