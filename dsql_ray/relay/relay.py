@@ -214,7 +214,7 @@ class Relay:
             entry = self._lookup(name)
             if not entry or not entry.get("handoff"):
                 raise OSError(f"{name} is not registered")
-            link = _Link(name, handoff.Link.connect(entry["handoff"]).sock)
+            link = _Link(name, handoff.connect(entry["handoff"]))
             self._links[name] = link
         threading.Thread(target=self._read_link, args=(link,), daemon=True,
                          name=f"relay-{name}").start()

@@ -62,16 +62,6 @@ class Link:
         self.closed = False
         self._lock = threading.Lock()
 
-    @classmethod
-    def connect(cls, address: str) -> "Link":
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        try:
-            sock.connect(address)
-        except OSError:
-            sock.close()
-            raise
-        return cls(sock)
-
     def send(self, payload: bytes, fds: list[int] | None = None) -> None:
         with self._lock:
             if fds:
@@ -103,6 +93,17 @@ class Link:
         except OSError:
             pass
         self.sock.close()
+
+
+def connect(address: str) -> socket.socket:
+    """The relay's end: a link to the compute process listening at ``address``."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        sock.connect(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 def listen(address: str, backlog: int = 16) -> socket.socket:
