@@ -54,8 +54,8 @@ from ..transport.handoff import (CANCEL_KEY, REFUSE, SERVE, Link, cancel_message
 from .interrupt import Interrupter
 from .jobs import runner
 from .node import ComputeNode, ShardRoute
-from .session import Session
 from .query.sqltypes import cast
+from .session import Session
 
 log = logging.getLogger(__name__)
 
