@@ -16,9 +16,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .config import ClusterConfig, default_data_dir
+from .control.status import cluster_status
+from .frontend import tokens
+from .frontend.tls import certificate_files, ensure_certificate, ssl_context_for
 from .local.supervisor import read_state, state_path
-from .relay import tokens
-from .relay.tls import certificate_files, ensure_certificate, ssl_context_for
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:
@@ -188,18 +189,6 @@ def cmd_down(args: argparse.Namespace) -> int:
     os.kill(state["pid"], signal.SIGKILL)
     print(f"cluster {config.name!r} did not stop in {args.timeout}s and was killed")
     return 1
-
-
-def cluster_status(state: dict) -> list[dict]:
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    import ray
-    ray.init(address=state["ray_address"], namespace=state["namespace"],
-             log_to_driver=False, logging_level="ERROR")
-    try:
-        control = ray.get_actor("control", namespace=state["namespace"])
-        return ray.get(control.status.remote(), timeout=60)
-    finally:
-        ray.shutdown()
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -33,8 +33,12 @@ from typing import Any, Callable, Sequence
 from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import DsqlError, SchemaChanged, SerializationFailure, Unavailable
+from ..journal.interface import (Append, Durable, Fence, Last, ReadLog, RecordEpoch,
+                                 Truncate)
 from ..journal.records import CommitRecord
 from ..keys import table_prefix
+from ..transport.interface import ask
+from .interface import Abort, Outcome, Prepare, Resolve
 
 log = logging.getLogger(__name__)
 
@@ -102,14 +106,14 @@ class JournalLink:
                 while self._queue:
                     batch = self._queue[:limits.journal_batch_max]
                     del self._queue[:len(batch)]
-                    self.acked_seq = await self.client.call(
-                        "append", self.adj.stream, self.adj.epoch, batch, self.adj.durable_seq,
+                    self.acked_seq = await ask(self.client, Append(
+                        self.adj.stream, self.adj.epoch, batch, self.adj.durable_seq),
                         timeout=5.0)
                     self.adj.on_ack()
                 durable = self.adj.durable_seq
                 if durable > self._sent_durable:
-                    await self.client.call("durable", self.adj.stream, self.adj.epoch,
-                                           durable, timeout=5.0)
+                    await ask(self.client, Durable(self.adj.stream, self.adj.epoch, durable),
+                              timeout=5.0)
                     self._sent_durable = durable    # only once the replica has it
             except asyncio.CancelledError:
                 raise
@@ -124,21 +128,21 @@ class JournalLink:
     async def _sync(self) -> None:
         """Fence the replica, cut any suffix that differs from our log, copy what it lacks."""
         adj, stream = self.adj, self.adj.stream
-        last, _ = await self.client.call("fence", stream, adj.epoch, adj.base_seq, timeout=10.0)
+        last, _ = await ask(self.client, Fence(stream, adj.epoch, adj.base_seq), timeout=10.0)
         for _ in range(limits.journal_batch_max * 8):
             ours = adj.record_epoch(last)
             if last == 0 or ours is None or \
-                    ours == await self.client.call("record_epoch", stream, last, timeout=5.0):
+                    ours == await ask(self.client, RecordEpoch(stream, last), timeout=5.0):
                 break
-            last = await self.client.call("truncate", stream, adj.epoch, last - 1, timeout=10.0)
+            last = await ask(self.client, Truncate(stream, adj.epoch, last - 1), timeout=10.0)
         else:
             raise Unavailable(f"{self.client.name}: divergent suffix too long to repair")
         while last < adj.last_seq:
             records = await adj.records_from(last + 1, exclude=self.index)
             if not records:
                 raise Unavailable("no source for catch-up yet")
-            last = await self.client.call("append", stream, adj.epoch, records,
-                                          adj.durable_seq, timeout=30.0)
+            last = await ask(self.client, Append(stream, adj.epoch, records, adj.durable_seq),
+                             timeout=30.0)
         self.acked_seq = last
         self._queue.clear()
         adj.on_ack()
@@ -151,7 +155,7 @@ class Adjudicator:
     def __init__(self, index: int, ranges: Sequence[tuple[bytes, bytes | None]],
                  journals: Sequence[Any], *, peers: Sequence[Any] = (), quorum: int = 2,
                  clock: HybridLogicalClock | None = None,
-                 txn_ids: Callable[[], str] = lambda: uuid.uuid4().hex):
+                 txn_ids: Callable[[], str] | None = None):
         self.index = index
         self.stream = index
         self.ranges = list(ranges)
@@ -161,7 +165,7 @@ class Adjudicator:
         self.quorum = quorum
         self._journal_clients = list(journals)
         self._peers = list(peers)          # adjudicator clients, by index (self included)
-        self._txn_ids = txn_ids
+        self._txn_ids = txn_ids or (lambda: uuid.uuid4().hex)
         self.links: list[JournalLink] = []
         self.epoch = 0
         self.base_seq = 0                  # end of the stream found by recovery
@@ -193,14 +197,15 @@ class Adjudicator:
         last seq): it holds every acknowledged record. Like a Raft leader, the new writer
         counts nothing as durable until a record of its own epoch is on a quorum.
         """
-        answers = await asyncio.gather(*(j.call("last", self.stream, timeout=5.0)
+        answers = await asyncio.gather(*(ask(j, Last(self.stream), timeout=5.0)
                                          for j in self._journal_clients),
                                        return_exceptions=True)
         reachable = [(i, a) for i, a in enumerate(answers) if not isinstance(a, BaseException)]
         if len(reachable) < self.quorum:
             raise Unavailable(f"adjudicator {self.index}: journal quorum unreachable")
-        best, (last_seq, last_ts, _, _) = max(reachable, key=lambda ia: (ia[1][3], ia[1][0]))
-        self.epoch = max(a[2] for _, a in reachable) + 1
+        best, (last_seq, last_ts, _, _) = max(reachable,
+                                              key=lambda ia: (ia[1].last_epoch, ia[1].seq))
+        self.epoch = max(a.epoch for _, a in reachable) + 1
         self.base_seq = self.last_seq = last_seq
         self.clock.update(last_ts)
         await self._replay(self._journal_clients[best], last_ts)
@@ -218,7 +223,7 @@ class Adjudicator:
         unresolved: dict[str, tuple[list[bytes], int]] = {}
         seq = 1
         while seq <= self.last_seq:
-            batch = await journal.call("read_log", self.stream, seq, 5000, timeout=30.0)
+            batch = await ask(journal, ReadLog(self.stream, seq, 5000), timeout=30.0)
             if not batch:
                 raise Unavailable(f"adjudicator {self.index}: replay stopped at seq {seq}")
             for s, payload in batch:
@@ -254,8 +259,7 @@ class Adjudicator:
             if link.index == exclude or not link.healthy:
                 continue
             try:
-                batch = await link.client.call("read_log", self.stream, seq, 1000,
-                                               timeout=10.0)
+                batch = await ask(link.client, ReadLog(self.stream, seq, 1000), timeout=10.0)
             except DsqlError:
                 continue
             return [(s, CommitRecord.decode(p).ts, p) for s, p in batch
@@ -428,8 +432,8 @@ class Adjudicator:
         owners = sorted(set(by_owner) | set(reads_by_owner))
         try:
             replies = await asyncio.gather(*(
-                self._peers[p].call("prepare", txn_id, start_ts, by_owner.get(p, []),
-                                    self.index, reads_by_owner.get(p, []))
+                ask(self._peers[p], Prepare(txn_id, start_ts, by_owner.get(p, []),
+                                            self.index, reads_by_owner.get(p, [])))
                 for p in owners), return_exceptions=True)
             for p, reply in zip(owners, replies):
                 if not isinstance(reply, BaseException):
@@ -439,7 +443,7 @@ class Adjudicator:
             if failures:
                 self._release(txn_id, None)
                 for p in prepared:
-                    asyncio.ensure_future(self._tell(p, "abort", txn_id))
+                    asyncio.ensure_future(self._tell(p, Abort(txn_id)))
                 raise failures[0] if isinstance(failures[0], DsqlError) else \
                     Unavailable(f"prepare failed: {failures[0]!r}")
             self.clock.update(start_ts)
@@ -450,14 +454,14 @@ class Adjudicator:
         self._release(txn_id, commit_ts)
         self.commits += 1
         for p in prepared:
-            asyncio.ensure_future(self._tell(p, "resolve", txn_id, commit_ts))
+            asyncio.ensure_future(self._tell(p, Resolve(txn_id, commit_ts)))
         await self._wait_durable(seq)
         return commit_ts
 
-    async def _tell(self, peer: int, what: str, *args: Any) -> None:
+    async def _tell(self, peer: int, req: Abort | Resolve) -> None:
         for attempt in range(20):
             try:
-                await self._peers[peer].call(what, *args, timeout=2.0)
+                await ask(self._peers[peer], req, timeout=2.0)
                 return
             except DsqlError:
                 await asyncio.sleep(0.05 * (attempt + 1))
@@ -506,7 +510,7 @@ class Adjudicator:
                 if coordinator == self.index or now - since < PREPARED_TIMEOUT_S:
                     continue
                 try:
-                    ts = await self._peers[coordinator].call("outcome", txn_id, timeout=2.0)
+                    ts = await ask(self._peers[coordinator], Outcome(txn_id), timeout=2.0)
                 except DsqlError:
                     continue
                 self._release(txn_id, ts)

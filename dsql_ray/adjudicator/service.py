@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Callable
 
+from ..clock import HybridLogicalClock
 from ..control.topology import adjudicator_names, journal_names
 from ..errors import Unavailable
 from .adjudicator import Adjudicator
@@ -23,10 +25,16 @@ async def recover_with_retry(adj: Adjudicator, attempts: int = 240, delay_s: flo
             await asyncio.sleep(delay_s)
 
 
-async def start_adjudicator(spec, config, directory) -> Adjudicator:
+async def start_adjudicator(spec, config, directory, *,
+                            clock: HybridLogicalClock | None = None,
+                            txn_ids: Callable[[], str] | None = None,
+                            recover_attempts: int = 240,
+                            recover_delay_s: float = 0.5) -> Adjudicator:
+    """``clock`` and ``txn_ids`` (transaction ids of spanning commits): the simulation's
+    virtual clock and seeded ids; real ones by default."""
     adj = Adjudicator(spec.index, config.shard_ranges(),
                       [directory.client(name, timeout_s=5.0) for name in journal_names(config)],
                       peers=[directory.client(name) for name in adjudicator_names(config)],
-                      quorum=config.journal_quorum)
-    await recover_with_retry(adj)
+                      quorum=config.journal_quorum, clock=clock, txn_ids=txn_ids)
+    await recover_with_retry(adj, recover_attempts, recover_delay_s)
     return adj

@@ -32,7 +32,8 @@ from .. import limits
 from ..errors import (CharacterNotInRepertoire, DsqlError, DuplicateColumn, FeatureNotSupported,
                       InvalidColumnReference, InvalidParameterValue, ParseError, QueryCanceled,
                       UndefinedColumn)
-from ..relay.pgwire import BINARY_FORMAT, decode_value
+from ..frontend.backend import CopyInHandler, CopyOutHandler
+from ..frontend.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
 from .query.rowexpr import constant
 from .planner import column_default
@@ -788,7 +789,7 @@ class CopyLoader:
         self.count += len(batch)
 
 
-class CopyIn(QueryResult):
+class CopyIn(CopyInHandler):
     """A COPY FROM STDIN waiting for its data, as a statement's result: the wire layer
     answers CopyInResponse (``width`` columns in ``format``), hands each CopyData to
     :meth:`data`, and ends with :meth:`done` (CopyDone: the ``COPY n`` result) or
@@ -842,7 +843,7 @@ _TEXT_OUT = {0x08: b"\\b", 0x0C: b"\\f", 0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t
              0x0B: b"\\v", 0x5C: b"\\\\"}
 
 
-class CopyOut(QueryResult):
+class CopyOut(CopyOutHandler):
     """A COPY TO STDOUT, as a statement's result: the rows of the table or query
     (``columns``, ``rows``), which the wire layer sends as CopyOutResponse, the
     CopyData of :meth:`chunks`, CopyDone and ``COPY n``. The values come already in

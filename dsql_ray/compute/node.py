@@ -15,6 +15,9 @@ from typing import Any, Sequence
 from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import Unavailable
+from ..adjudicator.interface import Commit, Now
+from ..storage.interface import Get, GetMany, Scan
+from ..transport.interface import ask
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
                       row_to_table, schemas_range, tables_range)
 from .indexes import IndexRegistry
@@ -33,11 +36,12 @@ class ShardRoute:
         self.low, self.high = low, high
         self.replicas = list(replicas)
 
-    async def call(self, method: str, *args: Any) -> Any:
+    async def ask(self, req: Any) -> Any:
+        """A storage request (``storage.interface``) to the nearest replica that answers."""
         last: Exception | None = None
         for replica in self.replicas:
             try:
-                return await replica.call(method, *args, timeout=READ_TIMEOUT_S)
+                return await ask(replica, req, timeout=READ_TIMEOUT_S)
             except Unavailable as exc:
                 last = exc
         raise last or Unavailable("no storage replica")
@@ -138,7 +142,7 @@ class ComputeNode:
         return self.shards[bisect.bisect_right(self._lows, key) - 1]
 
     async def get(self, key: bytes, ts: int) -> Any:
-        return await self.shard_for(key).call("get", key, ts)
+        return await self.shard_for(key).ask(Get(key, ts))
 
     async def get_many(self, keys: list[bytes], ts: int) -> list[Any]:
         by_shard: dict[int, list[int]] = {}
@@ -146,7 +150,7 @@ class ComputeNode:
             by_shard.setdefault(bisect.bisect_right(self._lows, key) - 1, []).append(i)
         out: list[Any] = [None] * len(keys)
         for shard, idxs in by_shard.items():
-            rows = await self.shards[shard].call("get_many", [keys[i] for i in idxs], ts)
+            rows = await self.shards[shard].ask(GetMany([keys[i] for i in idxs], ts))
             for i, row in zip(idxs, rows):
                 out[i] = row
         return out
@@ -159,11 +163,7 @@ class ComputeNode:
             if (shard.high is not None and shard.high <= low) or \
                     (high is not None and shard.low >= high):
                 continue
-            if pred or columns is not None:
-                out.extend(await shard.call("scan", low, high, ts, limits.scan_rows_max,
-                                            pred, columns))
-            else:
-                out.extend(await shard.call("scan", low, high, ts))
+            out.extend(await shard.ask(Scan(low, high, ts, pred=pred, columns=columns)))
         return out
 
     # -- commit -----------------------------------------------------------------
@@ -172,9 +172,9 @@ class ComputeNode:
         await txn.flush_indexes()            # secondary-index entries of changed rows
         first = min([*txn.writes, *txn.lock_keys])
         coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
-        commit_ts = await coordinator.call(
-            "commit", txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys),
-            sorted(txn.schema_reads - txn.writes.keys()))
+        commit_ts = await ask(coordinator, Commit(
+            txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys),
+            sorted(txn.schema_reads - txn.writes.keys())))
         self.clock.update(commit_ts)
         return commit_ts
 
@@ -183,7 +183,7 @@ class ComputeNode:
         for adj in self.adjudicators:
             for attempt in range(attempts):
                 try:
-                    self.clock.update(await adj.call("now", timeout=2.0))
+                    self.clock.update(await ask(adj, Now(), timeout=2.0))
                     break
                 except Unavailable:
                     if attempt == attempts - 1:

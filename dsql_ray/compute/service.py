@@ -7,7 +7,7 @@ to compute directly: the relay is off the per-statement path and copies no bytes
 Per session, compute also enforces what the relay cannot see:
 
 * **Cancel.** BackendKeyData's process id carries this process's index in its high bits
-  (:func:`~dsql_ray.relay.relay.make_pid`). A CancelRequest can arrive at any compute
+  (:func:`~dsql_ray.transport.handoff.make_pid`). A CancelRequest can arrive at any compute
   process (the relay routes the new connection round robin); one for another process is
   sent to the relay over the hand-off link, which forwards it to the owner's link. The
   query engine is synchronous and holds the event loop while it runs, so cancels are
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-import os
 import queue
 import secrets
 import selectors
@@ -43,16 +42,19 @@ import time
 from typing import Any, Sequence
 
 from .. import limits
+from ..clock import HybridLogicalClock
 from ..control.topology import adjudicator_names, storage_name
 from ..errors import AuthError, DsqlError
-from ..relay.relay import (CANCEL, CANCEL_KEY, ENDED, MAX_MESSAGE, REFUSE, SERVE,
-                           compute_index, make_pid)
-from ..relay.session import STARTUP_TIMEOUT_S, serve_connection
-from ..relay.tls import ssl_context_for
-from ..relay.tokens import TokenVerifier
+from ..frontend.session import STARTUP_TIMEOUT_S, serve_connection
+from ..frontend.tls import ssl_context_for
+from ..frontend.tokens import TokenVerifier
+from ..transport import handoff
+from ..transport.handoff import (CANCEL_KEY, REFUSE, SERVE, Link, cancel_message, close_listener,
+                                 compute_index, handoff_address, make_pid, parse_cancel)
 from .interrupt import Interrupter
 from .jobs import runner
 from .node import ComputeNode, ShardRoute
+from .query.sqltypes import cast
 from .session import Session
 
 log = logging.getLogger(__name__)
@@ -60,11 +62,6 @@ log = logging.getLogger(__name__)
 DATABASE = "postgres"    # DSQL has this one database
 CANCEL_REQUEST_CODE = 80877102
 _STARTUP_HEAD = struct.Struct("!ii")
-
-
-def handoff_address(cluster: str, name: str) -> str:
-    """An abstract-namespace Unix socket name (Linux): no file to clean up."""
-    return f"\0dsql-ray-{cluster}-{name}-{os.getpid()}"
 
 
 class _Fatal(DsqlError):
@@ -130,25 +127,23 @@ class _Backend:
 
 
 class ComputeService:
-    def __init__(self, node: ComputeNode, handoff: str, *, ssl_context: ssl.SSLContext,
+    def __init__(self, node: ComputeNode, address: str, *, ssl_context: ssl.SSLContext,
                  require_tls: bool, verifier: TokenVerifier, index: int = 0,
                  connection_age: float = limits.connection_age_max.value):
         self.node = node
-        self.handoff = handoff
+        self.handoff = address
         self.index = index
         self.connection_age = connection_age
         self._ssl_context, self._require_tls = ssl_context, require_tls
         self._verifier = verifier
-        self.info: dict[str, Any] = {"handoff": handoff}
+        self.info: dict[str, Any] = {"handoff": address}
         self._loop = asyncio.get_running_loop()
         self._sessions: dict[int, _SessionControl] = {}
         self.cancels = {"received": 0, "forwarded": 0, "applied": 0}
         self.closed_by_age = 0
         self._prelude_queue: queue.SimpleQueue = queue.SimpleQueue()
         self._prelude_wake_r, self._prelude_wake_w = socket.socketpair()
-        self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self._listener.bind(handoff)
-        self._listener.listen(16)
+        self._listener = handoff.listen(address)
         threading.Thread(target=self._prelude, daemon=True, name="prelude").start()
         threading.Thread(target=self._accept_relays, daemon=True, name="handoff").start()
 
@@ -159,21 +154,17 @@ class ComputeService:
                 conn, _ = self._listener.accept()
             except OSError:
                 return
-            threading.Thread(target=self._receive, args=(_RelayLink(conn),),
-                             daemon=True).start()
+            threading.Thread(target=self._receive, args=(Link(conn),), daemon=True).start()
 
-    def _receive(self, link: "_RelayLink") -> None:
+    def _receive(self, link: Link) -> None:
         with link.sock:
             while True:
-                try:
-                    message, fds, _, _ = socket.recv_fds(link.sock, MAX_MESSAGE, 4)
-                except OSError:
-                    break
+                message, fds = link.receive()
                 if not message and not fds:
                     break   # relay closed the hand-off connection
                 kind = message[:1]
-                if kind == CANCEL and len(message) == 1 + CANCEL_KEY.size:
-                    self._deliver_cancel(*CANCEL_KEY.unpack_from(message, 1), link)
+                if (key := parse_cancel(message)) is not None:
+                    self._deliver_cancel(*key, link)
                     continue
                 refusal = message[1:].decode() if kind == REFUSE else None
                 if kind not in (SERVE, REFUSE):
@@ -230,7 +221,7 @@ class ComputeService:
                     del waiting[sock]
                     _drop(sock, link, refusal)
 
-    def _peek(self, sock: socket.socket, link: "_RelayLink") -> str:
+    def _peek(self, sock: socket.socket, link: Link) -> str:
         """"serve" (hand it to the loop), "wait" (not enough bytes yet) or "done"."""
         try:
             head = sock.recv(16, socket.MSG_PEEK)
@@ -251,13 +242,13 @@ class ComputeService:
         return "done"
 
     # -- cancel -----------------------------------------------------------------------
-    def _deliver_cancel(self, pid: int, secret: int, link: "_RelayLink | None") -> None:
+    def _deliver_cancel(self, pid: int, secret: int, link: Link | None) -> None:
         """Any thread. Apply a cancel for one of our sessions, or route it onwards."""
         self.cancels["received"] += 1
         if compute_index(pid) != self.index:
             if link is not None and not link.closed:
                 try:
-                    link.send(CANCEL + CANCEL_KEY.pack(pid, secret))
+                    link.send(cancel_message(pid, secret))
                     self.cancels["forwarded"] += 1
                 except OSError as exc:
                     log.info("could not forward a cancel: %r", exc)
@@ -270,7 +261,7 @@ class ComputeService:
                 log.info("cancel request for session %d", pid)
 
     # -- sessions -----------------------------------------------------------------------
-    def _start_session(self, client: socket.socket, link: "_RelayLink",
+    def _start_session(self, client: socket.socket, link: Link,
                        refusal: str | None, deadline: float) -> None:
         """Loop thread. ``deadline``: the end of the startup time (monotonic)."""
         try:
@@ -288,7 +279,7 @@ class ComputeService:
             if pid and pid not in self._sessions:
                 return pid
 
-    async def _serve(self, client: socket.socket, link: "_RelayLink",
+    async def _serve(self, client: socket.socket, link: Link,
                      refusal: str | None, startup_timeout: float = STARTUP_TIMEOUT_S) -> None:
         if refusal is not None:
             await self._refuse(client, link, refusal, min(startup_timeout, 10.0))
@@ -312,7 +303,7 @@ class ComputeService:
                                    require_tls=self._require_tls,
                                    authenticate=self._authenticate,
                                    backend_key=(pid, secret), on_cancel=self._on_cancel(link),
-                                   startup_timeout=startup_timeout)
+                                   startup_timeout=startup_timeout, text_input=cast)
         except Exception:  # noqa: BLE001 - one session's failure must not hurt others
             log.exception("session ended with an error")
         finally:
@@ -321,7 +312,7 @@ class ComputeService:
             self._sessions.pop(pid, None)
             link.report_ended()
 
-    async def _refuse(self, client: socket.socket, link: "_RelayLink", sqlstate: str,
+    async def _refuse(self, client: socket.socket, link: Link, sqlstate: str,
                       startup_timeout: float) -> None:
         """Negotiate TLS as usual, then answer the startup packet with the relay's
         error before authentication. A CancelRequest on a refused connection is still
@@ -339,7 +330,7 @@ class ComputeService:
         except Exception:  # noqa: BLE001
             log.exception("refusing a connection failed")
 
-    def _on_cancel(self, link: "_RelayLink"):
+    def _on_cancel(self, link: Link):
         def on_cancel(pid: int, secret: int) -> None:
             self._deliver_cancel(pid, secret, link)
         return on_cancel
@@ -374,45 +365,15 @@ class ComputeService:
                 "closed_by_age": self.closed_by_age}
 
     def stop(self) -> None:
-        _close_listener(self._listener)
+        close_listener(self._listener)
         self._prelude_wake_w.close()
 
 
-def _close_listener(listener: socket.socket) -> None:
-    """Close a listening socket and wake the thread blocked in its accept()."""
-    try:
-        listener.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    listener.close()
-
-
-def _drop(client: socket.socket, link: "_RelayLink", refusal: str | None) -> None:
+def _drop(client: socket.socket, link: Link, refusal: str | None) -> None:
     """Close a connection that never became a session."""
     client.close()
     if refusal is None:
         link.report_ended()     # the relay counted it as a session
-
-
-class _RelayLink:
-    """One hand-off connection from the relay (compute's side)."""
-
-    def __init__(self, sock: socket.socket):
-        self.sock = sock
-        self.closed = False
-        self._lock = threading.Lock()
-
-    def send(self, payload: bytes) -> None:
-        with self._lock:
-            self.sock.send(payload)
-
-    def report_ended(self) -> None:
-        if self.closed:
-            return
-        try:
-            self.send(ENDED)
-        except OSError:
-            self.closed = True
 
 
 def _index_of(name: str) -> int:
@@ -422,14 +383,21 @@ def _index_of(name: str) -> int:
         return 0
 
 
-async def start_compute(spec, config, directory) -> ComputeService:
+def compute_node(spec, config, directory, *,
+                 clock: HybridLogicalClock | None = None) -> ComputeNode:
+    """A compute process's node: every shard's replicas (its zone's first) and every
+    adjudicator, found through ``directory``; the simulation passes its virtual clock."""
     zones = config.region.zones
     nearest_first = [spec.zone] + [z for z in zones if z != spec.zone]
     routes = [ShardRoute(low, high, [directory.client(storage_name(shard, z))
                                      for z in nearest_first])
               for shard, (low, high) in enumerate(config.shard_ranges())]
-    node = ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
-                       zone=spec.zone)
+    return ComputeNode(routes, [directory.client(n) for n in adjudicator_names(config)],
+                       zone=spec.zone, clock=clock)
+
+
+async def start_compute(spec, config, directory) -> ComputeService:
+    node = compute_node(spec, config, directory)
     await node.sync_clock()
     runner(node).start()      # background jobs (index builds), resumed after a restart
     return ComputeService(node, handoff_address(config.name, spec.name),

@@ -11,50 +11,29 @@ the open-connection limit is still handed to compute, marked "refuse with 53400/
 and compute answers its startup packet with that FATAL error (a CancelRequest on such a
 connection is still honoured, as PostgreSQL does at max_connections).
 
-The hand-off link to each compute process is a SOCK_SEQPACKET connection; messages:
-
-* relay → compute: ``c`` + fd (serve), ``r<sqlstate>`` + fd (refuse), ``k`` + pid,
-  secret (a CancelRequest for a session of that compute).
-* compute → relay: ``e`` (a session this link carried ended), ``k`` + pid, secret (a
-  CancelRequest compute received for a session of another compute: the relay routes it
-  by the compute index in the pid's high bits, see :func:`compute_index`).
-
-A link that breaks (its compute died) takes its sessions out of the open count.
+The hand-off link to each compute process and its messages are
+:mod:`dsql_ray.transport.handoff`'s. A link that breaks (its compute died) takes its
+sessions out of the open count.
 """
 from __future__ import annotations
 
 import asyncio
 import itertools
 import logging
+import os
 import socket
-import struct
 import threading
 import time
 from typing import Any, Callable
 
 from .. import limits
+from ..transport import handoff
+from ..transport.handoff import REFUSE, SERVE, compute_index
 
 log = logging.getLogger(__name__)
 
-SERVE, REFUSE, CANCEL, ENDED = b"c", b"r", b"k", b"e"
-CANCEL_KEY = struct.Struct("!II")
-PID_INDEX_SHIFT = 24            # BackendKeyData pid: compute index << 24 | 24 random bits
-PID_INDEX_MAX = (1 << (31 - PID_INDEX_SHIFT)) - 1
-MAX_MESSAGE = 64
-
 TOO_MANY_CONNECTIONS = limits.connections_max.sqlstate        # 53300
 RATE_EXCEEDED = limits.connection_rate_max.sqlstate           # 53400
-
-
-def compute_index(pid: int) -> int:
-    """Which compute process owns the session with this BackendKeyData pid."""
-    return (pid >> PID_INDEX_SHIFT) & PID_INDEX_MAX
-
-
-def make_pid(index: int, low: int) -> int:
-    if not 0 <= index <= PID_INDEX_MAX:
-        raise ValueError(f"compute index {index} does not fit in a pid")
-    return (index << PID_INDEX_SHIFT) | (low & ((1 << PID_INDEX_SHIFT) - 1))
 
 
 class AdmissionLimits:
@@ -156,22 +135,14 @@ class Admission:
         return None
 
 
-class _Link:
+class _Link(handoff.Link):
     """The hand-off connection to one compute process, and its reader thread."""
     _ids = itertools.count(1)
 
     def __init__(self, name: str, sock: socket.socket):
+        super().__init__(sock)
         self.id = next(self._ids)
-        self.name, self.sock = name, sock
-        self.lock = threading.Lock()
-        self.closed = False
-
-    def send(self, payload: bytes, fds: list[int] | None = None) -> None:
-        with self.lock:
-            if fds:
-                socket.send_fds(self.sock, [payload], fds)
-            else:
-                self.sock.send(payload)
+        self.name = name
 
 
 class Relay:
@@ -243,13 +214,7 @@ class Relay:
             entry = self._lookup(name)
             if not entry or not entry.get("handoff"):
                 raise OSError(f"{name} is not registered")
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            try:
-                sock.connect(entry["handoff"])
-            except OSError:
-                sock.close()
-                raise
-            link = _Link(name, sock)
+            link = _Link(name, handoff.connect(entry["handoff"]))
             self._links[name] = link
         threading.Thread(target=self._read_link, args=(link,), daemon=True,
                          name=f"relay-{name}").start()
@@ -258,23 +223,20 @@ class Relay:
     def _read_link(self, link: _Link) -> None:
         """Messages from one compute process: session ends and cancels to route."""
         while True:
-            try:
-                message = link.sock.recv(MAX_MESSAGE)
-            except OSError:
-                message = b""
+            message, fds = link.receive()
+            for fd in fds:          # compute never sends descriptors
+                os.close(fd)
             if not message:
                 break
-            kind = message[:1]
-            if kind == ENDED:
+            if message[:1] == handoff.ENDED:
                 self.admission.counter.closed(link.id)
-            elif kind == CANCEL and len(message) == 1 + CANCEL_KEY.size:
-                self._route_cancel(message)
+            elif (key := handoff.parse_cancel(message)) is not None:
+                self._route_cancel(message, key[0])
             else:
                 log.warning("unexpected message from %s: %r", link.name, message[:8])
         self._drop(link)
 
-    def _route_cancel(self, message: bytes) -> None:
-        pid, _ = CANCEL_KEY.unpack_from(message, 1)
+    def _route_cancel(self, message: bytes, pid: int) -> None:
         index = compute_index(pid)
         if index >= len(self._compute_names):
             return                      # not a key we ever gave out: ignore, as PostgreSQL
@@ -295,11 +257,7 @@ class Relay:
         lost = self.admission.counter.drop_link(link.id)
         if lost:
             log.warning("%s went away with %d open sessions", link.name, lost)
-        try:
-            link.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        link.sock.close()
+        link.close()
 
     def stop(self) -> None:
         try:

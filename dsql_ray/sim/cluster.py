@@ -1,24 +1,48 @@
 """Every role of a region in one process and one event loop, wired by a simulated network.
 
-The same role classes the Ray actors host run here. The seeded simulation (harness.py)
-drives them on virtual time with a lossy network and crashes; unit tests use
-:class:`InProcessCluster`, the same wiring with a network that never loses anything.
+Roles start through their real starters (each role's ``service.py``), with a simulated
+directory: a name resolves to a client on the simulated network that reaches the
+role's *current* instance, so a restarted role is found as in a cluster. The seeded
+simulation (harness.py) drives them on virtual time with a lossy network and crashes;
+unit tests use :class:`InProcessCluster`, the same wiring with a network that never
+loses anything.
 """
 from __future__ import annotations
 
 import asyncio
 import random
 from pathlib import Path
+from typing import Any
 
-from ..adjudicator.adjudicator import Adjudicator
+from ..adjudicator.service import start_adjudicator
 from ..clock import HybridLogicalClock
-from ..compute.node import ComputeNode, ShardRoute
+from ..compute.node import ComputeNode
+from ..compute.service import compute_node
 from ..compute.session import Session
 from ..config import ClusterConfig
+from ..control.directory import Directory
+from ..control.topology import ActorSpec, plan_topology
 from ..errors import Unavailable
-from ..journal.replica import JournalNode
-from ..storage.shard import StorageShard
-from .network import SimNetwork
+from ..journal.service import journal_dir, start_journal
+from ..storage.service import start_storage
+from .network import SimClient, SimNetwork
+
+#: the roles the simulation runs, crashes and restarts, in the order faults pick from
+SIMULATED_ROLES = ("journal", "adjudicator", "storage")
+
+
+class SimDirectory(Directory):
+    """Names to the simulated network: a client reaches whatever instance of the role
+    is up now (none while it is down or still starting: connection refused)."""
+
+    def __init__(self, net: SimNetwork, instances: dict[str, Any]):
+        self.net, self.instances = net, instances
+
+    async def lookup(self, name: str) -> dict[str, Any] | None:
+        return {"name": name} if self.instances.get(name) is not None else None
+
+    def client(self, name: str, **kw: Any) -> SimClient:
+        return self.net.client(lambda: self.instances.get(name), name, **kw)
 
 
 class SimCluster:
@@ -31,12 +55,9 @@ class SimCluster:
         self.rng = rng
         self.config = config
         self.zones = self.config.region.zones
-        self.ranges = self.config.shard_ranges()
-        self.journals: dict[str, JournalNode | None] = {}
-        self.adjudicators: list[Adjudicator | None] = [None] * len(self.ranges)
-        self.storage: dict[tuple[int, str], StorageShard | None] = {}
-        self.adj_clients = [net.client(lambda i=i: self.adjudicators[i], f"adjudicator-{i}")
-                            for i in range(len(self.ranges))]
+        self.specs = {s.name: s for s in plan_topology(config)}
+        self.instances: dict[str, Any] = {}
+        self.directory = SimDirectory(net, self.instances)
 
     def _clock(self) -> HybridLogicalClock:
         loop = asyncio.get_running_loop()
@@ -46,98 +67,80 @@ class SimCluster:
         return lambda: "%032x" % self.rng.getrandbits(128)
 
     # -- starting and restarting roles ----------------------------------------------
-    def start_journal(self, zone: str) -> None:
-        self.journals[zone] = JournalNode(self.data_dir / zone / "journal", len(self.ranges),
-                                          executor=False)
-
-    async def start_adjudicator(self, i: int) -> None:
-        adj = Adjudicator(i, self.ranges,
-                          [self.net.client(lambda z=z: self.journals[z], f"journal-{z}")
-                           for z in self.zones],
-                          peers=self.adj_clients, clock=self._clock(), txn_ids=self._txn_ids())
-        self.adjudicators[i] = adj
-        for _ in range(200):
+    async def _start(self, name: str) -> None:
+        """Start one role through its real starter; reachable once started."""
+        spec, config, directory = self.specs[name], self.config, self.directory
+        if spec.role == "journal":
+            role = await start_journal(spec, config, directory, executor=False)
+        elif spec.role == "adjudicator":
             try:
-                await adj.recover()
-                return
+                role = await start_adjudicator(spec, config, directory, clock=self._clock(),
+                                               txn_ids=self._txn_ids(), recover_attempts=200,
+                                               recover_delay_s=0.25)
             except Unavailable:
-                await asyncio.sleep(0.25)
-        raise Unavailable(f"adjudicator {i} could not recover")
-
-    def start_storage(self, shard: int, zone: str) -> None:
-        low, high = self.ranges[shard]
-        journals = [self.net.client(lambda z=z: self.journals[z], f"journal-{z}")
-                    for z in [zone] + [z for z in self.zones if z != zone]]
-        s = StorageShard(shard, low, high, zone=zone, journals=journals,
-                         adjudicators=self.adj_clients, checkpoint_every_s=2.0,
-                         checkpoint_dir=self.data_dir / zone / f"storage-{shard}")
-        s.start()
-        self.storage[(shard, zone)] = s
+                raise Unavailable(f"adjudicator {spec.index} could not recover") from None
+        else:
+            role = await start_storage(spec, config, directory, checkpoint_every_s=2.0)
+        self.instances[name] = role
 
     async def start(self) -> None:
-        for z in self.zones:
-            self.start_journal(z)
-        await asyncio.gather(*(self.start_adjudicator(i) for i in range(len(self.ranges))))
-        for shard in range(len(self.ranges)):
-            for z in self.zones:
-                self.start_storage(shard, z)
+        for role in SIMULATED_ROLES:
+            await asyncio.gather(*(self._start(name) for name in self.roles()
+                                   if self.specs[name].role == role))
 
     def compute(self) -> ComputeNode:
-        routes = [ShardRoute(low, high, [self.net.client(
-            lambda key=(shard, z): self.storage[key], f"storage-{shard}-{z}")
-            for z in self.zones]) for shard, (low, high) in enumerate(self.ranges)]
-        return ComputeNode(routes, self.adj_clients, zone=self.zones[0], clock=self._clock())
+        spec = ActorSpec("compute-0", "compute", self.config.region.name, self.zones[0])
+        return compute_node(spec, self.config, self.directory, clock=self._clock())
+
+    # -- the instances up now, by role (None while down) --------------------------------
+    def _up(self, role: str) -> dict[ActorSpec, Any]:
+        return {self.specs[n]: self.instances.get(n) for n in self.roles()
+                if self.specs[n].role == role}
+
+    @property
+    def journals(self) -> dict[str, Any]:
+        """zone → JournalNode"""
+        return {spec.zone: j for spec, j in self._up("journal").items()}
+
+    @property
+    def adjudicators(self) -> list[Any]:
+        """by key range"""
+        return list(self._up("adjudicator").values())
+
+    @property
+    def storage(self) -> dict[tuple[int, str], Any]:
+        """(shard, zone) → StorageShard"""
+        return {(spec.index, spec.zone): s for spec, s in self._up("storage").items()}
 
     # -- crashes ------------------------------------------------------------------------
-    def crash(self, role: str) -> None:
-        if role.startswith("journal-"):
-            zone = role[len("journal-"):]
-            self.journals[zone].stop()
-            self.journals[zone] = None
-            self._tear_tail(zone)
-        elif role.startswith("adjudicator-"):
-            i = int(role.rsplit("-", 1)[1])
-            self.adjudicators[i].stop()
-            self.adjudicators[i] = None
-        else:
-            _, shard, zone = role.split("-", 2)
-            key = (int(shard), zone)
-            self.storage[key].stop()
-            self.storage[key] = None
+    def crash(self, name: str) -> None:
+        self.instances.pop(name).stop()
+        if self.specs[name].role == "journal":
+            self._tear_tail(self.specs[name].zone)
 
     def _tear_tail(self, zone: str) -> None:
         """Sometimes a crash leaves a torn, unsynced write at the end of a segment."""
         if self.rng.random() < 0.5:
-            segments = sorted((self.data_dir / zone / "journal").glob("stream-*/segments/*.seg"))
+            segments = sorted(journal_dir(self.config, zone).glob("stream-*/segments/*.seg"))
             if segments:
                 victim = self.rng.choice(segments)
                 with open(victim, "ab") as f:
                     f.write(bytes(self.rng.getrandbits(8) for _ in range(self.rng.randint(1, 40))))
 
-    async def restart(self, role: str) -> None:
-        if role.startswith("journal-"):
-            self.start_journal(role[len("journal-"):])
-        elif role.startswith("adjudicator-"):
-            await self.start_adjudicator(int(role.rsplit("-", 1)[1]))
-        else:
-            _, shard, zone = role.split("-", 2)
-            self.start_storage(int(shard), zone)
+    async def restart(self, name: str) -> None:
+        await self._start(name)
 
     def roles(self) -> list[str]:
-        return ([f"journal-{z}" for z in self.zones]
-                + [f"adjudicator-{i}" for i in range(len(self.ranges))]
-                + [f"storage-{s}-{z}" for s in range(len(self.ranges)) for z in self.zones])
+        """The names of the roles that may crash, journals first, then adjudicators, then
+        storage replicas."""
+        return [name for role in SIMULATED_ROLES for name, spec in self.specs.items()
+                if spec.role == role]
 
     def stop(self) -> None:
-        for s in self.storage.values():
-            if s is not None:
-                s.stop()
-        for a in self.adjudicators:
-            if a is not None:
-                a.stop()
-        for j in self.journals.values():
-            if j is not None:
-                j.stop()
+        for role in reversed(SIMULATED_ROLES):
+            for name in self.roles():
+                if self.specs[name].role == role and name in self.instances:
+                    self.instances.pop(name).stop()
 
 
 class InProcessCluster(SimCluster):

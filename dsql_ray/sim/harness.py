@@ -184,9 +184,11 @@ async def _faults(cluster: SimCluster, rng: random.Random, opts: SimOptions, dea
                 await cluster.restart(role)
                 result.faults.append(f"{now:.3f} restart {role}")
                 del down[role]
-        journal_down = any(r.startswith("journal-") for r in down)
+        def is_journal(name: str) -> bool:
+            return cluster.specs[name].role == "journal"
+        journal_down = any(is_journal(r) for r in down)    # keep a quorum: one at a time
         candidates = [r for r in cluster.roles() if r not in down
-                      and not (journal_down and r.startswith("journal-"))]
+                      and not (journal_down and is_journal(r))]
         if now < deadline and candidates:
             role = rng.choice(candidates)
             cluster.crash(role)

@@ -21,8 +21,9 @@ class SimNetwork:
         self.calls = 0
         self.dropped = 0
 
-    def client(self, target: Callable[[], Any], name: str) -> "SimClient":
-        return SimClient(self, target, name)
+    def client(self, target: Callable[[], Any], name: str, *,
+               timeout_s: float = 10.0) -> "SimClient":
+        return SimClient(self, target, name, timeout_s)
 
     def delay(self) -> float:
         return self.rng.expovariate(1.0 / self.mean_delay_s) if self.mean_delay_s else 0.0
@@ -37,15 +38,17 @@ class SimNetwork:
 class SimClient:
     """The RpcClient interface over the simulated network."""
 
-    def __init__(self, net: SimNetwork, target: Callable[[], Any], name: str):
+    def __init__(self, net: SimNetwork, target: Callable[[], Any], name: str,
+                 timeout_s: float = 10.0):
         self._net = net
         self._target = target
         self.name = name
+        self.timeout_s = timeout_s
 
     async def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         net = self._net
         net.calls += 1
-        timeout = 10.0 if timeout is None else timeout
+        timeout = self.timeout_s if timeout is None else timeout
         await asyncio.sleep(net.delay())
         handler = self._target()
         if handler is None:                           # down: the connection is refused

@@ -7,13 +7,15 @@ from ..control.topology import adjudicator_names
 from .shard import StorageShard
 
 
-async def start_storage(spec, config, directory) -> StorageShard:
+async def start_storage(spec, config, directory, *,
+                        checkpoint_every_s: float = 30.0) -> StorageShard:
     low, high = config.shard_ranges()[spec.index]
     shard = StorageShard(
         spec.index, low, high, zone=spec.zone,
         journals=[directory.client(f"journal-{z}") for z in
                   [spec.zone] + [z for z in config.region.zones if z != spec.zone]],
         adjudicators=[directory.client(n) for n in adjudicator_names(config)],
-        checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}")
+        checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}",
+        checkpoint_every_s=checkpoint_every_s)
     shard.start()
     return shard

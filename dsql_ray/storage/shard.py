@@ -25,7 +25,10 @@ from typing import Any
 
 from .. import limits
 from ..errors import DsqlError, Unavailable
+from ..adjudicator.interface import Promise
+from ..journal.interface import Read
 from ..journal.records import CommitRecord
+from ..transport.interface import ask
 from .mvcc import MvccStore
 
 log = logging.getLogger(__name__)
@@ -98,9 +101,8 @@ class StorageShard:
         while True:
             journal = self._journals[source]
             try:
-                batch = await journal.call(
-                    "read", stream.index, stream.received_seq + 1, self._poll_batch, 1.0,
-                    timeout=5.0)
+                batch = await ask(journal, Read(stream.index, stream.received_seq + 1,
+                                                self._poll_batch, 1.0), timeout=5.0)
             except DsqlError as exc:
                 log.warning("shard %d: stream %d from %s failed: %s", self.shard_id,
                             stream.index, journal.name, exc)
@@ -166,7 +168,7 @@ class StorageShard:
 
     async def _ask_promise(self, stream: _Stream, ts: int) -> None:
         try:
-            promise_ts, seq = await stream.adjudicator.call("promise", ts, timeout=2.0)
+            promise_ts, seq = await ask(stream.adjudicator, Promise(ts), timeout=2.0)
         except DsqlError as exc:
             log.warning("shard %d: promise from adjudicator %d failed: %s", self.shard_id,
                         stream.index, exc)

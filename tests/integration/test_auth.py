@@ -21,7 +21,7 @@ import pytest
 from cryptography import x509
 from psycopg.conninfo import make_conninfo
 
-from dsql_ray.relay.tls import self_signed_certificate
+from dsql_ray.frontend.tls import self_signed_certificate
 from dsql_ray.testing import pgtools
 
 from .conftest import REGION, LocalCluster, dsql_client, free_port

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
-from dsql_ray.relay.relay import compute_index
+from dsql_ray.transport.handoff import compute_index
 
 from . import rawpg
 from .conftest import LocalCluster, free_port

@@ -16,14 +16,18 @@ from botocore.credentials import ReadOnlyCredentials
 from dsql_ray.compute import service
 from dsql_ray.compute.service import ComputeService, handoff_address
 from dsql_ray.relay.relay import AdmissionLimits, Relay
-from dsql_ray.relay.tokens import TokenVerifier
+from dsql_ray.frontend.tokens import TokenVerifier
 
 KEYS = ReadOnlyCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                            None)
-TOKEN = boto3.Session(aws_access_key_id=KEYS.access_key,
-                      aws_secret_access_key=KEYS.secret_key).client(
-    "dsql", region_name="us-east-1").generate_db_connect_admin_auth_token(
-        "localhost", "us-east-1", 900)
+SDK = boto3.Session(aws_access_key_id=KEYS.access_key,
+                    aws_secret_access_key=KEYS.secret_key).client("dsql", region_name="us-east-1")
+
+
+def token() -> str:
+    """Minted for each connection, as a client does (one minted at import could expire
+    before a slow suite reaches these tests)."""
+    return SDK.generate_db_connect_admin_auth_token("localhost", "us-east-1", 900)
 
 
 class FrontEnd:
@@ -39,7 +43,7 @@ class FrontEnd:
 
     def connect(self) -> psycopg.Connection:
         return psycopg.connect(host="127.0.0.1", port=self.port, user="admin",
-                               dbname="postgres", password=TOKEN, sslmode="disable",
+                               dbname="postgres", password=token(), sslmode="disable",
                                autocommit=True, connect_timeout=10)
 
     def stop(self) -> None:

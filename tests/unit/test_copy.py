@@ -378,7 +378,7 @@ def test_statements_after_copy_wait_for_its_data(run):
 def over_the_wire(run, client) -> None:
     """Serve the in-process cluster's sessions on a local port and run ``client(port)``
     (blocking, in a thread) against it."""
-    from dsql_ray.relay.session import serve_connection
+    from dsql_ray.frontend.session import serve_connection
 
     async def scenario(c):
         async def factory(user, database, settings):

@@ -28,10 +28,11 @@ from psycopg.types.json import Json
 
 from dsql_ray.compute import types as t
 from dsql_ray.compute.result import Column, PreparedInfo, QueryResult
+from dsql_ray.compute.query.sqltypes import cast
 from dsql_ray.errors import AuthError, DsqlError, ProtocolError, TransactionAborted
-from dsql_ray.relay import pgwire
-from dsql_ray.relay.pgwire import BINARY_FORMAT, TEXT_FORMAT, decode_value, encode_value
-from dsql_ray.relay.session import serve_connection, server_ssl_context
+from dsql_ray.frontend import pgwire
+from dsql_ray.frontend.pgwire import BINARY_FORMAT, TEXT_FORMAT, decode_value, encode_value
+from dsql_ray.frontend.session import serve_connection, server_ssl_context
 
 UTC = dt.timezone.utc
 PLUS_2 = dt.timezone(dt.timedelta(hours=2))
@@ -191,7 +192,8 @@ def test_datetimes_round_trip_in_both_formats(when, delta):
     (1007, " { 1 , -2 } ", [1, -2]), (1016, "{}", []),
 ])
 def test_text_parameter_decoding(oid, text, value):
-    assert decode_value(text.encode(), oid, TEXT_FORMAT) == value
+    # with compute's SQL input function, as compute serves the wire
+    assert decode_value(text.encode(), oid, TEXT_FORMAT, cast) == value
 
 
 @pytest.mark.parametrize("oid, raw, fmt, sqlstate", [
@@ -210,8 +212,15 @@ def test_text_parameter_decoding(oid, text, value):
 ])
 def test_bad_parameters_are_sql_errors(oid, raw, fmt, sqlstate):
     with pytest.raises(DsqlError) as info:
-        decode_value(raw, oid, fmt)
+        decode_value(raw, oid, fmt, cast)       # compute's SQL input function, as served
     assert info.value.sqlstate == sqlstate and info.value.severity == "ERROR"
+
+
+def test_datetime_text_the_wire_cannot_read_goes_to_the_backend():
+    """Without the backend's input function, a date/time text the fast decoders cannot
+    read reaches the backend unchanged (compute casts str parameters when it runs)."""
+    assert decode_value(b"someday", t.DATE, TEXT_FORMAT) == "someday"
+    assert decode_value(b"2024-06-30", t.DATE, TEXT_FORMAT) == dt.date(2024, 6, 30)
 
 
 def frame(kind: bytes, payload: bytes = b"") -> bytes:

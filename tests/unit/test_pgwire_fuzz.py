@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from dsql_ray.compute import types as T
 from dsql_ray.errors import DsqlError
-from dsql_ray.relay import pgwire
+from dsql_ray.frontend import pgwire
 
 SETTINGS = settings(max_examples=400, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
@@ -106,7 +106,7 @@ def _verifier_and_token():
     import boto3
     from botocore.credentials import ReadOnlyCredentials
 
-    from dsql_ray.relay.tokens import TokenVerifier
+    from dsql_ray.frontend.tokens import TokenVerifier
     keys = ReadOnlyCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
                                None)
     host = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"

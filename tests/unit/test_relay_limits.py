@@ -9,8 +9,8 @@ from pydantic import ValidationError
 
 from dsql_ray.config import ClusterConfig
 from dsql_ray.relay.relay import (RATE_EXCEEDED, TOO_MANY_CONNECTIONS, Admission,
-                                  AdmissionLimits, ConnectionCounter, TokenBucket,
-                                  compute_index, make_pid)
+                                  AdmissionLimits, ConnectionCounter, TokenBucket)
+from dsql_ray.transport.handoff import compute_index, make_pid
 
 
 class Clock:
@@ -133,7 +133,7 @@ def test_a_refused_connection_is_refused_before_authentication():
     import struct
 
     from dsql_ray.compute.service import _Fatal
-    from dsql_ray.relay.session import serve_connection
+    from dsql_ray.frontend.session import serve_connection
 
     async def main():
         server_sock, client_sock = socket.socketpair()

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 
 from dsql_ray.config import ClusterConfig
 from dsql_ray.errors import AuthError
-from dsql_ray.relay import tokens
-from dsql_ray.relay.tls import ensure_certificate
-from dsql_ray.relay.tokens import TokenVerifier, mint_token
+from dsql_ray.frontend import tokens
+from dsql_ray.frontend.tls import ensure_certificate
+from dsql_ray.frontend.tokens import TokenVerifier, mint_token
 
 REGION = "us-east-1"
 HOST = "abcdefghijklmnopqrstuvwxyz.dsql.us-east-1.on.aws"
@@ -35,7 +35,9 @@ def sdk(credentials: ReadOnlyCredentials = KEYS, region: str = REGION):
                          aws_session_token=credentials.token).client("dsql", region_name=region)
 
 
-ADMIN_TOKEN = sdk().generate_db_connect_admin_auth_token(HOST, REGION, 900)
+# minted once at import: valid for an hour, so a slow suite on a busy machine does not see
+# it expire before its tests run (expiry itself is test_expired_token's)
+ADMIN_TOKEN = sdk().generate_db_connect_admin_auth_token(HOST, REGION, 3600)
 
 
 def refusal(token: str, user: str = "admin", **kw) -> AuthError:

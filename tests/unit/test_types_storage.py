@@ -15,7 +15,7 @@ import pytest
 
 from dsql_ray.compute import types as T
 from dsql_ray.errors import DsqlError
-from dsql_ray.relay.pgwire import (BINARY_FORMAT, TEXT_FORMAT, decode_value,
+from dsql_ray.frontend.pgwire import (BINARY_FORMAT, TEXT_FORMAT, decode_value,
                                    encode_value)
 
 from .conftest import sql
@@ -274,7 +274,7 @@ def test_now_is_the_transaction_timestamp_in_defaults_and_values(run):
 def test_character_n_is_shown_blank_padded(run):
     """character(n) compares without trailing blanks but is output padded to n, on both
     the key-aware path and the query engine, with the typmod (n + 4) in RowDescription."""
-    from dsql_ray.relay.pgwire import column_encoders
+    from dsql_ray.frontend.pgwire import column_encoders
 
     async def scenario(c):
         s = c.session()

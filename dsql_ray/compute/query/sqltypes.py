@@ -21,6 +21,7 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
+from ...frontend.types import array_items, bytea_input
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -557,42 +558,7 @@ def value_oid(value: Any) -> int:
     return T.TEXT
 
 
-_ARRAY_ITEM = re.compile(r'\s*(?:"((?:[^"\\]|\\.)*)"|([^,{}"\s](?:[^,{}"]*[^,{}"\s])?))\s*'
-                         r"([,}])")
-
-
-def array_items(text: str) -> list[str | None]:
-    """The elements of a one-dimensional array literal (array_in): ``{1,2,NULL}``,
-    ``{"a b","q\\"x"}`` → their text, unquoted; NULL → None."""
-    def malformed() -> DsqlError:
-        return InvalidTextRepresentation(f'malformed array literal: "{text[:60]}"')
-    body = text.strip()
-    if not body.startswith("{") or not body.endswith("}"):
-        raise malformed()
-    if body[1:-1].strip() == "":
-        return []
-    if body[1:].lstrip().startswith("{"):
-        raise FeatureNotSupported("multidimensional arrays are not supported")
-    values: list[str | None] = []
-    pos = 1
-    while pos < len(body):
-        m = _ARRAY_ITEM.match(body, pos)
-        if m is None:
-            raise malformed()
-        quoted, bare, end = m.groups()
-        if quoted is not None:
-            values.append(re.sub(r"\\(.)", r"\1", quoted))
-        else:
-            values.append(None if bare.upper() == "NULL" else bare)
-        pos = m.end()
-        if end == "}":
-            break
-    if pos != len(body):
-        raise malformed()
-    return values
-
-
-# -- json and bytea input ---------------------------------------------------------------
+# -- json input ---------------------------------------------------------------
 def _to_json(value: Any, oid: int) -> str:
     """json keeps the input text once it is valid JSON; jsonb is normalized the way
     PostgreSQL prints it (duplicate keys: the last wins; keys shortest first, then
@@ -647,30 +613,6 @@ def jsonb_text(v: Any) -> str:
     if isinstance(v, decimal.Decimal):
         return numeric_text(v)
     return json.dumps(v, ensure_ascii=False)
-
-
-def bytea_input(text: str) -> bytes:
-    """bytea input: hex (``\\x0aff``) or the escape format (``a\\012\\\\``)."""
-    if text.startswith("\\x"):
-        try:
-            return bytes.fromhex(text[2:])
-        except ValueError:
-            raise invalid_text(T.BYTEA, text) from None
-    out, i, raw = bytearray(), 0, text.encode("utf-8")
-    while i < len(raw):
-        if raw[i] != 0x5C:
-            out.append(raw[i])
-            i += 1
-        elif raw[i + 1:i + 2] == b"\\":
-            out.append(0x5C)
-            i += 2
-        else:
-            octal = raw[i + 1:i + 4]
-            if len(octal) != 3 or not all(48 <= c <= 55 for c in octal):
-                raise invalid_text(T.BYTEA, text)
-            out.append(int(octal, 8))
-            i += 4
-    return bytes(out)
 
 
 # -- column type modifiers ----------------------------------------------------------------

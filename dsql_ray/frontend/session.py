@@ -2,7 +2,7 @@
 
 Serves the pre-startup exchanges (SSLRequest, GSSENCRequest, CancelRequest, direct TLS),
 startup and authentication, then the simple and extended query protocols on top of a
-:class:`~dsql_ray.compute.result.SessionBackend`. Plain asyncio, no Ray.
+:class:`~dsql_ray.frontend.backend.SessionBackend`. Plain asyncio, no Ray.
 
 Protocol flow: https://www.postgresql.org/docs/current/protocol-flow.html
 
@@ -23,19 +23,19 @@ import struct
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Sequence
 
-from ..compute.copy import CopyIn, CopyOut
-from ..compute.result import Column, PreparedInfo, QueryResult, SessionBackend
 from ..errors import AuthError, DsqlError, FeatureNotSupported, ProtocolError
+from .backend import (Column, CopyInHandler, CopyOutHandler, PreparedInfo, QueryResult,
+                      SessionBackend)
 from .pgwire import (AUTHENTICATION_CLEARTEXT_PASSWORD, AUTHENTICATION_OK, BIND_COMPLETE,
                      CLOSE_COMPLETE, EMPTY_QUERY_RESPONSE, MAX_AUTH_LEN, MAX_MESSAGE_LEN,
                      MAX_STARTUP_LEN, NO_DATA, PARSE_COMPLETE, PORTAL_SUSPENDED,
                      PROTOCOL_3_0, TLS_HANDSHAKE_BYTE, Bind, CancelRequest, SSLRequest,
-                     StartupMessage, append_data_rows, backend_key_data, column_encoders,
-                     command_complete, decode_value, error_response, expand_format_codes,
-                     negotiate_protocol_version, parameter_description, parameter_status,
-                     parse_bind, parse_close, parse_describe, parse_execute, parse_parse,
-                     parse_password, parse_query, parse_startup_packet, ready_for_query,
-                     row_description)
+                     StartupMessage, TextInput, append_data_rows, backend_key_data,
+                     column_encoders, command_complete, decode_value, error_response,
+                     expand_format_codes, negotiate_protocol_version, parameter_description,
+                     parameter_status, parse_bind, parse_close, parse_describe, parse_execute,
+                     parse_parse, parse_password, parse_query, parse_startup_packet,
+                     ready_for_query, row_description)
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                            first_bytes: bytes = b"",
                            max_message_len: int = MAX_MESSAGE_LEN,
                            startup_timeout: float = STARTUP_TIMEOUT_S,
-                           refusal: DsqlError | None = None) -> None:
+                           refusal: DsqlError | None = None,
+                           text_input: TextInput | None = None) -> None:
     """Serve one client connection until it terminates; never raises (but for
     cancellation), always closes the stream and the backend.
 
@@ -98,6 +99,8 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
     * ``first_bytes`` are bytes the caller already read from ``reader``.
     * ``refusal``: answer the StartupMessage with this error, before authentication (as
       PostgreSQL at max_connections); a CancelRequest is still served.
+    * ``text_input``: the backend's SQL input function for Bind parameters in text
+      format the wire cannot decode itself (see :func:`~.pgwire.decode_value`).
     """
     wire = _Wire(reader, writer, first_bytes)
     backend: SessionBackend | None = None
@@ -110,7 +113,7 @@ async def serve_connection(reader: asyncio.StreamReader, writer: asyncio.StreamW
                 _greet(wire, backend, backend_key or _random_key())
         if backend is not None:
             await wire.flush()
-            await _Session(wire, backend, max_message_len).run()
+            await _Session(wire, backend, max_message_len, text_input).run()
     except DsqlError as exc:        # FATAL: a startup refusal or a protocol violation
         await wire.send_fatal(exc)
     except (OSError, asyncio.IncompleteReadError, _Disconnected):
@@ -378,8 +381,10 @@ class _Session:
     portals. After an error in an extended-query message, messages are discarded until
     Sync; a simple Query always ends with ReadyForQuery."""
 
-    def __init__(self, wire: _Wire, backend: SessionBackend, max_message_len: int):
+    def __init__(self, wire: _Wire, backend: SessionBackend, max_message_len: int,
+                 text_input: TextInput | None = None):
         self._wire, self._backend, self._max_len = wire, backend, max_message_len
+        self._text_input = text_input
         self._statements: dict[str, _Statement] = {}
         self._portals: dict[str, _Portal] = {}
         self._skipping = False
@@ -466,10 +471,10 @@ class _Session:
         await self._ready()
 
     async def _send_simple_result(self, result: QueryResult) -> None:
-        if isinstance(result, CopyIn):
+        if isinstance(result, CopyInHandler):
             await self._copy_in_simple(result)
             return
-        if isinstance(result, CopyOut):
+        if isinstance(result, CopyOutHandler):
             await self._copy_out(result)
             self._wire.send(command_complete(result.tag))
             return
@@ -486,7 +491,7 @@ class _Session:
 
     # -- COPY: FROM STDIN, TO STDOUT ---------------------------------------------------
 
-    async def _copy_in(self, copy: CopyIn) -> QueryResult:
+    async def _copy_in(self, copy: CopyInHandler) -> QueryResult:
         """CopyInResponse (``copy.width`` columns), then the client's CopyData
         until CopyDone (→ the ``COPY n`` result) or CopyFail (→ 57014). Flush and Sync
         are ignored meanwhile, as PostgreSQL does; any other message is an error. After
@@ -514,7 +519,7 @@ class _Session:
         finally:
             copy.abandon()                  # a no-op once the COPY ended
 
-    async def _copy_out(self, copy: CopyOut) -> None:
+    async def _copy_out(self, copy: CopyOutHandler) -> None:
         """COPY TO STDOUT: CopyOutResponse, one CopyData per line, CopyDone (then the
         caller's CommandComplete ``COPY n``)."""
         wire, width = self._wire, len(copy.columns)
@@ -528,7 +533,7 @@ class _Session:
                 await wire.flush()
         wire.send(_COPY_DONE_MESSAGE)
 
-    async def _copy_in_simple(self, copy: CopyIn) -> None:
+    async def _copy_in_simple(self, copy: CopyInHandler) -> None:
         """A COPY in a simple query, then the statements that followed it."""
         self._wire.send(command_complete((await self._copy_in(copy)).tag))
         if not copy.rest:
@@ -566,7 +571,7 @@ class _Session:
         elif msg.portal in self._portals:
             raise DsqlError(f'cursor "{msg.portal}" already exists', sqlstate="42P03")
         statement = self._statement(msg.statement)
-        params = _decode_params(msg, statement.info.param_type_oids)
+        params = _decode_params(msg, statement.info.param_type_oids, self._text_input)
         columns = statement.info.columns
         if columns is not None:     # check the result format codes now, as PostgreSQL
             expand_format_codes(msg.result_formats, len(columns), "result")
@@ -604,9 +609,9 @@ class _Session:
         if portal.result is None:
             result = await self._backend.execute_prepared(
                 statement.sql, statement.info.param_type_oids, portal.params)
-            if isinstance(result, CopyIn):      # COPY FROM STDIN: its data comes now
+            if isinstance(result, CopyInHandler):      # COPY FROM STDIN: its data comes now
                 result = await self._copy_in(result)
-            elif isinstance(result, CopyOut):
+            elif isinstance(result, CopyOutHandler):
                 await self._copy_out(result)
                 result = QueryResult(result.tag)
             portal.result = result
@@ -663,13 +668,14 @@ class _Session:
         return portal
 
 
-def _decode_params(msg: Bind, type_oids: Sequence[int]) -> list[Any]:
+def _decode_params(msg: Bind, type_oids: Sequence[int],
+                   text_input: TextInput | None) -> list[Any]:
     if len(msg.params) != len(type_oids):
         raise DsqlError(f"bind message supplies {len(msg.params)} parameters, but "
                         f'prepared statement "{msg.statement}" requires {len(type_oids)}',
                         sqlstate="08P01")
     formats = expand_format_codes(msg.param_formats, len(type_oids), "parameter")
-    return [None if raw is None else decode_value(raw, oid, fmt)
+    return [None if raw is None else decode_value(raw, oid, fmt, text_input)
             for raw, oid, fmt in zip(msg.params, type_oids, formats)]
 
 

@@ -27,14 +27,12 @@ from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 
-from ..compute.result import Column
-from ..compute.query.sqltypes import array_items
-from ..compute.query.sqltypes import bytea_input, cast
-from ..compute.types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8,
-                             INTERVAL, JSON, JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME,
-                             TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)
 from ..errors import DsqlError, ProtocolError
 from ..limits import MiB
+from .backend import Column
+from .types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON,
+                    JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ,
+                    TYPE_SIZE, UNKNOWN, UUID, VARCHAR, array_items, bytea_input)
 
 MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
 MAX_STARTUP_LEN = 10_000          # bound on the startup packet (as PostgreSQL)
@@ -936,9 +934,18 @@ _BINARY_DECODERS.update({oid: _array_from_binary(elem) for oid, elem in ARRAY_EL
 _TEXT_DECODERS.update({oid: _array_from_text(elem) for oid, elem in ARRAY_ELEMENT.items()})
 
 
-def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT) -> Any:
+#: The backend's SQL input function (text, type OID) → value, for the date/time forms
+#: the wire's fast decoders do not read; it tells a bad format (22007) from a field out
+#: of range (22008). Compute passes its casts.
+TextInput = Callable[[str, int], Any]
+
+
+def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT,
+                 text_input: TextInput | None = None) -> Any:
     """Decode one non-NULL Bind parameter. In text format a type without a decoder (and
-    OID 0, "unspecified") yields the str unchanged, for the backend to interpret."""
+    OID 0, "unspecified") yields the str unchanged, for the backend to interpret; so
+    does a date/time text the fast decoders cannot read when no ``text_input`` is
+    given (the backend casts it when the statement runs)."""
     if fmt == BINARY_FORMAT:
         decoder = _BINARY_DECODERS.get(type_oid)
         if decoder is None:
@@ -962,7 +969,7 @@ def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT) -> Any:
         if type_oid in _DATETIME_OIDS:
             # the SQL casts tell a bad format (22007) from a field out of range (22008),
             # and read a few forms the fast decoders above do not
-            return cast(text, type_oid)
+            return text if text_input is None else text_input(text, type_oid)
         name = OID_TO_NAME.get(type_oid) or \
             f"{OID_TO_NAME.get(ARRAY_ELEMENT.get(type_oid), type_oid)}[]"
         if type_oid in ARRAY_ELEMENT:
