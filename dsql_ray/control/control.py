@@ -1,6 +1,8 @@
-"""The control role's state: the topology it deployed and the registry of live actors."""
+"""The control role's state: the topology it deployed, the registry of live actors, and
+where the adjudicators of a lost zone go."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -28,3 +30,34 @@ class Control:
         for spec in self.specs:
             zones.setdefault(spec.zone, []).append(spec)
         return zones
+
+
+class Healer:
+    """Decides which adjudicators move when zones die: an adjudicator holds no durable
+    state (it rebuilds from a journal quorum), so it must not wait for its zone's node to
+    come back. It moves to the surviving zone that holds the fewest adjudicators (ties:
+    the zones' order) and stays there when its old zone returns."""
+
+    def __init__(self, control: Control):
+        self.control = control
+        self.zone_of = {s.name: s.zone for s in control.specs if s.role == "adjudicator"}
+
+    def to_move(self, alive_zones: set[str]) -> list[ActorSpec]:
+        zones = [z for z in self.control.config.region.zones if z in alive_zones]
+        if not zones:
+            return []
+        out = []
+        load = {z: 0 for z in zones}
+        for zone in self.zone_of.values():
+            if zone in load:
+                load[zone] += 1
+        for spec in self.control.specs:
+            if spec.role != "adjudicator" or self.zone_of[spec.name] in alive_zones:
+                continue
+            target = min(zones, key=lambda z: (load[z], zones.index(z)))
+            load[target] += 1
+            out.append(dataclasses.replace(spec, zone=target))
+        return out
+
+    def moved(self, spec: ActorSpec) -> None:
+        self.zone_of[spec.name] = spec.zone
