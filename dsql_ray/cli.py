@@ -153,7 +153,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         print(f"  connect:  {_connect_line(config, running)}")
         return 0
     if config.ray_address is not None:
-        return _up_onto_ray(config)
+        return _up_onto_ray(config, args)
     if _accepting(config.host, config.port):
         sys.exit(f"port {config.port} on {config.host} is already in use; choose another "
                  "with --port")
@@ -190,12 +190,12 @@ def _deployed(state: dict) -> bool:
     return is_deployed(state)
 
 
-def _up_onto_ray(config: ClusterConfig) -> int:
+def _up_onto_ray(config: ClusterConfig, args: argparse.Namespace) -> int:
     from .control.deploy import DeployError, deploy_onto
     config.data_dir.mkdir(parents=True, exist_ok=True)
     _prepare_auth(config)
     try:
-        state = deploy_onto(config)
+        state = deploy_onto(config, wait_zones_s=args.wait_zones)
     except DeployError as exc:
         sys.exit(str(exc))
     registry.write(config.name, state)
@@ -327,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="deploy onto this running Ray cluster, whose nodes are labelled "
                     "region=…, zone=…; every zone then serves (default: start an "
                     "embedded local cluster)")
+    up.add_argument("--wait-zones", type=float, default=0.0, metavar="SECONDS",
+                    help="with --address: wait this long for a node of every zone to "
+                    "join before refusing (default 0: refuse at once)")
     up.add_argument("--host", help="address the client endpoints listen on (default: "
                     "127.0.0.1 locally, each relay's node address with --address)")
     up.add_argument("--compute-per-zone", type=int, metavar="N",

@@ -49,8 +49,10 @@ def ray_init(address: str, namespace: str) -> None:
              logging_level="ERROR")
 
 
-def deploy_onto(config: ClusterConfig, timeout_s: float = 240.0) -> dict[str, Any]:
-    """Deploy every role onto the running Ray cluster at ``config.ray_address``."""
+def deploy_onto(config: ClusterConfig, timeout_s: float = 240.0,
+                wait_zones_s: float = 0.0) -> dict[str, Any]:
+    """Deploy every role onto the running Ray cluster at ``config.ray_address``, after
+    waiting up to ``wait_zones_s`` for a node of every zone to join."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -60,7 +62,10 @@ def deploy_onto(config: ClusterConfig, timeout_s: float = 240.0) -> dict[str, An
     t0 = time.monotonic()
     ray_init(config.ray_address, config.namespace)
     try:
-        missing = missing_zones(ray.nodes(), config)
+        deadline = time.monotonic() + wait_zones_s
+        while (missing := missing_zones(ray.nodes(), config)) and \
+                time.monotonic() < deadline:
+            time.sleep(2.0)
         if missing:
             raise DeployError(
                 f"the Ray cluster at {config.ray_address} has no live node labelled "
