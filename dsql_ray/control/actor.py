@@ -34,6 +34,9 @@ ROLE_ACTORS = {"relay": RelayActor, "compute": ComputeActor, "adjudicator": Adju
                "journal": JournalActor, "storage": StorageActor}
 BUNDLE = {"CPU": 0.01}
 HEAL_EVERY_S = 1.0
+#: a zone whose actors all missed this long of heartbeats (every 2 s) counts as lost,
+#: without waiting for Ray's node health check (about 15-30 s)
+ZONE_SILENT_S = 8.0
 
 
 def alive_zones(region: str) -> set[str]:
@@ -104,7 +107,8 @@ class ControlActor:
         """Rebuild, in a surviving zone, every adjudicator whose zone has no live node."""
         cfg = self.control.config
         done = []
-        for spec in self.healer.to_move(alive_zones(cfg.region.name)):
+        alive = alive_zones(cfg.region.name) - self.control.silent_zones(ZONE_SILENT_S)
+        for spec in self.healer.to_move(alive):
             t0 = time.monotonic()
             ns = cfg.namespace
             try:
@@ -124,7 +128,7 @@ class ControlActor:
             self.healer.moved(spec)
             move = {"name": spec.name, "to_zone": spec.zone, "at": time.time(),
                     "started_s": round(time.monotonic() - t0, 2)}
-            log.warning("moved %s to %s", spec.name, spec.zone)
+            log.warning("moved %s to %s at %.1f", spec.name, spec.zone, time.time())
             self.moves.append(move)
             done.append(move)
             del handle
@@ -132,13 +136,27 @@ class ControlActor:
 
     def status(self) -> list[dict[str, Any]]:
         nodes = {n["NodeID"]: n for n in ray.nodes() if n["Alive"]}
+        ns = self.control.config.namespace
+        asked = {}
+        for spec in self.control.specs:          # ask every actor at once: a dead host
+            try:                                 # costs one timeout, not one per actor
+                asked[spec.name] = ray.get_actor(spec.name, namespace=ns).status.remote()
+            except Exception as exc:  # noqa: BLE001
+                asked[spec.name] = exc
+        refs = [r for r in asked.values() if isinstance(r, ray.ObjectRef)]
+        ready, _ = ray.wait(refs, num_returns=len(refs), timeout=10)
+        ready = set(ready)
         out = []
         for spec in self.control.specs:
             entry = dict(self.control.lookup(spec.name) or {"name": spec.name,
                                                             "role": spec.role})
+            ref = asked[spec.name]
             try:
-                handle = ray.get_actor(spec.name, namespace=self.control.config.namespace)
-                entry.update(ray.get(handle.status.remote(), timeout=10))
+                if not isinstance(ref, ray.ObjectRef):
+                    raise ref
+                if ref not in ready:
+                    raise TimeoutError("no answer in 10 s")
+                entry.update(ray.get(ref))
                 entry["state"] = "ALIVE"
             except Exception as exc:  # noqa: BLE001 - report, don't fail the listing
                 entry["state"] = f"UNREACHABLE ({type(exc).__name__})"

@@ -25,6 +25,16 @@ class Control:
     def missing(self) -> list[str]:
         return [s.name for s in self.specs if s.name not in self.registry]
 
+    def silent_zones(self, after_s: float, now: float | None = None) -> set[str]:
+        """Zones none of whose registered actors has sent a heartbeat for ``after_s``:
+        their host is dead or cut off, whatever Ray's node health check says yet."""
+        now = time.time() if now is None else now
+        last: dict[str, float] = {}
+        for entry in self.registry.values():
+            zone = entry.get("zone")
+            last[zone] = max(last.get(zone, 0.0), entry.get("seen", 0.0))
+        return {z for z, seen in last.items() if now - seen > after_s}
+
     def specs_by_zone(self) -> dict[str, list[ActorSpec]]:
         zones: dict[str, list[ActorSpec]] = {}
         for spec in self.specs:
@@ -43,6 +53,12 @@ class Healer:
         self.zone_of = {s.name: s.zone for s in control.specs if s.role == "adjudicator"}
 
     def to_move(self, alive_zones: set[str]) -> list[ActorSpec]:
+        # where each adjudicator registered from is the truth (a restarted control
+        # starts from the plan; the heartbeats tell it where the actors really are)
+        for name in self.zone_of:
+            entry = self.control.lookup(name)
+            if entry and entry.get("zone"):
+                self.zone_of[name] = entry["zone"]
         zones = [z for z in self.control.config.region.zones if z in alive_zones]
         if not zones:
             return []

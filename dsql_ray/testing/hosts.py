@@ -148,9 +148,18 @@ class Hosts:
                                f"{proc.stdout}\n{proc.stderr}")
         return proc
 
-    def start(self, zone: str) -> None:
-        for command in self.start_commands(self.hosts[zone]):
-            self.run(zone, command)
+    def start(self, zone: str, attempts: int = 3) -> None:
+        """Run the host's start commands; on a busy machine ``ray start`` can time out
+        joining the head, so a failed start kills what it left and tries again."""
+        for attempt in range(attempts):
+            try:
+                for command in self.start_commands(self.hosts[zone]):
+                    self.run(zone, command)
+                return
+            except RuntimeError:
+                if attempt == attempts - 1:
+                    raise
+                self.kill(zone)
 
     def start_all(self) -> None:
         for zone in self.hosts:
