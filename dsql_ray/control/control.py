@@ -51,13 +51,17 @@ class Healer:
     def __init__(self, control: Control):
         self.control = control
         self.zone_of = {s.name: s.zone for s in control.specs if s.role == "adjudicator"}
+        self.moved_at: dict[str, float] = {}
 
     def to_move(self, alive_zones: set[str]) -> list[ActorSpec]:
         # where each adjudicator registered from is the truth (a restarted control
         # starts from the plan; the heartbeats tell it where the actors really are)
+        # (only a heartbeat newer than this control's own move of the actor: until the
+        # moved actor has recovered and registered, the registry still shows the old zone)
         for name in self.zone_of:
             entry = self.control.lookup(name)
-            if entry and entry.get("zone"):
+            if entry and entry.get("zone") and \
+                    entry.get("seen", 0.0) > self.moved_at.get(name, 0.0):
                 self.zone_of[name] = entry["zone"]
         zones = [z for z in self.control.config.region.zones if z in alive_zones]
         if not zones:
@@ -75,5 +79,6 @@ class Healer:
             out.append(dataclasses.replace(spec, zone=target))
         return out
 
-    def moved(self, spec: ActorSpec) -> None:
+    def moved(self, spec: ActorSpec, at: float | None = None) -> None:
         self.zone_of[spec.name] = spec.zone
+        self.moved_at[spec.name] = time.time() if at is None else at

@@ -40,7 +40,11 @@ def test_adjudicators_of_a_lost_zone_move_to_the_least_loaded_survivor():
     assert healer.to_move(set(ZONES)) == []
     moved = healer.to_move({"us-east-1a", "us-east-1c"})
     assert [(s.name, s.zone) for s in moved] == [("adjudicator-1", "us-east-1a")]
+    control.register("adjudicator-1", {"zone": "us-east-1b"})   # its last heartbeat
     healer.moved(moved[0])
+    # until the moved one registers, the registry still shows zone b: it is not moved again
+    assert healer.to_move({"us-east-1a", "us-east-1c"}) == []
+    control.register("adjudicator-1", {"zone": "us-east-1a"})
     assert healer.to_move({"us-east-1a", "us-east-1c"}) == []   # it stays where it went
 
 
