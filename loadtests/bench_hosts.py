@@ -90,6 +90,7 @@ def main() -> int:
         hc = HostsCluster(hosts, hosts.wait_deployed(NAME))
         dsns = [hc.dsn(z) for z in sorted(hc.endpoints)]
         results["hosts"] = measure(dsns, args.seconds, args.clients, dsns[0])
+        print("hosts", json.dumps(results["hosts"]), flush=True)
     finally:
         hosts.close()
 
@@ -98,6 +99,7 @@ def main() -> int:
     local.up()
     try:
         results["embedded"] = measure([local.dsn], args.seconds, args.clients, local.dsn)
+        print("embedded", json.dumps(results["embedded"]), flush=True)
     finally:
         local.down()
 
