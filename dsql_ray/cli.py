@@ -1,4 +1,5 @@
-"""dsql-ray up | down | status | token: run a local cluster, look inside it, connect."""
+"""dsql-ray up | down | status | token: run a cluster (embedded on this machine, or
+deployed onto a Ray cluster with --address), look inside it, connect."""
 from __future__ import annotations
 
 import argparse
@@ -19,15 +20,31 @@ from .config import ClusterConfig, default_data_dir
 from .control.status import cluster_status
 from .frontend import tokens
 from .frontend.tls import certificate_files, ensure_certificate, ssl_context_for
+from .local import registry
 from .local.supervisor import read_state, state_path
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:
-    data_dir = Path(args.data_dir) if getattr(args, "data_dir", None) else \
-        default_data_dir(args.name)
+    known = registry.read(args.name) if args.command != "up" else None
+    if getattr(args, "data_dir", None):
+        data_dir = Path(args.data_dir)
+    elif known is not None:                    # a running cluster, found by its name
+        data_dir = Path(known["data_dir"])
+    else:
+        data_dir = default_data_dir(args.name)
     kw = {"name": args.name, "data_dir": data_dir.resolve()}
     if getattr(args, "port", None):
         kw["port"] = args.port
+    if getattr(args, "address", None):
+        # on a Ray cluster every zone serves, on its node's own address
+        kw |= {"ray_address": args.address, "serving_zones": "all", "host": None,
+               "dataplane_host": None}
+    if args.command == "up" and args.host:
+        kw["host"] = args.host
+    if getattr(args, "compute_per_zone", None):
+        kw["compute_per_zone"] = args.compute_per_zone
+    if getattr(args, "serving_zones", None):
+        kw["serving_zones"] = args.serving_zones
     if getattr(args, "shard_splits", None):
         kw["shard_splits"] = args.shard_splits.split(",")
     if getattr(args, "tls_cert", None):
@@ -53,11 +70,24 @@ _LIMIT_FIELDS = ("max_connections", "connection_rate", "connection_burst",
                  "max_connection_age")
 
 
+def find_cluster(config: ClusterConfig) -> dict | None:
+    """The running cluster of this name: the registry's entry, else the data directory's
+    state file of an embedded cluster. A deployed cluster's entry is checked by ``status``
+    and ``down``, which ask its Ray cluster."""
+    state = registry.read(config.name)
+    if state is not None:
+        if state.get("mode") == "ray" or registry.process_alive(state.get("pid")):
+            return state
+        registry.remove(config.name, pid=state.get("pid"))    # its supervisor is gone
+    return read_state(config)
+
+
 def _config_from_state(args: argparse.Namespace) -> tuple[ClusterConfig, dict]:
     config = _config(args)
-    state = read_state(config)
+    state = find_cluster(config)
     if state is None:
-        sys.exit(f"cluster {args.name!r} is not running (no live state in {config.data_dir})")
+        sys.exit(f"cluster {args.name!r} is not running (not in the registry "
+                 f"{registry.registry_dir()}, no live state in {config.data_dir})")
     return config, state
 
 
@@ -78,14 +108,18 @@ def _self_command() -> str:
     return shlex.quote(str(here))
 
 
-def psql_command(config: ClusterConfig) -> str:
+def psql_command(config: ClusterConfig, host: str | None = None,
+                 port: int | None = None) -> str:
     token = f"{_self_command()} token"
     if config.name != "local":
         token += f" --name {shlex.quote(config.name)}"
-    if config.data_dir != default_data_dir(config.name).resolve():
-        token += f" --data-dir {shlex.quote(str(config.data_dir))}"
-    return (f"PGPASSWORD=\"$({token})\" psql \"host={config.host} port={config.port} "
-            f"dbname=postgres user=admin sslmode=require\"")
+    return (f"PGPASSWORD=\"$({token})\" psql \"host={host or config.host} "
+            f"port={port or config.port} dbname=postgres user=admin sslmode=require\"")
+
+
+def print_endpoints(state: dict) -> None:
+    for zone, (host, port) in sorted((state.get("endpoints") or {}).items()):
+        print(f"  endpoint: {host}:{port}  zone {zone}")
 
 
 def _prepare_auth(config: ClusterConfig) -> None:
@@ -113,10 +147,14 @@ def _print_credentials(config: ClusterConfig) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     config = _config(args)
-    if read_state(config) is not None:
+    running = find_cluster(config)
+    if running is not None and (running.get("mode") != "ray" or _deployed(running)):
         print(f"cluster {config.name!r} is already running")
-        print(f"  connect: {psql_command(config)}")
+        print_endpoints(running)
+        print(f"  connect:  {_connect_line(config, running)}")
         return 0
+    if config.ray_address is not None:
+        return _up_onto_ray(config, args)
     if _accepting(config.host, config.port):
         sys.exit(f"port {config.port} on {config.host} is already in use; choose another "
                  "with --port")
@@ -144,15 +182,46 @@ def cmd_up(args: argparse.Namespace) -> int:
         sys.exit(f"the cluster did not come up in {args.timeout}s; see "
                  f"{config.data_dir / 'supervisor.log'}")
     print(f"dsql-ray cluster {config.name!r} is up ({time.monotonic() - t0:.1f}s)")
-    print(f"  endpoint: {config.host}:{config.port}  region {config.region.name}  "
-          f"zones {', '.join(config.region.zones)}")
+    _print_up(config, json.loads(state_path(config).read_text()))
+    return 0
+
+
+def _deployed(state: dict) -> bool:
+    from .control.deploy import is_deployed
+    return is_deployed(state)
+
+
+def _up_onto_ray(config: ClusterConfig, args: argparse.Namespace) -> int:
+    from .control.deploy import DeployError, deploy_onto
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    _prepare_auth(config)
+    try:
+        state = deploy_onto(config, wait_zones_s=args.wait_zones)
+    except DeployError as exc:
+        sys.exit(str(exc))
+    registry.write(config.name, state)
+    print(f"dsql-ray cluster {config.name!r} is up on the Ray cluster at "
+          f"{state['ray_address']} ({state['started_s']:.1f}s)")
+    _print_up(config, state)
+    return 0
+
+
+def _print_up(config: ClusterConfig, state: dict) -> None:
+    print(f"  region:   {config.region.name}  zones {', '.join(config.region.zones)}")
+    print_endpoints(state)
     print(f"  host:     {tokens.cluster_endpoint(config)}")
     print(f"  data:     {config.data_dir}")
     print(f"  tls:      {certificate_files(config)[0]}"
           + ("  (plaintext clients allowed)" if config.allow_plaintext else ""))
     _print_credentials(config)
-    print(f"  connect:  {psql_command(config)}")
-    return 0
+    print(f"  connect:  {_connect_line(config, state)}")
+
+
+def _connect_line(config: ClusterConfig, state: dict) -> str:
+    """psql to the first zone's endpoint."""
+    first = sorted((state.get("endpoints") or {}).items())
+    host, port = first[0][1] if first else (config.host, config.port)
+    return psql_command(config, host, port)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
@@ -173,9 +242,16 @@ def cmd_token(args: argparse.Namespace) -> int:
 
 def cmd_down(args: argparse.Namespace) -> int:
     config = _config(args)
-    state = read_state(config)
+    state = find_cluster(config)
     if state is None:
         print(f"cluster {config.name!r} is not running")
+        return 0
+    if state.get("mode") == "ray":
+        from .control.deploy import undeploy
+        stopped = undeploy(state)
+        registry.remove(config.name)
+        print(f"cluster {config.name!r} " + ("stopped; data kept on each node under "
+              f"{state['data_dir']}" if stopped else "was not running"))
         return 0
     os.kill(state["pid"], signal.SIGTERM)
     deadline = time.monotonic() + args.timeout
@@ -192,18 +268,24 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _, state = _config_from_state(args)
+    config, state = _config_from_state(args)
     rows = cluster_status(state)
+    if rows is None:
+        if state.get("mode") == "ray":
+            registry.remove(config.name)
+        print(f"cluster {config.name!r} is not running", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
         return 0
-    print(f"{'actor':<22} {'role':<12} {'region':<10} {'zone':<11} {'node':<10} "
+    print_endpoints(state)
+    print(f"{'actor':<26} {'role':<12} {'region':<10} {'zone':<11} {'node':<10} "
           f"{'data plane':<22} state")
     for r in rows:
         addr = ":".join(map(str, r.get("address") or [])) or "-"
         if r.get("endpoint"):
             addr = f"{addr} (pg {':'.join(map(str, r['endpoint']))})"
-        print(f"{r['name']:<22} {r.get('role', ''):<12} {r.get('region') or '':<10} "
+        print(f"{r['name']:<26} {r.get('role', ''):<12} {r.get('region') or '':<10} "
               f"{r.get('zone') or '':<11} {(r.get('node_id') or '')[:8]:<10} {addr:<22} "
               f"{r.get('state', '')}")
     return 0
@@ -217,9 +299,26 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--name", default="local", help="cluster name (default: local)")
         p.add_argument("--data-dir", help="data directory (default: ~/.dsql-ray/NAME)")
 
-    up = sub.add_parser("up", help="start a local cluster in the background")
+    up = sub.add_parser("up", help="start a local cluster in the background, or deploy "
+                        "onto a running Ray cluster (--address)")
     common(up)
-    up.add_argument("--port", type=int, default=5432)
+    up.add_argument("--port", type=int, default=5432,
+                    help="client port (with a loopback --host, zone k's relay takes "
+                    "PORT + k)")
+    up.add_argument("--address", metavar="auto|HOST:PORT",
+                    help="deploy onto this running Ray cluster, whose nodes are labelled "
+                    "region=…, zone=…; every zone then serves (default: start an "
+                    "embedded local cluster)")
+    up.add_argument("--wait-zones", type=float, default=0.0, metavar="SECONDS",
+                    help="with --address: wait this long for a node of every zone to "
+                    "join before refusing (default 0: refuse at once)")
+    up.add_argument("--host", help="address the client endpoints listen on (default: "
+                    "127.0.0.1 locally, each relay's node address with --address)")
+    up.add_argument("--compute-per-zone", type=int, metavar="N",
+                    help="compute actors beside each serving zone's relay (default 2)")
+    up.add_argument("--serving-zones", choices=("first", "all"),
+                    help="zones that run a relay and compute (default: first locally, "
+                    "all with --address)")
     up.add_argument("--foreground", action="store_true", help="run in this process")
     up.add_argument("--shard-splits", help="comma-separated hex keys where key ranges "
                     "(shards and adjudicators) split; default: catalog | user tables")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -28,11 +29,25 @@ class RegionConfig(BaseModel):
 
 class ClusterConfig(BaseModel):
     name: str = "local"
-    host: str = "127.0.0.1"
+    #: the client endpoint's listen address; None: the address of the node each relay
+    #: runs on (deployments onto a Ray cluster)
+    host: str | None = "127.0.0.1"
+    #: the client endpoint's port; with a loopback host (every relay on one machine) the
+    #: relay of the zone numbered k listens on port + k
     port: int = 5432
+    #: root of every node's data: journal segments and checkpoints live under it on the
+    #: disk of the node that runs the actor (the same path on every node)
     data_dir: Path = Field(default_factory=lambda: default_data_dir("local"))
     region: RegionConfig = Field(default_factory=RegionConfig)
-    compute_actors: int = 2
+    #: compute actors beside each serving zone's relay
+    compute_per_zone: int = Field(default=2, ge=1, le=64)
+    #: which zones run a relay and compute: "first" (the embedded default: one endpoint)
+    #: or "all" (every zone serves; the default on a Ray cluster)
+    serving_zones: Literal["first", "all"] = "first"
+    #: the address data-plane servers bind and register; None: Ray's node IP
+    dataplane_host: str | None = "127.0.0.1"
+    #: the Ray cluster deployed onto (``up --address``); None: the embedded local cluster
+    ray_address: str | None = None
     #: upper bounds (exclusive) of every shard's key range but the last, as hex
     shard_splits: list[str] = Field(default_factory=lambda: [_default_split()])
     journal_quorum: int = 2
@@ -56,13 +71,18 @@ class ClusterConfig(BaseModel):
     def _check_tls(self) -> ClusterConfig:
         if self.tls_key is not None and self.tls_cert is None:
             raise ValueError("a TLS key needs its certificate (tls_cert)")
-        if self.allow_plaintext and not _is_loopback(self.host):
+        if self.allow_plaintext and not (self.host and _is_loopback(self.host)):
             raise ValueError("plaintext clients are allowed only on a loopback address")
         return self
 
     @property
     def namespace(self) -> str:
         return f"dsql-{self.name}"
+
+    @property
+    def loopback(self) -> bool:
+        """Every relay listens on one loopback address (so each zone takes its own port)."""
+        return self.host is not None and _is_loopback(self.host)
 
     @property
     def shard_count(self) -> int:

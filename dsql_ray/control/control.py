@@ -1,6 +1,8 @@
-"""The control role's state: the topology it deployed and the registry of live actors."""
+"""The control role's state: the topology it deployed, the registry of live actors, and
+where the adjudicators of a lost zone go."""
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -23,8 +25,60 @@ class Control:
     def missing(self) -> list[str]:
         return [s.name for s in self.specs if s.name not in self.registry]
 
+    def silent_zones(self, after_s: float, now: float | None = None) -> set[str]:
+        """Zones none of whose registered actors has sent a heartbeat for ``after_s``:
+        their host is dead or cut off, whatever Ray's node health check says yet."""
+        now = time.time() if now is None else now
+        last: dict[str, float] = {}
+        for entry in self.registry.values():
+            zone = entry.get("zone")
+            last[zone] = max(last.get(zone, 0.0), entry.get("seen", 0.0))
+        return {z for z, seen in last.items() if now - seen > after_s}
+
     def specs_by_zone(self) -> dict[str, list[ActorSpec]]:
         zones: dict[str, list[ActorSpec]] = {}
         for spec in self.specs:
             zones.setdefault(spec.zone, []).append(spec)
         return zones
+
+
+class Healer:
+    """Decides which adjudicators move when zones die: an adjudicator holds no durable
+    state (it rebuilds from a journal quorum), so it must not wait for its zone's node to
+    come back. It moves to the surviving zone that holds the fewest adjudicators (ties:
+    the zones' order) and stays there when its old zone returns."""
+
+    def __init__(self, control: Control):
+        self.control = control
+        self.zone_of = {s.name: s.zone for s in control.specs if s.role == "adjudicator"}
+        self.moved_at: dict[str, float] = {}
+
+    def to_move(self, alive_zones: set[str]) -> list[ActorSpec]:
+        # where each adjudicator registered from is the truth (a restarted control
+        # starts from the plan; the heartbeats tell it where the actors really are)
+        # (only a heartbeat newer than this control's own move of the actor: until the
+        # moved actor has recovered and registered, the registry still shows the old zone)
+        for name in self.zone_of:
+            entry = self.control.lookup(name)
+            if entry and entry.get("zone") and \
+                    entry.get("seen", 0.0) > self.moved_at.get(name, 0.0):
+                self.zone_of[name] = entry["zone"]
+        zones = [z for z in self.control.config.region.zones if z in alive_zones]
+        if not zones:
+            return []
+        out = []
+        load = {z: 0 for z in zones}
+        for zone in self.zone_of.values():
+            if zone in load:
+                load[zone] += 1
+        for spec in self.control.specs:
+            if spec.role != "adjudicator" or self.zone_of[spec.name] in alive_zones:
+                continue
+            target = min(zones, key=lambda z: (load[z], zones.index(z)))
+            load[target] += 1
+            out.append(dataclasses.replace(spec, zone=target))
+        return out
+
+    def moved(self, spec: ActorSpec, at: float | None = None) -> None:
+        self.zone_of[spec.name] = spec.zone
+        self.moved_at[spec.name] = time.time() if at is None else at

@@ -12,21 +12,49 @@ class ActorSpec:
     role: str          # relay | compute | adjudicator | journal | storage
     region: str
     zone: str
-    index: int = 0     # compute index, or shard id for storage
+    index: int = 0     # compute index within its zone, or shard id for storage
+
+
+def serving_zones(config: ClusterConfig) -> list[str]:
+    """The zones that run a relay and compute actors."""
+    zones = config.region.zones
+    return list(zones) if config.serving_zones == "all" else [zones[0]]
+
+
+def relay_name(config: ClusterConfig, zone: str) -> str:
+    # the first zone's front end keeps the names of a one-endpoint cluster
+    return "relay" if zone == config.region.zones[0] else f"relay-{zone}"
+
+
+def compute_names(config: ClusterConfig, zone: str) -> list[str]:
+    first = zone == config.region.zones[0]
+    return [f"compute-{i}" if first else f"compute-{zone}-{i}"
+            for i in range(config.compute_per_zone)]
+
+
+def relay_port(config: ClusterConfig, zone: str) -> int:
+    """One port per zone when every relay shares one (loopback) address, else the same
+    port on every zone's own address. Not SO_REUSEPORT: a client's CancelRequest goes to
+    the host:port it connected to and must reach the relay that owns its session."""
+    if config.loopback:
+        return config.port + config.region.zones.index(zone)
+    return config.port
 
 
 def plan_topology(config: ClusterConfig) -> list[ActorSpec]:
     """Every role actor of a single-region cluster.
 
-    The relay and the compute pool share the first zone's node, so the relay can hand a
-    client's socket to a compute process (file-descriptor passing needs one host).
+    Each serving zone's relay and compute actors share that zone's node, so the relay
+    can hand a client's socket to a compute process (file-descriptor passing needs one
+    host); compute reads from its own zone's storage replicas.
     """
     region = config.region.name
     zones = config.region.zones
-    front = zones[0]
-    specs = [ActorSpec("relay", "relay", region, front)]
-    specs += [ActorSpec(f"compute-{i}", "compute", region, front, i)
-              for i in range(config.compute_actors)]
+    specs = []
+    for zone in serving_zones(config):
+        specs.append(ActorSpec(relay_name(config, zone), "relay", region, zone))
+        specs += [ActorSpec(name, "compute", region, zone, i)
+                  for i, name in enumerate(compute_names(config, zone))]
     specs += [ActorSpec(f"adjudicator-{i}", "adjudicator", region, zones[i % len(zones)], i)
               for i in range(config.shard_count)]
     specs += [ActorSpec(f"journal-{z}", "journal", region, z) for z in zones]

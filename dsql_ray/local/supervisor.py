@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from ..config import ClusterConfig
+from . import registry
 
 log = logging.getLogger("dsql_ray.supervisor")
 
@@ -28,15 +29,12 @@ def state_path(config: ClusterConfig) -> Path:
 
 
 def read_state(config: ClusterConfig) -> dict | None:
+    """The live embedded cluster of this config's data directory, if any."""
     try:
         state = json.loads(state_path(config).read_text())
     except (OSError, ValueError):
         return None
-    try:
-        os.kill(state["pid"], 0)
-    except (OSError, KeyError):
-        return None
-    return state
+    return state if registry.process_alive(state.get("pid")) else None
 
 
 def _ray_env() -> None:
@@ -59,6 +57,11 @@ def start_ray_nodes(config: ClusterConfig):
     return cluster
 
 
+def endpoints(infos: list[dict]) -> dict[str, list]:
+    """Every serving zone's client endpoint, from the relays' registrations."""
+    return {i["zone"]: i["endpoint"] for i in infos if i.get("role") == "relay"}
+
+
 def run(config: ClusterConfig) -> int:
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
@@ -74,11 +77,13 @@ def run(config: ClusterConfig) -> int:
         name="control", lifetime="detached",
         scheduling_strategy=NodeAffinitySchedulingStrategy(head, soft=False),
     ).remote(config.model_dump_json())
-    ray.get(control.deploy.remote())
-    state = {"pid": os.getpid(), "ray_address": cluster.address, "name": config.name,
-             "namespace": config.namespace, "host": config.host, "port": config.port,
-             "data_dir": str(config.data_dir), "started_s": round(time.monotonic() - t0, 2)}
+    infos = ray.get(control.deploy.remote())
+    state = {"mode": "embedded", "pid": os.getpid(), "ray_address": cluster.address,
+             "name": config.name, "namespace": config.namespace, "host": config.host,
+             "port": config.port, "data_dir": str(config.data_dir),
+             "endpoints": endpoints(infos), "started_s": round(time.monotonic() - t0, 2)}
     state_path(config).write_text(json.dumps(state))
+    registry.write(config.name, state)
     log.info("cluster %s up in %.1fs", config.name, time.monotonic() - t0)
 
     stop = threading.Event()
@@ -95,6 +100,7 @@ def run(config: ClusterConfig) -> int:
     ray.shutdown()
     cluster.shutdown()
     state_path(config).unlink(missing_ok=True)
+    registry.remove(config.name, pid=os.getpid())
     return 0
 
 

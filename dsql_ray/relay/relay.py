@@ -290,6 +290,9 @@ async def start_relay(spec, config, directory) -> RelayService:
 
     def lookup(name: str) -> dict[str, Any] | None:
         return asyncio.run_coroutine_threadsafe(directory.lookup(name), loop).result(15)
-    names = [f"compute-{i}" for i in range(config.compute_actors)]
-    return RelayService(Relay(config.host, config.port, names, lookup,
+    from ..control.topology import compute_names, relay_port
+    from ..transport.host import node_ip
+    # this zone's compute actors share the relay's node (the socket hand-off needs it)
+    return RelayService(Relay(config.host or node_ip(), relay_port(config, spec.zone),
+                              compute_names(config, spec.zone), lookup,
                               AdmissionLimits.from_config(config)))

@@ -19,9 +19,14 @@ log = logging.getLogger(__name__)
 Starter = Callable[..., Awaitable[Any]]
 
 
+DATAPLANE_HOST_ENV = "DSQL_RAY_DATAPLANE_HOST"
+
+
 def node_ip() -> str:
-    """The address peers use to reach this process's data plane."""
-    return os.environ.get("DSQL_RAY_DATAPLANE_HOST", "127.0.0.1")
+    """The address this process's data plane binds and registers, so peers on other
+    hosts reach it: the node's address, which the Ray actor wrapper sets (Ray's node IP)
+    unless the cluster is configured for loopback."""
+    return os.environ.get(DATAPLANE_HOST_ENV, "127.0.0.1")
 
 
 class RoleHost:

@@ -20,6 +20,7 @@ import itertools
 import logging
 import pickle
 import struct
+import time
 from typing import Any, Awaitable, Callable
 
 from .. import limits
@@ -149,8 +150,10 @@ class _ClientConnection(_FrameProtocol):
         super().__init__()
         self.pending: dict[int, asyncio.Future] = {}
         self._on_lost = on_lost
+        self.last_reply = time.monotonic()
 
     def on_frame(self, msg: Any) -> None:
+        self.last_reply = time.monotonic()
         call_id, ok, value = msg
         fut = self.pending.pop(call_id, None)
         if fut is None or fut.done():
@@ -231,11 +234,17 @@ class RpcClient:
         call_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         conn.pending[call_id] = fut
+        sent = time.monotonic()
         conn.transport.write(_frame((call_id, method, args)))
         try:
             result = await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
             conn.pending.pop(call_id, None)
+            if conn.last_reply < sent and self._conn is conn:
+                # the peer answered nothing for the whole timeout: its host is likely
+                # gone or cut off (no RST arrives then); drop the connection so the
+                # next call resolves the name again instead of waiting on a dead host
+                self.close()
             raise Unavailable(f"{self.name}.{method} timed out after {timeout}s") from None
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
