@@ -43,6 +43,7 @@ import time
 from typing import Any, Sequence
 
 from .. import limits
+from ..client.server import ClientEndpoint
 from ..control.topology import adjudicator_names, storage_name
 from ..errors import AuthError, DsqlError
 from ..relay.relay import (CANCEL, CANCEL_KEY, ENDED, MAX_MESSAGE, REFUSE, SERVE,
@@ -129,7 +130,7 @@ class _Backend:
                 ctl.reader.set_exception(ctl.age_error)   # the next read ends the session
 
 
-class ComputeService:
+class ComputeService(ClientEndpoint):     # + sessions of in-Ray clients (client/server.py)
     def __init__(self, node: ComputeNode, handoff: str, *, ssl_context: ssl.SSLContext,
                  require_tls: bool, verifier: TokenVerifier, index: int = 0,
                  connection_age: float = limits.connection_age_max.value):
