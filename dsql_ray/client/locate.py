@@ -22,12 +22,9 @@ from ..transport.loop import LoopThread
 from ..transport.rpc import RpcClient
 from .errors import OperationalError
 
-#: how long a process keeps a cluster's compute list before asking Ray again
-DIRECTORY_TTL_S = 30.0
-
 _lock = threading.Lock()
 _loop: LoopThread | None = None
-_clusters: dict[str, tuple[float, "Cluster"]] = {}
+_clusters: dict[tuple, tuple[float, "Cluster"]] = {}
 
 
 def namespace(cluster: str) -> str:
@@ -106,16 +103,17 @@ class Cluster:
 
 
 def cluster(name: str, address: str | None = None) -> Cluster:
+    import ray
     ensure_ray(name, address)
     now = time.monotonic()
+    key = (name, ray.get_runtime_context().get_job_id())   # a new ray.init: ask again
     with _lock:
-        cached = _clusters.get(name)
-        if cached is not None and now - cached[0] < DIRECTORY_TTL_S:
+        cached = _clusters.get(key)
+        if cached is not None:
             return cached[1]
     found = Cluster(name)
     with _lock:
-        _clusters[name] = (now, found)
-    return found
+        return _clusters.setdefault(key, (now, found))[1]
 
 
 _zone: list[str | None] = []
