@@ -225,14 +225,17 @@ class TableDatasink(Datasink):
                 names = arrow.column_names
                 if not names:
                     continue
-                sql = (f"INSERT INTO {self.table} ({', '.join(map(_quote, names))}) "
-                       f"VALUES ({', '.join(['%s'] * len(names))})")
+                head = f"INSERT INTO {self.table} ({', '.join(map(_quote, names))}) VALUES "
+                one = "(" + ", ".join(["%s"] * len(names)) + ")"
                 columns = [arrow.column(i).to_pylist() for i in range(len(names))]
                 rows = list(zip(*columns))
                 for start in range(0, len(rows), self.batch_rows):
                     batch = rows[start:start + self.batch_rows]
+                    # one multi-row INSERT per batch (its text, so its plan, is cached)
+                    sql = head + ", ".join([one] * len(batch))
+                    flat = [v for row in batch for v in row]
                     try:
-                        run_transaction(conn, lambda cur: cur.executemany(sql, batch),
+                        run_transaction(conn, lambda cur: cur.execute(sql, flat),
                                         retries=self.retries)
                     except Error as exc:
                         raise _batch_error(exc, self.table, task, b, start, len(batch),
