@@ -137,7 +137,8 @@ def test_from_a_task_an_actor_and_asyncio(ray_driver):
     @ray.remote(num_cpus=0)
     def in_task(cluster):
         with dsql_ray.connect(cluster) as conn:
-            return conn.execute("SELECT sum(qty) FROM items WHERE id < %s", (10,)).fetchone()
+            return conn.execute("SELECT count(*), sum(id) FROM items WHERE id < %s",
+                                (10,)).fetchone()
 
     @ray.remote(num_cpus=0)
     class Worker:
@@ -148,7 +149,7 @@ def test_from_a_task_an_actor_and_asyncio(ray_driver):
             return self.conn.execute("SELECT count(*) FROM items WHERE grp = %s",
                                      (grp,)).fetchone()[0]
 
-    assert ray.get(in_task.remote(ray_driver), timeout=120) == (1000,)
+    assert ray.get(in_task.remote(ray_driver), timeout=120) == (10, 45)
     worker = Worker.remote(ray_driver)
     assert ray.get(worker.count.remote(3), timeout=120) == \
         len([i for i in range(1000) if i % 7 == 3])
