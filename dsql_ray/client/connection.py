@@ -14,6 +14,7 @@ thread); the asynchronous ones run on the caller's loop.
 """
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -89,10 +90,19 @@ class _Core:
         self.status = "I"              # I idle, T in a transaction, E failed transaction
         self.snapshot: int | None = None
         self.closed = False
+        self._lock: asyncio.Lock | None = None
         self.parameters: dict[str, str] = {}
         self.notices: list[str] = []
 
     async def call(self, method: str, *args: Any) -> Any:
+        """One call at a time per connection (a session runs one statement at a time;
+        threads sharing a connection take turns, as with psycopg)."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await self._call(method, *args)
+
+    async def _call(self, method: str, *args: Any) -> Any:
         try:
             return await self.cluster.client(self.compute).call(
                 method, *args, timeout=STATEMENT_TIMEOUT_S)
@@ -345,6 +355,14 @@ class Connection:
         if not self._core.closed:
             self._run(self._core.close())
 
+    def __del__(self) -> None:        # a connection dropped unclosed: free its session
+        core = getattr(self, "_core", None)
+        if core is not None and not core.closed:
+            try:
+                self._loop.submit(core.close())
+            except Exception:  # noqa: BLE001 - interpreter shutting down
+                pass
+
     def __enter__(self) -> "Connection":
         return self
 
@@ -506,7 +524,6 @@ async def connect_async(cluster: str = "local", *, address: str | None = None,
                         application_name: str = "dsql-ray",
                         compute: str | None = None) -> AsyncConnection:
     """:func:`connect` for asyncio: the connection runs on the caller's event loop."""
-    import asyncio
     loop = asyncio.get_running_loop()
     core = await loop.run_in_executor(None, _make_core, cluster, address, user, autocommit,
                                       application_name, compute)
