@@ -166,3 +166,16 @@ def test_from_a_task_an_actor_and_asyncio(ray_driver):
             await cur.execute("SELECT id FROM items WHERE id < 3 ORDER BY id")
             return [r async for r in cur]
     assert asyncio.run(main()) == [(0,), (1,), (2,)]
+
+
+def test_from_a_separate_process_joining_ray_by_address(client_cluster):
+    """A plain Python process, not in Ray yet: connect(address=…) joins, then queries."""
+    import subprocess
+    import sys
+    code = ("import sys, dsql_ray; c = dsql_ray.connect(sys.argv[1], address=sys.argv[2]); "
+            "print(c.execute('SELECT label FROM items WHERE id = %s', (3,)).fetchone()[0])")
+    out = subprocess.run([sys.executable, "-c", code, client_cluster.name,
+                          client_cluster.state["ray_address"]],
+                         capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "item 3"
