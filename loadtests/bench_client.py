@@ -197,10 +197,16 @@ def read_vs_sql(args, ray) -> None:
         parts = [ray.data.read_sql(f"SELECT * FROM big WHERE id >= {low} AND id < "
                                    f"{low + STEP}", factory)
                  for low in range(0, args.rows, STEP)]
-        n_rs = parts[0].union(*parts[1:]).materialize().count()
+        try:
+            n_rs = parts[0].union(*parts[1:]).materialize().count()
+        except Exception as exc:  # noqa: BLE001 - e.g. compute's storage timeouts
+            n_rs = None
+            rs = f"failed too: {type(exc).__name__}: {str(exc)[-200:]}"
         t_rs = time.perf_counter() - t0
-        rs = f"{len(parts)} read_sql datasets unioned"
-    rs = f"{rs}: {n_rs:,} rows, {t_rs:.1f} s ({t_rs / t_read:.2f}x read_table's time)"
+        if n_rs is not None:
+            rs = f"{len(parts)} read_sql datasets unioned"
+    if n_rs is not None:
+        rs = f"{rs}: {n_rs:,} rows, {t_rs:.1f} s ({t_rs / t_read:.2f}x read_table's time)"
     print(f"  SELECT * over psycopg ({how}): {n_pg:,} rows, {t_pg:.1f} s "
           f"({t_pg / t_read:.2f}x read_table's time)")
     print(f"  ray.data.read_sql + psycopg factory: {rs}")

@@ -36,8 +36,10 @@ from .connection import connect
 from .errors import Error, OperationalError, from_server
 from .retry import RETRIES, run_transaction
 
-#: rows one storage call returns (a read task pages through its range)
-PAGE_ROWS = 50_000
+#: rows one storage call returns (a read task pages through its range, asking for the
+#: next page while it converts the last); smaller pages let the replica serve others
+#: between them
+PAGE_ROWS = 20_000
 BATCH_ROWS = int(limits.rows_per_txn_max.value)
 READ_CALL_TIMEOUT_S = 60.0
 
@@ -119,11 +121,13 @@ def _read_task_fn(replicas_by_zone: list[tuple[str, str, tuple]], low, high, pla
         replicas = [(name, addr) for name, _zone, addr in ordered]
         loop = locate.loop_thread()
         pages = _read_range(replicas, low, high, plan, page_rows)
+        pending = loop.submit(pages.__anext__())
         while True:
             try:
-                rows = loop.run(pages.__anext__(), timeout=READ_CALL_TIMEOUT_S * 4)
+                rows = pending.result(timeout=READ_CALL_TIMEOUT_S * 4)
             except StopAsyncIteration:
                 return
+            pending = loop.submit(pages.__anext__())     # the next page while converting
             yield _to_arrow(rows, plan["columns"])
     return read
 
