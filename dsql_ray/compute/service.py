@@ -42,6 +42,7 @@ import time
 from typing import Any, Sequence
 
 from .. import limits
+from ..client.server import ClientEndpoint
 from ..clock import HybridLogicalClock
 from ..control.topology import adjudicator_names, storage_name
 from ..errors import AuthError, DsqlError
@@ -126,7 +127,7 @@ class _Backend:
                 ctl.reader.set_exception(ctl.age_error)   # the next read ends the session
 
 
-class ComputeService:
+class ComputeService(ClientEndpoint):     # + sessions of in-Ray clients (client/server.py)
     def __init__(self, node: ComputeNode, address: str, *, ssl_context: ssl.SSLContext,
                  require_tls: bool, verifier: TokenVerifier, index: int = 0,
                  connection_age: float = limits.connection_age_max.value):
