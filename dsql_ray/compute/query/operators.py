@@ -161,7 +161,7 @@ class Join(Rel):
         check = env.run.check_rows
         lpad, rpad = (None,) * lw, (None,) * rw
         right_matched = [False] * len(rrows) if self.kind in ("right", "full") else None
-        if self.left_keys:
+        if self.left_keys:                   # hash join on the equality keys
             table: dict[tuple, list[int]] = {}
             rk = self.right_keys
             for j, r in enumerate(rrows):
@@ -169,33 +169,30 @@ class Join(Rel):
                 if None not in key:
                     table.setdefault(key, []).append(j)
             lk = self.left_keys
-            for lrow in lrows:
+
+            def candidates(lrow):
                 key = tuple(hashable(lrow[i]) for i in lk)
-                matched = False
-                if None not in key:
-                    for j in table.get(key, ()):
-                        row = lrow + rrows[j]
-                        if cond is None or cond(row, env) is True:
-                            matched = True
-                            out.append(row)
-                            if right_matched is not None:
-                                right_matched[j] = True
-                if not matched and self.kind in ("left", "full"):
-                    out.append(lrow + rpad)
-                if len(out) > 4096:
-                    check(len(out), out)
-        else:
-            for lrow in lrows:
-                matched = False
-                for j, rrow in enumerate(rrows):
-                    row = lrow + rrow
-                    if cond is None or cond(row, env) is True:
-                        matched = True
-                        out.append(row)
-                        if right_matched is not None:
-                            right_matched[j] = True
-                if not matched and self.kind in ("left", "full"):
-                    out.append(lrow + rpad)
+                return () if None in key else table.get(key, ())
+            check_over = 4096                # rows held before the next checkpoint
+        else:                                # nested loop
+            every = range(len(rrows))
+
+            def candidates(lrow):
+                return every
+            check_over = -1
+        keep_left = self.kind in ("left", "full")
+        for lrow in lrows:
+            matched = False
+            for j in candidates(lrow):
+                row = lrow + rrows[j]
+                if cond is None or cond(row, env) is True:
+                    matched = True
+                    out.append(row)
+                    if right_matched is not None:
+                        right_matched[j] = True
+            if not matched and keep_left:
+                out.append(lrow + rpad)
+            if len(out) > check_over:
                 check(len(out), out)
         if right_matched is not None:
             out.extend(lpad + r for r, m in zip(rrows, right_matched) if not m)
