@@ -400,23 +400,16 @@ def _frame_bounds(spec, part: _Partition) -> Callable[[int], tuple[int, int]]:
     if (s_off is not None and s_off < 0) or (e_off is not None and e_off < 0):
         raise DsqlError("frame starting offset must not be negative", sqlstate="22013")
 
+    def edge(p, unbounded, current, preceding, off, group, unbounded_at):
+        if opts & unbounded:
+            return unbounded_at
+        if opts & current:
+            return p if rows_mode else group[p]
+        return p - off if opts & preceding else p + off
+
     def bounds(p):
-        if opts & _S_UNB_PREC:
-            s = 0
-        elif opts & _S_CUR:
-            s = p if rows_mode else part.gstart[p]
-        elif opts & _S_OFF_PREC:
-            s = p - s_off
-        else:
-            s = p + s_off
-        if opts & _E_UNB_FOLL:
-            e = n - 1
-        elif opts & _E_CUR:
-            e = p if rows_mode else part.gend[p]
-        elif opts & _E_OFF_PREC:
-            e = p - e_off
-        else:
-            e = p + e_off
+        s = edge(p, _S_UNB_PREC, _S_CUR, _S_OFF_PREC, s_off, part.gstart, 0)
+        e = edge(p, _E_UNB_FOLL, _E_CUR, _E_OFF_PREC, e_off, part.gend, n - 1)
         return max(s, 0), min(e, n - 1)
     return bounds
 
