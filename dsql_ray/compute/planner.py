@@ -116,7 +116,9 @@ def _sort_key(values: list[tuple[Any, bool, bool]]):
 
 
 class _Asc:
+    """One ORDER BY key: NULL placement (rank), then the value ascending."""
     __slots__ = ("rank", "value")
+    descending = False
 
     def __init__(self, rank, value):
         self.rank, self.value = rank, value
@@ -126,7 +128,8 @@ class _Asc:
             return self.rank < other.rank
         if self.value is None or other.value is None:
             return False
-        return self.value < other.value
+        a, b = (other.value, self.value) if self.descending else (self.value, other.value)
+        return a < b
 
     def __eq__(self, other):
         return self.rank == other.rank and self.value == other.value
@@ -134,13 +137,7 @@ class _Asc:
 
 class _Desc(_Asc):
     __slots__ = ()
-
-    def __lt__(self, other):
-        if self.rank != other.rank:
-            return self.rank < other.rank
-        if self.value is None or other.value is None:
-            return False
-        return other.value < self.value
+    descending = True
 
 
 @dataclass

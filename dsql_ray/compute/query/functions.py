@@ -93,9 +93,11 @@ def _text_args(c, name, args, n_text=None):
     return out
 
 
-def _int_arg(c, name, args, a):
+def int_arg(c, name, args, a, untyped_as: int = T.INT4):
+    """An integer argument of function ``name``: an untyped one becomes ``untyped_as``;
+    another type means no such function (42883)."""
     if a.oid in (S.UNKNOWN, 0):
-        return c.coerce(a, T.INT4)
+        return c.coerce(a, untyped_as)
     if a.oid not in S.INTS:
         raise no_function(name, args)
     return a
@@ -108,7 +110,7 @@ def _text_fn(name, impl, nargs=1, int_args=(), ret=T.TEXT, min_args=None):
         _arity(fname, args, min_args if min_args is not None else nargs, nargs)
         conv = []
         for i, a in enumerate(args):
-            conv.append(_int_arg(c, fname, args, a) if i in int_args
+            conv.append(int_arg(c, fname, args, a) if i in int_args
                         else _text_args(c, fname, [a])[0])
         return strict(impl, conv, ret)
     return resolve
@@ -168,7 +170,7 @@ def _pad(s: str, n: int, fill: str, left: bool) -> str:
 @register("substring", "substr")
 def _substring(c, args, name):
     _arity(name, args, 2, 3)
-    conv = _text_args(c, name, args[:1]) + [_int_arg(c, name, args, a) for a in args[1:]]
+    conv = _text_args(c, name, args[:1]) + [int_arg(c, name, args, a) for a in args[1:]]
 
     def sub(s, start, count=None):
         if count is None:
@@ -374,7 +376,7 @@ def _round(c, args, name):
         if x.oid not in S.NUMERICS:
             raise no_function(name, args)
         x = c.coerce_numeric(x, T.NUMERIC)
-        n = _int_arg(c, name, args, args[1])
+        n = int_arg(c, name, args, args[1])
         if name == "round":
             return strict(S.round_numeric, [x, n], T.NUMERIC)
         return strict(lambda d, p: _trunc_numeric(d, p), [x, n], T.NUMERIC)
@@ -485,13 +487,19 @@ def date_trunc(field: str, v: dt.datetime) -> dt.datetime:
     return day.replace(year=(day.year - 1) // 1000 * 1000 + 1, month=1, day=1)
 
 
-@register("date_trunc")
-def _date_trunc(c, args, name):
+def _field_and_datetime(c, args, name):
+    """(field, value) of date_trunc/extract: the field as text, an untyped value as
+    timestamptz."""
     _arity(name, args, 2)
-    field = c.coerce(args[0], T.TEXT)
     v = args[1]
     if v.oid in (S.UNKNOWN, 0):
         v = c.coerce(v, T.TIMESTAMPTZ)
+    return c.coerce(args[0], T.TEXT), v
+
+
+@register("date_trunc")
+def _date_trunc(c, args, name):
+    field, v = _field_and_datetime(c, args, name)
     if v.oid == T.DATE:
         v = c.cast(v, T.TIMESTAMPTZ)
     if v.oid not in (T.TIMESTAMP, T.TIMESTAMPTZ, T.INTERVAL):
@@ -546,11 +554,7 @@ def extract(field: str, v) -> decimal.Decimal:
 
 @register("extract")
 def _extract(c, args, name):
-    _arity(name, args, 2)
-    field = c.coerce(args[0], T.TEXT)
-    v = args[1]
-    if v.oid in (S.UNKNOWN, 0):
-        v = c.coerce(v, T.TIMESTAMPTZ)
+    field, v = _field_and_datetime(c, args, name)
     if v.oid not in S.DATETIMES and v.oid != T.INTERVAL:
         raise no_function(name, args)
     return strict(extract, [field, v], T.NUMERIC)

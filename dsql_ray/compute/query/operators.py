@@ -161,7 +161,7 @@ class Join(Rel):
         check = env.run.check_rows
         lpad, rpad = (None,) * lw, (None,) * rw
         right_matched = [False] * len(rrows) if self.kind in ("right", "full") else None
-        if self.left_keys:
+        if self.left_keys:                   # hash join on the equality keys
             table: dict[tuple, list[int]] = {}
             rk = self.right_keys
             for j, r in enumerate(rrows):
@@ -169,33 +169,30 @@ class Join(Rel):
                 if None not in key:
                     table.setdefault(key, []).append(j)
             lk = self.left_keys
-            for lrow in lrows:
+
+            def candidates(lrow):
                 key = tuple(hashable(lrow[i]) for i in lk)
-                matched = False
-                if None not in key:
-                    for j in table.get(key, ()):
-                        row = lrow + rrows[j]
-                        if cond is None or cond(row, env) is True:
-                            matched = True
-                            out.append(row)
-                            if right_matched is not None:
-                                right_matched[j] = True
-                if not matched and self.kind in ("left", "full"):
-                    out.append(lrow + rpad)
-                if len(out) > 4096:
-                    check(len(out), out)
-        else:
-            for lrow in lrows:
-                matched = False
-                for j, rrow in enumerate(rrows):
-                    row = lrow + rrow
-                    if cond is None or cond(row, env) is True:
-                        matched = True
-                        out.append(row)
-                        if right_matched is not None:
-                            right_matched[j] = True
-                if not matched and self.kind in ("left", "full"):
-                    out.append(lrow + rpad)
+                return () if None in key else table.get(key, ())
+            check_over = 4096                # rows held before the next checkpoint
+        else:                                # nested loop
+            every = range(len(rrows))
+
+            def candidates(lrow):
+                return every
+            check_over = -1
+        keep_left = self.kind in ("left", "full")
+        for lrow in lrows:
+            matched = False
+            for j in candidates(lrow):
+                row = lrow + rrows[j]
+                if cond is None or cond(row, env) is True:
+                    matched = True
+                    out.append(row)
+                    if right_matched is not None:
+                        right_matched[j] = True
+            if not matched and keep_left:
+                out.append(lrow + rpad)
+            if len(out) > check_over:
                 check(len(out), out)
         if right_matched is not None:
             out.extend(lpad + r for r, m in zip(rrows, right_matched) if not m)
@@ -403,23 +400,16 @@ def _frame_bounds(spec, part: _Partition) -> Callable[[int], tuple[int, int]]:
     if (s_off is not None and s_off < 0) or (e_off is not None and e_off < 0):
         raise DsqlError("frame starting offset must not be negative", sqlstate="22013")
 
+    def edge(p, unbounded, current, preceding, off, group, unbounded_at):
+        if opts & unbounded:
+            return unbounded_at
+        if opts & current:
+            return p if rows_mode else group[p]
+        return p - off if opts & preceding else p + off
+
     def bounds(p):
-        if opts & _S_UNB_PREC:
-            s = 0
-        elif opts & _S_CUR:
-            s = p if rows_mode else part.gstart[p]
-        elif opts & _S_OFF_PREC:
-            s = p - s_off
-        else:
-            s = p + s_off
-        if opts & _E_UNB_FOLL:
-            e = n - 1
-        elif opts & _E_CUR:
-            e = p if rows_mode else part.gend[p]
-        elif opts & _E_OFF_PREC:
-            e = p - e_off
-        else:
-            e = p + e_off
+        s = edge(p, _S_UNB_PREC, _S_CUR, _S_OFF_PREC, s_off, part.gstart, 0)
+        e = edge(p, _E_UNB_FOLL, _E_CUR, _E_OFF_PREC, e_off, part.gend, n - 1)
         return max(s, 0), min(e, n - 1)
     return bounds
 

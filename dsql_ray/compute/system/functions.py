@@ -15,7 +15,7 @@ from pglast import parse_sql
 from ...errors import InvalidParameterValue, InvalidSchemaName, UndefinedObject, UndefinedTable
 from .. import types as T
 from ..query import sqltypes as S
-from ..query.functions import FUNCTIONS, _arity, no_function, register, strict
+from ..query.functions import FUNCTIONS, _arity, int_arg, no_function, register, strict
 from ..query.runtime import Expr
 from . import tables as ST
 from ..indexes import registry_of_catalog
@@ -101,11 +101,7 @@ def _const(value, oid):
 
 
 def _oid_arg(c, name, args, a):
-    if a.oid in (S.UNKNOWN, 0):
-        return c.coerce(a, T.INT8)
-    if a.oid not in S.INTS:
-        raise no_function(name, args)
-    return a
+    return int_arg(c, name, args, a, untyped_as=T.INT8)
 
 
 def _split_name(text: str) -> tuple[str | None, str]:
