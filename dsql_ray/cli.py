@@ -24,7 +24,8 @@ from .relay.tls import certificate_files, ensure_certificate, ssl_context_for
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:
-    known = registry.read(args.name) if args.command != "up" else None
+    up = getattr(args, "command", None) == "up"
+    known = None if up else registry.read(args.name)
     if getattr(args, "data_dir", None):
         data_dir = Path(args.data_dir)
     elif known is not None:                    # a running cluster, found by its name
@@ -38,7 +39,7 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         # on a Ray cluster every zone serves, on its node's own address
         kw |= {"ray_address": args.address, "serving_zones": "all", "host": None,
                "dataplane_host": None}
-    if args.command == "up" and args.host:
+    if up and getattr(args, "host", None):
         kw["host"] = args.host
     if getattr(args, "compute_per_zone", None):
         kw["compute_per_zone"] = args.compute_per_zone
