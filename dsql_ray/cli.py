@@ -25,7 +25,8 @@ from .local.supervisor import read_state, state_path
 
 
 def _config(args: argparse.Namespace) -> ClusterConfig:
-    known = registry.read(args.name) if getattr(args, "command", "up") != "up" else None
+    up = getattr(args, "command", None) == "up"
+    known = None if up else registry.read(args.name)
     if getattr(args, "data_dir", None):
         data_dir = Path(args.data_dir)
     elif known is not None:                    # a running cluster, found by its name
@@ -39,7 +40,7 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         # on a Ray cluster every zone serves, on its node's own address
         kw |= {"ray_address": args.address, "serving_zones": "all", "host": None,
                "dataplane_host": None}
-    if getattr(args, "command", "up") == "up" and getattr(args, "host", None):
+    if up and getattr(args, "host", None):
         kw["host"] = args.host
     if getattr(args, "compute_per_zone", None):
         kw["compute_per_zone"] = args.compute_per_zone
