@@ -27,7 +27,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -196,6 +195,12 @@ def set_state(d: IndexDef, state: str, **changes: Any) -> IndexDef:
 
 
 # -- the compute's view of the definitions ------------------------------------------------------
+def _now() -> float:
+    """The event loop's clock (monotonic; virtual time in the simulation, so a seed replays
+    exactly whatever the machine's load)."""
+    return asyncio.get_running_loop().time()
+
+
 class IndexRegistry:
     """Index definitions of every table, reloaded when older than ``SCHEMA_LEASE_S``."""
 
@@ -211,7 +216,7 @@ class IndexRegistry:
         return self._catalog_version != getattr(self._node.catalog, "version", 0)
 
     def stale(self, max_age: float = SCHEMA_LEASE_S) -> bool:
-        return time.monotonic() - self.loaded_at > max_age or self._catalog_moved()
+        return _now() - self.loaded_at > max_age or self._catalog_moved()
 
     async def ensure_fresh(self, max_age: float = SCHEMA_LEASE_S) -> None:
         """Reload after a DDL (the catalog moved: required, errors propagate) or once the
@@ -228,10 +233,10 @@ class IndexRegistry:
                     raise
                 except DsqlError as exc:           # e.g. the catalog's range is recovering
                     log.warning("index definitions not reloaded: %s", exc)
-                    self.loaded_at = time.monotonic()      # try again a lease later
+                    self.loaded_at = _now()      # try again a lease later
 
     async def refresh(self) -> None:
-        started = time.monotonic()      # the lease counts from before the read
+        started = _now()      # the lease counts from before the read
         low, high = indexes_range()
         rows = await interruptible(self._node.scan(low, high, self._node.clock.now()))
         defs = [row_to_index(r) for _, r in rows]
