@@ -8,6 +8,8 @@ import sys
 
 from dsql_ray.testing.hosts import Hosts
 
+CLUSTER = "us-east-1"      # the name the config's head start command gives the cluster
+
 
 def test_up_refuses_a_cluster_missing_zones_and_starts_nothing(hosts: Hosts, hcluster):
     refused = hosts.refused
@@ -77,3 +79,34 @@ def test_ray_refuses_a_driver_without_the_clusters_token(hosts: Hosts, hcluster)
                           text=True, timeout=120)
     assert proc.returncode != 0
     assert "token" in (proc.stderr + proc.stdout).lower(), proc.stderr[-2000:]
+
+
+def test_the_python_client_over_ray_from_a_driver_on_the_bridge(hosts: Hosts, hcluster):
+    """dsql_ray.connect from a process attached with ray.init(address=…) to the hosts'
+    Ray: statements run on a compute actor on another host, over the data plane."""
+    code = f"""
+import json, dsql_ray
+conn = dsql_ray.connect({CLUSTER!r}, address={hosts.ray_address!r})
+cur = conn.cursor()
+cur.execute("CREATE TABLE IF NOT EXISTS via_client (id int PRIMARY KEY, v text)")
+conn.commit()
+cur.executemany("INSERT INTO via_client VALUES (%s, %s)", [(i, f"r{{i}}") for i in range(5)])
+conn.commit()
+cur.execute("SELECT id, v FROM via_client WHERE id >= %s ORDER BY id", (3,))
+rows = cur.fetchall()
+try:
+    cur.execute("INSERT INTO via_client VALUES (1, 'dup')")
+    conn.commit()
+    state = None
+except dsql_ray.IntegrityError as exc:
+    state = exc.sqlstate
+    conn.rollback()
+print(json.dumps({{"rows": rows, "dup": state}}))
+"""
+    proc = subprocess.run([sys.executable, "-c", code], env=hosts.driver_env(),
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"rows": [[3, "r3"], [4, "r4"]], "dup": "23505"}
+    with hcluster.connect("us-east-1c") as c:     # and the wire sees the client's rows
+        assert c.execute("SELECT count(*) FROM via_client").fetchone() == (5,)
