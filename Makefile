@@ -7,7 +7,16 @@ export RAY_USAGE_STATS_ENABLED = 0
 
 .PHONY: install run down status test bench clean
 
+# Java and the PostgreSQL JDBC driver, for tests/integration/test_jdbc.py: Debian's
+# packages, installed when missing and we are root (CI is); otherwise that test says so.
+JDBC_JAR = /usr/share/java/postgresql.jar
+
 $(STAMP): pyproject.toml
+	@if ! command -v java >/dev/null || ! test -f $(JDBC_JAR); then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      default-jre-headless libpostgresql-jdbc-java >/dev/null; \
+	  else echo "note: java or $(JDBC_JAR) missing: the JDBC test will fail"; fi; fi
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

@@ -1,0 +1,31 @@
+"""The real PostgreSQL JDBC driver (pgjdbc, from Debian's libpostgresql-jdbc-java, which
+`make install` brings) against the test cluster: what Flyway, Liquibase, DBeaver and
+Spring do first. pgjdbc sends every statement through the extended protocol and uses
+named server-side statements after five executions; its DatabaseMetaData calls run
+pg_catalog queries with array subscripts and composite fields."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+PROBE = Path(__file__).resolve().parent / "jdbc" / "JdbcProbe.java"
+PGJDBC = Path("/usr/share/java/postgresql.jar")
+
+
+def test_pgjdbc_end_to_end(cluster):
+    java = shutil.which("java")
+    assert java and PGJDBC.exists(), (
+        "the JDBC test needs java and pgjdbc: `make install` installs Debian's "
+        "default-jre-headless and libpostgresql-jdbc-java when run as root")
+    proc = subprocess.run([java, "-cp", str(PGJDBC), str(PROBE), "127.0.0.1",
+                           str(cluster.port), cluster.token()],
+                          capture_output=True, text=True, timeout=300)
+    lines = proc.stdout.splitlines()
+    failed = [ln for ln in lines if ln.startswith("FAIL")]
+    assert proc.returncode == 0 and lines and lines[-1] == "DONE failures=0", \
+        "\n".join(failed) or (proc.stdout + proc.stderr)[-3000:]
+    ok = {ln.split()[1]: ln for ln in lines if ln.startswith("OK")}
+    assert ok["show_timezone"].endswith(" UTC")
+    assert ok["show_server_version_num"].split()[-1].startswith("16")
+    assert "id:int8" in ok["metadata_columns"] and "name:varchar" in ok["metadata_columns"]
