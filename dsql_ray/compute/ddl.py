@@ -214,7 +214,7 @@ _UNSUPPORTED_TYPES = {"serial": "serial", "bigserial": "bigserial", "smallserial
 class CreateTablePlan(Plan):
     schema: str = "public"
     name: str = ""
-    columns: tuple[ColumnDef, ...] = ()
+    column_defs: tuple[ColumnDef, ...] = ()
     pk_names: tuple[str, ...] = ()
     if_not_exists: bool = False
     checks: tuple[CheckDef, ...] = ()
@@ -230,7 +230,7 @@ class CreateTablePlan(Plan):
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE TABLE")
             raise DuplicateTable(f'relation "{self.name}" already exists')
-        columns = list(self.columns)
+        columns = list(self.column_defs)
         for col_name, sdef in self.identities:
             seq_name = f"{self.name}_{col_name}_seq"
             if await txn.get(table_key(self.schema, seq_name)) is not None:
@@ -349,7 +349,7 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
     for check in checks:
         validate_check(check.expr_sql, columns)
     return CreateTablePlan(schema=_creation_schema(rel, catalog), name=rel.relname,
-                           columns=tuple(columns), pk_names=tuple(pk),
+                           column_defs=tuple(columns), pk_names=tuple(pk),
                            if_not_exists=bool(stmt.if_not_exists), checks=tuple(checks),
                            identities=tuple(identities), is_ddl=True,
                            uniques=_unique_constraints(stmt, names))
@@ -852,7 +852,7 @@ class ValidateConstraintPlan(Plan):
                 "exist")
         job = submit_validation(txn, t, self.constraint)
         runner(session.node).kick()
-        return QueryResult("ALTER TABLE", [result_column("job_id", T.TEXT)], [(job.job_id,)])
+        return QueryResult("ALTER TABLE", self.columns, [(job.job_id,)])
 
 
 def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTablePlan:
@@ -864,7 +864,8 @@ def plan_alter_table(stmt: ast.AlterTableStmt, catalog, param_oids) -> AlterTabl
             raise FeatureNotSupported("VALIDATE CONSTRAINT must be the only command of its "
                                       "ALTER TABLE")
         return ValidateConstraintPlan(schema=rel.schemaname, name=rel.relname,
-                                      constraint=stmt.cmds[0].name, is_ddl=True)
+                                      constraint=stmt.cmds[0].name, is_ddl=True,
+                                      columns=[result_column("job_id", T.TEXT)])
     cmds = []
     for cmd in stmt.cmds:
         st = cmd.subtype

@@ -27,20 +27,20 @@ class CreateIndexPlan(Plan):
     schema: str = "public"
     table: str = ""
     name: str | None = None
-    columns: tuple[str, ...] = ()
+    key_columns: tuple[str, ...] = ()
     include: tuple[str, ...] = ()
     unique: bool = False
     if_not_exists: bool = False
 
     async def run(self, txn, params, session) -> QueryResult:
-        cols = [result_column("job_id", T.TEXT)]
+        cols = self.columns
         row = await txn.get(table_key(self.schema, self.table))
         if row is None:
             raise UndefinedTable(f'relation "{self.table}" does not exist')
         t = row_to_table(row)
         if getattr(t, "kind", "r") != "r":
             raise WrongObjectType(f'"{self.table}" is not a table')
-        d = await new_index(txn, t, self.name, self.columns, self.include, self.unique)
+        d = await new_index(txn, t, self.name, self.key_columns, self.include, self.unique)
         if d is None:
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
@@ -124,9 +124,10 @@ def plan_create_index(stmt: ast.IndexStmt, catalog, param_oids) -> CreateIndexPl
     rel = stmt.relation
     # the table is re-read at the transaction's snapshot when the plan runs
     return CreateIndexPlan(schema=rel.schemaname or "public", table=rel.relname,
-                           name=stmt.idxname, columns=tuple(columns), include=tuple(include),
-                           unique=bool(stmt.unique), if_not_exists=bool(stmt.if_not_exists),
-                           is_ddl=True)
+                           name=stmt.idxname, key_columns=tuple(columns),
+                           include=tuple(include), unique=bool(stmt.unique),
+                           if_not_exists=bool(stmt.if_not_exists), is_ddl=True,
+                           columns=[result_column("job_id", T.TEXT)])
 
 
 # -- DROP INDEX -------------------------------------------------------------------------------

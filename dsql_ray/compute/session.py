@@ -30,6 +30,7 @@ from .planner import InsertPlan
 from .result import PreparedInfo, QueryResult
 from .sequences import SequenceNeeded, satisfy
 from .statements import PLANNERS
+from .system.functions import default_settings
 from .txn import Transaction
 from .query.sqltypes import cast
 
@@ -118,15 +119,9 @@ class Session:
         self.notices: list[str] = []
         #: set by the host: raises to stop a long statement (a CancelRequest arrived)
         self.interrupt: Callable[[], None] | None = None
-        self.settings: dict[str, str] = {
-            "server_version": T.SERVER_VERSION, "server_encoding": "UTF8",
-            "client_encoding": "UTF8", "DateStyle": "ISO, MDY", "TimeZone": "UTC",
-            "integer_datetimes": "on", "standard_conforming_strings": "on",
-            "IntervalStyle": "postgres", "is_superuser": "on" if user == "admin" else "off",
-            "session_authorization": user, "application_name": "",
-            "transaction_isolation": "repeatable read", "default_transaction_isolation":
-            "repeatable read", "search_path": '"$user", public',
-        }
+        self.settings: dict[str, str] = default_settings() | {
+            "is_superuser": "on" if user == "admin" else "off",
+            "session_authorization": user}
         for key, value in (startup or {}).items():
             if key in ("application_name", "client_encoding", "DateStyle", "TimeZone"):
                 self.settings[key] = value
@@ -177,6 +172,8 @@ class Session:
         if not stmts:
             return PreparedInfo(list(param_type_oids), None)
         node, text = stmts[0]
+        if isinstance(node, ast.VariableShowStmt):    # one text column, as Execute sends
+            return PreparedInfo(list(param_type_oids), [result_column(node.name, T.TEXT)])
         if type(node) not in PLANNERS or _unsupported(node) is not None:
             return PreparedInfo(list(param_type_oids), None)    # refused at Execute
         plan = await self._plan(node, text, tuple(param_type_oids))

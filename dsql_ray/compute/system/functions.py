@@ -14,6 +14,7 @@ from pglast import parse_sql
 
 from ...errors import InvalidParameterValue, InvalidSchemaName, UndefinedObject, UndefinedTable
 from .. import types as T
+from ..context import CURRENT_SESSION
 from ..query import sqltypes as S
 from ..query.functions import FUNCTIONS, _arity, int_arg, no_function, register, strict
 from ..query.runtime import Expr
@@ -40,9 +41,18 @@ def default_settings() -> dict[str, str]:
             "lc_collate": "C", "lc_ctype": "C", "max_index_keys": "32", "jit": "off"}
 
 
+def _current() -> dict[str, str] | None:
+    """The running statement's session settings: those its engine source set, else the
+    session's own (a statement without FROM never builds an engine source)."""
+    current = CURRENT_SETTINGS.get()
+    if current is None:
+        current = getattr(CURRENT_SESSION.get(), "settings", None)
+    return current
+
+
 def session_settings() -> dict[str, str]:
     out = default_settings()
-    current = CURRENT_SETTINGS.get()
+    current = _current()
     if current:
         out.update(current)
     return out
@@ -382,7 +392,7 @@ def _set_config(c, args, name):
     local = c.coerce(args[2], T.BOOL)
 
     def fn(k, v, _local):
-        current = CURRENT_SETTINGS.get()
+        current = _current()
         known = {n.lower(): n for n in session_settings()}
         if current is not None:
             current[known.get(k.lower(), k)] = v
