@@ -28,3 +28,11 @@ def test_pgjdbc_end_to_end(cluster):
     # the JVM sends its own TimeZone at startup (Etc/UTC here), which PostgreSQL accepts
     assert ok["show_timezone"].split()[-1] in ("UTC", "Etc/UTC")
     assert ok["show_server_version_num"].split()[-1].startswith("16")
+    # DatabaseMetaData, as DBeaver / DataGrip / Flyway / Liquibase read the schema
+    assert ok["meta_get_tables"].split()[-1] == "public.jdbc_items:TABLE"
+    assert ok["meta_get_columns"].split()[-1] == (
+        "1:id:int8:NO,2:name:varchar:NO,3:price:numeric:YES,4:created:timestamptz:YES")
+    assert ok["meta_get_primary_keys"].split()[-1] == "id:1:jdbc_items_pkey"
+    assert ok["meta_get_index_info"].split()[-1] == (
+        "jdbc_items_pkey:id:unique:A,jdbc_items_name_idx:name:nonunique:A")
+    assert ok["meta_get_imported_keys"].split()[-1] == "rows=0"

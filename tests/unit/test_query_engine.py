@@ -185,3 +185,25 @@ def test_comma_joins_use_where_equalities_and_filters_early(run):
         assert res[-1].rows == [(290 + i % 7, i) for i in sorted(range(1, 10),
                                                                   key=lambda i: (i % 7, i))]
     run(scenario)
+
+
+def test_array_subscripts_are_one_based_and_null_out_of_range(db):
+    assert rows(db, "SELECT (ARRAY[10, 20, 30])[1], (ARRAY[10, 20, 30])[3], "
+                    "(ARRAY[10, 20, 30])[0], (ARRAY[10, 20, 30])[4], "
+                    "(ARRAY[10, 20, 30])[NULL::int]") == [(10, 30, None, None, None)]
+    assert rows(db, "SELECT id FROM t WHERE (ARRAY['x', g])[2] = 'b'") == [(3,)]
+    assert rows(db, "SELECT (ARRAY[1.5, 2.5])[id] FROM t ORDER BY id") == \
+        [(Decimal("1.5"),), (Decimal("2.5"),), (None,), (None,)]
+    assert err(db, "SELECT id[1] FROM t") == "42804"          # not an array
+    assert err(db, "SELECT (ARRAY[1, 2])[1:2]") == "0A000"      # slices: not yet
+    assert err(db, "SELECT (ARRAY[1, 2])['a']") == "22P02"
+
+
+def test_field_selection_needs_a_composite(db):
+    assert err(db, "SELECT (id).x FROM t") == "42809"
+
+
+def test_integer_bitwise_operators(db):
+    assert rows(db, "SELECT 6 & 3, 6 | 3, 6 # 3, 5::smallint & 1::smallint, "
+                    "NULL::int & 1") == [(2, 7, 5, 1, None)]
+    assert err(db, "SELECT 1.5 & 1") == "42883"

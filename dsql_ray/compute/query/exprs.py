@@ -22,7 +22,8 @@ from pglast.enums import (A_Expr_Kind, BoolExprType, BoolTestType, MinMaxOp, Nul
                           SQLValueFunctionOp, SubLinkType)
 
 from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, DsqlError,
-                       FeatureNotSupported, GroupingError, ParseError, UndefinedFunction,
+                       FeatureNotSupported, GroupingError, ParseError, UndefinedColumn,
+                       UndefinedFunction,
                        UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
 from . import sqltypes as S
@@ -36,6 +37,7 @@ from pglast.enums import SortByDir, SortByNulls
 _COMPARE = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operator.lt,
             ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 RECORD = 2249
+_BITWISE = {"&": operator.and_, "|": operator.or_, "#": operator.xor}
 _NEGATE = {"=": "<>", "<>": "=", "<": ">=", ">": "<=", "<=": ">", ">=": "<"}
 
 
@@ -555,6 +557,8 @@ class ExprCompiler:
             return Expr(strict2(match, left.fn, right.fn), T.BOOL, c)
         if op in ("+", "-", "*", "/", "%", "^"):
             return self._arith(op, left, right)
+        if op in _BITWISE:
+            return self._bitwise(op, left, right)
         e = json_operator(self, op, left, right)
         if e is not None:
             return e
@@ -593,6 +597,16 @@ class ExprCompiler:
             if f is None:
                 raise self._no_operator(op, left, right)
         return fold(Expr(strict2(f, left.fn, right.fn), oid, c))
+
+    def _bitwise(self, op: str, left: Expr, right: Expr) -> Expr:
+        """Integer ``&`` ``|`` ``#`` (and, or, xor), as PostgreSQL's int2/int4/int8 ops."""
+        left, right = self.unify(left, right)
+        if left.oid not in S.INTS or right.oid not in S.INTS:
+            raise self._no_operator(op, left, right)
+        oid = max(left.oid, right.oid, key=S.NUMERIC_ORDER.index)
+        left, right = self.coerce_numeric(left, oid), self.coerce_numeric(right, oid)
+        return fold(Expr(strict2(_BITWISE[op], left.fn, right.fn), oid,
+                         left.const and right.const))
 
     def _datetime_arith(self, op: str, left: Expr, right: Expr) -> Expr:
         if left.oid in (S.UNKNOWN, 0):
@@ -875,6 +889,48 @@ class ExprCompiler:
     def _c_RowExpr(self, node: ast.RowExpr) -> Expr:
         fns = [self.to_output(self.compile(a)).fn for a in node.args or ()]
         return Expr(lambda r, e: tuple(f(r, e) for f in fns), RECORD)
+
+    def _c_A_Indirection(self, node: ast.A_Indirection) -> Expr:
+        """``arr[i]`` (1-based; out of range or NULL → NULL) and ``(composite).field``."""
+        e = self.compile(node.arg)
+        for step in node.indirection:
+            if isinstance(step, ast.A_Indices):
+                if step.is_slice:
+                    raise FeatureNotSupported("array slices are not supported yet")
+                e = self.subscript(e, self.compile(step.uidx))
+            elif isinstance(step, ast.String):
+                e = self.field_select(e, step.sval)
+            else:
+                raise FeatureNotSupported("(composite).* is not supported yet")
+        return e
+
+    def subscript(self, arr: Expr, index: Expr) -> Expr:
+        elem = S.ELEMENT_OF.get(arr.oid)
+        if elem is None:
+            raise DatatypeMismatch(f"cannot subscript type {S.type_name(arr.oid)} because "
+                                   "it does not support subscripting")
+        idx = self.coerce(index, T.INT4)
+        af, xf = arr.fn, idx.fn
+
+        def fn(row, env):
+            v, i = af(row, env), xf(row, env)
+            return v[i - 1] if v is not None and i is not None and 1 <= i <= len(v) else None
+        return Expr(fn, elem)
+
+    def field_select(self, e: Expr, name: str) -> Expr:
+        fields = S.composite_fields(e.oid)
+        if fields is None:
+            raise WrongObjectType(f"column notation .{name} applied to type "
+                                  f"{S.type_name(e.oid)}, which is not a composite type")
+        pos = next((k for k, (n, _) in enumerate(fields) if n == name), None)
+        if pos is None:
+            raise UndefinedColumn(f'could not identify column "{name}" in record data type')
+        f = e.fn
+
+        def fn(row, env):
+            v = f(row, env)
+            return None if v is None else v[pos]
+        return Expr(fn, fields[pos][1])
 
     def _c_A_ArrayExpr(self, node: ast.A_ArrayExpr) -> Expr:
         elems, oid = self.common([self.compile(e) for e in node.elements or ()], "ARRAY")

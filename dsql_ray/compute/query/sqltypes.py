@@ -36,6 +36,30 @@ ARRAY_OF = {T.INT2: 1005, T.INT4: 1007, T.INT8: 1016, T.TEXT: 1009, T.NUMERIC: 1
             T.FLOAT8: 1022, T.FLOAT4: 1021, T.BOOL: 1000, T.VARCHAR: 1015, T.DATE: 1182,
             T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185, T.OID: 1028, T.UUID: 2951}
 
+#: element type per array type (the inverse of ARRAY_OF)
+ELEMENT_OF = {a: e for e, a in ARRAY_OF.items()}
+
+#: anonymous composite (record) types the engine builds, e.g. the (x, n) rows of
+#: information_schema._pg_expandarray: type oid → ((field name, field type oid), ...).
+#: Their oids are private (above PostgreSQL's fixed range); on the wire they are record.
+_COMPOSITES: dict[int, tuple[tuple[str, int], ...]] = {}
+_COMPOSITE_OIDS: dict[tuple[tuple[str, int], ...], int] = {}
+_FIRST_COMPOSITE_OID = 0x7FFF0000
+
+
+def composite_type(fields: tuple[tuple[str, int], ...]) -> int:
+    """The oid of the anonymous composite type with these (name, oid) fields."""
+    oid = _COMPOSITE_OIDS.get(fields)
+    if oid is None:
+        oid = _COMPOSITE_OIDS.setdefault(fields, _FIRST_COMPOSITE_OID + len(_COMPOSITE_OIDS))
+        _COMPOSITES[oid] = fields
+    return oid
+
+
+def composite_fields(oid: int) -> tuple[tuple[str, int], ...] | None:
+    return _COMPOSITES.get(oid)
+
+
 _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 1, "integer"),
               T.INT8: (-2**63, 2**63 - 1, "bigint"), T.OID: (0, 2**32 - 1, "oid")}
 

@@ -332,10 +332,13 @@ def _get_def(c, args, name):
     _arity(name, args, 1, 3)
     by_oid = _snapshot(c)
     a = _oid_arg(c, name, args, args[0])
+    # pg_get_indexdef(index, column, pretty): column k > 0 gives that key column only
+    col = c.coerce(args[1], T.INT4) if name == "pg_get_indexdef" and len(args) > 1 else \
+        _const(0, T.INT4)
 
     secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
 
-    def fn(v):
+    def whole(v):
         if v in secondary:
             return secondary[v][name == "pg_get_constraintdef"]
         t = by_oid.get(v)
@@ -348,11 +351,22 @@ def _get_def(c, args, name):
         if t is None or t.table_id < 0 or not t.pk:
             return None
         return ST.constraint_def(t) if name == "pg_get_constraintdef" else ST.index_def(t)
-    return strict(fn, [a], T.TEXT)
+
+    def key_column(v, k):
+        if v in secondary:
+            keys = secondary[v][2]
+        else:
+            t = by_oid.get(v)
+            if t is None or t.table_id < 0 or not t.pk:
+                return None
+            keys = [ST.quote_name(t.columns[p].name) for p in t.pk]
+        return keys[k - 1] if k <= len(keys) else ""
+
+    return strict(lambda v, k: whole(v) if k == 0 else key_column(v, k), [a, col], T.TEXT)
 
 
-def _secondary_defs(c) -> dict[int, tuple[str, str | None]]:
-    """Secondary index oid → (index definition, UNIQUE constraint definition)."""
+def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str]]]:
+    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns)."""
     reg = registry_of_catalog(c.planner.catalog)
     if reg is None:
         return {}
@@ -363,7 +377,8 @@ def _secondary_defs(c) -> dict[int, tuple[str, str | None]]:
         if t is not None:
             out[ST.secondary_index_oid(d)] = (
                 d.definition(t),
-                f"UNIQUE ({', '.join(d.key_names(t))})" if d.constraint else None)
+                f"UNIQUE ({', '.join(d.key_names(t))})" if d.constraint else None,
+                [ST.quote_name(n) for n in d.key_names(t)])
     return out
 
 
@@ -555,6 +570,16 @@ def _array_at(c, args, name):
     if elem in (ST.NAME, ST.CHAR):
         elem = T.TEXT
     return strict(lambda v, i: v[i - 1] if 1 <= i <= len(v) else None, [arr, idx], elem)
+
+
+@register("__dsql_expandarray_row")
+def _expandarray_row(c, args, name):
+    """The (x, n) composite of information_schema._pg_expandarray."""
+    _arity(name, args, 2)
+    x, n = args[0], c.coerce(args[1], T.INT4)
+    xf, nf = x.fn, n.fn
+    return Expr(lambda r, e: (xf(r, e), nf(r, e)),
+                S.composite_type((("x", x.oid), ("n", T.INT4))))
 
 
 __all__ = ["CURRENT_SETTINGS", "FUNCTIONS", "session_settings", "default_settings"]

@@ -6,8 +6,10 @@
   ``array_agg`` of them and ``$1::oid[]`` are oid[], which drivers such as asyncpg need);
   ``::name`` → ``::text``; ``::int2vector`` / ``::oidvector`` → arrays.
 * ``expr COLLATE "x"`` → ``expr``.
-* ``unnest(arr)`` / ``generate_subscripts(arr, 1)`` in a select list → a lateral
-  ``generate_series(1, array_length(arr, 1))`` in FROM.
+* ``unnest(arr)`` / ``generate_subscripts(arr, 1)`` /
+  ``information_schema._pg_expandarray(arr)`` (and its ``.x`` / ``.n`` fields) in a
+  select list → a lateral ``generate_series(1, array_length(arr, 1))`` in FROM; the
+  bare ``_pg_expandarray`` becomes an ``(x, n)`` composite value.
 * A SELECT that inner-joins an always-empty catalog (pg_policy, pg_inherits, …) returns
   no rows: its select list becomes typed NULLs and its FROM disappears, so the
   expressions it would never evaluate (array subscripts, ANY over columns …) need no
@@ -65,10 +67,13 @@ def system_relation(rv: ast.RangeVar) -> tuple[str, str] | None:
 
 
 def mentions_system(node: Any) -> bool:
-    """Does the statement read a system relation or use a reg* cast?"""
+    """Does the statement read a system relation, use a reg* cast or call an
+    information_schema function (_pg_expandarray)?"""
     return any_node(node, lambda n: (isinstance(n, ast.RangeVar)
                                      and system_relation(n) is not None)
-                    or (isinstance(n, ast.TypeCast) and _typename(n.typeName) in _REG_FUNCS))
+                    or (isinstance(n, ast.TypeCast) and _typename(n.typeName) in _REG_FUNCS)
+                    or (isinstance(n, ast.FuncCall) and len(n.funcname) == 2
+                        and n.funcname[0].sval == "information_schema"))
 
 
 def rewrite(node: Any) -> Any:
@@ -119,13 +124,32 @@ def _rewrite_cast(node: ast.TypeCast) -> Any:
 
 # -- set-returning functions in the select list -------------------------------------------------
 def _srf_call(val) -> tuple[str, Any] | None:
+    """(kind, array) for a set-returning call over one array; ``(_pg_expandarray(a)).x``
+    and ``.n`` are the kinds ``_pg_expandarray.x`` / ``.n``."""
+    field = None
+    if isinstance(val, ast.A_Indirection) and len(val.indirection) == 1 and \
+            isinstance(val.indirection[0], ast.String):
+        field, val = val.indirection[0].sval, val.arg
     if isinstance(val, ast.FuncCall) and val.over is None and val.args:
         fname = val.funcname[-1].sval.lower()
+        if fname == "_pg_expandarray" and len(val.args) == 1 and field in (None, "x", "n"):
+            return fname + (f".{field}" if field else ""), val.args[0]
+        if field is not None:
+            return None
         if fname == "unnest" and len(val.args) == 1:
             return fname, val.args[0]
         if fname == "generate_subscripts" and len(val.args) == 2:
             return fname, val.args[0]
     return None
+
+
+def _srf_value(kind: str, arr, index):
+    element = _func("__dsql_array_at", [arr, index])
+    if kind in ("generate_subscripts", "_pg_expandarray.n"):
+        return index
+    if kind == "_pg_expandarray":
+        return _func("__dsql_expandarray_row", [element, index])
+    return element
 
 
 def _rewrite_srfs(stmt: ast.SelectStmt) -> None:
@@ -139,11 +163,10 @@ def _rewrite_srfs(stmt: ast.SelectStmt) -> None:
     if any(c[1] != arr for c, _ in srfs):
         return                                  # several different arrays: leave it
     index = ast.ColumnRef(fields=(_s(_SRF_ALIAS), _s("i")))
-    for (fname, _), t in srfs:
+    for (kind, _), t in srfs:
         if t.name is None:
-            t.name = fname
-        t.val = index if fname == "generate_subscripts" else \
-            _func("__dsql_array_at", [arr, index])
+            t.name = kind.rsplit(".", 1)[-1]
+        t.val = _srf_value(kind, arr, index)
     series = _func("generate_series", [ast.A_Const(val=ast.Integer(ival=1)),
                                        _func("array_length",
                                              [arr, ast.A_Const(val=ast.Integer(ival=1))])])

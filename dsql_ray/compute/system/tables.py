@@ -458,6 +458,9 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+quote_name = _quote            # an identifier as SQL text, quoted when needed
+
+
 # -- information_schema ---------------------------------------------------------------------
 def _is_schemata(snap):
     for s in ["information_schema", "pg_catalog"] + snap.schemas:

@@ -1,8 +1,8 @@
 // What a JDBC application (Flyway, Liquibase, DBeaver, Spring) does first against a
 // database, through the real PostgreSQL JDBC driver (pgjdbc). pgjdbc sends every
 // statement through the extended protocol (Parse/Bind/Describe/Execute/Sync) and switches
-// to named server-side statements after prepareThreshold (5) uses. (DatabaseMetaData's
-// catalog queries, which need composite values and array subscripts, are not here yet.)
+// to named server-side statements after prepareThreshold (5) uses. The meta_* steps run
+// DatabaseMetaData's catalog queries (array subscripts, _pg_expandarray composites).
 //
 //   java -cp /usr/share/java/postgresql.jar JdbcProbe.java HOST PORT PASSWORD
 //
@@ -166,6 +166,63 @@ public class JdbcProbe {
                 }
             }
             return job;
+        });
+        // DatabaseMetaData: the catalog queries DBeaver, DataGrip, Flyway and Liquibase run
+        step("meta_get_tables", () -> {
+            String found = null;
+            try (ResultSet rs = c.getMetaData().getTables(null, "public", "jdbc_items", new String[] {"TABLE"})) {
+                while (rs.next()) {
+                    check(found == null, "one row");
+                    found = rs.getString("TABLE_SCHEM") + "." + rs.getString("TABLE_NAME") + ":" + rs.getString("TABLE_TYPE");
+                }
+            }
+            check("public.jdbc_items:TABLE".equals(found), "the table, got " + found);
+            boolean any = false;
+            try (ResultSet rs = c.getMetaData().getTables(null, null, "%", null)) {
+                while (rs.next()) any |= "jdbc_items".equals(rs.getString("TABLE_NAME"));
+            }
+            check(any, "listed among all tables");
+            return found;
+        });
+        step("meta_get_columns", () -> {
+            StringBuilder cols = new StringBuilder();
+            try (ResultSet rs = c.getMetaData().getColumns(null, "public", "jdbc_items", null)) {
+                while (rs.next()) {
+                    if (cols.length() > 0) cols.append(',');
+                    cols.append(rs.getInt("ORDINAL_POSITION")).append(':').append(rs.getString("COLUMN_NAME"))
+                        .append(':').append(rs.getString("TYPE_NAME")).append(':').append(rs.getString("IS_NULLABLE"));
+                }
+            }
+            return cols.toString();
+        });
+        step("meta_get_primary_keys", () -> {
+            StringBuilder keys = new StringBuilder();
+            try (ResultSet rs = c.getMetaData().getPrimaryKeys(null, "public", "jdbc_items")) {
+                while (rs.next()) {
+                    keys.append(rs.getString("COLUMN_NAME")).append(':').append(rs.getInt("KEY_SEQ"))
+                        .append(':').append(rs.getString("PK_NAME"));
+                }
+            }
+            return keys.toString();
+        });
+        step("meta_get_index_info", () -> {
+            StringBuilder idx = new StringBuilder();
+            try (ResultSet rs = c.getMetaData().getIndexInfo(null, "public", "jdbc_items", false, false)) {
+                while (rs.next()) {
+                    if (idx.length() > 0) idx.append(',');
+                    idx.append(rs.getString("INDEX_NAME")).append(':').append(rs.getString("COLUMN_NAME"))
+                        .append(':').append(rs.getBoolean("NON_UNIQUE") ? "nonunique" : "unique")
+                        .append(':').append(rs.getString("ASC_OR_DESC"));
+                }
+            }
+            return idx.toString();
+        });
+        step("meta_get_imported_keys", () -> {
+            int n = 0;
+            try (ResultSet rs = c.getMetaData().getImportedKeys(null, "public", "jdbc_items")) {
+                while (rs.next()) n++;
+            }
+            return "rows=" + n;     // Aurora DSQL has no foreign keys
         });
         step("explain", () -> {
             try (ResultSet rs = c.createStatement().executeQuery("EXPLAIN SELECT * FROM jdbc_items WHERE id = 4")) {
