@@ -72,7 +72,8 @@ class PreparedSelect:
 
 
 def _column(c) -> Column:
-    return Column(c.name, c.oid, T.TYPE_SIZE.get(c.oid, -1), getattr(c, "typmod", -1))
+    oid = S.RECORD if S.composite_fields(c.oid) is not None else c.oid   # anonymous rows
+    return Column(c.name, oid, T.TYPE_SIZE.get(oid, -1), getattr(c, "typmod", -1))
 
 
 def prepare_select(stmt: ast.SelectStmt, catalog: Catalog,

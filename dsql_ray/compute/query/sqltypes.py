@@ -45,6 +45,7 @@ ELEMENT_OF = {a: e for e, a in ARRAY_OF.items()}
 _COMPOSITES: dict[int, tuple[tuple[str, int], ...]] = {}
 _COMPOSITE_OIDS: dict[tuple[tuple[str, int], ...], int] = {}
 _FIRST_COMPOSITE_OID = 0x7FFF0000
+RECORD = 2249
 
 
 def composite_type(fields: tuple[tuple[str, int], ...]) -> int:
@@ -246,7 +247,16 @@ def to_text(value: Any) -> str:
                               for v in value) + "}"
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if isinstance(value, tuple):                # a record: (a,b), NULL fields empty
+        return "(" + ",".join("" if v is None else _record_field(to_text(v))
+                              for v in value) + ")"
     return str(value)
+
+
+def _record_field(s: str) -> str:
+    if s == "" or any(c in s for c in ' ,()"\\'):
+        return '"' + s.replace("\\", "\\\\").replace('"', '""') + '"'
+    return s
 
 
 def _array_elem(s: str) -> str:
