@@ -36,3 +36,5 @@ def test_pgjdbc_end_to_end(cluster):
     assert ok["meta_get_index_info"].split()[-1] == (
         "jdbc_items_pkey:id:unique:A,jdbc_items_name_idx:name:nonunique:A")
     assert ok["meta_get_imported_keys"].split()[-1] == "rows=0"
+    assert ok["meta_simple_query_mode"].split()[-1] == \
+        "tables=1,columns=4,keys=1,unique_indexes=1"

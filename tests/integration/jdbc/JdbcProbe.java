@@ -42,7 +42,12 @@ public class JdbcProbe {
     }
 
     static Connection connect(String host, String port, String password) throws SQLException {
+        return connect(host, port, password, "extended");
+    }
+
+    static Connection connect(String host, String port, String password, String mode) throws SQLException {
         Properties p = new Properties();
+        p.setProperty("preferQueryMode", mode);
         p.setProperty("user", "admin");
         p.setProperty("password", password);
         p.setProperty("ssl", "true");
@@ -223,6 +228,18 @@ public class JdbcProbe {
                 while (rs.next()) n++;
             }
             return "rows=" + n;     // Aurora DSQL has no foreign keys
+        });
+        step("meta_simple_query_mode", () -> {
+            // what a tool told preferQueryMode=simple sees (no extended protocol at all)
+            try (Connection s = connect(host, port, password, "simple")) {
+                DatabaseMetaData md = s.getMetaData();
+                int tables = 0, cols = 0, keys = 0, idx = 0;
+                try (ResultSet rs = md.getTables(null, "public", "jdbc_items", null)) { while (rs.next()) tables++; }
+                try (ResultSet rs = md.getColumns(null, "public", "jdbc_items", "%")) { while (rs.next()) cols++; }
+                try (ResultSet rs = md.getPrimaryKeys(null, "public", "jdbc_items")) { while (rs.next()) keys++; }
+                try (ResultSet rs = md.getIndexInfo(null, "public", "jdbc_items", true, false)) { while (rs.next()) idx++; }
+                return "tables=" + tables + ",columns=" + cols + ",keys=" + keys + ",unique_indexes=" + idx;
+            }
         });
         step("explain", () -> {
             try (ResultSet rs = c.createStatement().executeQuery("EXPLAIN SELECT * FROM jdbc_items WHERE id = 4")) {
