@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 from contextlib import ExitStack
 from pathlib import Path
 
-from benchlib import SCRIPTS, DsqlRay, fmt, load_schema, pgbench, ratio, say
+from benchlib import SCRIPTS, run, DsqlRay, fmt, load_schema, pgbench, ratio, say
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKLOADS = (("point select -M prepared", "point_select.sql", "prepared"),
@@ -43,8 +41,6 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit("stopped by SIGTERM"))
     base_sha = git("rev-parse", "--short", args.base)
     head_sha = git("rev-parse", "--short", "HEAD")
     dirty = " (+ uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
@@ -85,9 +81,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (RuntimeError, subprocess.CalledProcessError) as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted; both clusters stopped")
+    run(main)

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -23,7 +21,7 @@ from pathlib import Path
 
 import psycopg
 
-from benchlib import ROWS, DsqlRay, Postgres, fmt, load_schema, percentile, ratio, say
+from benchlib import run, ROWS, DsqlRay, Postgres, fmt, load_schema, percentile, ratio, say
 
 
 # --- commit latency with psycopg -----------------------------------------------------------
@@ -127,9 +125,6 @@ def main() -> int:
     args = parser.parse_args()
     if not 1 <= args.commits <= ROWS or args.clients < 1:
         parser.error(f"--commits must be 1..{ROWS} and --clients >= 1")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM,
-                  lambda *_: sys.exit("stopped by SIGTERM; both servers stopped"))
     workdir = Path(tempfile.mkdtemp(prefix="bench_sql_"))
     with ExitStack() as cleanup:
         cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
@@ -161,9 +156,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted; both servers stopped")
+    run(main)

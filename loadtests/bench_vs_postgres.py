@@ -26,9 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from pathlib import Path
 import psycopg
 
 from benchlib import (PGBENCH, ROWS, SCRIPTS, DsqlRay, PgbenchResult, Postgres, fmt,
-                      load_schema, logged_pgbench, ratio, say)
+                      load_schema, logged_pgbench, ratio, run, say)
 
 
 @dataclass(frozen=True)
@@ -95,9 +93,6 @@ def main() -> int:
     args = parser.parse_args()
     if not os.access(PGBENCH, os.X_OK):
         parser.error(f"{PGBENCH} not found")
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM,
-                  lambda *_: sys.exit("stopped by SIGTERM; both servers stopped"))
     workdir = Path(tempfile.mkdtemp(prefix="bench_vs_postgres_"))
     logdir = workdir / "pgbench-logs"
     logdir.mkdir()
@@ -135,9 +130,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except RuntimeError as e:
-        sys.exit(f"error: {e}")
-    except KeyboardInterrupt:
-        sys.exit("interrupted; both servers stopped")
+    run(main)
