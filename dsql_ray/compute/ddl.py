@@ -119,8 +119,25 @@ def _kind_name(kind: str) -> str:
 _QUERY_TIME_ONLY = {T.JSON: "json", T.JSONB: "jsonb"}
 
 
+#: types PostgreSQL has that DSQL does not store in a column (0A000, not 42704); the
+#: name as pglast reports it → the name PostgreSQL prints
+_NOT_STORED = {name: name for name in (
+    "money", "xml", "inet", "cidr", "macaddr", "macaddr8", "point", "line", "lseg", "box",
+    "path", "polygon", "circle", "tsvector", "tsquery", "int4range", "int8range", "numrange",
+    "tsrange", "tstzrange", "daterange", "int4multirange", "int8multirange", "nummultirange",
+    "tsmultirange", "tstzmultirange", "datemultirange", "bit", "pg_lsn", "pg_snapshot",
+    "txid_snapshot", "jsonpath", "tid", "xid", "xid8", "cid", "regclass", "regtype",
+    "regproc", "regprocedure", "regoper", "regoperator", "regnamespace", "regrole",
+    "regconfig", "regdictionary", "regcollation", "refcursor", "aclitem", "int2vector",
+    "oidvector", "pg_node_tree", "gtsvector")} | {"varbit": "bit varying"}
+
+
 def column_type(tn: ast.TypeName) -> tuple[int, int]:
     """(type oid, typmod) as PostgreSQL stores them."""
+    names = [n.sval.lower() for n in tn.names if n.sval != "pg_catalog"]
+    if len(names) == 1 and names[0] in _NOT_STORED:
+        raise FeatureNotSupported(f"datatype {_NOT_STORED[names[0]]} not supported",
+                                  hint="Aurora DSQL does not store this type in a column.")
     if tn.arrayBounds:
         raise FeatureNotSupported("array types are not supported")
     oid, _ = resolve_type(tn)

@@ -64,3 +64,36 @@ def test_refused_with_sqlstate_naming_the_feature(run, stmt, sqlstate, names):
                 assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
         assert (await sql(s, "SELECT count(*) FROM t"))[-1].rows == [(0,)]   # still usable
     run(scenario)
+
+
+NOT_STORED = ["money", "xml", "inet", "cidr", "macaddr", "macaddr8", "point", "line", "lseg",
+              "box", "path", "polygon", "circle", "tsvector", "tsquery", "int4range",
+              "int8range", "numrange", "tstzrange", "daterange", "int4multirange", "bit(3)",
+              "varbit", "bit varying(5)", "pg_lsn", "txid_snapshot", "pg_catalog.money"]
+
+
+@pytest.mark.parametrize("typ", NOT_STORED)
+def test_types_postgres_knows_but_dsql_does_not_store_are_refused(run, typ):
+    """CREATE TABLE and ALTER TABLE ADD COLUMN refuse them with 0A000 naming the type; an
+    unknown type name stays 42704; the session stays usable, in and out of a block."""
+    shown = typ.removeprefix("pg_catalog.").split("(")[0].replace("varbit", "bit varying")
+
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY)")
+        for stmt in (f"CREATE TABLE x (id int, v {typ})", f"ALTER TABLE t ADD COLUMN v {typ}"):
+            for block in (False, True):
+                if block:
+                    await sql(s, "BEGIN")
+                with pytest.raises(DsqlError) as e:
+                    await sql(s, stmt)
+                assert (e.value.sqlstate, e.value.message) == (
+                    "0A000", f"datatype {shown} not supported"), stmt
+                if block:
+                    assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        with pytest.raises(DsqlError) as e:
+            await sql(s, "CREATE TABLE x (v nosuchtype)")
+        assert e.value.sqlstate == "42704" and 'type "nosuchtype"' in e.value.message
+        await sql(s, "INSERT INTO t VALUES (1)")              # still usable, no column added
+        assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1,)]
+    run(scenario)
