@@ -65,6 +65,13 @@ def _unsupported(node: Any) -> str | None:
     return None
 
 
+#: what SET TRANSACTION / SET SESSION CHARACTERISTICS change, which DSQL refuses to SET
+_TRANSACTION_SETTINGS = frozenset({
+    "transaction_isolation", "default_transaction_isolation", "transaction_read_only",
+    "default_transaction_read_only", "transaction_deferrable", "default_transaction_deferrable"})
+_ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ; "
+                         "BEGIN [ISOLATION LEVEL REPEATABLE READ] starts one.")
+
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
 
 
@@ -447,7 +454,7 @@ class Session:
             level = opt.arg.val.sval if isinstance(opt.arg, ast.A_Const) else ""
             if level not in ("repeatable read",):
                 raise FeatureNotSupported(f"isolation level {level} is not supported",
-                                          hint="Aurora DSQL supports REPEATABLE READ only.")
+                                          hint=_ONLY_REPEATABLE_READ)
 
     # -- SET / SHOW -----------------------------------------------------------------
     def _set(self, node: ast.VariableSetStmt) -> QueryResult:
@@ -456,16 +463,16 @@ class Session:
         if node.kind in (VariableSetKind.VAR_RESET, VariableSetKind.VAR_SET_DEFAULT):
             return QueryResult("RESET" if node.kind == VariableSetKind.VAR_RESET else "SET")
         if node.kind == VariableSetKind.VAR_SET_MULTI:   # SET TRANSACTION …
-            for opt in node.args or ():
-                self._check_isolation(opt)
-            return QueryResult("SET")
+            raise FeatureNotSupported(f"SET {node.name} is not supported",
+                                      hint=_ONLY_REPEATABLE_READ)
+        if node.name.lower() in _TRANSACTION_SETTINGS:
+            raise FeatureNotSupported(f"SET {node.name.lower()} is not supported",
+                                      hint=_ONLY_REPEATABLE_READ)
         values = []
         for arg in node.args or ():
             val = arg.val if isinstance(arg, ast.A_Const) else None
             values.append(str(getattr(val, "sval", None) or getattr(val, "ival", "")))
         name = node.name.lower()
-        if name == "transaction_isolation" and values and values[0] != "repeatable read":
-            raise FeatureNotSupported(f"isolation level {values[0]} is not supported")
         self.settings[name] = ", ".join(values)
         return QueryResult("SET")
 

@@ -97,3 +97,52 @@ def test_types_postgres_knows_but_dsql_does_not_store_are_refused(run, typ):
         await sql(s, "INSERT INTO t VALUES (1)")              # still usable, no column added
         assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1,)]
     run(scenario)
+
+
+SETTINGS_REFUSED = [
+    "SET TRANSACTION ISOLATION LEVEL SERIALIZABLE",
+    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+    "SET TRANSACTION READ ONLY",
+    "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+    "SET default_transaction_isolation = 'serializable'",
+    "SET default_transaction_isolation TO 'repeatable read'",
+    "SET SESSION transaction_isolation = 'read committed'",
+    "SET default_transaction_read_only = on",
+]
+
+
+@pytest.mark.parametrize("stmt", SETTINGS_REFUSED)
+def test_isolation_and_read_only_settings_are_refused(run, stmt):
+    async def scenario(c):
+        s = c.session()
+        for block in (False, True):
+            if block:
+                await sql(s, "BEGIN")
+            with pytest.raises(DsqlError) as e:
+                await sql(s, stmt)
+            assert e.value.sqlstate == "0A000", e.value.message
+            assert e.value.message.startswith("SET ") and "not supported" in e.value.message
+            assert "REPEATABLE READ" in e.value.hint
+            if block:
+                assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        assert (await sql(s, "SHOW transaction_isolation"))[-1].rows == [("repeatable read",)]
+    run(scenario)
+
+
+def test_begin_repeatable_read_is_accepted_and_other_levels_refused(run):
+    async def scenario(c):
+        s = c.session()
+        for begin in ("BEGIN ISOLATION LEVEL REPEATABLE READ",
+                      "START TRANSACTION ISOLATION LEVEL REPEATABLE READ", "BEGIN READ WRITE"):
+            assert (await sql(s, begin))[0].tag == "BEGIN"
+            assert (await sql(s, "SHOW transaction_isolation"))[-1].rows == [
+                ("repeatable read",)]
+            assert (await sql(s, "COMMIT"))[0].tag == "COMMIT"
+        for level in ("SERIALIZABLE", "READ COMMITTED"):
+            with pytest.raises(DsqlError) as e:
+                await sql(s, f"BEGIN ISOLATION LEVEL {level}")
+            assert e.value.sqlstate == "0A000"
+            assert e.value.message == f"isolation level {level.lower()} is not supported"
+        assert (await sql(s, "SELECT 1"))[-1].rows == [(1,)]
+    run(scenario)
