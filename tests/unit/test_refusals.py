@@ -146,3 +146,51 @@ def test_begin_repeatable_read_is_accepted_and_other_levels_refused(run):
             assert e.value.message == f"isolation level {level.lower()} is not supported"
         assert (await sql(s, "SELECT 1"))[-1].rows == [(1,)]
     run(scenario)
+
+
+@pytest.mark.parametrize("clause", ["FOR SHARE", "FOR NO KEY UPDATE", "FOR SHARE OF t NOWAIT"])
+def test_for_share_and_for_no_key_update_are_refused(run, clause):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        await sql(s, "INSERT INTO t VALUES (1, 1)")
+        strength = clause.removesuffix(" OF t NOWAIT")
+        for query in (f"SELECT v FROM t WHERE id = 1 {clause}",
+                      f"SELECT * FROM (SELECT v FROM t {clause}) s",
+                      f"SELECT t.v FROM t JOIN t u ON u.id = t.id {clause}"):
+            for block in (False, True):
+                if block:
+                    await sql(s, "BEGIN")
+                with pytest.raises(DsqlError) as e:
+                    await sql(s, query)
+                assert (e.value.sqlstate, e.value.message) == (
+                    "0A000", f"SELECT ... {strength} is not supported"), query
+                if block:
+                    assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        assert (await sql(s, "SELECT v FROM t"))[-1].rows == [(1,)]
+    run(scenario)
+
+
+@pytest.mark.parametrize("clause", ["FOR UPDATE", "FOR KEY SHARE"])
+@pytest.mark.parametrize("shape", ["SELECT v FROM t WHERE id = 1",
+                                   "SELECT t.v FROM t JOIN t u ON u.id = t.id WHERE t.id = 1"])
+def test_for_update_and_for_key_share_put_the_rows_into_the_conflict_check(run, clause, shape):
+    """A block that read a row FOR UPDATE / FOR KEY SHARE fails at COMMIT with 40001 when
+    another transaction changed that row after its snapshot; without the clause it commits."""
+    async def scenario(c):
+        a, b = c.session(), c.session()
+        await sql(a, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        await sql(a, "INSERT INTO t VALUES (1, 1), (2, 2)")
+        for locked in (True, False):
+            await sql(a, "BEGIN")
+            query = f"{shape} {clause}" if locked else shape
+            assert (await sql(a, query))[-1].rows in ([(1,)], [(2,)])
+            await sql(b, "UPDATE t SET v = v + 1 WHERE id = 1")
+            if locked:
+                with pytest.raises(DsqlError) as e:
+                    await sql(a, "COMMIT")
+                assert e.value.sqlstate == "40001", e.value.message
+            else:
+                assert (await sql(a, "COMMIT"))[0].tag == "COMMIT"
+        assert (await sql(a, "SELECT v FROM t WHERE id = 1"))[-1].rows == [(3,)]
+    run(scenario)
