@@ -194,3 +194,35 @@ def test_for_update_and_for_key_share_put_the_rows_into_the_conflict_check(run, 
                 assert (await sql(a, "COMMIT"))[0].tag == "COMMIT"
         assert (await sql(a, "SELECT v FROM t WHERE id = 1"))[-1].rows == [(3,)]
     run(scenario)
+
+
+ADD_COLUMN_REFUSED = [
+    ("ALTER TABLE t ADD COLUMN c int DEFAULT 0", "DEFAULT"),
+    ("ALTER TABLE t ADD COLUMN c text DEFAULT 'x' NOT NULL", "DEFAULT"),
+    ("ALTER TABLE t ADD COLUMN c int NOT NULL", "NOT NULL"),
+    ("ALTER TABLE t ADD c int UNIQUE", "UNIQUE"),
+    ("ALTER TABLE t ADD COLUMN c int PRIMARY KEY", "PRIMARY KEY"),
+    ("ALTER TABLE t ADD COLUMN c int REFERENCES t (id)", "REFERENCES"),
+    ("ALTER TABLE t ADD COLUMN IF NOT EXISTS v int DEFAULT 1", "DEFAULT"),
+]
+
+
+@pytest.mark.parametrize("stmt, what", ADD_COLUMN_REFUSED, ids=[r[0][14:] for r in ADD_COLUMN_REFUSED])
+def test_add_column_with_a_constraint_or_default_is_refused(run, stmt, what):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        await sql(s, "INSERT INTO t VALUES (1, 1)")
+        for block in (False, True):
+            if block:
+                await sql(s, "BEGIN")
+            with pytest.raises(DsqlError) as e:
+                await sql(s, stmt)
+            assert (e.value.sqlstate, e.value.message) == (
+                "0A000", f"ALTER TABLE ADD COLUMN with {what} is not supported")
+            if block:
+                assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1)]    # nothing added
+        await sql(s, "ALTER TABLE t ADD COLUMN c int")                    # a plain one is
+        assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1, None)]
+    run(scenario)
