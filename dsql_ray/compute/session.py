@@ -159,16 +159,33 @@ class Session:
         self.notices.append(message)
 
     async def execute_simple(self, sql: str) -> list[QueryResult]:
+        """A query string of several statements is one implicit transaction, as in
+        PostgreSQL and DSQL: the DDL rules apply across its statements, it commits at the
+        end and an error keeps nothing of it. BEGIN in it makes that transaction an explicit
+        block (left open); COMMIT / ROLLBACK in it end it, and the statements after them
+        start another."""
         results: list[QueryResult] = []
+        implicit: Transaction | None = None
         try:
             stmts = parse(sql)
             for i, (node, text) in enumerate(stmts):
+                if len(stmts) > 1 and self.txn is None \
+                        and not isinstance(node, ast.TransactionStmt):
+                    implicit = self._begin(explicit=False)
                 results.append(await self._statement(node, text, (), []))
                 if isinstance(results[-1], CopyIn):   # COPY: the rest waits for its data
                     results[-1].rest = ";\n".join(t for _, t in stmts[i + 1:])
-                    break
-        except DsqlError as exc:
-            exc.partial_results = results
+                    return results              # CopyDone commits the implicit transaction
+            if implicit is not None and self.txn is implicit and not implicit.explicit:
+                try:
+                    await self._commit(implicit)
+                finally:
+                    self.txn = None
+        except BaseException as exc:
+            if implicit is not None and self.txn is implicit and not implicit.explicit:
+                self.txn = None                 # nothing of the string is kept
+            if isinstance(exc, DsqlError):
+                exc.partial_results = results
             raise
         return results
 
@@ -427,7 +444,9 @@ class Session:
         if kind in (K.TRANS_STMT_BEGIN, K.TRANS_STMT_START):
             for opt in node.options or ():
                 self._check_isolation(opt)
-            if self.txn is not None:
+            if self.txn is not None and not self.txn.explicit:
+                self.txn.explicit = True    # BEGIN in a multi-statement string: a block now
+            elif self.txn is not None:
                 self.notice("there is already a transaction in progress")
             else:
                 self._begin(explicit=True)

@@ -226,3 +226,64 @@ def test_add_column_with_a_constraint_or_default_is_refused(run, stmt, what):
         await sql(s, "ALTER TABLE t ADD COLUMN c int")                    # a plain one is
         assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1, None)]
     run(scenario)
+
+
+MULTI_REFUSED = [
+    ("CREATE TABLE a (id int PRIMARY KEY); CREATE TABLE b (id int PRIMARY KEY)",
+     "multiple ddl statements are not supported in a transaction"),
+    ("INSERT INTO t VALUES (5, 5); CREATE TABLE a (id int PRIMARY KEY)",
+     "ddl and dml are not supported in the same transaction"),
+    ("CREATE TABLE a (id int PRIMARY KEY); INSERT INTO t VALUES (5, 5)",
+     "ddl and dml are not supported in the same transaction"),
+    ("ALTER TABLE t ADD COLUMN c int; UPDATE t SET v = 0",
+     "ddl and dml are not supported in the same transaction"),
+]
+
+
+@pytest.mark.parametrize("query, message", MULTI_REFUSED, ids=[q[:40] for q, _ in MULTI_REFUSED])
+def test_a_multi_statement_query_is_one_implicit_transaction(run, query, message):
+    """What psql -c 'a; b' sends: the DDL rules hold across its statements (0A000) and on
+    an error nothing of it is kept; the session stays usable."""
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        await sql(s, "INSERT INTO t VALUES (1, 1)")
+        with pytest.raises(DsqlError) as e:
+            await sql(s, query)
+        assert (e.value.sqlstate, e.value.message) == ("0A000", message)
+        assert s.txn_status == "I"
+        assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1)]        # nothing kept
+        for name in ("a", "b"):
+            with pytest.raises(DsqlError) as e:
+                await sql(s, f"SELECT * FROM {name}")
+            assert e.value.sqlstate == "42P01"
+        results = await sql(s, "CREATE TABLE a (id int PRIMARY KEY); SELECT 1")
+        assert [r.tag for r in results][0] == "CREATE TABLE"
+        assert (await sql(s, "SELECT count(*) FROM a"))[-1].rows == [(0,)]
+    run(scenario)
+
+
+def test_a_multi_statement_query_commits_together_or_not_at_all(run):
+    async def scenario(c):
+        s, other = c.session(), c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
+        with pytest.raises(DsqlError) as e:       # the second row breaks the key: no row kept
+            await sql(s, "INSERT INTO t VALUES (1, 1); INSERT INTO t VALUES (1, 2)")
+        assert e.value.sqlstate == "23505"
+        assert (await sql(other, "SELECT count(*) FROM t"))[-1].rows == [(0,)]
+        await sql(s, "INSERT INTO t VALUES (1, 1); UPDATE t SET v = 10 WHERE id = 1; "
+                     "INSERT INTO t VALUES (2, 2)")
+        assert (await sql(other, "SELECT * FROM t ORDER BY id"))[-1].rows == [(1, 10), (2, 2)]
+        # BEGIN in the string opens a block that stays open; COMMIT in it ends the block
+        await sql(s, "INSERT INTO t VALUES (3, 3); BEGIN; INSERT INTO t VALUES (4, 4)")
+        assert s.txn_status == "T"
+        assert (await sql(other, "SELECT count(*) FROM t"))[-1].rows == [(2,)]
+        await sql(s, "COMMIT; INSERT INTO t VALUES (5, 5)")
+        assert s.txn_status == "I"
+        assert (await sql(other, "SELECT count(*) FROM t"))[-1].rows == [(5,)]
+        # in an explicit block the statements of a string join the block, as before
+        await sql(s, "BEGIN")
+        await sql(s, "INSERT INTO t VALUES (6, 6); INSERT INTO t VALUES (7, 7)")
+        await sql(s, "ROLLBACK")
+        assert (await sql(other, "SELECT count(*) FROM t"))[-1].rows == [(5,)]
+    run(scenario)
