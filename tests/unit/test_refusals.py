@@ -6,6 +6,21 @@ from dsql_ray.errors import DsqlError
 
 from .conftest import sql
 
+
+async def refused(s, stmt: str) -> list[DsqlError]:
+    """Run ``stmt`` outside a transaction and inside one: both fail; the block then
+    answers COMMIT with ROLLBACK. Returns both errors."""
+    errors = []
+    for block in (False, True):
+        if block:
+            await sql(s, "BEGIN")
+        with pytest.raises(DsqlError) as e:
+            await sql(s, stmt)
+        errors.append(e.value)
+        if block:
+            assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+    return errors
+
 REFUSALS = [
     ("TRUNCATE t", "0A000", "TRUNCATE"),
     ("CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION f()", "0A000",
@@ -82,15 +97,8 @@ def test_types_postgres_knows_but_dsql_does_not_store_are_refused(run, typ):
         s = c.session()
         await sql(s, "CREATE TABLE t (id int PRIMARY KEY)")
         for stmt in (f"CREATE TABLE x (id int, v {typ})", f"ALTER TABLE t ADD COLUMN v {typ}"):
-            for block in (False, True):
-                if block:
-                    await sql(s, "BEGIN")
-                with pytest.raises(DsqlError) as e:
-                    await sql(s, stmt)
-                assert (e.value.sqlstate, e.value.message) == (
-                    "0A000", f"datatype {shown} not supported"), stmt
-                if block:
-                    assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+            for e in await refused(s, stmt):
+                assert (e.sqlstate, e.message) == ("0A000", f"datatype {shown} not supported")
         with pytest.raises(DsqlError) as e:
             await sql(s, "CREATE TABLE x (v nosuchtype)")
         assert e.value.sqlstate == "42704" and 'type "nosuchtype"' in e.value.message
@@ -116,16 +124,10 @@ SETTINGS_REFUSED = [
 def test_isolation_and_read_only_settings_are_refused(run, stmt):
     async def scenario(c):
         s = c.session()
-        for block in (False, True):
-            if block:
-                await sql(s, "BEGIN")
-            with pytest.raises(DsqlError) as e:
-                await sql(s, stmt)
-            assert e.value.sqlstate == "0A000", e.value.message
-            assert e.value.message.startswith("SET ") and "not supported" in e.value.message
-            assert "REPEATABLE READ" in e.value.hint
-            if block:
-                assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
+        for e in await refused(s, stmt):
+            assert e.sqlstate == "0A000", e.message
+            assert e.message.startswith("SET ") and "not supported" in e.message
+            assert "REPEATABLE READ" in e.hint
         assert (await sql(s, "SHOW transaction_isolation"))[-1].rows == [("repeatable read",)]
     run(scenario)
 
@@ -158,15 +160,9 @@ def test_for_share_and_for_no_key_update_are_refused(run, clause):
         for query in (f"SELECT v FROM t WHERE id = 1 {clause}",
                       f"SELECT * FROM (SELECT v FROM t {clause}) s",
                       f"SELECT t.v FROM t JOIN t u ON u.id = t.id {clause}"):
-            for block in (False, True):
-                if block:
-                    await sql(s, "BEGIN")
-                with pytest.raises(DsqlError) as e:
-                    await sql(s, query)
-                assert (e.value.sqlstate, e.value.message) == (
+            for e in await refused(s, query):
+                assert (e.sqlstate, e.message) == (
                     "0A000", f"SELECT ... {strength} is not supported"), query
-                if block:
-                    assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
         assert (await sql(s, "SELECT v FROM t"))[-1].rows == [(1,)]
     run(scenario)
 
@@ -213,15 +209,9 @@ def test_add_column_with_a_constraint_or_default_is_refused(run, stmt, what):
         s = c.session()
         await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
         await sql(s, "INSERT INTO t VALUES (1, 1)")
-        for block in (False, True):
-            if block:
-                await sql(s, "BEGIN")
-            with pytest.raises(DsqlError) as e:
-                await sql(s, stmt)
-            assert (e.value.sqlstate, e.value.message) == (
+        for e in await refused(s, stmt):
+            assert (e.sqlstate, e.message) == (
                 "0A000", f"ALTER TABLE ADD COLUMN with {what} is not supported")
-            if block:
-                assert (await sql(s, "COMMIT"))[0].tag == "ROLLBACK"
         assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1)]    # nothing added
         await sql(s, "ALTER TABLE t ADD COLUMN c int")                    # a plain one is
         assert (await sql(s, "SELECT * FROM t"))[-1].rows == [(1, 1, None)]
