@@ -20,7 +20,7 @@ from pglast.enums import AlterTableType as AT, DropBehavior, ObjectType
 from .. import limits
 from ..errors import (DependentObjectsStillExist, DsqlError, DuplicateColumn, DuplicateTable,
                       FeatureNotSupported, GeneratedAlways, InvalidParameterValue,
-                      InvalidSchemaName, InvalidTableDefinition, NotNullViolation, ParseError,
+                      InvalidSchemaName, InvalidTableDefinition, ParseError,
                       UndefinedColumn, UndefinedObject, UndefinedParameter, UndefinedTable,
                       WrongObjectType)
 from . import types as T
@@ -34,7 +34,7 @@ from .query.exprs import resolve_type
 from .query.rowexpr import compile_constant
 from .plan import Plan, result_column
 from .result import QueryResult
-from .query.sqltypes import assign, cast, type_modifier
+from .query.sqltypes import type_modifier
 from .index_plans import create_unique_constraints, unique_constraints
 from .jobs import runner, submit_table_cleanup, submit_validation
 from .query import prepare_select
@@ -119,8 +119,25 @@ def _kind_name(kind: str) -> str:
 _QUERY_TIME_ONLY = {T.JSON: "json", T.JSONB: "jsonb"}
 
 
+#: types PostgreSQL has that DSQL does not store in a column (0A000, not 42704); the
+#: name as pglast reports it → the name PostgreSQL prints
+_NOT_STORED = {name: name for name in (
+    "money", "xml", "inet", "cidr", "macaddr", "macaddr8", "point", "line", "lseg", "box",
+    "path", "polygon", "circle", "tsvector", "tsquery", "int4range", "int8range", "numrange",
+    "tsrange", "tstzrange", "daterange", "int4multirange", "int8multirange", "nummultirange",
+    "tsmultirange", "tstzmultirange", "datemultirange", "bit", "pg_lsn", "pg_snapshot",
+    "txid_snapshot", "jsonpath", "tid", "xid", "xid8", "cid", "regclass", "regtype",
+    "regproc", "regprocedure", "regoper", "regoperator", "regnamespace", "regrole",
+    "regconfig", "regdictionary", "regcollation", "refcursor", "aclitem", "int2vector",
+    "oidvector", "pg_node_tree", "gtsvector")} | {"varbit": "bit varying"}
+
+
 def column_type(tn: ast.TypeName) -> tuple[int, int]:
     """(type oid, typmod) as PostgreSQL stores them."""
+    names = [n.sval.lower() for n in tn.names if n.sval != "pg_catalog"]
+    if len(names) == 1 and names[0] in _NOT_STORED:
+        raise FeatureNotSupported(f"datatype {_NOT_STORED[names[0]]} not supported",
+                                  hint="Aurora DSQL does not store this type in a column.")
     if tn.arrayBounds:
         raise FeatureNotSupported("array types are not supported")
     oid, _ = resolve_type(tn)
@@ -653,14 +670,30 @@ def _find_column(t: TableDef, name: str) -> int:
     raise UndefinedColumn(f'column "{name}" of relation "{t.name}" does not exist')
 
 
-async def _has_rows(txn, t: TableDef) -> bool:
-    low, high = t.key_range()
-    return bool(await txn.scan(low, high))
+#: column constraints DSQL refuses in ALTER TABLE ... ADD COLUMN (a plain column only)
+_ADD_COLUMN_REFUSED = {"CONSTR_DEFAULT": "DEFAULT", "CONSTR_NOTNULL": "NOT NULL",
+                       "CONSTR_UNIQUE": "UNIQUE", "CONSTR_PRIMARY": "PRIMARY KEY",
+                       "CONSTR_FOREIGN": "REFERENCES", "CONSTR_IDENTITY": "an identity",
+                       "CONSTR_GENERATED": "GENERATED", "CONSTR_CHECK": "CHECK"}
+_ADD_COLUMN_HINTS = {
+    "DEFAULT": "Add the column, then ALTER COLUMN ... SET DEFAULT and UPDATE the rows.",
+    "CHECK": "Add the column, then ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) NOT VALID "
+             "and ALTER TABLE ASYNC ... VALIDATE CONSTRAINT.",
+    "UNIQUE": "Add the column, then CREATE UNIQUE INDEX ASYNC on it."}
 
 
 def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
-    checks: list[CheckDef] = []
-    identities: list = []
+    """ALTER TABLE ... ADD COLUMN: DSQL takes a plain column, nothing that would have to
+    fill or check the existing rows (refused at plan time, 0A000)."""
+    kinds = [con.contype.name for con in elt.constraints or ()]
+    if elt.is_not_null:
+        kinds.append("CONSTR_NOTNULL")
+    for kind in kinds:
+        what = _ADD_COLUMN_REFUSED.get(kind)
+        if what is not None:
+            raise FeatureNotSupported(f"ALTER TABLE ADD COLUMN with {what} is not supported",
+                                      hint=_ADD_COLUMN_HINTS.get(
+                                          what, "Add a plain column (a type, a collation)."))
 
     async def apply(t: TableDef, txn, session) -> TableDef:
         if elt.colname in t.column_names:
@@ -669,33 +702,10 @@ def _add_column(elt: ast.ColumnDef, if_not_exists: bool):
                                "exists, skipping")
                 return t
             raise DuplicateColumn(f'column "{elt.colname}" of relation "{t.name}" already exists')
-        taken = {c.name for c in t.checks}
-        checks.clear()
-        col, is_pk = _column(elt, t.name, checks, taken, identities)
-        if is_pk:
-            raise FeatureNotSupported("adding a primary key to an existing table is not "
-                                      "supported")
-        if identities:
-            raise FeatureNotSupported("adding an identity column to an existing table is not "
-                                      "supported")
-        if checks:
-            raise FeatureNotSupported("a CHECK constraint on an existing table must be added "
-                                      "with ALTER TABLE ... ADD CONSTRAINT ... NOT VALID")
+        col, _ = _column(elt, t.name, [], set(), [])
         limits.columns_per_table_max.check(len(t.columns) + 1)
-        missing = None
-        if col.default_sql is not None:
-            expr = compile_constant(parse_expr(col.default_sql), col.type_oid)
-            if not expr.const:
-                raise FeatureNotSupported("ADD COLUMN with a volatile DEFAULT is not supported",
-                                          hint="Add the column without a default, then "
-                                               "UPDATE the rows.")
-            missing = assign(cast(expr.value(), col.type_oid), col.type_oid,
-                             col.type_modifier)
-        if col.not_null and missing is None and await _has_rows(txn, t):
-            raise NotNullViolation(
-                f'column "{col.name}" of relation "{t.name}" contains null values')
         t = t.with_slots()
-        col = replace(col, attnum=t.width, missing=missing)
+        col = replace(col, attnum=t.width)
         return replace(t, columns=t.columns + (col,), width=t.width + 1)
     return apply
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from pglast import ast, parse_sql
-from pglast.enums import OnConflictAction, SortByDir, SortByNulls
+from pglast.enums import LockClauseStrength, OnConflictAction, SortByDir, SortByNulls
 from pglast.stream import RawStream
 
 from .. import limits
@@ -27,7 +27,7 @@ from .access import Access, _referenced_columns, plan_pushdown
 from .constraints import check_constraints
 from .index_access import best_access, engine_index_access
 from .query.exprs import figure_colname
-from .query.astwalk import any_node
+from .query.astwalk import any_node, nodes
 from .query.rowexpr import (RowExpr, RowScope, column_ref, compile_constant, constant,
                              needs_engine)
 from .interrupt import checkpoints
@@ -240,8 +240,24 @@ class QueryPlan(Plan):
         return ["query engine: " + ", ".join(t.name for t in self.prepared.tables)]
 
 
+#: lock strengths DSQL refuses; FOR UPDATE and FOR KEY SHARE both put the rows read into
+#: the conflict check at COMMIT (a concurrent writer of them makes one side fail)
+_REFUSED_LOCKS = {LockClauseStrength.LCS_FORSHARE: "FOR SHARE",
+                  LockClauseStrength.LCS_FORNOKEYUPDATE: "FOR NO KEY UPDATE"}
+
+
+def _check_lock_strengths(stmt: ast.SelectStmt) -> None:
+    for node in nodes(stmt):
+        if isinstance(node, ast.LockingClause) and node.strength in _REFUSED_LOCKS:
+            raise FeatureNotSupported(f"SELECT ... {_REFUSED_LOCKS[node.strength]} is not "
+                                      "supported",
+                                      hint="Use FOR UPDATE or FOR KEY SHARE: both put the rows "
+                                           "read into the conflict check at COMMIT.")
+
+
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
     """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
+    _check_lock_strengths(stmt)
     # -- system catalogs hook (dsql_ray/compute/system): pg_catalog / information_schema
     if mentions_system(stmt):
         prepared = prepare_system_select(stmt, catalog, list(param_oids))

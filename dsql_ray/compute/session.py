@@ -65,6 +65,13 @@ def _unsupported(node: Any) -> str | None:
     return None
 
 
+#: what SET TRANSACTION / SET SESSION CHARACTERISTICS change, which DSQL refuses to SET
+_TRANSACTION_SETTINGS = frozenset({
+    "transaction_isolation", "default_transaction_isolation", "transaction_read_only",
+    "default_transaction_read_only", "transaction_deferrable", "default_transaction_deferrable"})
+_ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ; "
+                         "BEGIN [ISOLATION LEVEL REPEATABLE READ] starts one.")
+
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
 
 
@@ -152,16 +159,33 @@ class Session:
         self.notices.append(message)
 
     async def execute_simple(self, sql: str) -> list[QueryResult]:
+        """A query string of several statements is one implicit transaction, as in
+        PostgreSQL and DSQL: the DDL rules apply across its statements, it commits at the
+        end and an error keeps nothing of it. BEGIN in it makes that transaction an explicit
+        block (left open); COMMIT / ROLLBACK in it end it, and the statements after them
+        start another."""
         results: list[QueryResult] = []
+        implicit: Transaction | None = None
         try:
             stmts = parse(sql)
             for i, (node, text) in enumerate(stmts):
+                if len(stmts) > 1 and self.txn is None \
+                        and not isinstance(node, ast.TransactionStmt):
+                    implicit = self._begin(explicit=False)
                 results.append(await self._statement(node, text, (), []))
                 if isinstance(results[-1], CopyIn):   # COPY: the rest waits for its data
                     results[-1].rest = ";\n".join(t for _, t in stmts[i + 1:])
-                    break
-        except DsqlError as exc:
-            exc.partial_results = results
+                    return results              # CopyDone commits the implicit transaction
+            if implicit is not None and self.txn is implicit and not implicit.explicit:
+                try:
+                    await self._commit(implicit)
+                finally:
+                    self.txn = None
+        except BaseException as exc:
+            if implicit is not None and self.txn is implicit and not implicit.explicit:
+                self.txn = None                 # nothing of the string is kept
+            if isinstance(exc, DsqlError):
+                exc.partial_results = results
             raise
         return results
 
@@ -420,7 +444,9 @@ class Session:
         if kind in (K.TRANS_STMT_BEGIN, K.TRANS_STMT_START):
             for opt in node.options or ():
                 self._check_isolation(opt)
-            if self.txn is not None:
+            if self.txn is not None and not self.txn.explicit:
+                self.txn.explicit = True    # BEGIN in a multi-statement string: a block now
+            elif self.txn is not None:
                 self.notice("there is already a transaction in progress")
             else:
                 self._begin(explicit=True)
@@ -447,7 +473,7 @@ class Session:
             level = opt.arg.val.sval if isinstance(opt.arg, ast.A_Const) else ""
             if level not in ("repeatable read",):
                 raise FeatureNotSupported(f"isolation level {level} is not supported",
-                                          hint="Aurora DSQL supports REPEATABLE READ only.")
+                                          hint=_ONLY_REPEATABLE_READ)
 
     # -- SET / SHOW -----------------------------------------------------------------
     def _set(self, node: ast.VariableSetStmt) -> QueryResult:
@@ -456,16 +482,16 @@ class Session:
         if node.kind in (VariableSetKind.VAR_RESET, VariableSetKind.VAR_SET_DEFAULT):
             return QueryResult("RESET" if node.kind == VariableSetKind.VAR_RESET else "SET")
         if node.kind == VariableSetKind.VAR_SET_MULTI:   # SET TRANSACTION …
-            for opt in node.args or ():
-                self._check_isolation(opt)
-            return QueryResult("SET")
+            raise FeatureNotSupported(f"SET {node.name} is not supported",
+                                      hint=_ONLY_REPEATABLE_READ)
+        if node.name.lower() in _TRANSACTION_SETTINGS:
+            raise FeatureNotSupported(f"SET {node.name.lower()} is not supported",
+                                      hint=_ONLY_REPEATABLE_READ)
         values = []
         for arg in node.args or ():
             val = arg.val if isinstance(arg, ast.A_Const) else None
             values.append(str(getattr(val, "sval", None) or getattr(val, "ival", "")))
         name = node.name.lower()
-        if name == "transaction_isolation" and values and values[0] != "repeatable read":
-            raise FeatureNotSupported(f"isolation level {values[0]} is not supported")
         self.settings[name] = ", ".join(values)
         return QueryResult("SET")
 

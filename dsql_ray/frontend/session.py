@@ -184,9 +184,10 @@ async def _open_backend(wire: _Wire, startup: StartupMessage,
     if authenticate is not None:
         wire.send(AUTHENTICATION_CLEARTEXT_PASSWORD)
         await wire.flush()
-        kind, body = await wire.read_message(MAX_AUTH_LEN)
+        kind = await wire.read_kind()
         if kind != _PASSWORD:
             raise ProtocolError(f"expected password response, got message type {kind}")
+        body = await wire.read_body(MAX_AUTH_LEN)
         await authenticate(user, database, parse_password(body))
     wire.send(AUTHENTICATION_OK)
     return await backend_factory(user, database, startup.settings)
@@ -235,11 +236,21 @@ class _Wire:
 
     async def read_message(self, max_len: int) -> tuple[int, bytes]:
         """Byte1 type, Int32 length (counting itself), then the body: returns both."""
-        header = await self.read(5)
-        (length,) = _LENGTH.unpack_from(header, 1)
+        kind = await self.read_kind()
+        return kind, await self.read_body(max_len)
+
+    async def read_kind(self) -> int:
+        """A message's type byte alone: the caller refuses a type it does not expect
+        before waiting for a body that a garbled stream may never complete (PostgreSQL
+        checks the type first too)."""
+        return (await self.read(1))[0]
+
+    async def read_body(self, max_len: int) -> bytes:
+        """Int32 length (counting itself), then the body, after :meth:`read_kind`."""
+        (length,) = _LENGTH.unpack(await self.read(4))
         if not 4 <= length <= max_len:
             raise ProtocolError("invalid message length")
-        return header[0], (await self.read(length - 4) if length > 4 else b"")
+        return await self.read(length - 4) if length > 4 else b""
 
     def send(self, message: bytes) -> None:
         self.out += message
@@ -399,12 +410,13 @@ class _Session:
     async def run(self) -> None:
         wire, handlers = self._wire, self._handlers
         while True:
-            kind, body = await wire.read_message(self._max_len)
+            kind = await wire.read_kind()
+            handler = handlers.get(kind)
+            if handler is None and kind != _TERMINATE:
+                raise ProtocolError(f"invalid frontend message type {kind}")
+            body = await wire.read_body(self._max_len)
             if kind == _TERMINATE:
                 return
-            handler = handlers.get(kind)
-            if handler is None:
-                raise ProtocolError(f"invalid frontend message type {kind}")
             if self._skipping and kind != _SYNC:
                 continue
             try:

@@ -87,11 +87,11 @@ def test_another_compute_sees_ddl_at_its_next_snapshot(run):
         await sql(s1, "CREATE TABLE t (id int PRIMARY KEY, v int)")
         await sql(s1, "INSERT INTO t VALUES (1, 1)")
         assert await rows(s2, "SELECT * FROM t") == [(1, 1)]      # cached on s2's compute
-        await sql(s1, "ALTER TABLE t ADD COLUMN c int DEFAULT 7")
-        assert await rows(s2, "SELECT * FROM t") == [(1, 1, 7)]
+        await sql(s1, "ALTER TABLE t ADD COLUMN c int")
+        assert await rows(s2, "SELECT * FROM t") == [(1, 1, None)]
         await sql(s2, "INSERT INTO t VALUES (2, 2, 2)")
         await sql(s1, "ALTER TABLE t DROP COLUMN v")
-        assert await rows(s2, "SELECT * FROM t ORDER BY id") == [(1, 7), (2, 2)]
+        assert await rows(s2, "SELECT * FROM t ORDER BY id") == [(1, None), (2, 2)]
     run(scenario)
 
 
@@ -126,20 +126,24 @@ def test_schemas(run):
 
 
 # -- ALTER TABLE ------------------------------------------------------------------------------
-def test_add_column_existing_rows_read_the_default(run):
+def test_add_column_takes_a_plain_column(run):
+    """DSQL adds a plain column only (existing rows read NULL); a DEFAULT comes after it
+    with ALTER COLUMN ... SET DEFAULT, for new rows. DEFAULT, NOT NULL, UNIQUE, PRIMARY KEY
+    and REFERENCES in ADD COLUMN are refused (tests/unit/test_refusals.py)."""
     async def scenario(c):
         s = c.session()
         await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v text)")
         await sql(s, "INSERT INTO t VALUES (1, 'a'), (2, 'b')")
-        await sql(s, "ALTER TABLE t ADD COLUMN n int DEFAULT 5 NOT NULL")
-        await sql(s, "ALTER TABLE t ADD COLUMN m int")
-        assert await rows(s, "SELECT * FROM t ORDER BY id") == [(1, "a", 5, None),
-                                                                (2, "b", 5, None)]
-        assert await rows(s, "SELECT id FROM t WHERE n = 5 ORDER BY id") == [(1,), (2,)]
+        await sql(s, "ALTER TABLE t ADD COLUMN n int")
+        await sql(s, "ALTER TABLE t ADD COLUMN m int NULL")
+        assert await rows(s, "SELECT * FROM t ORDER BY id") == [(1, "a", None, None),
+                                                                (2, "b", None, None)]
+        await sql(s, "ALTER TABLE t ALTER COLUMN n SET DEFAULT 5")
         await sql(s, "INSERT INTO t (id, v) VALUES (3, 'c')")
-        assert await rows(s, "SELECT n, m FROM t WHERE id = 3") == [(5, None)]
-        await fails(s, "ALTER TABLE t ADD COLUMN x int NOT NULL", "23502",
-                    'column "x" of relation "t" contains null values')
+        assert await rows(s, "SELECT id, n, m FROM t ORDER BY id") == [
+            (1, None, None), (2, None, None), (3, 5, None)]
+        await fails(s, "ALTER TABLE t ADD COLUMN x int NOT NULL", "0A000",
+                    "ALTER TABLE ADD COLUMN with NOT NULL is not supported")
         await fails(s, "ALTER TABLE t ADD COLUMN v int", "42701")
         await sql(s, "ALTER TABLE t ADD COLUMN IF NOT EXISTS v int")
         await sql(s, "CREATE SEQUENCE q CACHE 1")
@@ -156,7 +160,10 @@ def test_drop_column_keeps_rows_correct(run):
         await sql(s, "INSERT INTO t VALUES (1, 'x', 10, 'p'), (2, 'y', 20, 'q')")
         await sql(s, "ALTER TABLE t DROP COLUMN b")
         assert await rows(s, "SELECT * FROM t ORDER BY id") == [(1, "x", "p"), (2, "y", "q")]
-        await sql(s, "ALTER TABLE t ADD COLUMN b int DEFAULT 0")   # a new column, new slot
+        await sql(s, "ALTER TABLE t ADD COLUMN b int")            # a new column, new slot
+        assert await rows(s, "SELECT * FROM t ORDER BY id") == [(1, "x", "p", None),
+                                                                (2, "y", "q", None)]
+        await sql(s, "UPDATE t SET b = 0")
         assert await rows(s, "SELECT * FROM t ORDER BY id") == [(1, "x", "p", 0),
                                                                 (2, "y", "q", 0)]
         await sql(s, "INSERT INTO t VALUES (3, 'z', 'r', 30)")
@@ -389,7 +396,8 @@ def test_type_modifiers_show_and_enforce(run):
         await sql(s, "INSERT INTO t VALUES (1, 'abc', 'x', 1.005)")
         assert await rows(s, "SELECT n FROM t") == [(Decimal("1.01"),)]
         await fails(s, "UPDATE t SET a = 'long value'", "22001")
-        await sql(s, "ALTER TABLE t ADD COLUMN m numeric(4,1) DEFAULT 2.25")
+        await sql(s, "ALTER TABLE t ADD COLUMN m numeric(4,1)")
+        await sql(s, "UPDATE t SET m = 2.25")
         assert await rows(s, "SELECT m FROM t") == [(Decimal("2.3"),)]
     run(scenario)
 
@@ -415,7 +423,8 @@ def test_copy_into_an_altered_table(run):
         await sql(s, "CREATE TABLE t (id int PRIMARY KEY, a text, b int)")
         await sql(s, "INSERT INTO t VALUES (1, 'x', 1)")
         await sql(s, "ALTER TABLE t DROP COLUMN a")
-        await sql(s, "ALTER TABLE t ADD COLUMN c text DEFAULT 'd'")
+        await sql(s, "ALTER TABLE t ADD COLUMN c text")
+        await sql(s, "UPDATE t SET c = 'd'")
         copy = (await sql(s, "COPY t FROM STDIN"))[-1]
         await copy.data(b"2\t2\tz\n")
         await copy.done()

@@ -848,6 +848,64 @@ def test_direct_tls_requires_alpn(tls_server):
         assert "ALPN" in error_fields(body)["M"]
 
 
+def _tls_raw(port: int) -> "Raw":
+    """A raw client over a real TLS socket, negotiated by SSLRequest as libpq does."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+    sock.sendall(struct.pack("!II", 8, 80877103))
+    assert sock.recv(1) == b"S"
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    raw = Raw.__new__(Raw)
+    raw.sock, raw.buf = context.wrap_socket(sock), b""
+    return raw
+
+
+#: garbage right after a valid StartupMessage, in the same TLS write: a message type the
+#: server does not expect there, with a plausible length whose body never comes
+GARBAGE_AFTER_STARTUP = [b"\x17\x00\x00\x00\x40garbage", b"?\x00\x00\x01\x00", b"\xff\xfe"]
+
+
+@pytest.mark.parametrize("garbage", GARBAGE_AFTER_STARTUP)
+@pytest.mark.parametrize("password", [True, False], ids=["password", "trust"])
+def test_garbage_after_the_startup_message_over_tls_is_refused_at_once(
+        loop, tls_context, garbage, password):
+    """PostgreSQL reads a message's type byte first and refuses an unexpected one at once
+    (FATAL 08P01, then close); the server must not wait for the rest of the garbage
+    (it used to: until the 60 s startup timeout, or for ever after login). The client
+    keeps its socket open: only the server's answer and close end the exchange, and the
+    socket's 5 s timeout fails the test if they do not come."""
+    async def authenticate(user, database, pw):
+        if pw != "secret":
+            raise DsqlError("password authentication failed", sqlstate="28P01")
+
+    srv = Server(loop, ssl_context=tls_context, require_tls=True,
+                 **({"authenticate": authenticate} if password else {}))
+    try:
+        raw = _tls_raw(srv.port)
+        with raw.sock:
+            raw.send(startup_packet({"user": "admin", "database": "postgres"}) + garbage)
+            messages = [raw.read()]
+            while messages[-1][0] != b"E":
+                messages.append(raw.read())
+            assert messages[0][0] == b"R"            # AuthenticationCleartextPassword / Ok
+            if password:
+                assert messages[0][1] == struct.pack("!i", 3)
+            else:
+                assert messages[-2][0] == b"Z"          # logged in, then the garbage
+            fields = error_fields(messages[-1][1])
+            assert (fields["S"], fields["C"]) == ("FATAL", "08P01"), fields
+            assert raw.at_eof()                          # and the server closed
+        raw = _tls_raw(srv.port)                         # the server serves on
+        with raw.sock:
+            raw.send(startup_packet({"user": "admin", "database": "postgres"}))
+            if password:
+                assert raw.read()[0] == b"R"
+                raw.send(frame(b"p", cstr("secret")))
+            assert raw.until()[-1] == (b"Z", b"I")
+    finally:
+        srv.close()
+
+
 # =======================================================================================
 # End to end: raw protocol
 
