@@ -48,7 +48,7 @@ SUBMITTED, PROCESSING, COMPLETED = "submitted", "processing", "completed"
 JOB_FAILED, CANCELLED = "failed", "cancelled"
 INDEX_BUILD = "INDEX_BUILD"
 DROP = "DROP"                # deletes a dropped index's entries
-VALIDATE = "VALIDATE"        # checks existing rows against a NOT VALID CHECK constraint
+VALIDATE = "VALIDATE_CONSTRAINT"  # checks existing rows against a NOT VALID CHECK constraint
 
 POLL_S = 0.5                 # a runner looks for work this often (or when kicked)
 HEARTBEAT_S = 2.0            # an owner renews its claim this often
@@ -98,13 +98,15 @@ def job_to_row(j: Job) -> tuple:
 
 
 def row_to_job(row: tuple) -> Job:
-    return Job(*row)
+    job = Job(*row)
+    return replace(job, job_type=VALIDATE) if job.job_type == "VALIDATE" else job  # older rows
 
 
 def submit_index_build(txn, d: IndexDef) -> Job:
     """The build job of a new write-only index, in the DDL's own transaction."""
     job = Job(d.job_id, INDEX_BUILD, SUBMITTED, None, f"{d.schema}.{d.name}",
-              datetime.now(timezone.utc), d.schema, d.name)
+              datetime.now(timezone.utc), d.schema, d.name, table_id=d.table_id,
+              index_id=d.index_id)
     txn.put(job_key(job.job_id), job_to_row(job))
     return job
 
@@ -145,10 +147,9 @@ async def load_jobs(txn) -> list[Job]:
     return [row_to_job(r) for _, r in await txn.scan(low, high)]
 
 
-def sys_jobs_rows(jobs: list[Job]) -> list[tuple]:
-    """sys.jobs: job_id, status, job_type, details, object_name, start_time."""
-    return [(j.job_id, j.status, j.job_type, j.details, j.object_name, j.start_time)
-            for j in sorted(jobs, key=lambda j: j.start_time)]
+def update_time(j: Job) -> datetime:
+    """When the job's row last changed: every state change and heartbeat stamps it."""
+    return datetime.fromtimestamp(j.heartbeat, timezone.utc) if j.heartbeat else j.start_time
 
 
 async def bump_catalog_version(txn) -> None:

@@ -214,8 +214,12 @@ def test_check_constraint_not_valid_and_validate(run):
         assert await rows(s, f"CALL sys.wait_for_job('{job}')") == [(False,)]
         assert await rows(s, "SELECT status, job_type, details, object_name FROM sys.jobs "
                              f"WHERE job_id = '{job}'") == [
-            ("failed", "VALIDATE", 'check constraint "pos" of relation "t" is violated by '
+            ("failed", "VALIDATE_CONSTRAINT", 'check constraint "pos" of relation "t" is violated by '
              "some row", "public.t")]
+        # the job names the table it checks (by its pg_class OID)
+        assert await rows(s, "SELECT j.class_id = 'pg_class'::regclass, c.relname FROM "
+                             "sys.jobs j JOIN pg_class c ON c.oid = j.object_id "
+                             f"WHERE job_id = '{job}'") == [(True, "t")]
         await sql(s, "UPDATE t SET v = 5 WHERE id = 1")
         job = (await rows(s, "ALTER TABLE ASYNC t VALIDATE CONSTRAINT pos"))[0][0]
         assert await rows(s, f"CALL sys.wait_for_job('{job}')") == [(True,)]

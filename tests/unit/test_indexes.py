@@ -61,6 +61,19 @@ def test_create_index_async_returns_a_job_that_builds_the_index(run):
                              "start_time FROM sys.jobs")).rows
         assert [(j[0], j[1], j[2], j[4]) for j in jobs] == \
             [(job_id, "completed", "INDEX_BUILD", "public.t_x_idx")]
+        # DSQL's columns, in its order; the job's object is the index (a pg_class row)
+        cols = (await one(s, "SELECT * FROM sys.jobs")).columns
+        assert [c.name for c in cols] == ["job_id", "status", "details", "job_type", "class_id",
+                                          "object_id", "object_name", "start_time",
+                                          "update_time"]
+        assert (await one(s, "SELECT c.relname, j.class_id = 'pg_class'::regclass, "
+                             "j.update_time >= j.start_time FROM sys.jobs j "
+                             "JOIN pg_class c ON c.oid = j.object_id")).rows == \
+            [("t_x_idx", True, True)]
+        # a procedure is CALLed; in an expression it fails as PostgreSQL's procedures do
+        e = await fails(s, f"SELECT sys.wait_for_job('{job_id}')", "42809")
+        assert e.message == "sys.wait_for_job(unknown) is a procedure"   # as PostgreSQL 15 says
+        assert (await one(s, "SELECT 1")).rows == [(1,)]
         text = await plan(s, "SELECT * FROM t WHERE x = 3")
         assert text.startswith("Index Scan using t_x_idx on t\n  Index Cond: (x = 3)")
         assert "Shards: 1 (of 2 key ranges)" in text

@@ -39,6 +39,8 @@ _COMPARE = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operato
 RECORD = 2249
 _BITWISE = {"&": operator.and_, "|": operator.or_, "#": operator.xor}
 _NEGATE = {"=": "<>", "<>": "=", "<": ">=", ">": "<=", "<=": ">", ">=": "<"}
+#: DSQL's procedures: only CALL runs them; in an expression they fail as PostgreSQL's do
+PROCEDURES = frozenset({"sys.wait_for_job"})
 
 
 # -- type names -------------------------------------------------------------------------------
@@ -943,6 +945,11 @@ class ExprCompiler:
     # -- functions ---------------------------------------------------------------------------------
     def _c_FuncCall(self, node: ast.FuncCall) -> Expr:
         name = node.funcname[-1].sval.lower()
+        qualified = ".".join(n.sval for n in node.funcname).lower()
+        if qualified in PROCEDURES:
+            sig = ", ".join(S.type_name(self.compile(a).oid) for a in node.args or ())
+            raise WrongObjectType(f"{qualified}({sig}) is a procedure",
+                                  hint="To call a procedure, use CALL.")
         if len(node.funcname) > 1 and node.funcname[0].sval not in ("pg_catalog",):
             raise UndefinedFunction(
                 f"function {'.'.join(n.sval for n in node.funcname)}() does not "

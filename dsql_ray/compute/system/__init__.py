@@ -22,7 +22,7 @@ from .functions import CURRENT_SETTINGS, session_settings
 from .rewrite import mentions_system, rewrite, system_relation
 from ..query import prepare_select
 from ..indexes import load_indexes
-from ..jobs import load_jobs, sys_jobs_rows
+from ..jobs import load_jobs
 
 __all__ = ["SystemCatalog", "mentions_system", "prepare_system_select", "resolve",
            "scan_system", "is_system", "CURRENT_SETTINGS"]
@@ -86,7 +86,7 @@ async def user_schemas(txn) -> list[str]:
 async def index_extras(txn) -> dict:
     """Secondary indexes and sys.jobs rows at the transaction's snapshot."""
     return {"indexes": tuple(await load_indexes(txn)),
-            "jobs": tuple(sys_jobs_rows(await load_jobs(txn)))}
+            "jobs": tuple(sorted(await load_jobs(txn), key=lambda j: j.start_time))}
 
 
 async def scan_system(table: TableDef, txn, cache: dict | None = None,

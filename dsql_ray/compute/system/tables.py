@@ -14,6 +14,7 @@ from typing import Callable, Iterable
 from .. import types as T
 from ..catalog import ColumnDef, TableDef
 from ..constraints import column_refs, parse_expr
+from ..jobs import update_time
 from ..query import sqltypes as S
 
 OWNER_OID, OWNER = 10, "admin"
@@ -33,9 +34,13 @@ _TYPES = {"o": T.OID, "n": T.TEXT, "c": T.TEXT, "t": T.TEXT, "b": T.BOOL, "i2": 
 
 
 def table_oid(t: TableDef) -> int:
-    if t.table_id < 0:
-        return 5000 - t.table_id
-    return FIRST_USER_OID + 2 * t.table_id
+    return table_id_oid(t.table_id)
+
+
+def table_id_oid(table_id: int) -> int:
+    if table_id < 0:
+        return 5000 - table_id
+    return FIRST_USER_OID + 2 * table_id
 
 
 def index_oid(t: TableDef) -> int:
@@ -162,7 +167,7 @@ class Snapshot:
     """What the row generators read: the user tables and the session's settings."""
 
     indexes: tuple = ()         # secondary IndexDefs (compute/indexes.py)
-    jobs: tuple = ()            # sys.jobs rows (compute/jobs.py)
+    jobs: tuple = ()            # compute/jobs.py's Jobs, oldest first
 
     def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER,
                  schemas: Iterable[str] = ()):
@@ -439,7 +444,14 @@ def _secondary_index(snap):
 
 
 def _sys_jobs(snap):
-    yield from snap.jobs
+    """class_id is pg_class's OID (a job works on a table or an index), object_id the
+    OID that object had (kept after a DROP)."""
+    pg_class = table_oid(SYSTEM[("pg_catalog", "pg_class")].table)
+    for j in snap.jobs:
+        oid = (SECONDARY_INDEX_OID_BASE + j.index_id if j.index_id
+               else table_id_oid(j.table_id) if j.table_id else None)
+        yield (j.job_id, j.status, j.details, j.job_type, pg_class if oid else None, oid,
+               j.object_name, j.start_time, update_time(j))
 
 
 def index_def(t: TableDef) -> str:
@@ -582,7 +594,8 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "hastriggers:b rowsecurity:b", _pg_tables),
     ("pg_catalog", "pg_indexes",
      "schemaname:n tablename:n indexname:n tablespace:n indexdef:t", _pg_indexes),
-    ("sys", "jobs", "job_id:t status:t job_type:t details:t object_name:t start_time:tz",
+    ("sys", "jobs", "job_id:t status:t details:t job_type:t class_id:o object_id:o "
+                    "object_name:t start_time:tz update_time:tz",
      _sys_jobs),
     # always empty ------------------------------------------------------------------------
     ("pg_catalog", "pg_views", "schemaname:n viewname:n viewowner:n definition:t",
