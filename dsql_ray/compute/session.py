@@ -215,6 +215,10 @@ class Session:
         node, text = stmts[0]
         return await self._statement(node, text, tuple(param_type_oids), list(params))
 
+    def abort_block(self) -> None:
+        if self.txn is not None and self.txn.explicit:
+            self.txn.failed = True
+
     async def close(self) -> None:
         self.txn = None
         self.node.sessions -= 1

@@ -80,6 +80,9 @@ class SessionBackend(Protocol):
 
     #: 'I' idle, 'T' in a transaction block, 'E' in a failed transaction block
     txn_status: str
+    #: NOTICE messages not sent yet: the wire layer sends them (before the statement's
+    #: results or error) and empties the list
+    notices: list[str]
 
     def parameter_status(self) -> dict[str, str]:
         """ParameterStatus values to send after authentication."""
@@ -98,6 +101,10 @@ class SessionBackend(Protocol):
     async def execute_prepared(self, sql: str, param_type_oids: Sequence[int],
                                params: Sequence[Any], max_rows: int = 0) -> QueryResult:
         """Execute one statement with already-decoded parameter values."""
+
+    def abort_block(self) -> None:
+        """An extended-protocol message (Parse, Bind, Describe, Execute) failed: as in
+        PostgreSQL, a transaction block it ran in is now failed (25P02 until its end)."""
 
     async def close(self) -> None:
         """The client went away: roll back any open transaction."""

@@ -32,7 +32,8 @@ from .pgwire import (AUTHENTICATION_CLEARTEXT_PASSWORD, AUTHENTICATION_OK, BIND_
                      PROTOCOL_3_0, TLS_HANDSHAKE_BYTE, Bind, CancelRequest, SSLRequest,
                      StartupMessage, TextInput, append_data_rows, backend_key_data,
                      column_encoders, command_complete, decode_value, error_response,
-                     expand_format_codes, negotiate_protocol_version, parameter_description,
+                     expand_format_codes, negotiate_protocol_version, notice_response,
+                     parameter_description,
                      parameter_status, parse_bind, parse_close, parse_describe, parse_execute,
                      parse_parse, parse_password, parse_query, parse_startup_packet,
                      ready_for_query, row_description)
@@ -435,10 +436,12 @@ class _Session:
         else:
             log.error("unexpected error serving a query", exc_info=exc)
             error = DsqlError(str(exc) or type(exc).__name__)
+        self._send_notices()
         self._wire.send(error_response(error))
         if simple:
             await self._ready()
         else:
+            self._backend.abort_block()
             # flushed now, as PostgreSQL does: the client may wait for it before its Sync
             # (a Flush would be skipped with everything else until Sync)
             self._skipping = True
@@ -473,14 +476,22 @@ class _Session:
         try:
             results = await self._backend.execute_simple(sql)
         except DsqlError as exc:
+            self._send_notices()
             for result in getattr(exc, "partial_results", ()):
                 await self._send_simple_result(result)
             raise
+        self._send_notices()
         if not results:
             self._wire.send(EMPTY_QUERY_RESPONSE)
         for result in results:
             await self._send_simple_result(result)
         await self._ready()
+
+    def _send_notices(self) -> None:
+        notices = self._backend.notices
+        for message in notices:
+            self._wire.send(notice_response(message))
+        notices.clear()
 
     async def _send_simple_result(self, result: QueryResult) -> None:
         if isinstance(result, CopyInHandler):
@@ -621,6 +632,7 @@ class _Session:
         if portal.result is None:
             result = await self._backend.execute_prepared(
                 statement.sql, statement.info.param_type_oids, portal.params)
+            self._send_notices()
             if isinstance(result, CopyInHandler):      # COPY FROM STDIN: its data comes now
                 result = await self._copy_in(result)
             elif isinstance(result, CopyOutHandler):

@@ -18,6 +18,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from dsql_ray.testing.protocols import PROTOCOLS
+
 REGION = "us-east-1"
 AWS_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
@@ -117,6 +119,14 @@ class LocalCluster:
             finally:
                 ray.shutdown()
         return session()
+
+
+@pytest.fixture(params=PROTOCOLS)
+def protocol(request) -> str:
+    """A test taking this runs with psycopg speaking the simple protocol, and again the
+    extended one (as JDBC, pgx and PQsendQueryParams send every statement):
+    ``cluster.connect(cursor_factory=cursor_factory(protocol))``."""
+    return request.param
 
 
 @pytest.fixture(scope="session")

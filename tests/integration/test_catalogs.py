@@ -5,9 +5,13 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+import psycopg
 import pytest
+import sqlalchemy
+from psycopg.types import TypeInfo
 
 from dsql_ray.testing import pgtools
+from dsql_ray.testing.protocols import cursor_factory
 
 
 def psql(cluster, script: str) -> str:
@@ -46,8 +50,8 @@ def test_psql_d_describes_table(cluster, table):
     assert f'"{table}_pkey" PRIMARY KEY, btree (id)' in out, out
 
 
-def test_information_schema_columns(cluster, table):
-    with cluster.connect() as conn:
+def test_information_schema_columns(cluster, table, protocol):
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
         rows = conn.execute(
             "SELECT table_catalog, table_schema, column_name, ordinal_position, data_type, "
             "is_nullable, column_default FROM information_schema.columns "
@@ -69,25 +73,23 @@ def test_information_schema_columns(cluster, table):
         ).fetchall()
 
 
-def test_psycopg_type_info(cluster):
-    from psycopg.types import TypeInfo
-    with cluster.connect() as conn:
+def test_psycopg_type_info(cluster, protocol):
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
         info = TypeInfo.fetch(conn, "int4")
         assert (info.oid, info.array_oid) == (23, 1007)
         assert TypeInfo.fetch(conn, "hstore") is None
 
 
-def _engine(cluster):
-    sqlalchemy = pytest.importorskip("sqlalchemy")
-    import psycopg
+def _engine(cluster, protocol):
     return sqlalchemy, sqlalchemy.create_engine(
-        "postgresql+psycopg://", creator=lambda: psycopg.connect(cluster.dsn),
+        "postgresql+psycopg://",
+        creator=lambda: psycopg.connect(cluster.dsn, cursor_factory=cursor_factory(protocol)),
         # the hstore probe runs TypeInfo.fetch inside SAVEPOINT, which DSQL rejects
         use_native_hstore=False)
 
 
-def test_sqlalchemy_inspector(cluster, table):
-    sqlalchemy, engine = _engine(cluster)
+def test_sqlalchemy_inspector(cluster, table, protocol):
+    sqlalchemy, engine = _engine(cluster, protocol)
     try:
         insp = sqlalchemy.inspect(engine)
         assert table in insp.get_table_names()
@@ -100,8 +102,8 @@ def test_sqlalchemy_inspector(cluster, table):
         engine.dispose()
 
 
-def test_sqlalchemy_pk_constraint(cluster, table):
-    sqlalchemy, engine = _engine(cluster)
+def test_sqlalchemy_pk_constraint(cluster, table, protocol):
+    sqlalchemy, engine = _engine(cluster, protocol)
     try:
         insp = sqlalchemy.inspect(engine)
         pk = insp.get_pk_constraint(table)

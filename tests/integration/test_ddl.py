@@ -7,6 +7,8 @@ import uuid
 import psycopg
 import pytest
 
+from dsql_ray.testing.protocols import cursor_factory
+
 from .test_catalogs import psql
 
 
@@ -19,9 +21,9 @@ def _lines(out: str) -> list[str]:
             for line in out.splitlines()]
 
 
-def test_ddl_under_an_open_writer_fails_it_with_oc001(cluster):
+def test_ddl_under_an_open_writer_fails_it_with_oc001(cluster, protocol):
     t = _name("oc")
-    with cluster.connect() as a, cluster.connect() as b:
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as a, cluster.connect(cursor_factory=cursor_factory(protocol)) as b:
         a.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v int)")
         a.execute("BEGIN")
         a.execute(f"INSERT INTO {t} VALUES (1, 1)")
@@ -34,9 +36,9 @@ def test_ddl_under_an_open_writer_fails_it_with_oc001(cluster):
         assert a.execute(f"SELECT * FROM {t}").fetchall() == [(1, 1, None)]
 
 
-def test_alter_table_shows_in_psql_d(cluster):
+def test_alter_table_shows_in_psql_d(cluster, protocol):
     t = _name("alt")
-    with cluster.connect() as conn:
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
         conn.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, a text, b int, "
                      "amount numeric(10,2) CHECK (amount >= 0))")
         conn.execute(f"INSERT INTO {t} VALUES (1, 'x', 2, 3.5)")
@@ -66,9 +68,9 @@ def test_alter_table_shows_in_psql_d(cluster):
     assert " b " not in out
 
 
-def test_view_over_the_wire_and_in_psql(cluster):
+def test_view_over_the_wire_and_in_psql(cluster, protocol):
     t, v = _name("base"), _name("view")
-    with cluster.connect() as conn:
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
         conn.execute(f"CREATE TABLE {t} (id int PRIMARY KEY, v int)")
         conn.execute(f"INSERT INTO {t} VALUES (1, 10), (2, 20)")
         conn.execute(f"CREATE VIEW {v} AS SELECT id, v * 2 AS doubled FROM {t} WHERE v > 10")
@@ -81,9 +83,9 @@ def test_view_over_the_wire_and_in_psql(cluster):
     assert "id integer" in lines and "doubled integer" in lines, out
 
 
-def test_sequence_and_identity_over_the_wire(cluster):
+def test_sequence_and_identity_over_the_wire(cluster, protocol):
     s, t = _name("seq"), _name("ident")
-    with cluster.connect() as conn:
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
         with pytest.raises(psycopg.errors.FeatureNotSupported) as e:
             conn.execute(f"CREATE SEQUENCE {s} CACHE 10")
         assert "65536" in str(e.value)

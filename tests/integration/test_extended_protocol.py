@@ -6,8 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import uuid
 
 import asyncpg
+import psycopg
+import pytest
+
+from dsql_ray.testing.protocols import ExtendedCursor, cursor_factory
+
+from .test_copy import psql
 
 
 def test_ddl_show_and_jobs_through_psycopg_prepared(cluster):
@@ -45,3 +52,32 @@ def test_ddl_and_show_through_asyncpg(cluster):
         finally:
             await conn.close()
     asyncio.run(run())
+
+
+def test_several_statements_in_one_extended_query_are_refused(cluster):
+    """PostgreSQL refuses them at Parse (42601); in a block that aborts the block, and the
+    session goes on."""
+    with cluster.connect(cursor_factory=ExtendedCursor) as conn:
+        with pytest.raises(psycopg.errors.SyntaxError) as e:
+            conn.execute("SELECT 1; SELECT 2")
+        assert "cannot insert multiple commands into a prepared statement" in str(e.value)
+        conn.execute("BEGIN")
+        with pytest.raises(psycopg.errors.SyntaxError):
+            conn.execute("SELECT 1; SELECT 2")
+        with pytest.raises(psycopg.errors.InFailedSqlTransaction):
+            conn.execute("SELECT 1")
+        conn.execute("ROLLBACK")
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+
+
+def test_notices_reach_the_client(cluster, protocol):
+    """NoticeResponse before the command's completion, through both protocols and psql."""
+    name = f"notice_{uuid.uuid4().hex[:8]}"
+    with cluster.connect(cursor_factory=cursor_factory(protocol)) as conn:
+        notices = []
+        conn.add_notice_handler(lambda d: notices.append((d.severity, d.message_primary)))
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        assert notices == [("NOTICE", f'table "{name}" does not exist, skipping')]
+    proc = psql(cluster, "-c", f"DROP VIEW IF EXISTS {name}")
+    assert proc.returncode == 0, proc.stderr
+    assert f'NOTICE:  view "{name}" does not exist, skipping' in proc.stderr

@@ -8,48 +8,13 @@ import socket
 import threading
 import time
 
-import boto3
 import psycopg
 import pytest
-from botocore.credentials import ReadOnlyCredentials
 
 from dsql_ray.compute import service
-from dsql_ray.compute.service import ComputeService, handoff_address
-from dsql_ray.relay.relay import AdmissionLimits, Relay
-from dsql_ray.frontend.tokens import TokenVerifier
+from dsql_ray.relay.relay import AdmissionLimits
 
-KEYS = ReadOnlyCredentials("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-                           None)
-SDK = boto3.Session(aws_access_key_id=KEYS.access_key,
-                    aws_secret_access_key=KEYS.secret_key).client("dsql", region_name="us-east-1")
-
-
-def token() -> str:
-    """Minted for each connection, as a client does (one minted at import could expire
-    before a slow suite reaches these tests)."""
-    return SDK.generate_db_connect_admin_auth_token("localhost", "us-east-1", 900)
-
-
-class FrontEnd:
-    """A relay on a free port handing connections to one compute service."""
-
-    def __init__(self, cluster, name: str, limits: AdmissionLimits | None = None):
-        self.compute = ComputeService(
-            cluster.node, handoff_address(name, "compute-0"), ssl_context=None,
-            require_tls=False, verifier=TokenVerifier(KEYS, "us-east-1", ["localhost"]))
-        entry = {"handoff": self.compute.handoff}
-        self.relay = Relay("127.0.0.1", 0, ["compute-0"], lambda _: entry, limits)
-        self.port = self.relay.address[1]
-
-    def connect(self) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="admin",
-                               dbname="postgres", password=token(), sslmode="disable",
-                               autocommit=True, connect_timeout=10)
-
-    def stop(self) -> None:
-        self.relay.stop()
-        self.compute.stop()
-
+from .wire import FrontEnd
 
 async def wait_until(predicate, timeout: float) -> None:
     deadline = time.monotonic() + timeout

@@ -10,6 +10,13 @@ from dsql_ray.errors import DsqlError
 
 from .conftest import sql
 
+
+@pytest.fixture
+def run(run_wire):
+    """Every scenario here runs in-process and again over the wire, through the simple and
+    the extended protocol (conftest.run_wire)."""
+    return run_wire
+
 OC001 = "schema has been updated by another transaction, please retry: (OC001)"
 
 

@@ -13,6 +13,13 @@ from dsql_ray.errors import DsqlError
 from .conftest import sql
 
 
+@pytest.fixture
+def run(run_wire):
+    """Every scenario here runs in-process and again over the wire, through the simple and
+    the extended protocol (conftest.run_wire)."""
+    return run_wire
+
+
 async def one(s, text):
     return (await sql(s, text))[-1]
 
@@ -502,7 +509,7 @@ def test_index_follows_its_columns_through_alter_table(run):
     run(scenario)
 
 
-def test_a_cancel_stops_wait_for_job(run):
+def test_a_cancel_stops_wait_for_job(run_in_process):
     from .test_cancel import cancel_from_another_thread, served
 
     async def scenario(c):
@@ -521,7 +528,7 @@ def test_a_cancel_stops_wait_for_job(run):
         await asyncio.to_thread(t.join)
         c.node.jobs = None
         assert (await one(backend, f"CALL sys.wait_for_job('{job_id}')")).rows == [(True,)]
-    run(scenario)
+    run_in_process(scenario)
 
 
 def test_explain_of_dml_through_the_engine(run):

@@ -323,6 +323,11 @@ class DictBackend:
         self.txn_status = "I"
         self.store, self.calls, self.settings = store, calls, settings
         self.closed = False
+        self.notices: list[str] = []
+
+    def abort_block(self) -> None:
+        if self.txn_status == "T":
+            self.txn_status = "E"
 
     def parameter_status(self) -> dict[str, str]:
         return dict(STATUS)

@@ -7,6 +7,13 @@ from dsql_ray.errors import DsqlError
 from .conftest import sql
 
 
+@pytest.fixture
+def run(run_wire):
+    """Every scenario here runs in-process and again over the wire, through the simple and
+    the extended protocol (conftest.run_wire)."""
+    return run_wire
+
+
 async def refused(s, stmt: str) -> list[DsqlError]:
     """Run ``stmt`` outside a transaction and inside one: both fail; the block then
     answers COMMIT with ROLLBACK. Returns both errors."""
@@ -231,7 +238,7 @@ MULTI_REFUSED = [
 
 
 @pytest.mark.parametrize("query, message", MULTI_REFUSED, ids=[q[:40] for q, _ in MULTI_REFUSED])
-def test_a_multi_statement_query_is_one_implicit_transaction(run, query, message):
+def test_a_multi_statement_query_is_one_implicit_transaction(run_simple, query, message):
     """What psql -c 'a; b' sends: the DDL rules hold across its statements (0A000) and on
     an error nothing of it is kept; the session stays usable."""
     async def scenario(c):
@@ -250,10 +257,10 @@ def test_a_multi_statement_query_is_one_implicit_transaction(run, query, message
         results = await sql(s, "CREATE TABLE a (id int PRIMARY KEY); SELECT 1")
         assert [r.tag for r in results][0] == "CREATE TABLE"
         assert (await sql(s, "SELECT count(*) FROM a"))[-1].rows == [(0,)]
-    run(scenario)
+    run_simple(scenario)
 
 
-def test_a_multi_statement_query_commits_together_or_not_at_all(run):
+def test_a_multi_statement_query_commits_together_or_not_at_all(run_simple):
     async def scenario(c):
         s, other = c.session(), c.session()
         await sql(s, "CREATE TABLE t (id int PRIMARY KEY, v int)")
@@ -276,4 +283,4 @@ def test_a_multi_statement_query_commits_together_or_not_at_all(run):
         await sql(s, "INSERT INTO t VALUES (6, 6); INSERT INTO t VALUES (7, 7)")
         await sql(s, "ROLLBACK")
         assert (await sql(other, "SELECT count(*) FROM t"))[-1].rows == [(5,)]
-    run(scenario)
+    run_simple(scenario)
