@@ -2,6 +2,13 @@ import os
 import pathlib
 import tempfile
 
+from hypothesis import settings
+
+# No time limit per example: the machine is shared and two cores; a slow example is not
+# a failure (hypothesis's default deadline of 200 ms made key round trips flaky under load)
+settings.register_profile("dsql", deadline=None)
+settings.load_profile("dsql")
+
 # Ray writes an auth token and session files under HOME; keep it writable and private
 # to the test run, and keep Ray quiet.
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -132,6 +132,7 @@ class Session:
         for key, value in (startup or {}).items():
             if key in ("application_name", "client_encoding", "DateStyle", "TimeZone"):
                 self.settings[key] = value
+        self._initial = dict(self.settings)     # what RESET returns to
         node.sessions += 1
         self.currvals: dict[int, int] = {}          # sequence id → its last nextval here
         self.lastval: int | None = None
@@ -196,8 +197,11 @@ class Session:
         if not stmts:
             return PreparedInfo(list(param_type_oids), None)
         node, text = stmts[0]
+        if self.txn is not None and self.txn.failed and not isinstance(node, ast.TransactionStmt):
+            raise TransactionAborted()                 # at Parse, as PostgreSQL
         if isinstance(node, ast.VariableShowStmt):    # one text column, as Execute sends
-            return PreparedInfo(list(param_type_oids), [result_column(node.name, T.TEXT)])
+            return PreparedInfo(list(param_type_oids),
+                                [result_column(self._setting_key(node.name), T.TEXT)])
         if type(node) not in PLANNERS or _unsupported(node) is not None:
             return PreparedInfo(list(param_type_oids), None)    # refused at Execute
         plan = await self._plan(node, text, tuple(param_type_oids))
@@ -454,7 +458,7 @@ class Session:
                 self.notice("there is already a transaction in progress")
             else:
                 self._begin(explicit=True)
-            return QueryResult("BEGIN")
+            return QueryResult("START TRANSACTION" if kind == K.TRANS_STMT_START else "BEGIN")
         if kind == K.TRANS_STMT_COMMIT:
             txn, self.txn = self.txn, None
             if txn is None:
@@ -482,28 +486,39 @@ class Session:
     # -- SET / SHOW -----------------------------------------------------------------
     def _set(self, node: ast.VariableSetStmt) -> QueryResult:
         if node.kind == VariableSetKind.VAR_RESET_ALL:
+            self.settings.clear()
+            self.settings.update(self._initial)
             return QueryResult("RESET")
-        if node.kind in (VariableSetKind.VAR_RESET, VariableSetKind.VAR_SET_DEFAULT):
-            return QueryResult("RESET" if node.kind == VariableSetKind.VAR_RESET else "SET")
         if node.kind == VariableSetKind.VAR_SET_MULTI:   # SET TRANSACTION …
             raise FeatureNotSupported(f"SET {node.name} is not supported",
                                       hint=_ONLY_REPEATABLE_READ)
         if node.name.lower() in _TRANSACTION_SETTINGS:
             raise FeatureNotSupported(f"SET {node.name.lower()} is not supported",
                                       hint=_ONLY_REPEATABLE_READ)
+        key = self._setting_key(node.name)
+        if node.kind in (VariableSetKind.VAR_RESET, VariableSetKind.VAR_SET_DEFAULT):
+            if key in self._initial:
+                self.settings[key] = self._initial[key]
+            else:
+                self.settings.pop(key, None)
+            return QueryResult("RESET" if node.kind == VariableSetKind.VAR_RESET else "SET")
         values = []
         for arg in node.args or ():
             val = arg.val if isinstance(arg, ast.A_Const) else None
             values.append(str(getattr(val, "sval", None) or getattr(val, "ival", "")))
-        name = node.name.lower()
-        self.settings[name] = ", ".join(values)
+        self.settings[key] = ", ".join(values)
         return QueryResult("SET")
 
+    def _setting_key(self, name: str) -> str:
+        """The setting's own spelling (``TimeZone``), whatever case the statement used."""
+        lowered = name.lower()
+        return next((k for k in self.settings if k.lower() == lowered), lowered)
+
     def _show(self, name: str) -> QueryResult:
-        lowered = {k.lower(): v for k, v in self.settings.items()}
-        if name.lower() not in lowered:
+        key = self._setting_key(name)
+        if key not in self.settings:
             raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
-        return QueryResult("SHOW", [result_column(name, T.TEXT)], [(lowered[name.lower()],)])
+        return QueryResult("SHOW", [result_column(key, T.TEXT)], [(self.settings[key],)])
 
 
 def _quote_ident(name: str) -> str:
