@@ -36,7 +36,7 @@ from ..frontend.backend import CopyInHandler, CopyOutHandler
 from ..frontend.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
 from .query.rowexpr import constant
-from .planner import column_default
+from .plan.rows import column_default
 from .result import QueryResult
 from .query.sqltypes import assign, cast
 

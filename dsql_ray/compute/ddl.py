@@ -32,7 +32,7 @@ from .constraints import check_name, column_refs, expr_sql, parse_expr, validate
 from .query import astwalk
 from .query.exprs import resolve_type
 from .query.rowexpr import compile_constant
-from .plan import Plan, result_column
+from .plan.base import Plan, result_column
 from .result import QueryResult
 from .query.sqltypes import type_modifier
 from .index_plans import create_unique_constraints, unique_constraints

@@ -25,8 +25,8 @@ from .parse import parse
 from .context import CURRENT_SESSION
 from .ddl import check_insert_identity, check_update_identity
 from .catalog import UnknownTable
-from .plan import Plan, result_column
-from .planner import InsertPlan
+from .plan.base import Plan, result_column
+from .plan.insert import InsertPlan
 from .result import PreparedInfo, QueryResult
 from .sequences import SequenceNeeded, satisfy
 from .statements import PLANNERS

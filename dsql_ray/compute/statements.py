@@ -1,7 +1,7 @@
 """Which planner plans each kind of statement, and EXPLAIN over them.
 
 The session looks a parsed statement's node type up in ``PLANNERS``; each planner
-returns a :class:`~.plan.Plan`. SELECT and DML: ``planner.py``; DDL: ``ddl.py``;
+returns a :class:`~.plan.base.Plan`. SELECT and DML: ``plan/``; DDL: ``ddl/``;
 indexes and ``CALL sys.wait_for_job``: ``index_plans.py``.
 """
 from __future__ import annotations
@@ -16,8 +16,11 @@ from . import index_plans
 from . import types as T
 from .access import Access
 from .ddl import DDL_PLANNERS
-from .plan import Plan, result_column
-from .planner import plan_delete, plan_insert, plan_select, plan_update
+from .plan.base import Plan, result_column
+from .plan.delete import plan_delete
+from .plan.insert import plan_insert
+from .plan.select import plan_select
+from .plan.update import plan_update
 from .result import QueryResult
 
 

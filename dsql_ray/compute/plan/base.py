@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import types as T
-from .result import Column, QueryResult
+from .. import types as T
+from ..result import Column, QueryResult
 
 
 def result_column(name: str, oid: int) -> Column:
