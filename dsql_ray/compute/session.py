@@ -17,8 +17,8 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
 from pglast.stream import RawStream
 
-from ..errors import (DsqlError, FeatureNotSupported, ParseError, SerializationFailure,
-                      TransactionAborted, UndefinedObject, WrongObjectType)
+from ..errors import (DsqlError, FeatureNotSupported, ParseError, TransactionAborted,
+                      UndefinedObject, WrongObjectType)
 from . import types as T
 from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
 from .parse import parse
@@ -28,7 +28,7 @@ from .catalog import UnknownTable
 from .plan.base import Plan, result_column
 from .plan.insert import InsertPlan
 from .result import PreparedInfo, QueryResult
-from .sequences import SequenceNeeded, satisfy
+from .sequences import default_calls, reserve, settle
 from .statements import PLANNERS
 from .system.functions import default_settings
 from .txn import Transaction
@@ -74,9 +74,6 @@ _ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ;
 
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
 
-
-#: reruns of one statement waiting for sequence values (each allocates a larger block)
-SEQUENCE_RERUNS_MAX = 32
 
 
 class _Resolver:
@@ -135,10 +132,7 @@ class Session:
         node.sessions += 1
         self.currvals: dict[int, int] = {}          # sequence id → its last nextval here
         self.lastval: int | None = None
-        #: nextval values the running statement took / will reuse after a rerun
-        self.sequence_taken: dict[int, list[int]] = {}
-        self.sequence_reuse: dict[int, list[int]] = {}
-        self.sequence_effects: set[tuple] = set()   # setvals done for the running statement
+        self.sequence_statement = None              # the running statement's values
         self._search_path_raw: str | None = None
         self._search_path: tuple[str, ...] = ("public",)
 
@@ -289,23 +283,19 @@ class Session:
         return await self._run_plan(plan, txn, values)
 
     async def _run_plan(self, plan: Plan, txn: Transaction, values: list) -> QueryResult:
-        """Run a plan; nextval/setval that need a committed sequence change make it run
-        again once that small transaction is done (bounded)."""
+        """Run a plan with the sequence values it was planned to take set aside first
+        (``sequences.py``), and settle them when it ends."""
         token = CURRENT_SESSION.set(self)
         try:
-            for _ in range(SEQUENCE_RERUNS_MAX):
-                try:
-                    return await plan.run(txn, values, self)
-                except SequenceNeeded as need:
-                    for sid, taken in self.sequence_taken.items():   # reused, in order
-                        self.sequence_reuse[sid] = taken + self.sequence_reuse.get(sid, [])
-                    self.sequence_taken = {}
-                    await satisfy(self, need)
-            raise SerializationFailure("could not allocate sequence values")
+            await reserve(self, plan.sequences, plan.sequence_rows)
+            result = await plan.run(txn, values, self)
+        except BaseException:
+            await settle(self, succeeded=False)
+            raise
         finally:
-            self.sequence_effects.clear()
-            self.sequence_taken, self.sequence_reuse = {}, {}
             CURRENT_SESSION.reset(token)
+        await settle(self)
+        return result
 
     def search_path(self) -> tuple[str, ...]:
         raw = self.settings.get("search_path", "public")
@@ -381,7 +371,9 @@ class Session:
                 raise WrongObjectType(f'cannot copy to {kind} "{table.name}"')
 
             async def insert(rows: list[list]) -> None:
-                await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True), txn, [])
+                await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True,
+                                                sequences=default_calls(table.columns),
+                                                sequence_rows=len(rows)), txn, [])
                 await txn.flush_indexes()               # index entries; 23505 shows here
 
             loader = CopyLoader(table, options, node.attlist, insert)

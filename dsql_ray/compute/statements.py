@@ -7,6 +7,7 @@ indexes and ``CALL sys.wait_for_job``: ``index_plans.py``.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 
 from pglast import ast
@@ -119,7 +120,8 @@ def plan_explain(stmt: ast.ExplainStmt, catalog, param_oids) -> ExplainPlan:
     return ExplainPlan(inner=inner, verbose=flag("verbose"), analyze=analyze,
                        columns=[result_column("QUERY PLAN", T.TEXT)],
                        param_oids=list(inner.param_oids),
-                       is_dml=analyze and inner.is_dml)
+                       is_dml=analyze and inner.is_dml,
+                       sequences=inner.sequences if analyze else Counter())
 
 
 #: statement node type → planner(stmt, catalog, param_oids) → Plan

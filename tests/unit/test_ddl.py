@@ -331,6 +331,45 @@ def test_nextval_currval_setval(run):
     run(scenario)
 
 
+def test_sequence_values_without_rerunning_the_statement(run):
+    """Values a statement needs are reserved before it runs; calls the engine makes past
+    them continue the sequence; setval takes effect for the rest of its statement."""
+    async def scenario(c):
+        s, s2 = c.session(), c.session()
+        await sql(s, "CREATE SEQUENCE s CACHE 1")
+        await sql(s, "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY (CACHE 1) "
+                     "PRIMARY KEY, v int)")
+        await sql(s, "INSERT INTO t (v) SELECT g FROM generate_series(1, 4) g")
+        assert await rows(s, "SELECT id, v FROM t ORDER BY id") == \
+            [(1, 1), (2, 2), (3, 3), (4, 4)]
+        assert await rows(s, "SELECT nextval('s') FROM generate_series(1, 5)") == \
+            [(1,), (2,), (3,), (4,), (5,)]
+        assert await rows(s2, "SELECT nextval('s')") == [(6,)]          # no gap, no reuse
+        assert await rows(s, "SELECT setval('s', 50), nextval('s'), nextval('s')") == \
+            [(50, 51, 52)]
+        assert await rows(s2, "SELECT nextval('s'), currval('s')") == [(53, 53)]
+        await sql(s, "UPDATE t SET v = nextval('s') WHERE id IN (SELECT id FROM t WHERE v > 2)")
+        assert await rows(s, "SELECT v FROM t ORDER BY id") == [(1,), (2,), (54,), (55,)]
+        assert await rows(s, "SELECT lastval()") == [(55,)]
+        await sql(s, "INSERT INTO t (v) VALUES (7), (8) RETURNING id")
+        assert await rows(s, "SELECT max(id) FROM t") == [(6,)]
+        await fails(s, "SELECT setval('s', 0)", "22003")
+        assert await rows(s, "SELECT nextval('s')") == [(56,)]          # still usable
+    run(scenario)
+
+
+def test_sequence_exhausted_is_2200h(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE SEQUENCE small CACHE 1 MAXVALUE 3")
+        assert await rows(s, "SELECT nextval('small') FROM generate_series(1, 3)") == \
+            [(1,), (2,), (3,)]
+        await fails(s, "SELECT nextval('small')", "2200H")
+        await fails(s, "SELECT nextval('small') FROM generate_series(1, 2)", "2200H")
+        assert await rows(s, "SELECT currval('small')") == [(3,)]
+    run(scenario)
+
+
 def test_identity_columns(run):
     async def scenario(c):
         s = c.session()

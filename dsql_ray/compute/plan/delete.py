@@ -12,6 +12,7 @@ from ..catalog import TableDef
 from ..index_access import best_access
 from ..query.rowexpr import RowScope, needs_engine
 from ..result import Column, QueryResult
+from ..sequences import nextval_calls
 from .base import Plan
 from .matches import engine_explain, leaf_stars, matched, plan_leaves, prepare_matches, split_from
 from .returning import Returning, dml_result, finish_dml
@@ -54,12 +55,14 @@ def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeleteP
     if not engine:
         access = plan_pushdown(best_access(table, stmt.whereClause, scope, catalog),
                                stmt.whereClause, scope)
-        return finish_dml(DeletePlan(access=access, table=table), stmt, table, alias,
+        return finish_dml(DeletePlan(access=access, table=table,
+                                     sequences=nextval_calls(stmt)), stmt, table, alias,
                           scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = plan_leaves(stmt, stmt.usingClause, catalog, oids)
     prepared = prepare_matches(stmt, table, alias, leaf_stars(leaves), stmt.usingClause,
                                catalog, oids)
-    return finish_dml(DeletePlan(matches=prepared, table=table, leaves=leaves), stmt, table,
+    return finish_dml(DeletePlan(matches=prepared, table=table, leaves=leaves,
+                                 sequences=nextval_calls(stmt)), stmt, table,
                       alias, RowScope((), (), alias, []), catalog, oids, force_engine=True,
                       leaves=leaves)

@@ -3,6 +3,7 @@ inserted (INSERT ... SELECT, WITH, sub-queries); ON CONFLICT in ``conflict.py``.
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -13,6 +14,7 @@ from ...errors import UndefinedColumn
 from ..catalog import TableDef
 from ..query.rowexpr import RowExpr, RowScope, needs_engine
 from ..result import QueryResult
+from ..sequences import default_calls, nextval_calls, reserve
 from . import trees
 from .base import Plan
 from .conflict import Arbiter, OnConflict, plan_on_conflict
@@ -30,6 +32,7 @@ class InsertPlan(Plan):
     positions: list[int] = field(default_factory=list)
     converters: list[Callable] = field(default_factory=list)
     defaults: list[RowExpr] = field(default_factory=list)
+    default_sequences: Counter = field(default_factory=Counter)   # per engine row
     on_conflict: OnConflict | None = None
     returning: Returning | None = None
 
@@ -37,10 +40,14 @@ class InsertPlan(Plan):
         if self.source is None:
             return [tuple(e.fn((), params) for e in exprs) for exprs in self.rows]
         got = await engine_rows(self.source, txn, session, params, {})
-        base = [e.fn((), params) for e in self.defaults]
+        await reserve(session, self.default_sequences, len(got))
+        filled = set(self.positions)
+        missing = [(i, e) for i, e in enumerate(self.defaults) if i not in filled]
         out = []
         for values in got:
-            row = list(base)
+            row: list = [None] * len(self.defaults)
+            for i, e in missing:             # each row its own DEFAULTs (nextval)
+                row[i] = e.fn((), params)
             for pos, conv, v in zip(self.positions, self.converters, values):
                 row[pos] = conv(v)
             out.append(tuple(row))
@@ -166,19 +173,33 @@ def plan_insert(stmt: ast.InsertStmt, catalog, param_oids: list[int]) -> InsertP
     plan = InsertPlan(table=table, positions=positions)
     engine = sel is not None and not sel.valuesLists or stmt.withClause is not None or \
         sel is not None and needs_engine(sel.valuesLists)
+    plan.sequences = nextval_calls(stmt)
     if sel is not None and not engine:
         plan.rows = _plan_values(sel.valuesLists, table, positions, empty, bool(stmt.cols))
+        plan.sequences += _values_defaults(sel.valuesLists, table, positions)
     elif sel is None:                   # DEFAULT VALUES
         plan.rows = [[column_default(c) for c in table.columns]]
+        plan.sequences += default_calls(table.columns)
     oids = list(empty.param_oids)
     if engine:
         plan.source = _plan_insert_select(stmt, table, positions, catalog, oids)
         plan.converters = [converter(table.columns[p], c.type_oid)
                            for p, c in zip(positions, plan.source.columns)]
         plan.defaults = [column_default(c) for c in table.columns]
+        plan.default_sequences = default_calls(
+            c for i, c in enumerate(table.columns) if i not in positions)
     if stmt.onConflictClause is not None:
         plan.on_conflict = plan_on_conflict(stmt, table, alias, catalog, oids)
     return finish_dml(plan, stmt, table, alias, scope, catalog, oids)
+
+
+def _values_defaults(values_lists, table: TableDef, positions: list[int]) -> Counter:
+    """The nextval calls of the DEFAULTs VALUES rows fill in (columns left out, DEFAULT)."""
+    out: Counter = Counter()
+    for values in values_lists:
+        given = {p for p, v in zip(positions, values) if not isinstance(v, ast.SetToDefault)}
+        out += default_calls(c for i, c in enumerate(table.columns) if i not in given)
+    return out
 
 
 def _plan_values(values_lists, table: TableDef, positions: list[int], empty: RowScope,

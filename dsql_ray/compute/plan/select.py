@@ -24,6 +24,7 @@ from ..query import prepare_select
 from ..query.astwalk import any_node, nodes
 from ..query.rowexpr import RowExpr, RowScope, column_ref, needs_engine
 from ..result import QueryResult
+from ..sequences import nextval_calls, reserve
 from ..system import SystemCatalog, mentions_system, prepare_system_select
 from .base import Plan
 from .engine import QueryPlan
@@ -49,6 +50,7 @@ class SelectPlan(Plan):
             keyed = [(None, r) for r in rows]
         else:
             keyed = await self.access.rows(txn, params)
+            await reserve(session, self.sequences, len(keyed))
             if self.for_update:
                 txn.lock(k for k, _ in keyed)
         if len(keyed) > limits.scan_rows_max:
@@ -91,20 +93,21 @@ def _check_lock_strengths(stmt: ast.SelectStmt) -> None:
 
 
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
-    """Single-table reads keep the key-aware fast path; everything else goes to the engine."""
+    """The key-aware plan when :func:`key_aware` says it answers; else the query engine."""
     _check_lock_strengths(stmt)
-    # -- system catalogs hook (dsql_ray/compute/system): pg_catalog / information_schema
-    if mentions_system(stmt):
+    if mentions_system(stmt):       # pg_catalog / information_schema (compute/system)
         prepared = prepare_system_select(stmt, catalog, list(param_oids))
-        return QueryPlan(prepared=prepared, columns=prepared.columns,
+        plan = QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids)
-    # ------------------------------------------------------------------------------------
-    if key_aware(stmt, catalog):
-        return _plan_simple_select(stmt, catalog, param_oids)
-    prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
-    return QueryPlan(prepared=prepared, columns=prepared.columns,
-                     param_oids=prepared.param_oids,
-                     index_access=engine_index_access(stmt, prepared, catalog))
+    elif key_aware(stmt, catalog):
+        plan = _plan_simple_select(stmt, catalog, param_oids)
+    else:
+        prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
+        plan = QueryPlan(prepared=prepared, columns=prepared.columns,
+                         param_oids=prepared.param_oids,
+                         index_access=engine_index_access(stmt, prepared, catalog))
+    plan.sequences = nextval_calls(stmt)
+    return plan
 
 
 def _statement_constant(node: Any) -> bool:

@@ -13,6 +13,7 @@ from ..catalog import TableDef
 from ..index_access import best_access
 from ..query.rowexpr import RowExpr, RowScope, needs_engine
 from ..result import Column, QueryResult
+from ..sequences import default_calls, nextval_calls, reserve
 from . import trees
 from .base import Plan
 from .matches import engine_explain, leaf_stars, matched, plan_leaves, prepare_matches, split_from
@@ -46,7 +47,9 @@ class UpdatePlan(Plan):
             positions = self.positions
         else:
             changes = []
-            for key, row in await self.access.rows(txn, params):
+            found = await self.access.rows(txn, params)
+            await reserve(session, self.sequences, len(found))
+            for key, row in found:
                 new = list(row)
                 for pos, expr in self.assignments:
                     new[pos] = expr.fn(row, params)
@@ -85,6 +88,8 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     alias = alias_of(stmt.relation, table)
     scope = table_scope(stmt.relation, table, param_oids)
     targets = _set_targets(stmt, table)
+    sequences = nextval_calls(stmt) + default_calls(
+        table.columns[p] for p, v in targets if isinstance(v, ast.SetToDefault))
     engine = bool(stmt.fromClause) or stmt.withClause is not None or \
         needs_engine(stmt.whereClause, [v for _, v in targets])
     if not engine:
@@ -96,7 +101,8 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
             assignments.append((pos, expr))
         access = plan_pushdown(best_access(table, stmt.whereClause, scope, catalog),
                                stmt.whereClause, scope)
-        plan = UpdatePlan(access=access, assignments=assignments, table=table)
+        plan = UpdatePlan(access=access, assignments=assignments, table=table,
+                          sequences=sequences)
         return finish_dml(plan, stmt, table, alias, scope, catalog, list(scope.param_oids))
     oids = list(param_oids)
     leaves = plan_leaves(stmt, stmt.fromClause, catalog, oids)
@@ -106,6 +112,7 @@ def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdateP
     n = len(table.columns) + 1
     plan = UpdatePlan(matches=prepared, table=table, positions=[p for p, _ in targets],
                       converters=[converter(table.columns[p], c.type_oid) for (p, _), c
-                                  in zip(targets, prepared.columns[n:])], leaves=leaves)
+                                  in zip(targets, prepared.columns[n:])], leaves=leaves,
+                      sequences=sequences)
     return finish_dml(plan, stmt, table, alias, RowScope((), (), alias, []), catalog, oids,
                       force_engine=True, leaves=leaves)
