@@ -23,7 +23,7 @@ from . import types as T
 from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
 from .parse import parse
 from .context import CURRENT_SESSION
-from .ddl import check_insert_identity, check_update_identity
+from .ddl.identity import check_insert_identity, check_update_identity
 from .catalog import UnknownTable
 from .plan.base import Plan, result_column
 from .plan.insert import InsertPlan

@@ -16,7 +16,11 @@ from ..errors import FeatureNotSupported, ParseError
 from . import index_plans
 from . import types as T
 from .access import Access
-from .ddl import DDL_PLANNERS
+from .ddl.alter import plan_alter_table, plan_rename
+from .ddl.drop import plan_drop
+from .ddl.sequences import plan_create_sequence
+from .ddl.tables import plan_create_schema, plan_create_table
+from .ddl.views import plan_create_view
 from .plan.base import Plan, result_column
 from .plan.delete import plan_delete
 from .plan.insert import plan_insert
@@ -28,7 +32,7 @@ from .result import QueryResult
 def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
     if stmt.removeType.name == "OBJECT_INDEX":
         return index_plans.plan_drop_index(stmt, catalog, param_oids)
-    return DDL_PLANNERS[ast.DropStmt](stmt, catalog, param_oids)
+    return plan_drop(stmt, catalog, param_oids)
 
 
 # -- EXPLAIN ------------------------------------------------------------------------------------
@@ -130,7 +134,12 @@ PLANNERS = {
     ast.InsertStmt: plan_insert,
     ast.UpdateStmt: plan_update,
     ast.DeleteStmt: plan_delete,
-    **DDL_PLANNERS,
+    ast.CreateStmt: plan_create_table,
+    ast.CreateSchemaStmt: plan_create_schema,
+    ast.CreateSeqStmt: plan_create_sequence,
+    ast.ViewStmt: plan_create_view,
+    ast.AlterTableStmt: plan_alter_table,
+    ast.RenameStmt: plan_rename,
     ast.IndexStmt: index_plans.plan_create_index,
     ast.CallStmt: index_plans.plan_call,
     ast.ExplainStmt: plan_explain,
