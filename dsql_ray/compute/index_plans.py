@@ -1,6 +1,6 @@
 """Plans for secondary indexes: CREATE INDEX ASYNC, DROP INDEX, CALL sys.wait_for_job,
 and the UNIQUE constraints of CREATE TABLE (unique indexes). Index scans are an access
-path: ``index_access.py``.
+path: ``access/index_scan.py``.
 """
 from __future__ import annotations
 

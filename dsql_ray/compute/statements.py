@@ -15,7 +15,7 @@ from pglast import ast
 from ..errors import FeatureNotSupported, ParseError
 from . import index_plans
 from . import types as T
-from .access import Access
+from .access.path import Access
 from .ddl.alter import plan_alter_table, plan_rename
 from .ddl.drop import plan_drop
 from .ddl.sequences import plan_create_sequence

@@ -7,9 +7,10 @@ from typing import Any
 
 from pglast import ast
 
-from ..access import Access, plan_pushdown
+from ..access.index_scan import best_access
+from ..access.path import Access
+from ..access.pushdown import plan_pushdown
 from ..catalog import TableDef
-from ..index_access import best_access
 from ..query.rowexpr import RowScope, needs_engine
 from ..result import Column, QueryResult
 from ..sequences import nextval_calls

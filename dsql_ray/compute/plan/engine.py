@@ -78,7 +78,7 @@ def engine_config(session) -> EngineConfig:
 class QueryPlan(Plan):
     """Any SELECT, run by the general engine (joins, aggregates, subqueries, windows …)."""
     prepared: Any = None
-    #: table id → an index path for the table's rows (index_access.engine_index_access)
+    #: table id → an index path for the table's rows (access.index_scan.engine_index_access)
     index_access: dict = field(default_factory=dict)
 
     async def run(self, txn, params, session) -> QueryResult:

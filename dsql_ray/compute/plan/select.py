@@ -1,8 +1,7 @@
 """SELECT: the access path is chosen by a predicate before anything is compiled.
 
 ``key_aware`` decides whether the key-aware plan (one table or none: point lookup, key
-range, index scan or a scan with filters and columns pushed to storage, ``access.py`` /
-``index_access.py``) answers the statement; otherwise the query engine plans it
+range, index scan or a scan with filters and columns pushed to storage, ``access/``) answers the statement; otherwise the query engine plans it
 (``engine.QueryPlan``). Each statement is planned once, by one of the two.
 """
 from __future__ import annotations
@@ -15,10 +14,11 @@ from pglast.enums import LockClauseStrength, SortByDir, SortByNulls
 
 from ... import limits
 from ...errors import FeatureNotSupported, InvalidColumnReference, LimitExceeded
-from .. import access as access_paths
+from ..access import pushdown
 from .. import types as T
-from ..access import Access, _referenced_columns, plan_pushdown
-from ..index_access import best_access, engine_index_access
+from ..access.index_scan import best_access, engine_index_access
+from ..access.path import Access
+from ..access.pushdown import plan_pushdown, referenced_columns
 from ..interrupt import checkpoints
 from ..query import prepare_select
 from ..query.astwalk import any_node, nodes
@@ -173,8 +173,8 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
     plan.for_update = bool(stmt.lockingClause)
     plan.columns = plan.output.columns()
     plan.param_oids = [o or T.TEXT for o in scope.param_oids]
-    if plan.access is not None and access_paths.PUSHDOWN and not getattr(table, "altered", False):
-        plan.access.columns = _referenced_columns(      # projection pushed to storage
+    if plan.access is not None and pushdown.PUSHDOWN and not getattr(table, "altered", False):
+        plan.access.columns = referenced_columns(      # projection pushed to storage
             [stmt.targetList, stmt.whereClause, stmt.sortClause], scope)
     return plan
 
