@@ -15,7 +15,6 @@ from typing import Any, Callable, Sequence
 
 from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
-from pglast.stream import RawStream
 
 from ..errors import (DsqlError, FeatureNotSupported, ParseError, TransactionAborted,
                       UndefinedObject, WrongObjectType)
@@ -26,6 +25,7 @@ from .context import CURRENT_SESSION
 from .ddl.identity import check_insert_identity, check_update_identity
 from .catalog import UnknownTable
 from .plan.base import Plan, result_column
+from .plan import trees
 from .plan.insert import InsertPlan
 from .result import PreparedInfo, QueryResult
 from .sequences import default_calls, reserve, settle
@@ -240,7 +240,7 @@ class Session:
         if refusal is not None:
             raise FeatureNotSupported(refusal)
         if isinstance(node, ast.CopyStmt):
-            return await self._copy(node)
+            return await self._copy(node, text)
         if type(node) not in PLANNERS:
             raise FeatureNotSupported(f"{type(node).__name__} is not supported yet")
         implicit = self.txn is None
@@ -346,7 +346,7 @@ class Session:
             txn.has_dml = True
 
     # -- COPY (formats and rows: compute/copy.py) ------------------------------------
-    async def _copy(self, node: ast.CopyStmt) -> CopyIn | CopyOut:
+    async def _copy(self, node: ast.CopyStmt, text: str) -> CopyIn | CopyOut:
         """COPY TO STDOUT reads (:meth:`_copy_out`). COPY FROM STDIN starts a load: its
         rows join the open transaction, or one of its own that commits at CopyDone; the
         wire layer feeds it the client's data. Rows go in as INSERTs do (a plan run per
@@ -354,7 +354,7 @@ class Session:
         check_copy_statement(node)
         options = copy_options(node.options, node.is_from)
         if not node.is_from:
-            return await self._copy_out(node, options)
+            return await self._copy_out(node, text, options)
         implicit = self.txn is None
         txn = self.txn or self._begin(explicit=False)
         try:
@@ -401,18 +401,17 @@ class Session:
 
         return CopyIn(loader, commit, abandon)
 
-    async def _copy_out(self, node: ast.CopyStmt, options) -> CopyOut:
+    async def _copy_out(self, node: ast.CopyStmt, text: str, options) -> CopyOut:
         """COPY TO STDOUT: the rows of the query, or of the table's (listed) columns,
-        read like any SELECT; the wire layer writes them out in the COPY format."""
+        read like any SELECT (a tree built here, planned under the COPY's own text); the
+        wire layer writes them out in the COPY format."""
         if node.query is not None:
-            query = RawStream()(node.query)
+            query = node.query
         else:
-            rel = node.relation
-            name = ".".join(_quote_ident(n) for n in (rel.schemaname, rel.relname) if n)
-            cols = ", ".join(_quote_ident(c.sval) for c in node.attlist or ()) or "*"
-            query = f"SELECT {cols} FROM {name}"
-        (select, text), = parse(query)
-        return CopyOut(await self._run(select, text, (), []), options)
+            cols = [trees.column(c.sval) for c in node.attlist or ()] or \
+                [ast.ColumnRef(fields=(ast.A_Star(),))]
+            query = trees.select([trees.target(c) for c in cols], [node.relation])
+        return CopyOut(await self._run(query, f"COPY OUT {text}", (), []), options)
 
     # -- transactions -------------------------------------------------------------
     def _begin(self, explicit: bool) -> Transaction:
@@ -492,7 +491,3 @@ class Session:
         if name.lower() not in lowered:
             raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
         return QueryResult("SHOW", [result_column(name, T.TEXT)], [(lowered[name.lower()],)])
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
