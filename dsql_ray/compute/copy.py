@@ -35,6 +35,7 @@ from ..errors import (CharacterNotInRepertoire, DsqlError, DuplicateColumn, Feat
 from ..frontend.backend import CopyInHandler, CopyOutHandler
 from ..frontend.pgwire import BINARY_FORMAT, decode_value
 from .catalog import TableDef
+from .parse import option_value
 from .query.rowexpr import constant
 from .plan.rows import column_default
 from .result import QueryResult
@@ -97,12 +98,10 @@ def _boolean(opt: ast.DefElem, allow_match: bool = False) -> bool | str:
 
 
 def _string(opt: ast.DefElem) -> str:
-    arg = opt.arg
-    if isinstance(arg, ast.String):
-        return arg.sval
-    if isinstance(arg, ast.Integer):
-        return str(arg.ival)
-    raise ParseError(f"{opt.defname} requires a string value")
+    value = option_value(opt, (ast.String, ast.Integer))
+    if value is None:
+        raise ParseError(f"{opt.defname} requires a string value")
+    return str(value)
 
 
 def _names(opt: ast.DefElem) -> tuple[str, ...]:

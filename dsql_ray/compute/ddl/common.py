@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pglast import ast
 
-from ...errors import InvalidSchemaName
+from ...errors import FeatureNotSupported, InvalidSchemaName
 from .. import types as T
 from ..catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, ColumnDef, FIRST_USER_TABLE_ID,
                        NEXT_TABLE_ID_KEY, TableDef, namespace_key, row_to_table, schema_key,
@@ -74,6 +74,17 @@ async def save(txn, new: TableDef, old: TableDef | None = None) -> None:
     if old is not None:
         txn.put(schema_key(new.table_id), txn.start_ts)
     await bump(txn)
+
+
+def refuse_temporary(rel: ast.RangeVar, what: str) -> None:
+    """DSQL keeps every relation: no temporary or unlogged ones (0A000)."""
+    if rel.relpersistence != "p":
+        raise FeatureNotSupported(f"{what} are not supported")
+
+
+async def create_relation(txn, schema: str, name: str, columns, **definition) -> None:
+    """A new keyless relation (a view, a sequence): a fresh id, its catalog row."""
+    await save(txn, TableDef(await new_id(txn), schema, name, columns, (), True, **definition))
 
 
 async def drop_relation(txn, t: TableDef) -> None:

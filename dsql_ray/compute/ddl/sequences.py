@@ -10,23 +10,22 @@ from typing import Any
 from pglast import ast
 
 from ...errors import DuplicateTable, FeatureNotSupported, InvalidParameterValue
-from ..catalog import SequenceDef, TableDef, table_key
+from ..catalog import SequenceDef, table_key
+from ..parse import option_value
 from ..plan.base import Plan
 from ..query import astwalk
 from ..result import QueryResult
-from .common import (MAX_BIGINT, SEQUENCE_CACHE_MIN, SEQUENCE_COLUMNS, creation_schema, new_id,
-                     require_schema, save)
+from .common import (MAX_BIGINT, SEQUENCE_CACHE_MIN, SEQUENCE_COLUMNS, create_relation,
+                     creation_schema, refuse_temporary, require_schema)
 
 
 def _int_option(opt: ast.DefElem) -> int:
-    arg = opt.arg
-    if isinstance(arg, ast.Integer):
-        return arg.ival
-    if isinstance(arg, ast.Float):
-        return int(arg.fval)
-    if isinstance(arg, ast.TypeName):
+    if isinstance(opt.arg, ast.TypeName):
         raise FeatureNotSupported("sequences are bigint only")
-    raise InvalidParameterValue(f"invalid value for sequence option {opt.defname}")
+    value = option_value(opt, (ast.Integer, ast.Float))
+    if value is None:
+        raise InvalidParameterValue(f"invalid value for sequence option {opt.defname}")
+    return int(value)
 
 
 def sequence_def(options, owned_by: str | None = None) -> SequenceDef:
@@ -99,16 +98,14 @@ class CreateSequencePlan(Plan):
                 session.notice(f'relation "{self.name}" already exists, skipping')
                 return QueryResult("CREATE SEQUENCE")
             raise DuplicateTable(f'relation "{self.name}" already exists')
-        seq = TableDef(await new_id(txn), self.schema, self.name, SEQUENCE_COLUMNS, (), True,
-                       kind="S", sequence=self.sequence)
-        await save(txn, seq)
+        await create_relation(txn, self.schema, self.name, SEQUENCE_COLUMNS, kind="S",
+                              sequence=self.sequence)
         return QueryResult("CREATE SEQUENCE")
 
 
 def plan_create_sequence(stmt: ast.CreateSeqStmt, catalog, param_oids) -> CreateSequencePlan:
     rel = stmt.sequence
-    if rel.relpersistence != "p":
-        raise FeatureNotSupported("temporary and unlogged sequences are not supported")
+    refuse_temporary(rel, "temporary and unlogged sequences")
     return CreateSequencePlan(schema=creation_schema(rel, catalog), name=rel.relname,
                               sequence=sequence_def(stmt.options),
                               if_not_exists=bool(stmt.if_not_exists), is_ddl=True)

@@ -17,8 +17,8 @@ from ..index_plans import create_unique_constraints, unique_constraints
 from ..plan.base import Plan
 from ..result import QueryResult
 from .coltypes import column_type
-from .common import (SEQUENCE_COLUMNS, bump, creation_schema, new_id, require_schema, save,
-                     schema_exists)
+from .common import (SEQUENCE_COLUMNS, bump, create_relation, creation_schema, new_id,
+                     require_schema, save, schema_exists)
 from .sequences import plain_sequence_args, sequence_def
 
 
@@ -51,10 +51,8 @@ class CreateTablePlan(Plan):
             seq_name = f"{self.name}_{col_name}_seq"
             if await txn.get(table_key(self.schema, seq_name)) is not None:
                 raise DuplicateTable(f'relation "{seq_name}" already exists')
-            seq = TableDef(await new_id(txn), self.schema, seq_name, SEQUENCE_COLUMNS, (),
-                           True, kind="S",
-                           sequence=replace(sdef, owned_by=f"{self.name}.{col_name}"))
-            await save(txn, seq)
+            await create_relation(txn, self.schema, seq_name, SEQUENCE_COLUMNS, kind="S",
+                                  sequence=replace(sdef, owned_by=f"{self.name}.{col_name}"))
             i = [c.name for c in columns].index(col_name)
             columns[i] = replace(columns[i],
                                  default_sql=f"nextval('{self.schema}.{seq_name}')")

@@ -18,7 +18,8 @@ from ..query import astwalk, prepare_select
 from ..query.sqltypes import type_modifier
 from ..result import QueryResult
 from ..system import SystemCatalog
-from .common import all_relations, creation_schema, kind_name, lookup, new_id, require_schema, save
+from .common import (all_relations, create_relation, creation_schema, kind_name, lookup,
+                     refuse_temporary, require_schema, save)
 
 
 def walk(node, visit) -> None:
@@ -113,16 +114,14 @@ class CreateViewPlan(Plan):
                 raise InvalidTableDefinition("cannot drop columns from view")
             await save(txn, replace(old, columns=self.view_columns, view_sql=self.sql), old)
             return QueryResult("CREATE VIEW")
-        view = TableDef(await new_id(txn), self.schema, self.name, self.view_columns, (), True,
-                        kind="v", view_sql=self.sql)
-        await save(txn, view)
+        await create_relation(txn, self.schema, self.name, self.view_columns, kind="v",
+                              view_sql=self.sql)
         return QueryResult("CREATE VIEW")
 
 
 def plan_create_view(stmt: ast.ViewStmt, catalog, param_oids) -> CreateViewPlan:
     rel = stmt.view
-    if rel.relpersistence != "p":
-        raise FeatureNotSupported("temporary views are not supported")
+    refuse_temporary(rel, "temporary views")
     if stmt.withCheckOption and stmt.withCheckOption.name != "NO_CHECK_OPTION":
         raise FeatureNotSupported("WITH CHECK OPTION is not supported")
     prepared = prepare_select(stmt.query, SystemCatalog(catalog), [])

@@ -123,17 +123,8 @@ def plan_on_conflict(stmt: ast.InsertStmt, table: TableDef, alias: str, catalog,
     if clause.action != OnConflictAction.ONCONFLICT_UPDATE:
         return oc
     values = []
-    for target in clause.targetList:
-        if target.name not in table.column_names:
-            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
-                                  "exist")
-        pos = table.column_names.index(target.name)
-        if pos in oc.positions:
-            raise ParseError(f'multiple assignments to same column "{target.name}"')
+    for pos, val in trees.assignments(clause.targetList, table):
         oc.positions.append(pos)
-        val = target.val
-        if isinstance(val, ast.MultiAssignRef):
-            val = trees.multi_assign_part(val)
         values.append(trees.target(trees.stored(val, table.columns[pos])))
     # one level: an unqualified column both relations have is ambiguous, as in PostgreSQL
     same = trees.equals(trees.column(alias, IDX_COL), trees.column("excluded", IDX_COL))

@@ -2,49 +2,33 @@
 matched (DELETE ... USING, sub-queries: ``matches.py``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
-
 from pglast import ast
 
 from ..access.index_scan import best_access
-from ..access.path import Access
 from ..access.pushdown import plan_pushdown
-from ..catalog import TableDef
 from ..query.rowexpr import RowScope, needs_engine
-from ..result import Column, QueryResult
+from ..result import QueryResult
 from ..sequences import nextval_calls
-from .base import Plan
-from .matches import engine_explain, leaf_stars, matched, plan_leaves, prepare_matches, split_from
-from .returning import Returning, dml_result, finish_dml
+from .matches import MatchedDml, leaf_stars, plan_leaves, prepare_matches
+from .returning import dml_result, finish_dml
 from .rows import alias_of, table_scope
 
 
-@dataclass
-class DeletePlan(Plan):
-    access: Access | None = None
-    matches: Any = None                 # engine path: key, old row, FROM rows
-    table: TableDef | None = None
-    leaves: list[tuple[str, list[Column]]] = field(default_factory=list)
-    returning: Returning | None = None
+class DeletePlan(MatchedDml):
+    verb = "Delete"
 
     async def run(self, txn, params, session) -> QueryResult:
         from_rows = []
         if self.matches is not None:
-            found = []
-            for k, r, extras in await matched(self.matches, self.table, txn, session,
-                                              params):
-                found.append((k, r))
-                from_rows.append(split_from(extras, self.leaves))
+            got = await self.engine_matches(txn, session, params)
+            found = [(key, row) for key, row, _, _ in got]
+            from_rows = [f for _, _, _, f in got]
         else:
             found = await self.access.rows(txn, params)
         for key, _ in found:
             txn.delete(key)
         return await dml_result(f"DELETE {len(found)}", [r for _, r in found],
                                 self.returning, txn, session, params, from_rows)
-
-    def explain(self) -> list[str]:
-        return engine_explain("Delete", self.table, self.matches)
 
 
 def plan_delete(stmt: ast.DeleteStmt, catalog, param_oids: list[int]) -> DeletePlan:

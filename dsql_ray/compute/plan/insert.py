@@ -10,7 +10,6 @@ from typing import Any, Callable
 from pglast import ast
 
 from ...errors import CardinalityViolation, DuplicateColumn, FeatureNotSupported, ParseError
-from ...errors import UndefinedColumn
 from ..catalog import TableDef
 from ..query.rowexpr import RowExpr, RowScope, needs_engine
 from ..result import QueryResult
@@ -142,10 +141,7 @@ def _insert_positions(stmt: ast.InsertStmt, table: TableDef) -> list[int]:
         return list(range(len(table.columns)))
     positions = []
     for target in stmt.cols:
-        if target.name not in table.column_names:
-            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
-                                  "exist")
-        pos = table.column_names.index(target.name)
+        pos = trees.target_column(table, target.name)
         if pos in positions:
             raise DuplicateColumn(f'column "{target.name}" specified more than once')
         positions.append(pos)

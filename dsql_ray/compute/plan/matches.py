@@ -3,6 +3,7 @@ evaluate) through the query engine: one SELECT over the target's rows, each carr
 storage key, says which rows to write and with which values."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast
@@ -10,12 +11,14 @@ from pglast import ast
 from ... import limits
 from ...errors import LimitExceeded
 from .. import types as T
+from ..access.path import Access
 from ..catalog import TableDef
 from ..result import Column
 from . import trees
+from .base import Plan
 from .engine import (KEY_COL, LOCAL_IDS, TARGET, engine_rows, local_table,
                      prepare_local)
-from .returning import from_leaves, returning_targets
+from .returning import Returning, from_leaves, returning_targets
 
 
 def prepare_matches(stmt, table: TableDef, alias: str, extra: list[Any], from_items,
@@ -56,12 +59,30 @@ async def matched(prepared, table: TableDef, txn, session, params
     return out
 
 
-def engine_explain(verb: str, table: TableDef | None, prepared) -> list[str]:
-    if prepared is None or table is None:
-        return [f"{verb}Plan"]
-    reads = ", ".join(t.name if t.table_id >= 0 or t.name != TARGET else table.name
-                      for t in prepared.tables)
-    return [f"{verb} on {table.name}", f"  ->  query engine: {reads}"]
+@dataclass
+class MatchedDml(Plan):
+    """UPDATE or DELETE: the rows an access path finds (key-aware), or those the engine
+    matches (``matches``: key, old row, new values, FROM rows)."""
+    access: Access | None = None
+    matches: Any = None
+    table: TableDef | None = None
+    leaves: list[tuple[str, list[Column]]] = field(default_factory=list)
+    returning: Returning | None = None
+    verb = "Dml"
+
+    async def engine_matches(self, txn, session, params, values: int = 0
+                             ) -> list[tuple[bytes, tuple, tuple, tuple]]:
+        """(key, old row, the first ``values`` extra values, FROM rows) per matched row."""
+        return [(key, row, extras[:values], split_from(extras[values:], self.leaves))
+                for key, row, extras in await matched(self.matches, self.table, txn, session,
+                                                      params)]
+
+    def explain(self) -> list[str]:
+        if self.matches is None or self.table is None:
+            return [f"{self.verb}Plan"]
+        reads = ", ".join(t.name if t.table_id >= 0 or t.name != TARGET else self.table.name
+                          for t in self.matches.tables)
+        return [f"{self.verb} on {self.table.name}", f"  ->  query engine: {reads}"]
 
 
 def plan_leaves(stmt, from_items, catalog, param_oids: list[int]

@@ -12,9 +12,9 @@ from typing import Any, Iterable
 from pglast import ast
 from pglast.enums import A_Expr_Kind, BoolExprType, LimitOption, SetOperation, SubLinkType
 
-from ...errors import FeatureNotSupported, ParseError
+from ...errors import FeatureNotSupported, ParseError, UndefinedColumn
 from .. import types as T
-from ..catalog import ColumnDef
+from ..catalog import ColumnDef, TableDef
 from ..constraints import parse_expr
 
 #: internal type names the compiler resolves (the first SQL name listed for each OID)
@@ -114,3 +114,25 @@ def multi_assign_part(ref: ast.MultiAssignRef) -> Any:
     one = copy.deepcopy(sub)     # the sub-select once per column: same rows, same errors
     one.targetList = (sub.targetList[ref.colno - 1],)
     return scalar_subquery(one)
+
+
+def target_column(table: TableDef, name: str) -> int:
+    """The position of a column a statement writes (42703 if the table has none)."""
+    if name not in table.column_names:
+        raise UndefinedColumn(f'column "{name}" of relation "{table.name}" does not exist')
+    return table.column_names.index(name)
+
+
+def assignments(targets, table: TableDef) -> list[tuple[int, Any]]:
+    """``SET col = value, (a, b) = (...)`` (UPDATE, ON CONFLICT DO UPDATE): (column
+    position, value tree) per column, each column once."""
+    out: list[tuple[int, Any]] = []
+    for target in targets:
+        pos = target_column(table, target.name)
+        if any(p == pos for p, _ in out):
+            raise ParseError(f'multiple assignments to same column "{target.name}"')
+        val = target.val
+        if isinstance(val, ast.MultiAssignRef):
+            val = multi_assign_part(val)
+        out.append((pos, val))
+    return out

@@ -3,51 +3,41 @@ engine SELECT giving each matched row's key and new values (``matches.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 from pglast import ast
 
-from ...errors import ParseError, UndefinedColumn
 from ..access.index_scan import best_access
-from ..access.path import Access
 from ..access.pushdown import plan_pushdown
-from ..catalog import TableDef
 from ..query.rowexpr import RowExpr, RowScope, needs_engine
-from ..result import Column, QueryResult
+from ..result import QueryResult
 from ..sequences import default_calls, nextval_calls, reserve
 from . import trees
-from .base import Plan
-from .matches import engine_explain, leaf_stars, matched, plan_leaves, prepare_matches, split_from
-from .returning import Returning, dml_result, finish_dml
+from .matches import MatchedDml, leaf_stars, plan_leaves, prepare_matches
+from .returning import dml_result, finish_dml
 from .rows import (alias_of, assign_value, check_row, column_default, converter, table_scope,
                    write_update)
 
 
 @dataclass
-class UpdatePlan(Plan):
-    access: Access | None = None
-    assignments: list[tuple[int, RowExpr]] = field(default_factory=list)
-    matches: Any = None                 # engine path: key, old row, new values, FROM rows
-    table: TableDef | None = None
-    positions: list[int] = field(default_factory=list)
-    converters: list[Callable] = field(default_factory=list)
-    leaves: list[tuple[str, list[Column]]] = field(default_factory=list)
-    returning: Returning | None = None
+class UpdatePlan(MatchedDml):
+    assignments: list[tuple[int, RowExpr]] = field(default_factory=list)   # key-aware
+    positions: list[int] = field(default_factory=list)         # engine: columns set
+    converters: list[Callable] = field(default_factory=list)   # engine: values to them
+    verb = "Update"
 
     async def run(self, txn, params, session) -> QueryResult:
-        from_rows = []
+        from_rows, changes = [], []
         if self.matches is not None:
-            changes = []
-            for key, row, values in await matched(self.matches, self.table, txn, session,
-                                                  params):
+            for key, row, values, from_row in await self.engine_matches(
+                    txn, session, params, len(self.positions)):
                 new = list(row)
                 for pos, conv, v in zip(self.positions, self.converters, values):
                     new[pos] = conv(v)
                 changes.append((key, tuple(new)))
-                from_rows.append(split_from(values[len(self.positions):], self.leaves))
+                from_rows.append(from_row)
             positions = self.positions
         else:
-            changes = []
             found = await self.access.rows(txn, params)
             await reserve(session, self.sequences, len(found))
             for key, row in found:
@@ -64,31 +54,12 @@ class UpdatePlan(Plan):
         return await dml_result(f"UPDATE {len(updated)}", updated, self.returning, txn,
                                 session, params, from_rows)
 
-    def explain(self) -> list[str]:
-        return engine_explain("Update", self.table, self.matches)
-
-
-def _set_targets(stmt: ast.UpdateStmt, table: TableDef) -> list[tuple[int, Any]]:
-    out: list[tuple[int, Any]] = []
-    for target in stmt.targetList:
-        if target.name not in table.column_names:
-            raise UndefinedColumn(f'column "{target.name}" of relation "{table.name}" does not '
-                                  "exist")
-        pos = table.column_names.index(target.name)
-        if any(p == pos for p, _ in out):
-            raise ParseError(f'multiple assignments to same column "{target.name}"')
-        val = target.val
-        if isinstance(val, ast.MultiAssignRef):
-            val = trees.multi_assign_part(val)
-        out.append((pos, val))
-    return out
-
 
 def plan_update(stmt: ast.UpdateStmt, catalog, param_oids: list[int]) -> UpdatePlan:
     table = catalog.resolve(stmt.relation)
     alias = alias_of(stmt.relation, table)
     scope = table_scope(stmt.relation, table, param_oids)
-    targets = _set_targets(stmt, table)
+    targets = trees.assignments(stmt.targetList, table)
     sequences = nextval_calls(stmt) + default_calls(
         table.columns[p] for p, v in targets if isinstance(v, ast.SetToDefault))
     engine = bool(stmt.fromClause) or stmt.withClause is not None or \
