@@ -378,7 +378,7 @@ class Session:
 
             loader = CopyLoader(table, options, node.attlist, insert)
             self._check_ddl_rules(txn, Plan(is_dml=True))
-            txn.uses([table])        # schema marker and row layout (compute/ddl.py)
+            txn.uses([table])        # schema marker and row layout (compute/ddl/)
         except DsqlError:
             if implicit:
                 self.txn = None
