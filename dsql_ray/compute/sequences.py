@@ -38,6 +38,7 @@ from . import types as T
 from .catalog import ColumnDef, TableDef, UnknownTable, sequence_key, table_key
 from .constraints import parse_expr
 from .context import CURRENT_SESSION
+from .parse import parse
 from .query.astwalk import nodes
 from .query.functions import no_function, register, strict
 from .system.tables import table_oid
@@ -66,6 +67,12 @@ def nextval_calls(*trees: Any) -> Counter:
             if name is not None:
                 out[name] += 1
     return out
+
+
+def view_calls(tables: Iterable[TableDef]) -> Counter:
+    """The nextval calls in the stored queries of the views among ``tables``."""
+    return sum((nextval_calls(parse(t.view_sql)[0][0]) for t in tables
+                if t.kind == "v" and t.view_sql), Counter())
 
 
 def default_calls(columns: Iterable[ColumnDef]) -> Counter:
@@ -196,9 +203,11 @@ def nextval(name: str) -> int:
     if value is None:
         if sid not in state.continued:
             end = _blocks(session.node).get(sid, Block()).end
-            if end is None:               # nothing reserved: the name was not a literal
-                raise FeatureNotSupported(f'nextval of sequence "{seq.name}" needs its name '
-                                          "as a literal")
+            if end is None:               # a call planning could not count
+                raise FeatureNotSupported(
+                    f'nextval of sequence "{seq.name}" was not counted while planning',
+                    hint="Name the sequence with a literal, in the statement or in a view "
+                         "it reads directly.")
             state.continued[sid] = _Continued(seq, end, end)
         value = state.continued[sid].take()
     session.currvals[sid] = value

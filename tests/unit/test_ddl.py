@@ -355,6 +355,10 @@ def test_sequence_values_without_rerunning_the_statement(run):
         assert await rows(s, "SELECT max(id) FROM t") == [(6,)]
         await fails(s, "SELECT setval('s', 0)", "22003")
         assert await rows(s, "SELECT nextval('s')") == [(56,)]          # still usable
+        await sql(s, "CREATE SEQUENCE v_s CACHE 1")
+        await sql(s, "CREATE VIEW numbered AS SELECT nextval('v_s') AS n, v FROM t")
+        assert sorted(await rows(s2, "SELECT n FROM numbered")) == \
+            [(1,), (2,), (3,), (4,), (5,), (6,)]
     run(scenario)
 
 

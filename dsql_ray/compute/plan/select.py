@@ -24,7 +24,7 @@ from ..query import prepare_select
 from ..query.astwalk import any_node, nodes
 from ..query.rowexpr import RowExpr, RowScope, column_ref, needs_engine
 from ..result import QueryResult
-from ..sequences import nextval_calls, reserve
+from ..sequences import nextval_calls, reserve, view_calls
 from ..system import SystemCatalog, mentions_system, prepare_system_select
 from .base import Plan
 from .engine import QueryPlan
@@ -106,7 +106,8 @@ def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
         plan = QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids,
                          index_access=engine_index_access(stmt, prepared, catalog))
-    plan.sequences = nextval_calls(stmt)
+    reads = plan.prepared.tables if isinstance(plan, QueryPlan) else ()
+    plan.sequences = nextval_calls(stmt) + view_calls(reads)    # values reserved to run
     return plan
 
 
