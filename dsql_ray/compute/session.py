@@ -19,7 +19,9 @@ from pglast.enums import TransactionStmtKind as K, VariableSetKind
 from ..errors import (DsqlError, FeatureNotSupported, ParseError, TransactionAborted,
                       UndefinedObject, WrongObjectType)
 from . import types as T
-from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
+from .copy.load import CopyIn, CopyLoader
+from .copy.options import check_copy_statement, copy_options
+from .copy.out import CopyOut
 from .parse import parse
 from .context import CURRENT_SESSION
 from .ddl.identity import check_insert_identity, check_update_identity
@@ -345,7 +347,7 @@ class Session:
                                           "transaction")
             txn.has_dml = True
 
-    # -- COPY (formats and rows: compute/copy.py) ------------------------------------
+    # -- COPY (formats and rows: compute/copy/) ------------------------------------
     async def _copy(self, node: ast.CopyStmt, text: str) -> CopyIn | CopyOut:
         """COPY TO STDOUT reads (:meth:`_copy_out`). COPY FROM STDIN starts a load: its
         rows join the open transaction, or one of its own that commits at CopyDone; the
