@@ -12,9 +12,9 @@ No statement is run twice for its sequence values:
 2. **before running**, and again in a plan's own loops once they know their row count
    (INSERT ... SELECT defaults, key-aware UPDATE and SELECT), :func:`reserve` makes sure
    this compute holds that many values, taking another block if not;
-3. **while running**, nextval takes values from the blocks. Calls the query engine makes
-   past the reservation (their count was known only as it ran) continue from where this
-   compute's last block ended, and :func:`settle` claims them right after the statement
+3. **while running**, nextval takes the reserved values, then those this compute still
+   holds. Calls the query engine makes past both (their count was known only as it ran)
+   continue from where this compute's last block ended, and :func:`settle` claims them right after the statement
    with one small transaction, which fails with 40001 if another allocation moved the
    sequence meanwhile (a value is never handed out twice). setval is recorded while the
    statement runs and written by :func:`settle`; a nextval after it in the same
@@ -192,23 +192,24 @@ def _active_session():
 
 
 def nextval(name: str) -> int:
-    """The next value: the statement's reservation, else past it (see :func:`settle`)."""
+    """The next value: the statement's reservation, then what this compute still holds,
+    then past both (claimed by :func:`settle`)."""
     session = _active_session()
     seq = _resolve(session, name)
-    sid, state = seq.table_id, _statement(session)
+    sid, state, inc = seq.table_id, _statement(session), seq.sequence.increment
     value = None
     if sid not in state.continued:
-        pool = state.reserved.get(sid)
-        value = pool.take(seq.sequence.increment) if pool is not None else None
-    if value is None:
-        if sid not in state.continued:
-            end = _blocks(session.node).get(sid, Block()).end
-            if end is None:               # a call planning could not count
+        block = _blocks(session.node).setdefault(sid, Block())
+        value = state.reserved.setdefault(sid, Block()).take(inc)
+        value = block.take(inc) if value is None else value
+        if value is None:
+            if block.end is None:         # a call planning could not count
                 raise FeatureNotSupported(
                     f'nextval of sequence "{seq.name}" was not counted while planning',
                     hint="Name the sequence with a literal, in the statement or in a view "
                          "it reads directly.")
-            state.continued[sid] = _Continued(seq, end, end)
+            state.continued[sid] = _Continued(seq, block.end, block.end)
+    if value is None:
         value = state.continued[sid].take()
     session.currvals[sid] = value
     session.lastval = value
@@ -298,18 +299,19 @@ async def _sequence(session, name) -> TableDef:
 async def reserve(session, calls: Counter, rows: int = 1) -> None:
     """Set aside for the running statement the values ``rows`` rows of these calls take:
     from this compute's block, which takes another block first if it holds too few."""
-    state = _statement(session)
-    for name, per_row in calls.items():
+    state, wanted = _statement(session), {}
+    for name, per_row in calls.items():           # 's' and 'public.s' may be one sequence
         seq = await _sequence(session, name)
-        sid, inc = seq.table_id, seq.sequence.increment
+        wanted[seq.table_id] = (seq, wanted.get(seq.table_id, (seq, 0))[1] + per_row * rows)
+    for sid, (seq, need) in wanted.items():
         pool = state.reserved.setdefault(sid, Block())
-        short = per_row * rows - pool.left()
+        short = need - pool.left()
         if short <= 0:
             continue
         block = _blocks(session.node).setdefault(sid, Block())
         if block.left() < short:
             await _allocate(session.node, seq, short - block.left())
-        pool.ranges.extend(block.split(short, inc))
+        pool.ranges.extend(block.split(short, seq.sequence.increment))
 
 
 async def settle(session, succeeded: bool = True) -> None:

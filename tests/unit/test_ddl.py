@@ -351,10 +351,12 @@ def test_sequence_values_without_rerunning_the_statement(run):
         await sql(s, "UPDATE t SET v = nextval('s') WHERE id IN (SELECT id FROM t WHERE v > 2)")
         assert await rows(s, "SELECT v FROM t ORDER BY id") == [(1,), (2,), (54,), (55,)]
         assert await rows(s, "SELECT lastval()") == [(55,)]
+        assert await rows(s, "SELECT nextval('s'), nextval('public.s'), nextval('\"s\"')") \
+            == [(56, 57, 58)]
         await sql(s, "INSERT INTO t (v) VALUES (7), (8) RETURNING id")
         assert await rows(s, "SELECT max(id) FROM t") == [(6,)]
         await fails(s, "SELECT setval('s', 0)", "22003")
-        assert await rows(s, "SELECT nextval('s')") == [(56,)]          # still usable
+        assert await rows(s, "SELECT nextval('s')") == [(59,)]          # still usable
         await sql(s, "CREATE SEQUENCE v_s CACHE 1")
         await sql(s, "CREATE VIEW numbered AS SELECT nextval('v_s') AS n, v FROM t")
         assert sorted(await rows(s2, "SELECT n FROM numbered")) == \
