@@ -14,9 +14,9 @@ No statement is run twice for its sequence values:
    this compute holds that many values, taking another block if not;
 3. **while running**, nextval takes the reserved values, then those this compute still
    holds. Calls the query engine makes past both (their count was known only as it ran)
-   continue from where this compute's last block ended, and :func:`settle` claims them right after the statement
-   with one small transaction, which fails with 40001 if another allocation moved the
-   sequence meanwhile (a value is never handed out twice). setval is recorded while the
+   continue from where this compute's last block ended, and :func:`settle` claims them
+   right after the statement with one small transaction, which fails with 40001 if
+   another allocation moved the sequence meanwhile (a value is never handed out twice). setval is recorded while the
    statement runs and written by :func:`settle`; a nextval after it in the same
    statement continues from the value set.
 """
