@@ -376,6 +376,24 @@ def test_sequence_exhausted_is_2200h(run):
     run(scenario)
 
 
+def test_values_taken_past_a_stale_block_fail_with_40001_not_twice(run):
+    """Compute A's engine runs past what it holds while compute B took the next block:
+    A's statement fails (retryable), and no value is handed out twice."""
+    async def scenario(c):
+        a = c.session()
+        other = c.compute()
+        await other.sync_clock()
+        b = Session(other)
+        await sql(a, "CREATE SEQUENCE big CACHE 65536")
+        assert await rows(a, "SELECT nextval('big')") == [(1,)]        # A holds 1..65536
+        assert await rows(b, "SELECT nextval('big')") == [(65537,)]    # B the next block
+        await fails(a, "SELECT count(nextval('big')) FROM generate_series(1, 70000)",
+                    "40001")
+        assert await rows(a, "SELECT nextval('big')") == [(131073,)]   # a fresh block
+        assert await rows(b, "SELECT nextval('big')") == [(65538,)]
+    run(scenario)
+
+
 def test_identity_columns(run):
     async def scenario(c):
         s = c.session()
