@@ -25,47 +25,19 @@ from .copy.out import CopyOut
 from .parse import parse
 from .context import CURRENT_SESSION
 from .ddl.identity import check_insert_identity, check_update_identity
+from .bind import StatementCatalog
 from .catalog import UnknownTable
 from .plan.base import Plan, result_column
 from .plan import trees
 from .plan.insert import InsertPlan
 from .result import PreparedInfo, QueryResult
 from .sequences import default_calls, reserve, settle
-from .statements import PLANNERS
+from .statements import PLANNERS, unsupported
 from .system.functions import default_settings
 from .txn import Transaction
 from .query.sqltypes import cast
 
 log = logging.getLogger(__name__)
-
-#: statements DSQL refuses (0A000), with the feature their message names
-_UNSUPPORTED = {
-    ast.TruncateStmt: "TRUNCATE is", ast.CreateTrigStmt: "triggers are",
-    ast.CreateExtensionStmt: "extensions are", ast.CompositeTypeStmt: "user-defined types are",
-    ast.CreateEnumStmt: "enums are", ast.CreateTableSpaceStmt: "tablespaces are",
-    ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
-    ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
-    ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
-    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
-    ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
-    ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
-    ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
-    ast.CreateRangeStmt: "user-defined types are", ast.DefineStmt: "user-defined objects are",
-}
-
-
-def _unsupported(node: Any) -> str | None:
-    """The refusal message of a statement DSQL does not support, if it is one."""
-    kind = _UNSUPPORTED.get(type(node))
-    if kind is not None:
-        return f"{kind} not supported"
-    if isinstance(node, ast.CreateTableAsStmt):
-        return ("materialized views are" if node.objtype.name == "OBJECT_MATVIEW"
-                else "CREATE TABLE AS is") + " not supported"
-    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
-        return "SELECT INTO is not supported"
-    return None
-
 
 #: what SET TRANSACTION / SET SESSION CHARACTERISTICS change, which DSQL refuses to SET
 _TRANSACTION_SETTINGS = frozenset({
@@ -75,37 +47,6 @@ _ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ;
                          "BEGIN [ISOLATION LEVEL REPEATABLE READ] starts one.")
 
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
-
-
-
-class _Resolver:
-    """The catalog as one statement's planner sees it: the session's search path, and a
-    note of every relation resolved (their schema markers join the commit check)."""
-
-    def __init__(self, catalog, search_path: tuple[str, ...], node: Any):
-        self._catalog = catalog
-        self.search_path = search_path
-        self.used: dict[int, Any] = {}
-        self.target = None
-        self._stmt = node
-        self._target_rv = getattr(node, "relation", None) \
-            if isinstance(node, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)) else None
-
-    def resolve(self, rangevar):
-        t = self._catalog.resolve(rangevar, self.search_path)
-        if t.table_id > 0:
-            self.used[t.table_id] = t
-        if rangevar is self._target_rv:
-            if t.kind != "r":
-                verb = {ast.InsertStmt: "insert into", ast.UpdateStmt: "update",
-                        ast.DeleteStmt: "delete from"}
-                what = {"v": "view", "S": "sequence"}[t.kind]
-                raise FeatureNotSupported(f'cannot {verb[type(self._stmt)]} {what} "{t.name}"')
-            self.target = t
-        return t
-
-    def __getattr__(self, name):
-        return getattr(self._catalog, name)
 
 
 async def _moved(check: asyncio.Future, catalog, version: int) -> bool:
@@ -194,7 +135,7 @@ class Session:
         node, text = stmts[0]
         if isinstance(node, ast.VariableShowStmt):    # one text column, as Execute sends
             return PreparedInfo(list(param_type_oids), [result_column(node.name, T.TEXT)])
-        if type(node) not in PLANNERS or _unsupported(node) is not None:
+        if type(node) not in PLANNERS or unsupported(node) is not None:
             return PreparedInfo(list(param_type_oids), None)    # refused at Execute
         plan = await self._plan(node, text, tuple(param_type_oids))
         oids = list(plan.param_oids)
@@ -238,7 +179,7 @@ class Session:
             return QueryResult("DEALLOCATE ALL" if node.name is None else "DEALLOCATE")
         if isinstance(node, ast.DiscardStmt):
             return QueryResult("DISCARD ALL")
-        refusal = _unsupported(node)
+        refusal = unsupported(node)
         if refusal is not None:
             raise FeatureNotSupported(refusal)
         if isinstance(node, ast.CopyStmt):
@@ -317,11 +258,11 @@ class Session:
             return plan
         planner = PLANNERS[type(node)]
         try:
-            used = _Resolver(catalog, path, node)
+            used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
         except UnknownTable:
             await catalog.refresh(self.node.clock.now())
-            used = _Resolver(catalog, path, node)
+            used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
             key = (text, param_oids, catalog.version, path)
         plan.relations = tuple(used.used.values())

@@ -1,4 +1,4 @@
-"""Which planner plans each kind of statement, and EXPLAIN over them.
+"""Which planner plans each kind of statement, the kinds DSQL refuses, and EXPLAIN.
 
 The session looks a parsed statement's node type up in ``PLANNERS``; each planner
 returns a :class:`~.plan.base.Plan`. SELECT and DML: ``plan/``; DDL: ``ddl/``;
@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from pglast import ast
 
@@ -27,6 +28,35 @@ from .plan.insert import plan_insert
 from .plan.select import plan_select
 from .plan.update import plan_update
 from .result import QueryResult
+
+
+#: statements DSQL refuses (0A000), with the feature their message names
+_UNSUPPORTED = {
+    ast.TruncateStmt: "TRUNCATE is", ast.CreateTrigStmt: "triggers are",
+    ast.CreateExtensionStmt: "extensions are", ast.CompositeTypeStmt: "user-defined types are",
+    ast.CreateEnumStmt: "enums are", ast.CreateTableSpaceStmt: "tablespaces are",
+    ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
+    ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
+    ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
+    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
+    ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
+    ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
+    ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
+    ast.CreateRangeStmt: "user-defined types are", ast.DefineStmt: "user-defined objects are",
+}
+
+
+def unsupported(node: Any) -> str | None:
+    """The refusal message of a statement DSQL does not support, if it is one."""
+    kind = _UNSUPPORTED.get(type(node))
+    if kind is not None:
+        return f"{kind} not supported"
+    if isinstance(node, ast.CreateTableAsStmt):
+        return ("materialized views are" if node.objtype.name == "OBJECT_MATVIEW"
+                else "CREATE TABLE AS is") + " not supported"
+    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+        return "SELECT INTO is not supported"
+    return None
 
 
 def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
