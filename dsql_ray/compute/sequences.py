@@ -299,6 +299,8 @@ async def _sequence(session, name) -> TableDef:
 async def reserve(session, calls: Counter, rows: int = 1) -> None:
     """Set aside for the running statement the values ``rows`` rows of these calls take:
     from this compute's block, which takes another block first if it holds too few."""
+    if not calls:
+        return
     state, wanted = _statement(session), {}
     for name, per_row in calls.items():           # 's' and 'public.s' may be one sequence
         seq = await _sequence(session, name)

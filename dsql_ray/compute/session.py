@@ -230,14 +230,17 @@ class Session:
         (``sequences.py``), and settle them when it ends."""
         token = CURRENT_SESSION.set(self)
         try:
-            await reserve(self, plan.sequences, plan.sequence_rows)
+            if plan.sequences:
+                await reserve(self, plan.sequences, plan.sequence_rows)
             result = await plan.run(txn, values, self)
         except BaseException:
-            await settle(self, succeeded=False)
+            if self.sequence_statement is not None:
+                await settle(self, succeeded=False)
             raise
         finally:
             CURRENT_SESSION.reset(token)
-        await settle(self)
+        if self.sequence_statement is not None:      # values held, taken past, or setval
+            await settle(self)
         return result
 
     def search_path(self) -> tuple[str, ...]:
