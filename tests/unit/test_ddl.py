@@ -17,6 +17,13 @@ async def rows(s, text):
     return (await sql(s, text))[-1].rows
 
 
+async def another_compute_session(c) -> Session:
+    """A session on a second compute of the cluster, its clock synchronized."""
+    other = c.compute()
+    await other.sync_clock()
+    return Session(other)
+
+
 async def fails(s, text, sqlstate, message=None):
     with pytest.raises(DsqlError) as e:
         await sql(s, text)
@@ -81,9 +88,7 @@ def test_concurrent_ddl_on_one_table_fails_the_second_with_oc001(run):
 def test_another_compute_sees_ddl_at_its_next_snapshot(run):
     async def scenario(c):
         s1 = c.session()
-        other = c.compute()
-        await other.sync_clock()
-        s2 = Session(other)
+        s2 = await another_compute_session(c)
         await sql(s1, "CREATE TABLE t (id int PRIMARY KEY, v int)")
         await sql(s1, "INSERT INTO t VALUES (1, 1)")
         assert await rows(s2, "SELECT * FROM t") == [(1, 1)]      # cached on s2's compute
@@ -381,9 +386,7 @@ def test_values_taken_past_a_stale_block_fail_with_40001_not_twice(run):
     A's statement fails (retryable), and no value is handed out twice."""
     async def scenario(c):
         a = c.session()
-        other = c.compute()
-        await other.sync_clock()
-        b = Session(other)
+        b = await another_compute_session(c)
         await sql(a, "CREATE SEQUENCE big CACHE 65536")
         assert await rows(a, "SELECT nextval('big')") == [(1,)]        # A holds 1..65536
         assert await rows(b, "SELECT nextval('big')") == [(65537,)]    # B the next block
@@ -498,9 +501,7 @@ def test_copy_into_an_altered_table(run):
 def test_sequence_made_or_dropped_on_another_compute(run):
     async def scenario(c):
         s1 = c.session()
-        other = c.compute()
-        await other.sync_clock()
-        s2 = Session(other)
+        s2 = await another_compute_session(c)
         assert await rows(s2, "SELECT 1") == [(1,)]
         await sql(s1, "CREATE SEQUENCE s CACHE 1")
         assert await rows(s2, "SELECT nextval('s')") == [(1,)]
