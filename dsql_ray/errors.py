@@ -198,6 +198,11 @@ class DivisionByZero(ExecuteError):
     sqlstate = "22012"
 
 
+class SequenceLimitReached(ExecuteError):
+    """nextval past a sequence's MAXVALUE (or MINVALUE) without CYCLE."""
+    sqlstate = "2200H"
+
+
 class InvalidTextRepresentation(ExecuteError):
     sqlstate = "22P02"
 

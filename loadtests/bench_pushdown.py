@@ -25,7 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dsql_ray.compute import access  # noqa: E402
+from dsql_ray.compute.access import pushdown as access  # noqa: E402
 from dsql_ray.sim.cluster import InProcessCluster  # noqa: E402
 
 QUERY = "SELECT id, score FROM bench WHERE score > {cut} AND grp = 3"

@@ -29,8 +29,9 @@ def column_refs(node) -> list[str]:
     return [ref.fields[-1].sval for ref in astwalk.column_refs(node)]
 
 
+@lru_cache(maxsize=4096)
 def parse_expr(sql: str):
-    """The parse tree of a stored expression's SQL text."""
+    """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
     return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
 
 

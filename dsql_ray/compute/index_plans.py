@@ -1,6 +1,6 @@
 """Plans for secondary indexes: CREATE INDEX ASYNC, DROP INDEX, CALL sys.wait_for_job,
 and the UNIQUE constraints of CREATE TABLE (unique indexes). Index scans are an access
-path: ``index_access.py``.
+path: ``access/index_scan.py``.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .indexes import (VALID, WRITE_ONLY, IndexDef, allocate_index_id, columns_pe
                       index_key, indexes_per_table_max, load_indexes, put_index, slots_of)
 from .jobs import (bump_catalog_version, new_job_id, runner, submit_index_build,
                    submit_index_drop, wait_for_job)
-from .plan import Plan, result_column
+from .plan.base import Plan, result_column
 from .result import QueryResult
 
 # -- CREATE INDEX ASYNC ---------------------------------------------------------------------

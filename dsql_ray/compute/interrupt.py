@@ -8,7 +8,7 @@ awaiting storage (a read waits up to ``limits.read_wait_max_s`` for completeness
 session stays usable.
 
 The running statement's :class:`Interrupter` travels in a context variable, so the read
-paths (``txn.py``) and the row loops (``planner.py``) find it without being handed it.
+paths (``txn.py``) and the row loops (``plan/``) find it without being handed it.
 Only reads are interruptible: a COMMIT in flight always runs to its outcome.
 """
 from __future__ import annotations

@@ -37,4 +37,12 @@ def parse(sql: str) -> tuple[tuple[ast.Node, str], ...]:
     return tuple(out)
 
 
+#: literal node → the attribute holding its value (a Float keeps its text)
+_LITERALS = {ast.String: "sval", ast.Integer: "ival", ast.Float: "fval"}
+
+
+def option_value(opt: ast.DefElem, kinds: tuple = (ast.String, ast.Integer, ast.Float)):
+    """A statement option's literal argument, if it is one of ``kinds``; else None."""
+    arg = opt.arg
+    return getattr(arg, _LITERALS[type(arg)]) if isinstance(arg, kinds) else None
 

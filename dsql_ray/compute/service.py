@@ -150,11 +150,7 @@ class ComputeService(ClientEndpoint):     # + sessions of in-Ray clients (client
 
     # -- receiving sockets from the relay -------------------------------------------
     def _accept_relays(self) -> None:
-        while True:
-            try:
-                conn, _ = self._listener.accept()
-            except OSError:
-                return
+        for conn in handoff.accepted(self._listener):
             threading.Thread(target=self._receive, args=(Link(conn),), daemon=True).start()
 
     def _receive(self, link: Link) -> None:

@@ -15,55 +15,29 @@ from typing import Any, Callable, Sequence
 
 from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
-from pglast.stream import RawStream
 
-from ..errors import (DsqlError, FeatureNotSupported, ParseError, SerializationFailure,
-                      TransactionAborted, UndefinedObject, WrongObjectType)
+from ..errors import (DsqlError, FeatureNotSupported, ParseError, TransactionAborted,
+                      UndefinedObject, WrongObjectType)
 from . import types as T
-from .copy import CopyIn, CopyLoader, CopyOut, check_copy_statement, copy_options
+from .copy.load import CopyIn, CopyLoader
+from .copy.options import check_copy_statement, copy_options
+from .copy.out import CopyOut
 from .parse import parse
 from .context import CURRENT_SESSION
-from .ddl import check_insert_identity, check_update_identity
+from .ddl.identity import check_insert_identity, check_update_identity
+from .bind import StatementCatalog
 from .catalog import UnknownTable
-from .plan import Plan, result_column
-from .planner import InsertPlan
+from .plan.base import Plan, result_column
+from .plan import trees
+from .plan.insert import InsertPlan
 from .result import PreparedInfo, QueryResult
-from .sequences import SequenceNeeded, satisfy
-from .statements import PLANNERS
+from .sequences import default_calls, reserve, settle
+from .statements import PLANNERS, unsupported
 from .system.functions import default_settings
 from .txn import Transaction
 from .query.sqltypes import cast
 
 log = logging.getLogger(__name__)
-
-#: statements DSQL refuses (0A000), with the feature their message names
-_UNSUPPORTED = {
-    ast.TruncateStmt: "TRUNCATE is", ast.CreateTrigStmt: "triggers are",
-    ast.CreateExtensionStmt: "extensions are", ast.CompositeTypeStmt: "user-defined types are",
-    ast.CreateEnumStmt: "enums are", ast.CreateTableSpaceStmt: "tablespaces are",
-    ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
-    ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
-    ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
-    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
-    ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
-    ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
-    ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
-    ast.CreateRangeStmt: "user-defined types are", ast.DefineStmt: "user-defined objects are",
-}
-
-
-def _unsupported(node: Any) -> str | None:
-    """The refusal message of a statement DSQL does not support, if it is one."""
-    kind = _UNSUPPORTED.get(type(node))
-    if kind is not None:
-        return f"{kind} not supported"
-    if isinstance(node, ast.CreateTableAsStmt):
-        return ("materialized views are" if node.objtype.name == "OBJECT_MATVIEW"
-                else "CREATE TABLE AS is") + " not supported"
-    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
-        return "SELECT INTO is not supported"
-    return None
-
 
 #: what SET TRANSACTION / SET SESSION CHARACTERISTICS change, which DSQL refuses to SET
 _TRANSACTION_SETTINGS = frozenset({
@@ -73,40 +47,6 @@ _ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ;
                          "BEGIN [ISOLATION LEVEL REPEATABLE READ] starts one.")
 
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
-
-
-#: reruns of one statement waiting for sequence values (each allocates a larger block)
-SEQUENCE_RERUNS_MAX = 32
-
-
-class _Resolver:
-    """The catalog as one statement's planner sees it: the session's search path, and a
-    note of every relation resolved (their schema markers join the commit check)."""
-
-    def __init__(self, catalog, search_path: tuple[str, ...], node: Any):
-        self._catalog = catalog
-        self.search_path = search_path
-        self.used: dict[int, Any] = {}
-        self.target = None
-        self._stmt = node
-        self._target_rv = getattr(node, "relation", None) \
-            if isinstance(node, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)) else None
-
-    def resolve(self, rangevar):
-        t = self._catalog.resolve(rangevar, self.search_path)
-        if t.table_id > 0:
-            self.used[t.table_id] = t
-        if rangevar is self._target_rv:
-            if t.kind != "r":
-                verb = {ast.InsertStmt: "insert into", ast.UpdateStmt: "update",
-                        ast.DeleteStmt: "delete from"}
-                what = {"v": "view", "S": "sequence"}[t.kind]
-                raise FeatureNotSupported(f'cannot {verb[type(self._stmt)]} {what} "{t.name}"')
-            self.target = t
-        return t
-
-    def __getattr__(self, name):
-        return getattr(self._catalog, name)
 
 
 async def _moved(check: asyncio.Future, catalog, version: int) -> bool:
@@ -136,10 +76,7 @@ class Session:
         node.sessions += 1
         self.currvals: dict[int, int] = {}          # sequence id → its last nextval here
         self.lastval: int | None = None
-        #: nextval values the running statement took / will reuse after a rerun
-        self.sequence_taken: dict[int, list[int]] = {}
-        self.sequence_reuse: dict[int, list[int]] = {}
-        self.sequence_effects: set[tuple] = set()   # setvals done for the running statement
+        self.sequence_statement = None              # the running statement's values
         self._search_path_raw: str | None = None
         self._search_path: tuple[str, ...] = ("public",)
 
@@ -202,7 +139,7 @@ class Session:
         if isinstance(node, ast.VariableShowStmt):    # one text column, as Execute sends
             return PreparedInfo(list(param_type_oids),
                                 [result_column(self._setting_key(node.name), T.TEXT)])
-        if type(node) not in PLANNERS or _unsupported(node) is not None:
+        if type(node) not in PLANNERS or unsupported(node) is not None:
             return PreparedInfo(list(param_type_oids), None)    # refused at Execute
         plan = await self._plan(node, text, tuple(param_type_oids))
         oids = list(plan.param_oids)
@@ -250,11 +187,11 @@ class Session:
             return QueryResult("DEALLOCATE ALL" if node.name is None else "DEALLOCATE")
         if isinstance(node, ast.DiscardStmt):
             return QueryResult("DISCARD ALL")
-        refusal = _unsupported(node)
+        refusal = unsupported(node)
         if refusal is not None:
             raise FeatureNotSupported(refusal)
         if isinstance(node, ast.CopyStmt):
-            return await self._copy(node)
+            return await self._copy(node, text)
         if type(node) not in PLANNERS:
             raise FeatureNotSupported(f"{type(node).__name__} is not supported yet")
         implicit = self.txn is None
@@ -297,23 +234,22 @@ class Session:
         return await self._run_plan(plan, txn, values)
 
     async def _run_plan(self, plan: Plan, txn: Transaction, values: list) -> QueryResult:
-        """Run a plan; nextval/setval that need a committed sequence change make it run
-        again once that small transaction is done (bounded)."""
+        """Run a plan with the sequence values it was planned to take set aside first
+        (``sequences.py``), and settle them when it ends."""
         token = CURRENT_SESSION.set(self)
         try:
-            for _ in range(SEQUENCE_RERUNS_MAX):
-                try:
-                    return await plan.run(txn, values, self)
-                except SequenceNeeded as need:
-                    for sid, taken in self.sequence_taken.items():   # reused, in order
-                        self.sequence_reuse[sid] = taken + self.sequence_reuse.get(sid, [])
-                    self.sequence_taken = {}
-                    await satisfy(self, need)
-            raise SerializationFailure("could not allocate sequence values")
+            if plan.sequences:
+                await reserve(self, plan.sequences, plan.sequence_rows)
+            result = await plan.run(txn, values, self)
+        except BaseException:
+            if self.sequence_statement is not None:
+                await settle(self, succeeded=False)
+            raise
         finally:
-            self.sequence_effects.clear()
-            self.sequence_taken, self.sequence_reuse = {}, {}
             CURRENT_SESSION.reset(token)
+        if self.sequence_statement is not None:      # values held, taken past, or setval
+            await settle(self)
+        return result
 
     def search_path(self) -> tuple[str, ...]:
         raw = self.settings.get("search_path", "public")
@@ -333,11 +269,11 @@ class Session:
             return plan
         planner = PLANNERS[type(node)]
         try:
-            used = _Resolver(catalog, path, node)
+            used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
         except UnknownTable:
             await catalog.refresh(self.node.clock.now())
-            used = _Resolver(catalog, path, node)
+            used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
             key = (text, param_oids, catalog.version, path)
         plan.relations = tuple(used.used.values())
@@ -363,8 +299,8 @@ class Session:
                                           "transaction")
             txn.has_dml = True
 
-    # -- COPY (formats and rows: compute/copy.py) ------------------------------------
-    async def _copy(self, node: ast.CopyStmt) -> CopyIn | CopyOut:
+    # -- COPY (formats and rows: compute/copy/) ------------------------------------
+    async def _copy(self, node: ast.CopyStmt, text: str) -> CopyIn | CopyOut:
         """COPY TO STDOUT reads (:meth:`_copy_out`). COPY FROM STDIN starts a load: its
         rows join the open transaction, or one of its own that commits at CopyDone; the
         wire layer feeds it the client's data. Rows go in as INSERTs do (a plan run per
@@ -372,7 +308,7 @@ class Session:
         check_copy_statement(node)
         options = copy_options(node.options, node.is_from)
         if not node.is_from:
-            return await self._copy_out(node, options)
+            return await self._copy_out(node, text, options)
         implicit = self.txn is None
         txn = self.txn or self._begin(explicit=False)
         try:
@@ -389,12 +325,14 @@ class Session:
                 raise WrongObjectType(f'cannot copy to {kind} "{table.name}"')
 
             async def insert(rows: list[list]) -> None:
-                await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True), txn, [])
+                await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True,
+                                                sequences=default_calls(table.columns),
+                                                sequence_rows=len(rows)), txn, [])
                 await txn.flush_indexes()               # index entries; 23505 shows here
 
             loader = CopyLoader(table, options, node.attlist, insert)
             self._check_ddl_rules(txn, Plan(is_dml=True))
-            txn.uses([table])        # schema marker and row layout (compute/ddl.py)
+            txn.uses([table])        # schema marker and row layout (compute/ddl/)
         except DsqlError:
             if implicit:
                 self.txn = None
@@ -417,18 +355,17 @@ class Session:
 
         return CopyIn(loader, commit, abandon)
 
-    async def _copy_out(self, node: ast.CopyStmt, options) -> CopyOut:
+    async def _copy_out(self, node: ast.CopyStmt, text: str, options) -> CopyOut:
         """COPY TO STDOUT: the rows of the query, or of the table's (listed) columns,
-        read like any SELECT; the wire layer writes them out in the COPY format."""
+        read like any SELECT (a tree built here, planned under the COPY's own text); the
+        wire layer writes them out in the COPY format."""
         if node.query is not None:
-            query = RawStream()(node.query)
+            query = node.query
         else:
-            rel = node.relation
-            name = ".".join(_quote_ident(n) for n in (rel.schemaname, rel.relname) if n)
-            cols = ", ".join(_quote_ident(c.sval) for c in node.attlist or ()) or "*"
-            query = f"SELECT {cols} FROM {name}"
-        (select, text), = parse(query)
-        return CopyOut(await self._run(select, text, (), []), options)
+            cols = [trees.column(c.sval) for c in node.attlist or ()] or \
+                [ast.ColumnRef(fields=(ast.A_Star(),))]
+            query = trees.select([trees.target(c) for c in cols], [node.relation])
+        return CopyOut(await self._run(query, f"COPY OUT {text}", (), []), options)
 
     # -- transactions -------------------------------------------------------------
     def _begin(self, explicit: bool) -> Transaction:
@@ -519,7 +456,3 @@ class Session:
         if key not in self.settings:
             raise UndefinedObject(f'unrecognized configuration parameter "{name}"')
         return QueryResult("SHOW", [result_column(key, T.TEXT)], [(self.settings[key],)])
-
-
-def _quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -1,30 +1,68 @@
-"""Which planner plans each kind of statement, and EXPLAIN over them.
+"""Which planner plans each kind of statement, the kinds DSQL refuses, and EXPLAIN.
 
 The session looks a parsed statement's node type up in ``PLANNERS``; each planner
-returns a :class:`~.plan.Plan`. SELECT and DML: ``planner.py``; DDL: ``ddl.py``;
+returns a :class:`~.plan.base.Plan`. SELECT and DML: ``plan/``; DDL: ``ddl/``;
 indexes and ``CALL sys.wait_for_job``: ``index_plans.py``.
 """
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from pglast import ast
 
 from ..errors import FeatureNotSupported, ParseError
 from . import index_plans
 from . import types as T
-from .access import Access
-from .ddl import DDL_PLANNERS
-from .plan import Plan, result_column
-from .planner import plan_delete, plan_insert, plan_select, plan_update
+from .access.path import Access
+from .ddl.alter import plan_alter_table, plan_rename
+from .ddl.drop import plan_drop
+from .ddl.sequences import plan_create_sequence
+from .ddl.tables import plan_create_schema, plan_create_table
+from .ddl.views import plan_create_view
+from .plan.base import Plan, result_column
+from .plan.delete import plan_delete
+from .plan.insert import plan_insert
+from .plan.select import plan_select
+from .plan.update import plan_update
 from .result import QueryResult
+
+
+#: statements DSQL refuses (0A000), with the feature their message names
+_UNSUPPORTED = {
+    ast.TruncateStmt: "TRUNCATE is", ast.CreateTrigStmt: "triggers are",
+    ast.CreateExtensionStmt: "extensions are", ast.CompositeTypeStmt: "user-defined types are",
+    ast.CreateEnumStmt: "enums are", ast.CreateTableSpaceStmt: "tablespaces are",
+    ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
+    ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
+    ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
+    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
+    ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
+    ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
+    ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
+    ast.CreateRangeStmt: "user-defined types are", ast.DefineStmt: "user-defined objects are",
+}
+
+
+def unsupported(node: Any) -> str | None:
+    """The refusal message of a statement DSQL does not support, if it is one."""
+    kind = _UNSUPPORTED.get(type(node))
+    if kind is not None:
+        return f"{kind} not supported"
+    if isinstance(node, ast.CreateTableAsStmt):
+        return ("materialized views are" if node.objtype.name == "OBJECT_MATVIEW"
+                else "CREATE TABLE AS is") + " not supported"
+    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+        return "SELECT INTO is not supported"
+    return None
 
 
 def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
     if stmt.removeType.name == "OBJECT_INDEX":
         return index_plans.plan_drop_index(stmt, catalog, param_oids)
-    return DDL_PLANNERS[ast.DropStmt](stmt, catalog, param_oids)
+    return plan_drop(stmt, catalog, param_oids)
 
 
 # -- EXPLAIN ------------------------------------------------------------------------------------
@@ -116,7 +154,8 @@ def plan_explain(stmt: ast.ExplainStmt, catalog, param_oids) -> ExplainPlan:
     return ExplainPlan(inner=inner, verbose=flag("verbose"), analyze=analyze,
                        columns=[result_column("QUERY PLAN", T.TEXT)],
                        param_oids=list(inner.param_oids),
-                       is_dml=analyze and inner.is_dml)
+                       is_dml=analyze and inner.is_dml,
+                       sequences=inner.sequences if analyze else Counter())
 
 
 #: statement node type → planner(stmt, catalog, param_oids) → Plan
@@ -125,7 +164,12 @@ PLANNERS = {
     ast.InsertStmt: plan_insert,
     ast.UpdateStmt: plan_update,
     ast.DeleteStmt: plan_delete,
-    **DDL_PLANNERS,
+    ast.CreateStmt: plan_create_table,
+    ast.CreateSchemaStmt: plan_create_schema,
+    ast.CreateSeqStmt: plan_create_sequence,
+    ast.ViewStmt: plan_create_view,
+    ast.AlterTableStmt: plan_alter_table,
+    ast.RenameStmt: plan_rename,
     ast.IndexStmt: index_plans.plan_create_index,
     ast.CallStmt: index_plans.plan_call,
     ast.ExplainStmt: plan_explain,

@@ -169,11 +169,7 @@ class Relay:
         return self.admission.counter.total
 
     def _accept_loop(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return
+        for client in handoff.accepted(self._listener):
             self.accepted += 1
             try:
                 self._route(client)

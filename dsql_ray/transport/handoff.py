@@ -18,6 +18,7 @@ import os
 import socket
 import struct
 import threading
+from typing import Iterator
 
 SERVE, REFUSE, CANCEL, ENDED = b"c", b"r", b"k", b"e"
 CANCEL_KEY = struct.Struct("!II")
@@ -112,6 +113,16 @@ def listen(address: str, backlog: int = 16) -> socket.socket:
     listener.bind(address)
     listener.listen(backlog)
     return listener
+
+
+def accepted(listener: socket.socket) -> Iterator[socket.socket]:
+    """Each connection a listening socket accepts, until it is closed."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        yield conn
 
 
 def close_listener(listener: socket.socket) -> None:

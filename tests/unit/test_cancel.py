@@ -11,7 +11,7 @@ import pytest
 
 from dsql_ray.compute import service
 from dsql_ray.compute.interrupt import Interrupter, QueryCanceled, interruptible
-from dsql_ray.compute.planner import QueryPlan
+from dsql_ray.compute.plan.engine import QueryPlan
 from dsql_ray.errors import DsqlError
 
 from .conftest import sql

@@ -15,8 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pglast import parse_sql
 
-from dsql_ray.compute.copy import BINARY_SIGNATURE, BinaryTuples, CopyIn, CopyOptions, \
-    CopyOut, Records, copy_options, csv_fields, text_fields
+from dsql_ray.compute.copy.fields import csv_fields, text_fields
+from dsql_ray.compute.copy.load import CopyIn
+from dsql_ray.compute.copy.options import CopyOptions, copy_options
+from dsql_ray.compute.copy.out import CopyOut
+from dsql_ray.compute.copy.records import BINARY_SIGNATURE, BinaryTuples, Records
 from dsql_ray.compute.result import QueryResult
 from dsql_ray.errors import DsqlError
 

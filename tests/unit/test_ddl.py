@@ -24,6 +24,13 @@ async def rows(s, text):
     return (await sql(s, text))[-1].rows
 
 
+async def another_compute_session(c) -> Session:
+    """A session on a second compute of the cluster, its clock synchronized."""
+    other = c.compute()
+    await other.sync_clock()
+    return Session(other)
+
+
 async def fails(s, text, sqlstate, message=None):
     with pytest.raises(DsqlError) as e:
         await sql(s, text)
@@ -88,9 +95,7 @@ def test_concurrent_ddl_on_one_table_fails_the_second_with_oc001(run):
 def test_another_compute_sees_ddl_at_its_next_snapshot(run):
     async def scenario(c):
         s1 = c.session()
-        other = c.compute()
-        await other.sync_clock()
-        s2 = Session(other)
+        s2 = await another_compute_session(c)
         await sql(s1, "CREATE TABLE t (id int PRIMARY KEY, v int)")
         await sql(s1, "INSERT INTO t VALUES (1, 1)")
         assert await rows(s2, "SELECT * FROM t") == [(1, 1)]      # cached on s2's compute
@@ -342,6 +347,67 @@ def test_nextval_currval_setval(run):
     run(scenario)
 
 
+def test_sequence_values_without_rerunning_the_statement(run):
+    """Values a statement needs are reserved before it runs; calls the engine makes past
+    them continue the sequence; setval takes effect for the rest of its statement."""
+    async def scenario(c):
+        s, s2 = c.session(), c.session()
+        await sql(s, "CREATE SEQUENCE s CACHE 1")
+        await sql(s, "CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY (CACHE 1) "
+                     "PRIMARY KEY, v int)")
+        await sql(s, "INSERT INTO t (v) SELECT g FROM generate_series(1, 4) g")
+        assert await rows(s, "SELECT id, v FROM t ORDER BY id") == \
+            [(1, 1), (2, 2), (3, 3), (4, 4)]
+        assert await rows(s, "SELECT nextval('s') FROM generate_series(1, 5)") == \
+            [(1,), (2,), (3,), (4,), (5,)]
+        assert await rows(s2, "SELECT nextval('s')") == [(6,)]          # no gap, no reuse
+        assert await rows(s, "SELECT setval('s', 50), nextval('s'), nextval('s')") == \
+            [(50, 51, 52)]
+        assert await rows(s2, "SELECT nextval('s'), currval('s')") == [(53, 53)]
+        await sql(s, "UPDATE t SET v = nextval('s') WHERE id IN (SELECT id FROM t WHERE v > 2)")
+        assert await rows(s, "SELECT v FROM t ORDER BY id") == [(1,), (2,), (54,), (55,)]
+        assert await rows(s, "SELECT lastval()") == [(55,)]
+        assert await rows(s, "SELECT nextval('s'), nextval('public.s'), nextval('\"s\"')") \
+            == [(56, 57, 58)]
+        await sql(s, "INSERT INTO t (v) VALUES (7), (8) RETURNING id")
+        assert await rows(s, "SELECT max(id) FROM t") == [(6,)]
+        await fails(s, "SELECT setval('s', 0)", "22003")
+        assert await rows(s, "SELECT nextval('s')") == [(59,)]          # still usable
+        await sql(s, "CREATE SEQUENCE v_s CACHE 1")
+        await sql(s, "CREATE VIEW numbered AS SELECT nextval('v_s') AS n, v FROM t")
+        assert sorted(await rows(s2, "SELECT n FROM numbered")) == \
+            [(1,), (2,), (3,), (4,), (5,), (6,)]
+    run(scenario)
+
+
+def test_sequence_exhausted_is_2200h(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE SEQUENCE small CACHE 1 MAXVALUE 3")
+        assert await rows(s, "SELECT nextval('small') FROM generate_series(1, 3)") == \
+            [(1,), (2,), (3,)]
+        await fails(s, "SELECT nextval('small')", "2200H")
+        await fails(s, "SELECT nextval('small') FROM generate_series(1, 2)", "2200H")
+        assert await rows(s, "SELECT currval('small')") == [(3,)]
+    run(scenario)
+
+
+def test_values_taken_past_a_stale_block_fail_with_40001_not_twice(run):
+    """Compute A's engine runs past what it holds while compute B took the next block:
+    A's statement fails (retryable), and no value is handed out twice."""
+    async def scenario(c):
+        a = c.session()
+        b = await another_compute_session(c)
+        await sql(a, "CREATE SEQUENCE big CACHE 65536")
+        assert await rows(a, "SELECT nextval('big')") == [(1,)]        # A holds 1..65536
+        assert await rows(b, "SELECT nextval('big')") == [(65537,)]    # B the next block
+        await fails(a, "SELECT count(nextval('big')) FROM generate_series(1, 70000)",
+                    "40001")
+        assert await rows(a, "SELECT nextval('big')") == [(131073,)]   # a fresh block
+        assert await rows(b, "SELECT nextval('big')") == [(65538,)]
+    run(scenario)
+
+
 def test_identity_columns(run):
     async def scenario(c):
         s = c.session()
@@ -446,9 +512,7 @@ def test_copy_into_an_altered_table(run):
 def test_sequence_made_or_dropped_on_another_compute(run):
     async def scenario(c):
         s1 = c.session()
-        other = c.compute()
-        await other.sync_clock()
-        s2 = Session(other)
+        s2 = await another_compute_session(c)
         assert await rows(s2, "SELECT 1") == [(1,)]
         await sql(s1, "CREATE SEQUENCE s CACHE 1")
         assert await rows(s2, "SELECT nextval('s')") == [(1,)]

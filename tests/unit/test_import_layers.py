@@ -34,7 +34,7 @@ def test_an_upward_import_breaks_the_compute_layers(tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     low = tmp_path / "dsql_ray" / "compute" / "catalog.py"
-    low.write_text(low.read_text() + "\nfrom . import planner  # noqa: E402  upward\n")
+    low.write_text(low.read_text() + "\nfrom .plan import select  # noqa: E402  upward\n")
     run = _lint(tmp_path)
     assert run.returncode != 0
-    assert "dsql_ray.compute.catalog -> dsql_ray.compute.planner" in run.stdout
+    assert "dsql_ray.compute.catalog -> dsql_ray.compute.plan.select" in run.stdout

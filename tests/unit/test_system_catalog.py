@@ -11,7 +11,8 @@ from pglast import parse_sql
 from dsql_ray.compute import types as T
 from dsql_ray.compute.catalog import (ColumnDef, TableDef, table_key, table_to_row,
                                       tables_range)
-from dsql_ray.compute.planner import UnknownTable, plan_select
+from dsql_ray.compute.catalog import UnknownTable
+from dsql_ray.compute.plan.select import plan_select
 from dsql_ray.compute.system import CURRENT_SETTINGS
 from dsql_ray.compute.system import tables as ST
 from dsql_ray.errors import DsqlError

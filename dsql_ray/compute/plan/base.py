@@ -1,10 +1,11 @@
 """The plan every statement planner returns: ``run`` executes it in a transaction."""
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
-from . import types as T
-from .result import Column, QueryResult
+from .. import types as T
+from ..result import Column, QueryResult
 
 
 def result_column(name: str, oid: int) -> Column:
@@ -18,6 +19,10 @@ class Plan:
     is_ddl: bool = False
     is_dml: bool = False
     reads_catalog: bool = False
+    #: nextval calls per row, by sequence name, and the rows known when planning
+    #: (the session reserves their values before running: ``sequences.py``)
+    sequences: Counter = field(default_factory=Counter)
+    sequence_rows: int = 1
 
     async def run(self, txn, params: list, session) -> QueryResult:
         raise NotImplementedError

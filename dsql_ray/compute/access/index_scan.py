@@ -1,6 +1,6 @@
 """Secondary indexes as an access path: which valid index a WHERE clause can use.
 
-``choose_index`` takes the primary-key access path (``access.py``) and replaces it with
+``choose_index`` takes the primary-key access path (``keys.py``) and replaces it with
 an index scan when a valid index fixes more leading columns; ``best_access`` is the
 two together, the choice every single-table statement makes. ``engine_index_access``
 gives the query engine the same choice for a one-table SELECT it runs.
@@ -17,54 +17,51 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast
-from pglast.stream import RawStream
 
-from .. import limits
-from ..errors import DsqlError, LimitExceeded
-from ..keys import decode_key, encode_key, prefix_end
-from ..storage.mvcc import row_filter
-from . import types as T
-from .access import Access, _conjuncts, column_comparison, plan_access, shard_lines
-from .catalog import TableDef
-from .indexes import VALID, IndexDef, registry, registry_of_catalog
-from .interrupt import checkpoints
-from .query.astwalk import any_node
-from .query.rowexpr import RowExpr, RowScope
+from ... import limits
+from ...errors import DsqlError, LimitExceeded
+from ...keys import decode_key, encode_key, prefix_end
+from ...storage.mvcc import row_filter
+from .. import types as T
+from ..catalog import TableDef
+from ..indexes import IndexDef, VALID, registry, registry_of_catalog
+from ..interrupt import checkpoints
+from ..query.astwalk import any_node
+from ..query.rowexpr import RowExpr, RowScope
+from .keys import plan_access
+from .path import Access, SqlText, shard_lines
+from .terms import column_comparison, conjuncts, family
 
 
 _OPS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
+
+
 _NULL_TAG = b"\xf0"                 # keys.py: NULL sorts after every value
+
+
 #: types whose key encoding gives back the very value (not numeric's scale, float's -0)
 _EXACT_KEY_TYPES = {*T.INTEGER_OIDS, T.TEXT, T.VARCHAR, T.BPCHAR, T.BOOL, T.DATE, T.UUID,
                     T.TIMESTAMP, T.BYTEA}
 
 
-def _family(oid: int) -> str:
-    if oid in T.INTEGER_OIDS:
-        return "int"
-    if oid in (T.TEXT, T.VARCHAR, T.BPCHAR):
-        return "text"
-    return str(oid)
-
-
 def column_conditions(where: Any, table, scope: RowScope
                       ) -> dict[int, list[tuple[str, RowExpr, str]]]:
-    """column position → [(op, value expression, SQL text)] for ``col op constant`` terms."""
+    """column position → [(op, value expression, the conjunct)] for ``col op constant``."""
     out: dict[int, list[tuple[str, RowExpr, str]]] = {}
-    for conj in _conjuncts(where):
+    for conj in conjuncts(where):
         term = column_comparison(conj, scope)
         if term is None or term[0] not in _OPS:
             continue
         o, col, val = term
         col_oid = table.columns[col].type_oid
-        if val.oid not in (T.UNKNOWN, 0) and _family(val.oid) != _family(col_oid):
+        if val.oid not in (T.UNKNOWN, 0) and family(val.oid) != family(col_oid):
             continue
         if val.oid != col_oid:
             try:
                 val = scope.coerce(val, col_oid)
             except DsqlError:
                 continue
-        out.setdefault(col, []).append((o, val, RawStream()(conj)))
+        out.setdefault(col, []).append((o, val, conj))
     return out
 
 
@@ -75,8 +72,8 @@ class IndexAccess(Access):
     eq: list[RowExpr] = field(default_factory=list)          # leading columns fixed
     lower: tuple[RowExpr, bool] | None = None                 # next column > / >= value
     upper: tuple[RowExpr, bool] | None = None                 # next column < / <= value
-    cond_sql: list[str] = field(default_factory=list)
-    filter_sql: list[str] = field(default_factory=list)    # the other WHERE conjuncts
+    cond_sql: list[SqlText] = field(default_factory=list)
+    filter_sql: list[SqlText] = field(default_factory=list)    # the other WHERE conjuncts
 
     def describe(self, node=None) -> str:
         """The index, its condition and key range, the shards; the WHERE clause is tested
@@ -87,9 +84,9 @@ class IndexAccess(Access):
         d, t = self.index, self.table
         scan = "Index Only Scan" if self.covering(d) else "Index Scan"
         lines = [f"{scan} using {d.name} on {t.name}",
-                 f"Index Cond: ({' AND '.join(self.cond_sql)})"]
+                 f"Index Cond: ({' AND '.join(map(str, self.cond_sql))})"]
         if self.filter_sql:
-            lines.append(f"Filter: ({' AND '.join(self.filter_sql)})")
+            lines.append(f"Filter: ({' AND '.join(map(str, self.filter_sql))})")
         bounds = self._bounds([])
         if bounds is not None:
             low, high = bounds
@@ -225,12 +222,11 @@ def choose_index(access: Access, where: Any, scope: RowScope, catalog) -> Access
         return access
     d, eq, lower, upper, texts = best
     out = IndexAccess(table, prefix=access.prefix, residual=access.residual, index=d, eq=eq,
-                      lower=lower, upper=upper, cond_sql=texts)
+                      lower=lower, upper=upper, cond_sql=[SqlText(c) for c in texts])
     for name in ("pushed", "pushed_sql", "columns", "key_sql", "where_sql"):
         if hasattr(access, name):
             setattr(out, name, getattr(access, name))
-    out.filter_sql = [t for t in (RawStream()(c) for c in _conjuncts(where))
-                      if t not in texts]
+    out.filter_sql = [SqlText(c) for c in conjuncts(where) if all(c is not t for t in texts)]
     return out
 
 
