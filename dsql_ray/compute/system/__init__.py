@@ -7,8 +7,8 @@ functions catalog queries call (format_type, pg_get_expr, pg_table_is_visible â€
 Constructs the engine does not know (reg* casts, COLLATE, set-returning functions in
 the select list â€¦) are rewritten first (:mod:`.rewrite`).
 
-Hooks (compute/planner.py): ``plan_select`` sends statements that mention a system
-relation to :func:`prepare_system_select`; ``_TxnSource.resolve`` / ``scan`` call
+Hooks (compute/plan/): ``plan_select`` sends statements that mention a system
+relation to :func:`prepare_system_select`; ``plan/engine.TxnSource.resolve`` / ``scan`` call
 :func:`resolve` / :func:`scan_system` for system tables (``table_id < 0``).
 """
 from __future__ import annotations
@@ -104,7 +104,7 @@ async def scan_system(table: TableDef, txn, cache: dict | None = None,
         extras = await index_extras(txn)
         if cache is not None:
             cache["index_extras"] = extras
-    if "_schemas" not in extras:                     # CREATE SCHEMA'd (compute/ddl.py)
+    if "_schemas" not in extras:                     # CREATE SCHEMA'd (compute/ddl/tables.py)
         extras = {**extras, "_schemas": set(await user_schemas(txn))}
         if cache is not None:
             cache["index_extras"] = extras

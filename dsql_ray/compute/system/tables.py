@@ -294,7 +294,7 @@ def _constraint(snap):
                _check_columns(t, k), None, None, None, None, None, None, k.expr_sql)
 
 
-# -- CHECK constraints, views, sequences (compute/ddl.py) ------------------------------------
+# -- CHECK constraints, views, sequences (compute/ddl/) -----------------------------------------
 def check_oid(t: TableDef, i: int) -> int:
     return table_oid(t) * 1000 + 500 + i
 
