@@ -11,7 +11,8 @@ Message formats: https://www.postgresql.org/docs/current/protocol-message-format
 
 Python value conventions: bool, int, float, Decimal (numeric), str (text types and json,
 holding the JSON text), bytes (bytea), UUID, date, time, datetime (timestamp naive,
-timestamptz aware, sent in UTC), timedelta (interval). Text output matches PostgreSQL's
+timestamptz aware, sent in UTC), Interval (interval; an older timedelta too). Text
+output matches PostgreSQL's
 with ``DateStyle=ISO``, ``IntervalStyle=postgres``, ``TimeZone=UTC``,
 ``extra_float_digits=1`` (the PostgreSQL 12+ default: shortest exact float output).
 """
@@ -28,6 +29,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import DsqlError, ProtocolError
+from ..interval import Interval, as_interval, interval_text, parse_interval
 from ..limits import MiB
 from .backend import Column
 from .types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON,
@@ -421,7 +423,6 @@ _PG_EPOCH_ORDINAL = _PG_EPOCH_DATE.toordinal()
 _PG_EPOCH = datetime(2000, 1, 1)
 _PG_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _USEC = timedelta(microseconds=1)
-_USECS_PER_DAY = 86_400_000_000
 
 
 def _shortest_float_text(shortest: str, fixed_below_exp: int) -> bytes:
@@ -516,33 +517,15 @@ def _timestamptz_text(v: datetime) -> bytes:
     return _timestamp_text(_as_utc(v)) + b"+00"
 
 
-def _interval_fields(v: timedelta) -> tuple[int, int]:
-    """(days, microseconds) with one sign, so -1 hour is 0 days -01:00:00 (as
-    ``interval '-1 hour'``), not -1 days +23:00:00."""
-    usecs = v // _USEC
-    days, rest = divmod(abs(usecs), _USECS_PER_DAY)
-    return (-days, -rest) if usecs < 0 else (days, rest)
+def _interval_text(v) -> bytes:
+    """IntervalStyle ``postgres`` (EncodeInterval in datetime.c): '1 year 3 days 04:05:06.5'."""
+    return interval_text(v).encode()
 
 
-def _interval_text(v: timedelta) -> bytes:
-    """IntervalStyle ``postgres`` (EncodeInterval in datetime.c): '3 days 04:05:06.5'."""
-    days, usecs = _interval_fields(v)
-    parts = []
-    if days:
-        parts.append(f"{days} day" if days == 1 else f"{days} days")
-    if usecs or not days:
-        secs, frac = divmod(abs(usecs), 1_000_000)
-        hours, secs = divmod(secs, 3600)
-        minutes, secs = divmod(secs, 60)
-        sign = "-" if usecs < 0 else ""
-        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}{_fraction(frac)}")
-    return " ".join(parts).encode()
-
-
-def _interval_binary(v: timedelta) -> bytes:
+def _interval_binary(v) -> bytes:
     """interval_send: Int64 microseconds, Int32 days, Int32 months."""
-    days, usecs = _interval_fields(v)
-    return _INTERVAL.pack(usecs, days, 0)
+    v = as_interval(v)
+    return _INTERVAL.pack(v.micros, v.days, v.months)
 
 
 def _numeric_binary(v: Decimal) -> bytes:
@@ -771,53 +754,10 @@ def _timestamptz_from_text(text: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-_INTERVAL_UNITS = {
-    "microsecond": _USEC, "us": _USEC, "usec": _USEC,
-    "millisecond": timedelta(milliseconds=1), "ms": timedelta(milliseconds=1),
-    "msec": timedelta(milliseconds=1),
-    "second": timedelta(seconds=1), "sec": timedelta(seconds=1), "s": timedelta(seconds=1),
-    "minute": timedelta(minutes=1), "min": timedelta(minutes=1), "m": timedelta(minutes=1),
-    "hour": timedelta(hours=1), "hr": timedelta(hours=1), "h": timedelta(hours=1),
-    "day": timedelta(days=1), "d": timedelta(days=1),
-    "week": timedelta(weeks=1), "w": timedelta(weeks=1),
-    # months and years as interval comparison counts them: 30 days, 12 months
-    "month": timedelta(days=30), "mon": timedelta(days=30),
-    "year": timedelta(days=360), "yr": timedelta(days=360), "y": timedelta(days=360),
-}
-_INTERVAL_TOKEN = re.compile(
-    r"\s*(?:(?P<sign>[-+])?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d*)?))?"
-    r"|(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[a-z]*))")
-
-
-def _interval_from_text(text: str) -> timedelta:
-    """Interval input in the forms clients send: PostgreSQL style ('1 day 02:03:04',
-    '3 hours ago') and Python's str(timedelta) ('-1 day, 23:00:00'). Months and years
-    count as 30 and 360 days (a timedelta has no calendar)."""
-    source = text.lower().replace(",", " ").strip()
-    if source.startswith("@"):
-        source = source[1:]
-    negate = source.endswith(" ago")
-    if negate:
-        source = source[:-4]
-    total, pos = timedelta(), 0
-    source = source.rstrip()
-    if not source:
-        raise ValueError("empty interval")
-    while pos < len(source):
-        token = _INTERVAL_TOKEN.match(source, pos)
-        if token is None or token.end() == pos:
-            raise ValueError("invalid interval")
-        pos = token.end()
-        if token["h"] is not None:
-            part = timedelta(hours=int(token["h"]), minutes=int(token["m"]),
-                             seconds=float(token["s"] or 0))
-            total += -part if token["sign"] == "-" else part
-        else:
-            unit = token["unit"]
-            unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS \
-                else unit
-            total += float(token["num"]) * _INTERVAL_UNITS[unit or "second"]
-    return -total if negate else total
+def _interval_from_text(text: str) -> Interval:
+    """Interval input in the forms clients send: PostgreSQL style ('1 year 2 mons 3 days
+    02:03:04', '3 hours ago'), ISO 8601 and Python's str(timedelta) ('-1 day, 23:00:00')."""
+    return parse_interval(text)
 
 
 def _jsonb_from_binary(raw: bytes) -> str:
@@ -849,9 +789,9 @@ def _time_from_usecs(usecs: int) -> time:
     return time(*divmod(minutes, 60), secs, micro)
 
 
-def _interval_from_binary(raw: bytes) -> timedelta:
+def _interval_from_binary(raw: bytes) -> Interval:
     usecs, days, months = _INTERVAL.unpack(raw)
-    return timedelta(days=days + 30 * months, microseconds=usecs)
+    return Interval(months, days, usecs)
 
 
 def _unpack1(st: struct.Struct) -> Callable[[bytes], Any]:

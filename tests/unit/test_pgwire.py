@@ -33,6 +33,7 @@ from dsql_ray.errors import AuthError, DsqlError, ProtocolError, TransactionAbor
 from dsql_ray.frontend import pgwire
 from dsql_ray.frontend.pgwire import BINARY_FORMAT, TEXT_FORMAT, decode_value, encode_value
 from dsql_ray.frontend.session import serve_connection, server_ssl_context
+from dsql_ray.interval import Interval
 
 UTC = dt.timezone.utc
 PLUS_2 = dt.timezone(dt.timedelta(hours=2))
@@ -88,6 +89,8 @@ TEXT_OUTPUT = [   # (type OID, Python value, PostgreSQL 15 output), checked agai
     (t.INTERVAL, dt.timedelta(days=1), "1 day"),
     (t.INTERVAL, dt.timedelta(microseconds=1), "00:00:00.000001"),
     (t.INTERVAL, dt.timedelta(seconds=-0.5), "-00:00:00.5"),
+    (t.INTERVAL, Interval(14, -3, 3_600_000_000), "1 year 2 mons -3 days +01:00:00"),
+    (t.INTERVAL, Interval(-1, 0, 0), "-1 mons"),
 ]
 
 
@@ -108,6 +111,7 @@ BINARY_OUTPUT = [  # (type OID, value, PostgreSQL's *_send output)
     (t.TIMESTAMP, dt.datetime(2000, 1, 1, 0, 0, 1), "00000000000f4240"),
     (t.TIMESTAMPTZ, dt.datetime(1999, 12, 31, 23, 0, tzinfo=UTC), "ffffffff296c5c00"),
     (t.INTERVAL, dt.timedelta(days=1, microseconds=5), "00000000000000050000000100000000"),
+    (t.INTERVAL, Interval(14, 3, 5), "0000000000000005000000030000000e"),
     (t.JSONB, "[]", "015b5d"),
 ]
 
@@ -133,9 +137,9 @@ ROUND_TRIP = [
     (t.TIMESTAMP, dt.datetime(1970, 1, 1, 0, 0, 0, 1)),
     (t.TIMESTAMP, dt.datetime(2100, 6, 30)),
     (t.TIMESTAMPTZ, dt.datetime(2024, 2, 29, 12, 0, 0, 250000, UTC)),
-    (t.INTERVAL, dt.timedelta(days=3, seconds=4, microseconds=5)),
-    (t.INTERVAL, dt.timedelta(hours=-1)), (t.INTERVAL, -dt.timedelta(days=2, seconds=0.25)),
-    (t.INTERVAL, dt.timedelta(hours=100)),
+    (t.INTERVAL, Interval(0, 3, 4_000_005)), (t.INTERVAL, Interval(0, 0, -3_600_000_000)),
+    (t.INTERVAL, Interval(0, -2, -250_000)), (t.INTERVAL, Interval(0, 0, 360_000_000_000)),
+    (t.INTERVAL, Interval(14, 3, 14_706_000_000)), (t.INTERVAL, Interval(-14, 5, -1)),
 ]
 
 
@@ -184,7 +188,8 @@ def test_datetimes_round_trip_in_both_formats(when, delta):
     (t.INTERVAL, "1 day, 2:03:04", dt.timedelta(days=1, seconds=7384)),     # str(timedelta)
     (t.INTERVAL, "-1 day, 23:00:00", dt.timedelta(hours=-1)),
     (t.INTERVAL, "3 hours ago", dt.timedelta(hours=-3)),
-    (t.INTERVAL, "1 mon 2 weeks 1.5 days", dt.timedelta(days=45, hours=12)),
+    (t.INTERVAL, "1 mon 2 weeks 1.5 days", Interval(1, 15, 43_200_000_000)),
+    (t.INTERVAL, "1 year 2 mons -3 days", Interval(14, -3, 0)),
     (t.INTERVAL, "-1 days +23:00:00", dt.timedelta(hours=-1)),
     (0, "anything at all", "anything at all"),        # unspecified type: passed through
     (600, "(1,2)", "(1,2)"),                          # type without a codec: likewise

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import FeatureNotSupported
+from ...interval import interval_div
 from .. import types as T
 from . import sqltypes as S
 from .runtime import Expr, hashable, sort_rows
@@ -124,7 +125,7 @@ class Avg(Acc):
         if self.out_oid == T.NUMERIC:
             return S.numeric_div(decimal.Decimal(self.sum.total), decimal.Decimal(self.n))
         if self.out_oid == T.INTERVAL:
-            return self.sum.total / self.n
+            return interval_div(self.sum.total, self.n)
         return float(self.sum.total) / self.n
 
 

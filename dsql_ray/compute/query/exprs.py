@@ -26,9 +26,10 @@ from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, Dsq
                        UndefinedFunction,
                        UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
+from . import datetimes as DT
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
-from .functions import FUNCTIONS, no_function
+from .functions import FUNCTIONS, NAMED_ARGS, no_function
 from .jsonops import json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
@@ -38,6 +39,21 @@ _COMPARE = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operato
             ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 RECORD = 2249
 _BITWISE = {"&": operator.and_, "|": operator.or_, "#": operator.xor}
+_WIDTH = {T.INT2: 16, T.INT4: 32, T.INT8: 64}
+
+
+def _shifter(op: str, oid: int):
+    """int2/int4/int8 << and >> int4 as C does them: the count masked to the promoted
+    width, the result wrapped to the left type (no overflow error)."""
+    width = _WIDTH[oid]
+    mask = 63 if width == 64 else 31
+    half = 1 << (width - 1)
+
+    def shift(a: int, n: int) -> int:
+        n &= mask
+        v = a << n if op == "<<" else a >> n
+        return (v + half) % (2 * half) - half
+    return shift
 _NEGATE = {"=": "<>", "<>": "=", "<": ">=", ">": "<=", "<=": ">", ">=": "<"}
 
 
@@ -304,6 +320,7 @@ class ExprCompiler:
         self._in_agg = False
         self._group_ok = 0
         self._in_window = False
+        self.arg_names: list[str | None] | None = None     # named arguments of a call
 
     # -- coercion ---------------------------------------------------------------------------
     def coerce(self, e: Expr, oid: int) -> Expr:
@@ -517,6 +534,12 @@ class ExprCompiler:
             return FUNCTIONS["abs"](self, [arg], "abs")
         if op == "|/":
             return FUNCTIONS["sqrt"](self, [arg], "sqrt")
+        if op == "~":
+            arg = self.coerce(arg, T.INT4)
+            if arg.oid not in _WIDTH:
+                raise self._no_operator(op, None, arg)
+            return fold(Expr(lambda r, e, f=arg.fn: None if (v := f(r, e)) is None else ~v,
+                             arg.oid, arg.const))
         raise self._no_operator(op, None, arg)
 
     def binary(self, op: str, left: Expr, right: Expr) -> Expr:
@@ -557,7 +580,7 @@ class ExprCompiler:
             return Expr(strict2(match, left.fn, right.fn), T.BOOL, c)
         if op in ("+", "-", "*", "/", "%", "^"):
             return self._arith(op, left, right)
-        if op in _BITWISE:
+        if op in _BITWISE or op in ("<<", ">>"):
             return self._bitwise(op, left, right)
         e = json_operator(self, op, left, right)
         if e is not None:
@@ -599,7 +622,16 @@ class ExprCompiler:
         return fold(Expr(strict2(f, left.fn, right.fn), oid, c))
 
     def _bitwise(self, op: str, left: Expr, right: Expr) -> Expr:
-        """Integer ``&`` ``|`` ``#`` (and, or, xor), as PostgreSQL's int2/int4/int8 ops."""
+        """Integer ``&`` ``|`` ``#`` (and, or, xor), ``<<`` ``>>``, as PostgreSQL's
+        int2/int4/int8 ops."""
+        if op in ("<<", ">>"):
+            left = self.coerce(left, T.INT4)
+            right = self.coerce(right, T.INT4)
+            if left.oid not in _WIDTH or right.oid not in S.INTS:
+                raise self._no_operator(op, left, right)
+            right = self.cast(right, T.INT4) if right.oid != T.INT4 else right
+            return fold(Expr(strict2(_shifter(op, left.oid), left.fn, right.fn), left.oid,
+                             left.const and right.const))
         left, right = self.unify(left, right)
         if left.oid not in S.INTS or right.oid not in S.INTS:
             raise self._no_operator(op, left, right)
@@ -626,28 +658,36 @@ class ExprCompiler:
                         T.DATE, c)
         if lo == T.DATE and ro == T.DATE and op == "-":
             return Expr(strict2(lambda a, b: (a - b).days, left.fn, right.fn), T.INT4, c)
+        if lo == T.INTERVAL and ro in S.DATETIMES | {T.TIME} and op == "+":
+            left, right, lo, ro = right, left, ro, lo        # interval + x is x + interval
         if lo in S.DATETIMES and ro == T.INTERVAL and op in "+-":
-            out = T.TIMESTAMP if lo == T.DATE else lo
-            if lo == T.DATE:
-                left = self.cast(left, T.TIMESTAMP)
-            f = operator.add if op == "+" else operator.sub
-            return Expr(strict2(f, left.fn, right.fn), out, c)
-        if lo == T.INTERVAL and ro in S.DATETIMES and op == "+":
-            out = T.TIMESTAMP if ro == T.DATE else ro
-            if ro == T.DATE:
-                right = self.cast(right, T.TIMESTAMP)
-            return Expr(strict2(operator.add, left.fn, right.fn), out, c)
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.ts_shift(a, b, sign), left.fn, right.fn),
+                        T.TIMESTAMP if lo == T.DATE else lo, c)
+        if lo == T.TIME and ro == T.INTERVAL and op in "+-":
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.time_shift(a, b, sign), left.fn, right.fn),
+                        T.TIME, c)
         if lo in (T.TIMESTAMP, T.TIMESTAMPTZ) and ro in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE) \
                 and op == "-":
             oid = S.common_type([lo, ro])
             left, right = self.cast(left, oid), self.cast(right, oid)
-            return Expr(strict2(operator.sub, left.fn, right.fn), T.INTERVAL, c)
+            return Expr(strict2(DT.ts_diff, left.fn, right.fn), T.INTERVAL, c)
+        return self._interval_arith(op, left, right)
+
+    def _interval_arith(self, op: str, left: Expr, right: Expr) -> Expr:
+        """interval ± interval, interval * number, number * interval, interval / number."""
+        lo, ro = left.oid, right.oid
+        c = left.const and right.const
         if lo == T.INTERVAL and ro == T.INTERVAL and op in "+-":
-            f = operator.add if op == "+" else operator.sub
-            return Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c)
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.iv_add(a, b, sign), left.fn, right.fn),
+                        T.INTERVAL, c)
+        if lo in S.NUMERICS and ro == T.INTERVAL and op == "*":
+            left, right, lo, ro = right, left, ro, lo
         if lo == T.INTERVAL and ro in S.NUMERICS and op in "*/":
-            f = (lambda a, b: a * float(b)) if op == "*" else (lambda a, b: a / float(b))
-            return Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c)
+            f = DT.iv_mul if op == "*" else DT.iv_div
+            return fold(Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c))
         raise self._no_operator(op, left, right)
 
     def _in_list(self, node: ast.A_Expr) -> Expr:
@@ -956,10 +996,16 @@ class ExprCompiler:
         if node.agg_star or node.agg_distinct or node.agg_order or node.agg_filter:
             raise WrongObjectType(f"{name} is not an aggregate function")
         resolver = FUNCTIONS.get(name)
-        args = [self.compile(a) for a in node.args or ()]
-        if resolver is None:
+        raw = node.args or ()
+        names = [a.name if isinstance(a, ast.NamedArgExpr) else None for a in raw]
+        args = [self.compile(a.arg if isinstance(a, ast.NamedArgExpr) else a) for a in raw]
+        if resolver is None or any(names) and name not in NAMED_ARGS:
             raise no_function(name, args)
-        return resolver(self, args, name)
+        self.arg_names = names
+        try:
+            return resolver(self, args, name)
+        finally:
+            self.arg_names = None
 
     def _agg_call(self, node: ast.FuncCall, name: str) -> Expr:
         g = self.grouping

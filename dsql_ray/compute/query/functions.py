@@ -12,9 +12,11 @@ import math
 import random
 from typing import Any, Callable
 
-from ...errors import (DivisionByZero, DsqlError, InvalidArgumentForLogarithm,
+from ...errors import (DivisionByZero, DsqlError, FeatureNotSupported,
+                       InvalidArgumentForLogarithm,
                        InvalidArgumentForPowerFunction, InvalidParameterValue, NumericOutOfRange,
                        UndefinedFunction)
+from ...interval import Interval, as_interval
 from .. import types as T
 from . import sqltypes as S
 from .runtime import Expr
@@ -63,6 +65,9 @@ def strict(impl: Callable[..., Any], args: list[Expr], oid: int, volatile=False)
 #: functions that read the catalog while they compile (system/functions.py): only the
 #: query engine, which plans with a catalog, compiles them
 READS_CATALOG: set[str] = set()
+
+#: functions that take named arguments (``make_interval(days => 3)``)
+NAMED_ARGS = {"make_interval"}
 
 
 def register(*names: str, reads_catalog: bool = False):
@@ -455,6 +460,8 @@ _TRUNC_FIELDS = ("microseconds", "milliseconds", "second", "minute", "hour", "da
 
 
 def date_trunc(field: str, v: dt.datetime) -> dt.datetime:
+    if isinstance(v, (Interval, dt.timedelta)):
+        return trunc_interval(field, v)
     f = field.lower()
     if f not in _TRUNC_FIELDS:
         raise InvalidParameterValue(
@@ -507,21 +514,71 @@ def _date_trunc(c, args, name):
     return strict(date_trunc, [field, v], v.oid)
 
 
+# -- extract / date_part / date_trunc on intervals ----------------------------------------
+def extract_interval(field: str, v) -> decimal.Decimal:
+    v = as_interval(v)
+    f = field.lower()
+    years, months = divmod(abs(v.months), 12)
+    sign = -1 if v.months < 0 else 1
+    years, months = sign * years, sign * months
+    secs_total = abs(v.micros) // 1_000_000
+    tsign = -1 if v.micros < 0 else 1
+    hours, rem = divmod(secs_total, 3600)
+    minutes = rem // 60
+    sec_us = tsign * (abs(v.micros) % 60_000_000)
+    simple = {"year": years, "years": years, "month": months, "mon": months,
+              "months": months, "day": v.days, "days": v.days,
+              "hour": tsign * hours, "hours": tsign * hours,
+              "minute": tsign * minutes, "minutes": tsign * minutes,
+              "quarter": (months // 3 + 1) if v.months >= 0 else -(abs(months) // 3 + 1),
+              "decade": int(years / 10), "century": int(years / 100),
+              "millennium": int(years / 1000)}
+    if f in simple:
+        return decimal.Decimal(simple[f])
+    if f in ("second", "seconds"):
+        return decimal.Decimal(sec_us).scaleb(-6)
+    if f in ("millisecond", "milliseconds"):
+        return decimal.Decimal(sec_us).scaleb(-3)
+    if f in ("microsecond", "microseconds"):
+        return decimal.Decimal(sec_us)
+    if f == "epoch":
+        secs = 31557600 * int(v.months / 12) + 2592000 * (v.months - 12 * int(v.months / 12)) \
+            + 86400 * v.days
+        return (decimal.Decimal(secs) * 1_000_000 + v.micros).scaleb(-6)
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+
+
+_TRUNC_IV = {"microseconds": 1, "milliseconds": 1000, "second": 1_000_000,
+             "minute": 60_000_000, "hour": 3_600_000_000}
+
+
+def trunc_interval(field: str, v) -> Interval:
+    v = as_interval(v)
+    f = field.lower()
+    years = int(v.months / 12)
+    if f in _TRUNC_IV:
+        unit = _TRUNC_IV[f]
+        return Interval(v.months, v.days, int(v.micros / unit) * unit)
+    if f == "day":
+        return Interval(v.months, v.days, 0)
+    if f == "month":
+        return Interval(v.months, 0, 0)
+    if f == "quarter":
+        mons = v.months - 12 * years
+        return Interval(12 * years + int(mons / 3) * 3, 0, 0)
+    for name, n in (("year", 1), ("decade", 10), ("century", 100), ("millennium", 1000)):
+        if f == name:
+            return Interval(int(years / n) * n * 12, 0, 0)
+    if f == "week":
+        raise FeatureNotSupported('unit "week" not supported for type interval',
+                                    detail="Months usually have fractional weeks.")
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+
+
 def extract(field: str, v) -> decimal.Decimal:
     f = field.lower()
-    if isinstance(v, dt.timedelta):
-        if f == "epoch":
-            return decimal.Decimal(v.days * 86400 + v.seconds) + decimal.Decimal(
-                v.microseconds).scaleb(-6)
-        if f == "day":
-            return decimal.Decimal(v.days)
-        secs = v.seconds
-        parts = {"hour": secs // 3600, "minute": secs % 3600 // 60}
-        if f in parts:
-            return decimal.Decimal(parts[f])
-        if f == "second":
-            return (decimal.Decimal(secs % 60) * 1000000 + v.microseconds).scaleb(-6)
-        raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+    if isinstance(v, (Interval, dt.timedelta)):
+        return extract_interval(field, v)
     is_ts = isinstance(v, dt.datetime)
     simple = {"year": v.year, "month": v.month, "day": v.day,
               "quarter": (v.month - 1) // 3 + 1, "dow": (v.weekday() + 1) % 7,

@@ -22,6 +22,9 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
 from ...frontend.types import array_items, bytea_input
+from ...interval import Interval, as_interval
+from ...interval import interval_text as _interval_text
+from ...interval import parse_interval as _parse_interval
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -240,8 +243,8 @@ def to_text(value: Any) -> str:
     if isinstance(value, dt.time):
         t = value.strftime("%H:%M:%S")
         return t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
-    if isinstance(value, dt.timedelta):
-        return interval_text(value)
+    if isinstance(value, (Interval, dt.timedelta)):
+        return _interval_text(value)
     if isinstance(value, list):
         return "{" + ",".join("NULL" if v is None else _array_elem(to_text(v))
                               for v in value) + "}"
@@ -265,19 +268,8 @@ def _array_elem(s: str) -> str:
     return s
 
 
-def interval_text(td: dt.timedelta) -> str:
-    days, secs, us = td.days, td.seconds, td.microseconds
-    parts = []
-    if days:
-        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
-    if secs or us or not parts:
-        h, rem = divmod(secs, 3600)
-        m, s = divmod(rem, 60)
-        t = f"{h:02d}:{m:02d}:{s:02d}"
-        if us:
-            t += f".{us:06d}".rstrip("0")
-        parts.append(t)
-    return " ".join(parts)
+def interval_text(v) -> str:
+    return _interval_text(v)
 
 
 # -- parsing text -----------------------------------------------------------------------
@@ -289,9 +281,6 @@ _TRUE = {"t", "true", "yes", "on", "1", "y", "tr", "tru", "ye"}
 _FALSE = {"f", "false", "no", "off", "0", "n", "fa", "fal", "fals", "of"}
 _TS_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
                     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$", re.I)
-_INTERVAL_UNITS = {"microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "sec": 1, "s": 1,
-                   "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600, "hr": 3600,
-                   "day": 86400, "d": 86400, "week": 7 * 86400, "w": 7 * 86400}
 
 
 def invalid_datetime(oid: int, text: str) -> DsqlError:
@@ -340,25 +329,13 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
     return value
 
 
-def parse_interval(text: str) -> dt.timedelta:
-    s = text.strip().lower()
-    total = dt.timedelta(0)
-    rest = s
-    m = re.fullmatch(r"(?:(-?\d+)\s+days?\s*)?(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?", s)
-    if m:
-        days, neg, h, mi, sec = m.groups()
-        t = dt.timedelta(hours=int(h), minutes=int(mi), seconds=float(sec or 0))
-        return dt.timedelta(days=int(days or 0)) + (-t if neg else t)
-    for num, unit in re.findall(r"(-?\d+(?:\.\d+)?)\s*([a-z]+)", rest):
-        u = unit.rstrip("s") if unit not in ("s",) else unit
-        if u in ("mon", "month", "year", "yr", "y", "decade", "century"):
-            raise FeatureNotSupported("intervals with months or years are not supported yet")
-        if u not in _INTERVAL_UNITS:
-            raise invalid_datetime(T.INTERVAL, text)
-        total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
-    if not re.fullmatch(r"(\s*-?\d+(?:\.\d+)?\s*[a-z]+\s*)+", rest):
-        raise invalid_datetime(T.INTERVAL, text)
-    return total
+def parse_interval(text: str) -> Interval:
+    try:
+        return _parse_interval(text)
+    except ValueError:
+        raise invalid_datetime(T.INTERVAL, text) from None
+    except OverflowError:
+        raise DatetimeFieldOverflow(f'interval field value out of range: "{text}"') from None
 
 
 # -- casts ---------------------------------------------------------------------------------
@@ -518,8 +495,11 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
             out = dt.datetime(value.year, value.month, value.day)
             return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
     if oid == T.INTERVAL:
-        if isinstance(value, dt.timedelta):
-            return value
+        if isinstance(value, (Interval, dt.timedelta)):
+            return as_interval(value)
+        if isinstance(value, dt.time):
+            return Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second)
+                            * 1000000 + value.microsecond)
         if isinstance(value, str):
             return parse_interval(value)
     if oid == T.TIME:
@@ -558,6 +538,8 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if cs == cd:
         return True
+    if src == T.TIME and dst == T.INTERVAL:
+        return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
     elements = {a: e for e, a in ARRAY_OF.items()}
@@ -581,7 +563,7 @@ def value_oid(value: Any) -> int:
         return T.TIMESTAMPTZ if value.tzinfo else T.TIMESTAMP
     if isinstance(value, dt.date):
         return T.DATE
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, (Interval, dt.timedelta)):
         return T.INTERVAL
     if isinstance(value, dt.time):
         return T.TIME
