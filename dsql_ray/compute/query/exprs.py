@@ -27,9 +27,10 @@ from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, Dsq
                        UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
 from . import datetimes as DT
+from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
-from .functions import FUNCTIONS, NAMED_ARGS, no_function
+from .functions import FUNCTIONS, NAMED_ARGS, compiled_regex, no_function
 from .jsonops import json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
@@ -178,40 +179,6 @@ def any_all(results, is_all: bool):
         elif v != is_all:
             return v
     return None if saw_null else is_all
-
-
-def like_regex(pattern: str, escape: str | None = "\\") -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if escape and c == escape:
-            if i + 1 >= len(pattern):
-                raise DsqlError("LIKE pattern must not end with escape character",
-                                sqlstate="22025")
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-_REGEX_CACHE: dict[tuple[str, int, str], "re.Pattern[str]"] = {}
-
-
-def _compiled(kind: str, pattern: str, flags: int) -> "re.Pattern[str]":
-    key = (pattern, flags, kind)
-    pat = _REGEX_CACHE.get(key)
-    if pat is None:
-        try:
-            pat = re.compile(like_regex(pattern) if kind == "like" else pattern,
-                             flags | re.DOTALL)
-        except re.error as exc:
-            raise DsqlError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
-        if len(_REGEX_CACHE) > 1000:
-            _REGEX_CACHE.clear()
-        _REGEX_CACHE[key] = pat
-    return pat
 
 
 def _int_op(f, oid):
@@ -559,6 +526,10 @@ class ExprCompiler:
                                self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
         if op == "||":
+            if T.BYTEA in (left.oid, right.oid) and {left.oid, right.oid} <= {T.BYTEA,
+                                                                            S.UNKNOWN, 0}:
+                left, right = self.coerce(left, T.BYTEA), self.coerce(right, T.BYTEA)
+                return fold(Expr(strict2(operator.add, left.fn, right.fn), T.BYTEA, c))
             if S.category(left.oid) in ("S", "X") or S.category(right.oid) in ("S", "X"):
                 left, right = self.coerce(left, T.TEXT), self.coerce(right, T.TEXT)
                 return Expr(strict2(lambda a, b: S.to_text(a) + S.to_text(b), left.fn, right.fn),
@@ -573,10 +544,10 @@ class ExprCompiler:
             negate = op.startswith("!")
             if kind == "like":
                 def match(a, b):
-                    return (_compiled(kind, b, flags).fullmatch(a) is not None) != negate
+                    return (compiled_regex(kind, b, flags).fullmatch(a) is not None) != negate
             else:
                 def match(a, b):
-                    return (_compiled(kind, b, flags).search(a) is not None) != negate
+                    return (compiled_regex(kind, b, flags).search(a) is not None) != negate
             return Expr(strict2(match, left.fn, right.fn), T.BOOL, c)
         if op in ("+", "-", "*", "/", "%", "^"):
             return self._arith(op, left, right)

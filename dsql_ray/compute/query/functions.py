@@ -10,6 +10,7 @@ import decimal
 import hashlib
 import math
 import random
+import re
 from typing import Any, Callable
 
 from ...errors import (DivisionByZero, DsqlError, FeatureNotSupported,
@@ -129,7 +130,7 @@ _text_fn("character_length", len, ret=T.INT4)
 _text_fn("octet_length", lambda s: len(s.encode()), ret=T.INT4)
 _text_fn("reverse", lambda s: s[::-1])
 _text_fn("initcap", lambda s: "".join(
-    w.capitalize() for w in __import__("re").split(r"([^A-Za-z0-9]+)", s)))
+    w.capitalize() for w in re.split(r"([^A-Za-z0-9]+)", s)))
 _text_fn("md5", lambda s: hashlib.md5(s.encode()).hexdigest())
 _text_fn("ascii", lambda s: ord(s[0]) if s else 0, ret=T.INT4)
 _text_fn("strpos", lambda s, sub: s.find(sub) + 1, 2, ret=T.INT4)
@@ -196,12 +197,46 @@ def _out(v) -> str:
     return S.to_text(v)
 
 
+def like_regex(pattern: str, escape: str | None = "\\") -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if escape and c == escape:
+            if i + 1 >= len(pattern):
+                raise DsqlError("LIKE pattern must not end with escape character",
+                                sqlstate="22025")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+_REGEX_CACHE: dict[tuple[str, int, str], re.Pattern[str]] = {}
+
+
+def compiled_regex(kind: str, pattern: str, flags: int) -> re.Pattern[str]:
+    key = (pattern, flags, kind)
+    pat = _REGEX_CACHE.get(key)
+    if pat is None:
+        try:
+            pat = re.compile(like_regex(pattern) if kind == "like" else pattern,
+                             flags | re.DOTALL)
+        except re.error as exc:
+            raise DsqlError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
+        if len(_REGEX_CACHE) > 1000:
+            _REGEX_CACHE.clear()
+        _REGEX_CACHE[key] = pat
+    return pat
+
+
 def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
     out, i = [], 0
     while i < len(pattern):
         ch = pattern[i]
         if escape and ch == escape and i + 1 < len(pattern):
-            out.append(__import__("re").escape(pattern[i + 1]))
+            out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
         out.append({"%": ".*", "_": ".", ".": "\\.", "^": "\\^", "$": "\\$"}.get(ch, ch))
