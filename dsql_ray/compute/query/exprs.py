@@ -30,7 +30,7 @@ from . import datetimes as DT
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
-from .functions import FUNCTIONS, NAMED_ARGS, compiled_regex, no_function
+from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
 from .jsonops import json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
@@ -967,6 +967,9 @@ class ExprCompiler:
         if node.agg_star or node.agg_distinct or node.agg_order or node.agg_filter:
             raise WrongObjectType(f"{name} is not an aggregate function")
         resolver = FUNCTIONS.get(name)
+        if resolver is None and name in SET_RETURNING:
+            raise FeatureNotSupported(f"set-returning functions are not allowed in "
+                                      f"{self.clause}")
         raw = node.args or ()
         names = [a.name if isinstance(a, ast.NamedArgExpr) else None for a in raw]
         args = [self.compile(a.arg if isinstance(a, ast.NamedArgExpr) else a) for a in raw]

@@ -67,6 +67,9 @@ def strict(impl: Callable[..., Any], args: list[Expr], oid: int, volatile=False)
 #: query engine, which plans with a catalog, compiles them
 READS_CATALOG: set[str] = set()
 
+#: set-returning functions (srfs.py): only FROM and a select list may call them
+SET_RETURNING: set[str] = set()
+
 #: functions that take named arguments (``make_interval(days => 3)``)
 NAMED_ARGS = {"make_interval"}
 

@@ -561,25 +561,4 @@ def _array_to_string(c, args, name):
     return Expr(fn, T.TEXT)
 
 
-@register("__dsql_array_at")
-def _array_at(c, args, name):
-    _arity(name, args, 2)
-    arr = _array_arg(c, name, args, args[0])
-    idx = c.coerce(args[1], T.INT4)
-    elem = ST.ELEMENT_OF[arr.oid]
-    if elem in (ST.NAME, ST.CHAR):
-        elem = T.TEXT
-    return strict(lambda v, i: v[i - 1] if 1 <= i <= len(v) else None, [arr, idx], elem)
-
-
-@register("__dsql_expandarray_row")
-def _expandarray_row(c, args, name):
-    """The (x, n) composite of information_schema._pg_expandarray."""
-    _arity(name, args, 2)
-    x, n = args[0], c.coerce(args[1], T.INT4)
-    xf, nf = x.fn, n.fn
-    return Expr(lambda r, e: (xf(r, e), nf(r, e)),
-                S.composite_type((("x", x.oid), ("n", T.INT4))))
-
-
 __all__ = ["CURRENT_SETTINGS", "FUNCTIONS", "session_settings", "default_settings"]

@@ -78,6 +78,7 @@ _EXTRA_ARRAYS = {T.BYTEA: 1001, T.OID: 1028, T.BPCHAR: 1014, T.TIME: 1183, T.INT
                  REGCLASS: 2210, REGTYPE: 2211}
 ARRAY_TYPES: dict[int, int] = {**S.ARRAY_OF, **_EXTRA_ARRAYS}     # element → array
 ELEMENT_OF: dict[int, int] = {a: e for e, a in ARRAY_TYPES.items()}
+S.CATALOG_ARRAYS.update({1003: T.TEXT, 1002: T.TEXT, 2210: T.INT8, 2211: T.INT8})
 
 #: format_type names of the base types (OID_TO_NAME covers the engine's)
 _DISPLAY = {**T.OID_TO_NAME, NAME: "name", CHAR: '"char"', REGCLASS: "regclass",
