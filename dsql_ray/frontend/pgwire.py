@@ -575,7 +575,46 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
 }
 
 def _fallback_text(v: Any) -> bytes:
+    if isinstance(v, tuple):
+        return record_text(v)
     return str(v).encode("utf-8")
+
+
+_VALUE_TEXT: tuple[tuple[type, Callable[[Any], bytes]], ...] = (
+    (bool, lambda v: b"t" if v else b"f"), (int, lambda v: b"%d" % v),
+    (float, _float8_text), (Decimal, _numeric_text), (str, _utf8_bytes),
+    (bytes, lambda v: b"\\x" + v.hex().encode()), (datetime, lambda v: _timestamp_text(v)
+                                                    if v.tzinfo is None else
+                                                    _timestamptz_text(v)),
+    (date, lambda v: v.isoformat().encode()), (time, _time_text),
+    (Interval, _interval_text), (timedelta, _interval_text),
+)
+_RECORD_SPECIAL = frozenset('",\\() \t\n\r\v\f')
+
+
+def _value_text(v: Any) -> bytes:
+    """A value's text output, by its Python type (the fields of an anonymous record)."""
+    for cls, encode in _VALUE_TEXT:
+        if isinstance(v, cls):
+            return encode(v)
+    if isinstance(v, list):
+        return _array_text(TEXT)([None if x is None else _value_text(x).decode()
+                                  for x in v])
+    return _fallback_text(v)
+
+
+def record_text(values: tuple) -> bytes:
+    """record_out: ``(1,a,,"x y")``: NULL fields empty, fields with specials quoted."""
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append(b"")
+            continue
+        item = _value_text(v)
+        if not item or any(chr(c) in _RECORD_SPECIAL for c in item):
+            item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"'
+        parts.append(item)
+    return b"(" + b",".join(parts) + b")"
 
 
 #: one-dimensional array types: array OID → element OID

@@ -584,6 +584,7 @@ class SelectPlanner:
         plain_distinct = distinct is not None and len(distinct) == 1 and distinct[0] is None
         distinct_on = distinct is not None and not plain_distinct
         sort_keys = []
+        hidden_nodes: list = []            # the ORDER BY expressions kept as hidden columns
         comp.clause = "ORDER BY"
         for sortby in stmt.sortClause or ():
             desc, nf = _sort_flags(sortby)
@@ -597,6 +598,7 @@ class SelectPlanner:
                             "appear in select list")
                 else:
                     hidden.append(comp.to_output(comp.compile(sortby.node)))
+                    hidden_nodes.append(sortby.node)
                     idx = len(targets) + len(hidden) - 1
             sort_keys.append((idx, desc, nf))
         on_keys = []
@@ -606,8 +608,11 @@ class SelectPlanner:
                 idx = self._output_ref(node, targets, scope, "DISTINCT ON")
                 if idx is None:
                     idx = self._matching_target(node, targets)
+                if idx is None and node in hidden_nodes:     # also an ORDER BY expression
+                    idx = len(targets) + hidden_nodes.index(node)
                 if idx is None:
                     hidden.append(comp.to_output(comp.compile(node)))
+                    hidden_nodes.append(node)
                     idx = len(targets) + len(hidden) - 1
                 on_keys.append(idx)
             if sort_keys:

@@ -21,6 +21,7 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
+from ...frontend.pgwire import record_text
 from ...frontend.types import array_items, bytea_input
 from ...interval import Interval, as_interval
 from ...interval import interval_text as _interval_text
@@ -261,15 +262,8 @@ def to_text(value: Any) -> str:
     if isinstance(value, bytes):
         return "\\x" + value.hex()
     if isinstance(value, tuple):                # a record: (a,b), NULL fields empty
-        return "(" + ",".join("" if v is None else _record_field(to_text(v))
-                              for v in value) + ")"
+        return record_text(value).decode()
     return str(value)
-
-
-def _record_field(s: str) -> str:
-    if s == "" or any(c in s for c in ' ,()"\\'):
-        return '"' + s.replace("\\", "\\\\").replace('"', '""') + '"'
-    return s
 
 
 def _array_elem(s: str) -> str:
