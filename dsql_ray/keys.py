@@ -31,6 +31,8 @@ datetime   0x42  naive: 8 bytes of microseconds since 1970-01-01, biased
                  like int
 datetime   0x43  aware: the same, of the UTC instant (decodes as UTC)
 timedelta  0x44  4 bytes ``days + 2**31``, 8 bytes of microseconds in the day
+time+tz    0x46  8 bytes of the UTC time in microseconds, biased like int (PostgreSQL
+                 compares timetz so), then 4 bytes of the offset in seconds ``+ 2**31``
 Interval   0x45  16 bytes of the span (months as 30 days, days as 24 hours, in
                  microseconds) ``+ 2**127``, then 4 bytes each of months and days
                  ``+ 2**31``: ordered as PostgreSQL compares intervals
@@ -59,7 +61,7 @@ __all__ = ["encode_key", "decode_key", "prefix_end", "table_prefix", "row_key",
 _BOOL, _INT, _FLOAT, _DECIMAL = 0x10, 0x20, 0x21, 0x22
 _STR, _BYTES = 0x30, 0x31
 _DATE, _TIME, _TIMESTAMP, _TIMESTAMPTZ, _INTERVAL = 0x40, 0x41, 0x42, 0x43, 0x44
-_SPAN = 0x45
+_SPAN, _TIMETZ = 0x45, 0x46
 _UUID, _NULL = 0x50, 0xF0
 
 # Decimal class bytes, in numeric order.
@@ -158,7 +160,9 @@ def _enc_date(v: date) -> bytes:
 
 def _enc_time(v: time) -> bytes:
     if v.tzinfo is not None:
-        raise ValueError(f"time with time zone cannot be a key: {v}")
+        off = int(v.utcoffset().total_seconds())
+        local = ((v.hour * 60 + v.minute) * 60 + v.second) * _US_PER_SECOND + v.microsecond
+        return _biased64(_TIMETZ, local - off * _US_PER_SECOND) + _U32.pack(off + _BIAS32)
     seconds = (v.hour * 60 + v.minute) * 60 + v.second
     return _TAG_U64.pack(_TIME, seconds * _US_PER_SECOND + v.microsecond)
 
@@ -293,6 +297,13 @@ def _dec_timedelta(data: bytes, pos: int) -> tuple[timedelta, int]:
     return timedelta(days=days - _BIAS32, microseconds=micros), pos + 12
 
 
+def _dec_timetz(data: bytes, pos: int) -> tuple[time, int]:
+    utc = _U64.unpack_from(data, pos)[0] - _BIAS64
+    off = _U32.unpack_from(data, pos + 8)[0] - _BIAS32
+    local, _ = _dec_time(_U64.pack(utc + off * _US_PER_SECOND), 0)
+    return local.replace(tzinfo=timezone(timedelta(seconds=off))), pos + 12
+
+
 def _dec_interval(data: bytes, pos: int) -> tuple[Interval, int]:
     span = int.from_bytes(data[pos:pos + 16], "big") - (1 << 127)
     months, days = _DAYS_MONTHS.unpack_from(data, pos + 16)
@@ -310,7 +321,7 @@ _DECODERS = {
     _NULL: _dec_null, _BOOL: _dec_bool, _INT: _dec_int, _FLOAT: _dec_float,
     _DECIMAL: _dec_decimal, _STR: _dec_str, _BYTES: _read_escaped, _DATE: _dec_date,
     _TIME: _dec_time, _TIMESTAMP: _dec_timestamp, _TIMESTAMPTZ: _dec_timestamptz,
-    _INTERVAL: _dec_timedelta, _SPAN: _dec_interval, _UUID: _dec_uuid,
+    _INTERVAL: _dec_timedelta, _SPAN: _dec_interval, _TIMETZ: _dec_timetz, _UUID: _dec_uuid,
 }
 
 

@@ -33,7 +33,7 @@ from ..interval import Interval, as_interval, interval_text, parse_interval
 from ..limits import MiB
 from .backend import Column
 from .types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON,
-                    JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ,
+                    JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ,
                     TYPE_SIZE, UNKNOWN, UUID, VARCHAR, array_items, bytea_input)
 
 MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
@@ -58,6 +58,7 @@ _F64 = struct.Struct("!d")
 _U32_PAIR = struct.Struct("!II")
 _FIELD = struct.Struct("!IhIhih")      # RowDescription field after its name
 _INTERVAL = struct.Struct("!qii")      # microseconds, days, months
+_TIMETZ = struct.Struct("!qi")         # microseconds, zone (seconds west of UTC)
 _NUMERIC_HEAD = struct.Struct("!HhHH")  # ndigits, weight, sign, dscale
 _array_struct = functools.lru_cache(maxsize=256)(struct.Struct)   # "!{n}h" and the like
 
@@ -499,6 +500,31 @@ def _time_text(v: time) -> bytes:
     return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}{_fraction(v.microsecond)}".encode()
 
 
+def zone_text(off: timedelta | None) -> bytes:
+    """A UTC offset as PostgreSQL prints it: +02, -03:30, +05:45:10."""
+    secs = int((off or timedelta(0)).total_seconds())
+    h, rem = divmod(abs(secs), 3600)
+    m, s = divmod(rem, 60)
+    text = f"{'+' if secs >= 0 else '-'}{h:02d}" + (f":{m:02d}" if m or s else "") + \
+        (f":{s:02d}" if s else "")
+    return text.encode()
+
+
+def _timetz_text(v: time) -> bytes:
+    return _time_text(v) + zone_text(v.utcoffset())
+
+
+def _timetz_binary(v: time) -> bytes:
+    """timetz_send: Int64 microseconds of the local time, Int32 zone (seconds WEST)."""
+    usecs = ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
+    return _TIMETZ.pack(usecs, -int((v.utcoffset() or timedelta(0)).total_seconds()))
+
+
+def _timetz_from_binary(raw: bytes) -> time:
+    usecs, zone = _TIMETZ.unpack(raw)
+    return _time_from_usecs(usecs).replace(tzinfo=timezone(timedelta(seconds=-zone)))
+
+
 def _timestamp_text(v: datetime) -> bytes:
     if v.tzinfo is not None:
         v = v.replace(tzinfo=None)
@@ -570,6 +596,7 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     UUID: lambda v: str(v).encode(),
     DATE: lambda v: v.isoformat().encode(),
     TIME: _time_text, TIMESTAMP: _timestamp_text, TIMESTAMPTZ: _timestamptz_text,
+    TIMETZ: _timetz_text,
     INTERVAL: _interval_text,
     **{oid: _utf8_bytes for oid in _TEXT_TYPES},
 }
@@ -586,7 +613,8 @@ _VALUE_TEXT: tuple[tuple[type, Callable[[Any], bytes]], ...] = (
     (bytes, lambda v: b"\\x" + v.hex().encode()), (datetime, lambda v: _timestamp_text(v)
                                                     if v.tzinfo is None else
                                                     _timestamptz_text(v)),
-    (date, lambda v: v.isoformat().encode()), (time, _time_text),
+    (date, lambda v: v.isoformat().encode()),
+    (time, lambda v: _time_text(v) if v.tzinfo is None else _timetz_text(v)),
     (Interval, _interval_text), (timedelta, _interval_text),
 )
 _RECORD_SPECIAL = frozenset('",\\() \t\n\r\v\f')
@@ -658,7 +686,7 @@ _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     TIMESTAMP: lambda v: _I64.pack((v.replace(tzinfo=None) - _PG_EPOCH) // _USEC),
     TIMESTAMPTZ: lambda v: _I64.pack((_as_utc(v).replace(tzinfo=None) - _PG_EPOCH)
                                      // _USEC),
-    INTERVAL: _interval_binary,
+    INTERVAL: _interval_binary, TIMETZ: _timetz_binary,
     JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
     **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
 }
@@ -854,7 +882,7 @@ _TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
     DATE: lambda t: date.fromisoformat(t.strip()),
     TIME: lambda t: time.fromisoformat(t.strip()).replace(tzinfo=None),
     TIMESTAMP: _timestamp_from_text, TIMESTAMPTZ: _timestamptz_from_text,
-    INTERVAL: _interval_from_text,
+    INTERVAL: _interval_from_text, TIMETZ: lambda t: time.fromisoformat(t.strip()),
     **{oid: str for oid in _TEXT_TYPES},
 }
 
@@ -867,7 +895,7 @@ _BINARY_DECODERS: dict[int, Callable[[bytes], Any]] = {
     TIME: lambda raw: _time_from_usecs(_I64.unpack(raw)[0]),
     TIMESTAMP: lambda raw: _PG_EPOCH + _I64.unpack(raw)[0] * _USEC,
     TIMESTAMPTZ: lambda raw: _PG_EPOCH_UTC + _I64.unpack(raw)[0] * _USEC,
-    INTERVAL: _interval_from_binary,
+    INTERVAL: _interval_from_binary, TIMETZ: _timetz_from_binary,
     JSONB: _jsonb_from_binary,
     **{oid: lambda raw: raw.decode("utf-8") for oid in (TEXT, VARCHAR, BPCHAR, JSON,
                                                         UNKNOWN)},
@@ -957,4 +985,4 @@ def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT,
                         sqlstate="22P02") from None
 
 
-_DATETIME_OIDS = frozenset({DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL})
+_DATETIME_OIDS = frozenset({DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, TIMETZ})

@@ -91,6 +91,8 @@ TEXT_OUTPUT = [   # (type OID, Python value, PostgreSQL 15 output), checked agai
     (t.INTERVAL, dt.timedelta(seconds=-0.5), "-00:00:00.5"),
     (t.INTERVAL, Interval(14, -3, 3_600_000_000), "1 year 2 mons -3 days +01:00:00"),
     (t.INTERVAL, Interval(-1, 0, 0), "-1 mons"),
+    (t.TIMETZ, dt.time(10, 0, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
+     "10:00:00-03:30"),
 ]
 
 
@@ -112,6 +114,8 @@ BINARY_OUTPUT = [  # (type OID, value, PostgreSQL's *_send output)
     (t.TIMESTAMPTZ, dt.datetime(1999, 12, 31, 23, 0, tzinfo=UTC), "ffffffff296c5c00"),
     (t.INTERVAL, dt.timedelta(days=1, microseconds=5), "00000000000000050000000100000000"),
     (t.INTERVAL, Interval(14, 3, 5), "0000000000000005000000030000000e"),
+    (t.TIMETZ, dt.time(0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+     "00000000000f4240ffffe3e0"),
     (t.JSONB, "[]", "015b5d"),
 ]
 
@@ -140,6 +144,8 @@ ROUND_TRIP = [
     (t.INTERVAL, Interval(0, 3, 4_000_005)), (t.INTERVAL, Interval(0, 0, -3_600_000_000)),
     (t.INTERVAL, Interval(0, -2, -250_000)), (t.INTERVAL, Interval(0, 0, 360_000_000_000)),
     (t.INTERVAL, Interval(14, 3, 14_706_000_000)), (t.INTERVAL, Interval(-14, 5, -1)),
+    (t.TIMETZ, dt.time(10, 0, 5, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
+    (t.TIMETZ, dt.time(23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30)))),
 ]
 
 

@@ -74,7 +74,7 @@ def time_shift(t: dt.time, iv, sign: int = 1) -> dt.time:
     us = (us + sign * as_interval(iv).micros) % USECS_PER_DAY
     secs, micro = divmod(us, 1_000_000)
     mins, sec = divmod(secs, 60)
-    return dt.time(*divmod(mins, 60), sec, micro)
+    return dt.time(*divmod(mins, 60), sec, micro, tzinfo=t.tzinfo)
 
 
 # -- functions ---------------------------------------------------------------------------------

@@ -64,7 +64,8 @@ def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
     name = " ".join(names).lower()
     aliases = {"character varying": "varchar", "character": "bpchar", "float": "float8",
                "double": "float8", "timestamp without time zone": "timestamp",
-               "timestamp with time zone": "timestamptz", "int": "int4", "dec": "numeric"}
+               "timestamp with time zone": "timestamptz", "int": "int4", "dec": "numeric",
+               "time without time zone": "time", "time with time zone": "timetz"}
     name = aliases.get(name, name)
     oid = T.NAME_TO_OID.get(name)
     if oid is None:
@@ -91,7 +92,7 @@ def type_label(tn: ast.TypeName) -> str:
     oid, _ = resolve_type(tn)
     return {T.INT2: "int2", T.INT4: "int4", T.INT8: "int8", T.FLOAT4: "float4",
             T.FLOAT8: "float8", T.BOOL: "bool", T.VARCHAR: "varchar", T.BPCHAR: "bpchar",
-            T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz"}.get(
+            T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz", T.TIMETZ: "timetz"}.get(
         oid, tn.names[-1].sval)
 
 
@@ -108,8 +109,9 @@ def _colname(node: Any) -> str | None:
     if isinstance(node, ast.FuncCall):
         return node.funcname[-1].sval
     if isinstance(node, ast.TypeCast):
-        inner = _colname(node.arg)
-        return inner if inner is not None else type_label(node.typeName)
+        inner = _colname(node.arg)      # a weak inner name (a type's, "case") gives way
+        return inner if inner is not None and _strong(node.arg) else \
+            type_label(node.typeName)
     if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_NULLIF:
         return "nullif"
     if isinstance(node, ast.CoalesceExpr):
@@ -134,6 +136,8 @@ def _colname(node: Any) -> str | None:
         return None
     if isinstance(node, ast.SQLValueFunction):
         return {SQLValueFunctionOp.SVFOP_CURRENT_DATE: "current_date",
+                SQLValueFunctionOp.SVFOP_CURRENT_TIME: "current_time",
+                SQLValueFunctionOp.SVFOP_LOCALTIME: "localtime",
                 SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: "current_timestamp",
                 SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP: "localtimestamp",
                 SQLValueFunctionOp.SVFOP_CURRENT_USER: "current_user",
@@ -147,6 +151,25 @@ def _colname(node: Any) -> str | None:
     if isinstance(node, ast.A_ArrayExpr):
         return "array"
     return None
+
+
+def timetz_key(v):
+    """timetz_cmp's order: the UTC time, then the zone (seconds west)."""
+    if v is None:
+        return None
+    west = -int(v.utcoffset().total_seconds())
+    return (((v.hour * 60 + v.minute) * 60 + v.second + west) * 1_000_000 + v.microsecond, west)
+
+
+def _strong(node: Any) -> bool:
+    """Is ``node``'s column name strong (FigureColname's strength 2), not a type name or
+    "case" that an enclosing cast replaces?"""
+    if isinstance(node, ast.TypeCast):
+        return _colname(node.arg) is not None and _strong(node.arg)
+    if isinstance(node, ast.CaseExpr):
+        return node.defresult is not None and _colname(node.defresult) is not None and \
+            _strong(node.defresult)
+    return True
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -428,6 +451,10 @@ class ExprCompiler:
         if op in (SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP,
                   SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N):
             return Expr(lambda row, env: env.run.now, T.TIMESTAMPTZ)
+        if op in (SQLValueFunctionOp.SVFOP_CURRENT_TIME, SQLValueFunctionOp.SVFOP_CURRENT_TIME_N):
+            return Expr(lambda row, env: env.run.now.timetz(), T.TIMETZ)
+        if op in (SQLValueFunctionOp.SVFOP_LOCALTIME, SQLValueFunctionOp.SVFOP_LOCALTIME_N):
+            return Expr(lambda row, env: env.run.now.time(), T.TIME)
         if op in (SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP,
                   SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N):
             return Expr(lambda row, env: env.run.now.replace(tzinfo=None), T.TIMESTAMP)
@@ -519,6 +546,9 @@ class ExprCompiler:
             if cl == "D" and left.oid != right.oid:
                 oid = S.common_type([left.oid, right.oid])
                 left, right = self.cast(left, oid), self.cast(right, oid)
+            elif left.oid == T.TIMETZ:      # by UTC time, then by zone: equal only if both
+                left, right = (Expr(lambda r, e, f=x.fn: timetz_key(f(r, e)), T.TIMETZ)
+                               for x in (left, right))
             elif cl == "N" and left.oid != right.oid and \
                     {left.oid, right.oid} & {T.FLOAT4, T.FLOAT8}:
                 # numeric vs float compares as float8, as PostgreSQL does (0.1 = 0.1::float8)
@@ -629,16 +659,16 @@ class ExprCompiler:
                         T.DATE, c)
         if lo == T.DATE and ro == T.DATE and op == "-":
             return Expr(strict2(lambda a, b: (a - b).days, left.fn, right.fn), T.INT4, c)
-        if lo == T.INTERVAL and ro in S.DATETIMES | {T.TIME} and op == "+":
+        if lo == T.INTERVAL and ro in S.DATETIMES | {T.TIME, T.TIMETZ} and op == "+":
             left, right, lo, ro = right, left, ro, lo        # interval + x is x + interval
         if lo in S.DATETIMES and ro == T.INTERVAL and op in "+-":
             sign = 1 if op == "+" else -1
             return Expr(strict2(lambda a, b: DT.ts_shift(a, b, sign), left.fn, right.fn),
                         T.TIMESTAMP if lo == T.DATE else lo, c)
-        if lo == T.TIME and ro == T.INTERVAL and op in "+-":
+        if lo in (T.TIME, T.TIMETZ) and ro == T.INTERVAL and op in "+-":
             sign = 1 if op == "+" else -1
             return Expr(strict2(lambda a, b: DT.time_shift(a, b, sign), left.fn, right.fn),
-                        T.TIME, c)
+                        lo, c)
         if lo in (T.TIMESTAMP, T.TIMESTAMPTZ) and ro in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE) \
                 and op == "-":
             oid = S.common_type([lo, ro])

@@ -617,6 +617,8 @@ def extract(field: str, v) -> decimal.Decimal:
     f = field.lower()
     if isinstance(v, (Interval, dt.timedelta)):
         return extract_interval(field, v)
+    if isinstance(v, dt.time):
+        return extract_time(f, field, v)
     is_ts = isinstance(v, dt.datetime)
     simple = {"year": v.year, "month": v.month, "day": v.day,
               "quarter": (v.month - 1) // 3 + 1, "dow": (v.weekday() + 1) % 7,
@@ -647,10 +649,37 @@ def extract(field: str, v) -> decimal.Decimal:
                                 f'{"timestamp" if is_ts else "date"}')
 
 
+_DATE_UNITS = frozenset({"day", "month", "year", "week", "quarter", "decade", "century",
+                         "millennium", "dow", "doy", "isodow", "isoyear", "julian"})
+
+
+def extract_time(f: str, field: str, v: dt.time) -> decimal.Decimal:
+    us = v.second * 1_000_000 + v.microsecond
+    off = int(v.utcoffset().total_seconds()) if v.tzinfo is not None else None
+    parts = {"hour": v.hour, "minute": v.minute, "microseconds": us}
+    if off is not None:
+        parts.update(timezone=off, timezone_hour=int(off / 3600),
+                     timezone_minute=int(off % 3600 / 60) if off >= 0 else
+                     -int(-off % 3600 / 60))
+    if f in parts:
+        return decimal.Decimal(parts[f])
+    if f == "second":
+        return decimal.Decimal(us).scaleb(-6)
+    if f == "milliseconds":
+        return decimal.Decimal(us).scaleb(-3)
+    if f == "epoch":
+        secs = (v.hour * 60 + v.minute) * 60_000_000 + us - (off or 0) * 1_000_000
+        return decimal.Decimal(secs).scaleb(-6)
+    kind = "time without time zone" if off is None else "time with time zone"
+    if f in _DATE_UNITS:
+        raise FeatureNotSupported(f'unit "{field}" not supported for type {kind}')
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type {kind}')
+
+
 @register("extract")
 def _extract(c, args, name):
     field, v = _field_and_datetime(c, args, name)
-    if v.oid not in S.DATETIMES and v.oid != T.INTERVAL:
+    if v.oid not in S.DATETIMES and v.oid not in (T.INTERVAL, T.TIME, T.TIMETZ):
         raise no_function(name, args)
     return strict(extract, [field, v], T.NUMERIC)
 

@@ -21,7 +21,7 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
-from ...frontend.pgwire import record_text
+from ...frontend.pgwire import record_text, zone_text
 from ...frontend.types import array_items, bytea_input
 from ...interval import Interval, as_interval
 from ...interval import interval_text as _interval_text
@@ -253,7 +253,8 @@ def to_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dt.time):
         t = value.strftime("%H:%M:%S")
-        return t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
+        t = t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
+        return t if value.tzinfo is None else t + zone_text(value.utcoffset()).decode()
     if isinstance(value, (Interval, dt.timedelta)):
         return _interval_text(value)
     if isinstance(value, list):
@@ -305,6 +306,26 @@ def parse_time(text: str) -> dt.time:
         return dt.time(int(h), int(mi), int(s or 0), int((frac or "0").ljust(6, "0")))
     except ValueError:
         raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
+
+
+_TIMETZ_RE = re.compile(r"^\s*(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*"
+                        r"(?:(Z|UTC|GMT)|([+-])(\d{1,2})(?::?(\d{2}))?(?::(\d{2}))?)?\s*$", re.I)
+
+
+def parse_timetz(text: str) -> dt.time:
+    """time with time zone input: '10:00:00+02', '10:00-03:30', '10:00' (the session's
+    zone, UTC)."""
+    m = _TIMETZ_RE.match(text)
+    if not m:
+        raise invalid_datetime(T.TIMETZ, text)
+    t = parse_time(m[1])
+    offset = dt.timedelta(0)
+    if m[3]:
+        offset = dt.timedelta(hours=int(m[4]), minutes=int(m[5] or 0), seconds=int(m[6] or 0))
+        if offset > dt.timedelta(hours=15, minutes=59, seconds=59):
+            raise DsqlError(f'time zone displacement out of range: "{text}"', sqlstate="22009")
+        offset = -offset if m[3] == "-" else offset
+    return t.replace(tzinfo=dt.timezone(offset))
 
 
 def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
@@ -446,6 +467,17 @@ def _float_out_of_range(value: Any, oid: int) -> DsqlError:
     return NumericOutOfRange(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}')
 
 
+def _to_timetz(value: Any) -> dt.time:
+    if isinstance(value, str):
+        return parse_timetz(value)
+    if isinstance(value, dt.datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).timetz()
+    if isinstance(value, dt.time):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    raise CannotCoerce("cannot cast value to type time with time zone")
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -506,6 +538,8 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
                             * 1000000 + value.microsecond)
         if isinstance(value, str):
             return parse_interval(value)
+    if oid == T.TIMETZ:
+        return _to_timetz(value)
     if oid == T.TIME:
         if isinstance(value, str):
             return parse_time(value)
@@ -544,6 +578,8 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if src == T.TIME and dst == T.INTERVAL:
         return True
+    if T.TIMETZ in (src, dst) and {src, dst} <= {T.TIMETZ, T.TIME, T.TIMESTAMPTZ}:
+        return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
     elements = {a: e for e, a in ARRAY_OF.items()}
@@ -570,7 +606,7 @@ def value_oid(value: Any) -> int:
     if isinstance(value, (Interval, dt.timedelta)):
         return T.INTERVAL
     if isinstance(value, dt.time):
-        return T.TIME
+        return T.TIME if value.tzinfo is None else T.TIMETZ
     if isinstance(value, uuid.UUID):
         return T.UUID
     if isinstance(value, bytes):
@@ -637,7 +673,7 @@ def jsonb_text(v: Any) -> str:
 
 # -- column type modifiers ----------------------------------------------------------------
 VARHDRSZ = 4                           # PostgreSQL adds it to character and numeric typmods
-_PRECISION_TYPES = {T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ}
+_PRECISION_TYPES = {T.TIME, T.TIMETZ, T.TIMESTAMP, T.TIMESTAMPTZ}
 
 
 def type_modifier(type_name: ast.TypeName, oid: int) -> int:
@@ -714,5 +750,5 @@ def _round_fraction(value: dt.time | dt.datetime, digits: int) -> Any:
     micro = (value.microsecond + unit // 2) // unit * unit
     if isinstance(value, dt.time):
         full = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(microsecond=0))
-        return (full + dt.timedelta(microseconds=micro)).time()
+        return (full + dt.timedelta(microseconds=micro)).timetz()
     return value.replace(microsecond=0) + dt.timedelta(microseconds=micro)

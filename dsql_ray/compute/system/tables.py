@@ -65,6 +65,7 @@ _BASE_TYPES = {
     T.BPCHAR: ("bpchar", -1, "S", True), T.VARCHAR: ("varchar", -1, "S", True),
     T.DATE: ("date", 4, "D", False), T.TIME: ("time", 8, "D", False),
     T.TIMESTAMP: ("timestamp", 8, "D", False), T.TIMESTAMPTZ: ("timestamptz", 8, "D", False),
+    T.TIMETZ: ("timetz", 12, "D", False),
     T.INTERVAL: ("interval", 16, "T", False), T.NUMERIC: ("numeric", -1, "N", False),
     T.UUID: ("uuid", 16, "U", False), T.JSON: ("json", -1, "U", False),
     T.JSONB: ("jsonb", -1, "U", False), NAME: ("name", 64, "S", False),
