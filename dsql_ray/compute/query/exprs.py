@@ -153,6 +153,25 @@ def _colname(node: Any) -> str | None:
     return None
 
 
+def row_compare(op: str, a: tuple, b: tuple) -> bool | None:
+    """Row comparison field by field (three-valued): = and <> decide on any unequal
+    non-NULL pair, the orderings on the first unequal pair; a NULL before that → NULL."""
+    if len(a) != len(b):
+        raise DsqlError("unequal number of entries in row expressions", sqlstate="42601")
+    if op in ("=", "<>", "!="):
+        if any(x is not None and y is not None and x != y for x, y in zip(a, b)):
+            return op != "="
+        if any(x is None or y is None for x, y in zip(a, b)):
+            return None
+        return op == "="
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            return None
+        if x != y:
+            return _COMPARE[op](x, y)
+    return op in ("<=", ">=")
+
+
 def timetz_key(v):
     """timetz_cmp's order: the UTC time, then the zone (seconds west)."""
     if v is None:
@@ -546,6 +565,9 @@ class ExprCompiler:
             if cl == "D" and left.oid != right.oid:
                 oid = S.common_type([left.oid, right.oid])
                 left, right = self.cast(left, oid), self.cast(right, oid)
+            elif left.oid == RECORD:
+                return Expr(strict2(lambda a, b: row_compare(op, a, b), left.fn, right.fn),
+                            T.BOOL, c)
             elif left.oid == T.TIMETZ:      # by UTC time, then by zone: equal only if both
                 left, right = (Expr(lambda r, e, f=x.fn: timetz_key(f(r, e)), T.TIMETZ)
                                for x in (left, right))

@@ -125,15 +125,19 @@ def _text_fn(name, impl, nargs=1, int_args=(), ret=T.TEXT, min_args=None):
     return resolve
 
 
-_text_fn("lower", str.lower)
-_text_fn("upper", str.upper)
+#: case mapping of the C locale DSQL uses: ASCII letters only (upper('é') is 'é')
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_text_fn("lower", lambda s: s.translate(_ASCII_LOWER))
+_text_fn("upper", lambda s: s.translate(_ASCII_UPPER))
 _text_fn("length", len, ret=T.INT4)
 _text_fn("char_length", len, ret=T.INT4)
 _text_fn("character_length", len, ret=T.INT4)
 _text_fn("octet_length", lambda s: len(s.encode()), ret=T.INT4)
 _text_fn("reverse", lambda s: s[::-1])
 _text_fn("initcap", lambda s: "".join(
-    w.capitalize() for w in re.split(r"([^A-Za-z0-9]+)", s)))
+    w if i % 2 else w[:1].translate(_ASCII_UPPER) + w[1:].translate(_ASCII_LOWER)
+    for i, w in enumerate(re.split(r"([^A-Za-z0-9]+)", s))))
 _text_fn("md5", lambda s: hashlib.md5(s.encode()).hexdigest())
 _text_fn("ascii", lambda s: ord(s[0]) if s else 0, ret=T.INT4)
 _text_fn("strpos", lambda s, sub: s.find(sub) + 1, 2, ret=T.INT4)
@@ -568,7 +572,7 @@ def extract_interval(field: str, v) -> decimal.Decimal:
               "months": months, "day": v.days, "days": v.days,
               "hour": tsign * hours, "hours": tsign * hours,
               "minute": tsign * minutes, "minutes": tsign * minutes,
-              "quarter": (months // 3 + 1) if v.months >= 0 else -(abs(months) // 3 + 1),
+              "quarter": int(months / 3) + 1,
               "decade": int(years / 10), "century": int(years / 100),
               "millennium": int(years / 1000)}
     if f in simple:
@@ -633,6 +637,8 @@ def extract(field: str, v) -> decimal.Decimal:
             v = dt.datetime(v.year, v.month, v.day)
         base = v if v.tzinfo is None else v.astimezone(dt.timezone.utc).replace(tzinfo=None)
         delta = base - dt.datetime(1970, 1, 1)
+        if not is_ts:                       # a date's epoch is a whole number
+            return decimal.Decimal(delta.days * 86400)
         return (decimal.Decimal(delta.days * 86400 + delta.seconds) * 1000000
                 + delta.microseconds).scaleb(-6)
     if is_ts:
@@ -645,6 +651,9 @@ def extract(field: str, v) -> decimal.Decimal:
         if f in ("microseconds", "milliseconds"):
             us = v.second * 1000000 + v.microsecond
             return decimal.Decimal(us) if f == "microseconds" else decimal.Decimal(us).scaleb(-3)
+    if not is_ts and f in ("hour", "minute", "second", "microseconds", "milliseconds",
+                           "timezone", "timezone_hour", "timezone_minute"):
+        raise FeatureNotSupported(f'unit "{field}" not supported for type date')
     raise InvalidParameterValue(f'unit "{field}" not recognized for type '
                                 f'{"timestamp" if is_ts else "date"}')
 

@@ -589,6 +589,8 @@ class SelectPlanner:
         for sortby in stmt.sortClause or ():
             desc, nf = _sort_flags(sortby)
             idx = self._output_ref(sortby.node, targets, scope, "ORDER BY")
+            if idx is None and distinct_on:      # an output expression, DISTINCT ON's too
+                idx = self._matching_target(sortby.node, targets)
             if idx is None:
                 if plain_distinct:
                     idx = self._matching_target(sortby.node, targets)

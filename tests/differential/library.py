@@ -1,0 +1,253 @@
+"""PostgreSQL's everyday function library, as a seeded query generator over one table
+with interval (months too), bytea, timetz, timestamp, timestamptz, date, text and int
+columns. Families follow the manual's chapters: date/time operators and functions (§9.9),
+binary strings (§9.5), bit-string operators on integers (§9.3), string functions (§9.4,
+§9.7), set-returning functions (§9.25), DISTINCT ON, row constructors.
+
+Values are given as text, so both PostgreSQL and the engine read them with their own
+input functions; results are compared as PostgreSQL's text output.
+"""
+from __future__ import annotations
+
+import random
+
+from dsql_ray.compute import types as T
+
+TABLE = "lib"
+COLUMNS = [("id", "int", T.INT4), ("iv", "interval", T.INTERVAL), ("b", "bytea", T.BYTEA),
+           ("tz", "timetz", T.TIMETZ), ("ts", "timestamp", T.TIMESTAMP),
+           ("tstz", "timestamptz", T.TIMESTAMPTZ), ("d", "date", T.DATE), ("s", "text", T.TEXT),
+           ("n", "int", T.INT4)]
+PRIMARY_KEY = ["id"]
+
+ROWS_TEXT: list[tuple[str | None, ...]] = [
+    ("1", "1 year 2 mons 3 days 04:05:06", "\\x0001ff", "10:00:00+02", "2024-01-31 10:00:00",
+     "2024-02-29 23:30:00+00", "2024-01-31", "hello world", "5"),
+    ("2", "-1 mons 15 days", "\\x48656c6c6f", "23:59:59.5-03:30", "2023-12-31 23:59:59.5",
+     "2000-01-01 00:00:00+00", "2000-02-29", "Foo_Bar-baz", "-3"),
+    ("3", "36:00:00", "\\x", "00:00:00+00", "1999-03-31 00:00:00", "1970-01-01 12:00:00+00",
+     "1999-12-31", "a,b,,c", "0"),
+    ("4", None, None, None, None, None, None, None, None),
+    ("5", "1 year 6 mons", "\\x5c27", "12:30:00-08", "2024-02-29 12:00:00",
+     "2024-03-31 01:02:03.456+00", "2024-02-29", "O'Reilly \\ x", "255"),
+    ("6", "00:00:00.000001", "\\xdeadbeef", "01:02:03.000004+05:30", "2024-12-31 23:59:59",
+     "2025-01-31 00:00:00+00", "2025-01-31", "  padded  ", "-1"),
+    ("7", "-2 days +03:00:00", "\\x00", "18:00:00+00", "2020-02-29 00:00:00",
+     "2021-02-28 06:00:00+00", "2020-01-01", "résumé", "1024"),
+    ("8", "2 mons 29 days 23:59:59", "\\x616263", "09:15:00+01", "1970-01-01 00:00:00",
+     "1999-12-31 23:59:59+00", "1970-01-01", "abcabc", "7"),
+]
+
+_IV_LITS = ["interval '1 month'", "interval '1 year'", "interval '2 days 03:00:00'",
+            "interval '-1 mons 2 days'", "interval '90 minutes'", "interval '1.5 months'",
+            "interval '1 year 2 mons 3 days 04:05:06.5'", "interval '0 days'",
+            "interval '@ 3 days ago'", "interval 'P1Y2M3DT4H'"]
+_TS_LITS = ["timestamp '2024-01-31 10:00:00'", "timestamp '2023-03-31 00:00:00'",
+            "timestamp '2024-02-29 12:00:00'", "timestamp '2000-12-31 23:59:59.5'"]
+_TEXT_LITS = ["'hello'", "'a,b,c'", "'Hello World'", "''", "'x-y_z'", "'abc'"]
+_BYTEA_LITS = ["'\\x0102'::bytea", "'\\xff'::bytea", "''::bytea", "'abc'::bytea"]
+_STEPS = ["interval '1 month'", "interval '10 days'", "interval '1 year'"]
+_REPLACEMENTS = ["_", "<\\1>", "\\&\\&", ""]
+_RE_FLAGS = ["", ", 'g'", ", 'gi'"]
+_SPLITS = [",", "\\s+", "b"]
+_WHERES = ["n > 0", "id < 6", "s is not null", "iv > interval '1 day'"]
+_ZERO_BYTE = "'\\x00'::bytea"
+_HEX_LITS = ["'0a0b'", "'ff00ff'", "'zz'"]
+_FIELDS = ["year", "month", "day", "hour", "minute", "second", "epoch", "quarter",
+           "milliseconds", "microseconds", "decade", "century"]
+_TRUNC = ["year", "month", "day", "hour", "minute", "second", "quarter", "week",
+          "century", "decade", "millennium", "milliseconds"]
+
+
+class LibraryGen:
+    def __init__(self, seed: int):
+        self.r = random.Random(seed)
+
+    def pick(self, seq):
+        return self.r.choice(seq)
+
+    def iv(self) -> str:
+        return self.pick(["iv", "iv", self.pick(_IV_LITS)])
+
+    def ts(self) -> str:
+        return self.pick(["ts", "tstz", "d", self.pick(_TS_LITS)])
+
+    def text(self) -> str:
+        return self.pick(["s", "s", self.pick(_TEXT_LITS)])
+
+    def bytea(self) -> str:
+        return self.pick(["b", "b", self.pick(_BYTEA_LITS)])
+
+    def small(self) -> str:
+        return self.pick(["n", str(self.r.randint(-3, 9)), "id"])
+
+    # -- families: each returns a select-list expression over the table ----------------------
+    def interval_expr(self) -> str:
+        return self.pick([
+            f"{self.ts()} + {self.iv()}", f"{self.ts()} - {self.iv()}",
+            f"{self.iv()} + {self.iv()}", f"{self.iv()} - {self.iv()}",
+            f"{self.iv()} * {self.pick(['2', '0.5', '-1.5', 'n', '3.25', '1.0 / 3'])}",
+            f"{self.small()} * {self.iv()}", f"{self.iv()} / {self.pick(['2', '3', '7.5'])}",
+            f"-{self.iv()}", f"ts - {self.pick(_TS_LITS)}", "tstz - ts::timestamptz",
+            f"age({self.pick(['ts', 'd::timestamp'])}, {self.pick(_TS_LITS)})",
+            f"justify_days({self.iv()})", f"justify_hours({self.iv()})",
+            f"justify_interval({self.iv()})",
+            f"extract({self.pick(_FIELDS)} from {self.iv()})",
+            f"date_part('{self.pick(_FIELDS)}', {self.iv()})",
+            f"date_trunc('{self.pick(_TRUNC)}', {self.iv()})",
+            f"{self.iv()} {self.pick(['<', '=', '>=', '<>'])} {self.iv()}",
+            f"{self.iv()}::text", f"make_interval({self.r.randint(0, 2)}, {self.small()})",
+            f"make_interval(days => {self.small()}, secs => 1.5)",
+            f"date_trunc('{self.pick(_TRUNC[:7])}', ts)",
+            f"extract({self.pick(_FIELDS[:9])} from {self.pick(['ts', 'tstz', 'd'])})",
+            f"d + {self.small()}", f"d - date '2000-01-01'",
+        ])
+
+    def timetz_expr(self) -> str:
+        return self.pick([
+            "tz", f"tz + {self.iv()}", f"tz - interval '{self.r.randint(1, 30)} hours'",
+            f"tz {self.pick(['<', '=', '>'])} timetz '10:00:00+02'", "tz::time",
+            f"extract({self.pick(['hour', 'minute', 'second', 'timezone', 'timezone_hour'])} "
+            "from tz)", "tstz::timetz", "tz::text",
+        ])
+
+    def construct_expr(self) -> str:
+        y, m, d = self.r.randint(1999, 2025), self.r.randint(1, 12), self.r.randint(1, 31)
+        return self.pick([
+            f"make_date({y}, {m}, {d})", f"make_time({self.r.randint(0, 24)}, "
+            f"{self.r.randint(0, 59)}, {self.pick(['0', '59.5', '30.25'])})",
+            f"make_timestamp({y}, {m}, {self.r.randint(1, 28)}, 8, 15, 23.5)",
+            f"make_timestamptz({y}, {m}, {self.r.randint(1, 28)}, 8, 15, 23.5, "
+            f"'{self.pick(['UTC', '+2', '-03:30'])}')",
+            f"make_date(2024, {m}, {d}) + {self.iv()}",
+        ])
+
+    def bytea_expr(self) -> str:
+        return self.pick([
+            f"length({self.bytea()})", f"octet_length({self.bytea()})",
+            f"substr({self.bytea()}, {self.r.randint(0, 3)}, {self.r.randint(0, 3)})",
+            f"substring({self.bytea()} from 2)", f"encode({self.bytea()}, 'hex')",
+            f"encode({self.bytea()}, 'base64')", f"encode({self.bytea()}, 'escape')",
+            f"decode(encode({self.bytea()}, 'base64'), 'base64')",
+            f"decode({self.pick(_HEX_LITS)}, 'hex')",
+            f"{self.bytea()} || {self.bytea()}", f"get_byte(b, {self.r.randint(0, 4)})",
+            f"set_byte(b, 0, {self.r.randint(0, 255)})", f"md5({self.bytea()})",
+            f"sha256({self.bytea()})", f"sha224({self.bytea()})", f"sha512({self.bytea()})",
+            f"convert_to({self.text()}, '{self.pick(['UTF8', 'LATIN1'])}')",
+            f"convert_from(convert_to({self.text()}, 'UTF8'), 'UTF8')",
+            f"position({_ZERO_BYTE} in {self.bytea()})", f"btrim({self.bytea()}, {_ZERO_BYTE})",
+            f"get_bit(b, {self.r.randint(0, 20)})", f"bit_length({self.bytea()})",
+            f"{self.bytea()} = {self.bytea()}", f"{self.bytea()} < {self.bytea()}",
+        ])
+
+    def bits_expr(self) -> str:
+        a, b = self.small(), self.small()
+        return self.pick([f"{a} & {b}", f"{a} | {b}", f"{a} # {b}", f"~{a}",
+                          f"{a} << {self.r.randint(0, 40)}", f"{a} >> {self.r.randint(0, 4)}",
+                          f"{a}::bigint << {self.r.randint(0, 70)}",
+                          f"{a}::int2 << {self.r.randint(0, 17)}", f"to_hex({a})",
+                          f"to_hex({a}::bigint)"])
+
+    def string_expr(self) -> str:
+        t = self.text()
+        return self.pick([
+            f"translate({t}, 'abo', 'XY')", f"lpad({t}, {self.r.randint(0, 14)}, '*-')",
+            f"rpad({t}, {self.r.randint(0, 14)})", f"split_part({t}, ',', "
+            f"{self.pick(['1', '2', '-1', '4'])})", f"repeat({t}, {self.r.randint(0, 3)})",
+            f"reverse({t})", f"initcap({t})", f"ascii({t})", f"chr({self.r.randint(65, 300)})",
+            f"starts_with({t}, 'a')", f"left({t}, {self.r.randint(-3, 4)})",
+            f"right({t}, {self.r.randint(-3, 4)})", f"strpos({t}, 'b')",
+            f"format('%s|%I|%L', {t}, {t}, {t})", f"format('[%-8s]', {t})",
+            f"quote_ident({t})", f"quote_literal({t})", f"quote_nullable({t})",
+            f"regexp_replace({t}, '{self.pick(['[aeiou]', 'l+', '(.)(.)', '^.'])}', "
+            f"'{self.pick(_REPLACEMENTS)}'{self.pick(_RE_FLAGS)})",
+            f"regexp_match({t}, '{self.pick(['(b)(.)', 'o.', '[0-9]+', '^(.)'])}')",
+            f"regexp_like({t}, '{self.pick(['^a', 'l{{2}}', 'X'])}', 'i')",
+            f"regexp_count({t}, '{self.pick(['a', 'l', '[, ]'])}')",
+            f"string_to_array({t}, '{self.pick([',', ' ', ''])}')",
+            f"regexp_split_to_array({t}, '{self.pick(_SPLITS)}')",
+            f"overlay({t} placing 'XY' from {self.r.randint(1, 4)})",
+            f"length({t})", f"octet_length({t})", f"bit_length({t})", f"md5({t})",
+            f"concat_ws('-', {t}, n, d)", f"upper({t}) || lower({t})",
+        ])
+
+    def scalar_query(self) -> str:
+        family = self.pick([self.interval_expr] * 4 + [self.timetz_expr] + [self.construct_expr]
+                           + [self.bytea_expr] * 3 + [self.bits_expr] + [self.string_expr] * 3)
+        exprs = [family() for _ in range(self.r.randint(1, 3))]
+        sql = f"select id, {', '.join(exprs)} from {TABLE}"
+        if self.r.random() < 0.3:
+            sql += f" where {self.pick(_WHERES)}"
+        return sql + (" order by id" if self.r.random() < 0.5 else "")
+
+    # -- set-returning functions, DISTINCT ON, rows ------------------------------------------
+    def srf_query(self) -> str:
+        lo, hi = self.r.randint(-2, 3), self.r.randint(0, 8)
+        step = self.pick(["", ", 2", ", -1", ", 3"])
+        ords = self.pick(["", " with ordinality"])
+        return self.pick([
+            f"select * from generate_series({lo}, {hi}{step}){ords}",
+            f"select * from generate_series({lo}, {hi}{step}){ords} as g(v{', o' if ords else ''})",
+            f"select * from generate_series({lo}::numeric, {hi}, 0.5) g",
+            f"select * from generate_series({self.pick(_TS_LITS)}, timestamp '2024-06-30', "
+            f"{self.pick(_STEPS)})",
+            f"select * from generate_series(date '2024-01-31', date '2024-05-01', "
+            f"interval '1 month'){ords}",
+            f"select id, g from {TABLE}, generate_series(1, n) g where n between -1 and 7",
+            f"select id, u, o from {TABLE}, unnest(string_to_array(s, ',')) with ordinality "
+            f"u(u, o)",
+            f"select id, generate_series(1, {hi}) from {TABLE} where id <= 3",
+            f"select id, generate_series(1, n), unnest(array['a', 'b']) from {TABLE} "
+            "where n between 0 and 5",
+            f"select * from unnest(array[{lo}, {hi}, null], array['x']) as t(a, b)",
+            f"select * from rows from (generate_series(1, {hi}), unnest(array['p', 'q'])) "
+            f"{ords}",
+            f"select regexp_split_to_table(s, '{self.pick([',', ' ', 'o'])}') from {TABLE}",
+            f"select id, x from {TABLE}, string_to_table(s, '{self.pick([',', ' '])}') x",
+            f"select regexp_matches(s, '{self.pick(['(a)(b)', 'l', '[a-z]{2}'])}', 'g') "
+            f"from {TABLE}",
+            f"select * from generate_subscripts(array['a', 'b', 'c'], 1{self.pick(['', ', true'])})",
+            f"select * from jsonb_array_elements('[1, \"x\", null, {{\"k\": [2]}}]'){ords}",
+            f"select * from jsonb_each_text('{{\"a\": 1, \"b\": \"two\", \"c\": null}}')",
+            f"select key, value from jsonb_each('{{\"a\": 1, \"b\": [1, 2]}}')",
+            f"select g, g * interval '1 mon' from generate_series(0, {hi}) g",
+        ])
+
+    def distinct_on_query(self) -> str:
+        key = self.pick(["n % 2", "d", "s is null", "iv > interval '1 mon'", "length(b)"])
+        order = self.pick(["id", "id desc", "ts desc nulls last, id", "iv, id", "tz, id"])
+        cols = self.pick(["id", "id, s", "iv", "b, id"])
+        return f"select distinct on ({key}) {key} as k, {cols} from {TABLE} order by {key}, " \
+               f"{order}"
+
+    def row_query(self) -> str:
+        return self.pick([
+            f"select row(id, s, {self.pick(['iv', 'b', 'tz', 'n', 'd'])}) from {TABLE}",
+            "select row(1, 'a b', null, true, 2.5)", f"select (id, n) from {TABLE}",
+            f"select row(id, n) = row(id, 5) from {TABLE}",
+        ])
+
+    def query(self) -> str:
+        r = self.r.random()
+        if r < 0.62:
+            return self.scalar_query()
+        if r < 0.84:
+            return self.srf_query()
+        if r < 0.94:
+            return self.distinct_on_query()
+        return self.row_query()
+
+
+def generate_library(seed: int, count: int) -> list[str]:
+    g = LibraryGen(seed)
+    return [g.query() for _ in range(count)]
+
+
+def create_table_sql() -> str:
+    cols = ", ".join(f"{name} {sqltype}" for name, sqltype, _ in COLUMNS)
+    return f"create table {TABLE} ({cols}, primary key ({', '.join(PRIMARY_KEY)}))"
+
+
+def insert_sql() -> str:
+    marks = ", ".join(f"%s::{sqltype}" for _, sqltype, _ in COLUMNS)
+    return f"insert into {TABLE} values ({marks})"
