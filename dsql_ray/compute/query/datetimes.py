@@ -25,7 +25,7 @@ def timestamp_out_of_range() -> DsqlError:
 
 
 def interval_out_of_range() -> DsqlError:
-    return DsqlError("interval out of range", sqlstate="22015")
+    return DsqlError("interval out of range", sqlstate="22008")
 
 
 def ts_shift(ts, iv, sign: int = 1):

@@ -360,7 +360,8 @@ def parse_interval(text: str) -> Interval:
     except ValueError:
         raise invalid_datetime(T.INTERVAL, text) from None
     except OverflowError:
-        raise DatetimeFieldOverflow(f'interval field value out of range: "{text}"') from None
+        raise DsqlError(f'interval field value out of range: "{text}"',
+                        sqlstate="22015") from None
 
 
 # -- casts ---------------------------------------------------------------------------------
