@@ -53,6 +53,8 @@ _SPLITS = [",", "\\s+", "b"]
 _WHERES = ["n > 0", "id < 6", "s is not null", "iv > interval '1 day'"]
 _ZERO_BYTE = "'\\x00'::bytea"
 _HEX_LITS = ["'0a0b'", "'ff00ff'", "'zz'"]
+_TO_CHAR = ["YYYY-MM-DD HH24:MI:SS", "Day, DD Month YYYY", "FMDay FMDD FMMonth",
+            "HH12:MI am", "Dy Mon YYYY Q WW IW DDD", "yyyy/mm/dd hh24.mi.ss.ms", "J SSSS US"]
 _FIELDS = ["year", "month", "day", "hour", "minute", "second", "epoch", "quarter",
            "milliseconds", "microseconds", "decade", "century"]
 _TRUNC = ["year", "month", "day", "hour", "minute", "second", "quarter", "week",
@@ -120,6 +122,7 @@ class LibraryGen:
             f"make_timestamptz({y}, {m}, {self.r.randint(1, 28)}, 8, 15, 23.5, "
             f"'{self.pick(['UTC', '+2', '-03:30'])}')",
             f"make_date(2024, {m}, {d}) + {self.iv()}",
+            f"to_char({self.pick(['ts', 'tstz', 'd'])}, '{self.pick(_TO_CHAR)}')",
         ])
 
     def bytea_expr(self) -> str:
@@ -146,7 +149,9 @@ class LibraryGen:
                           f"{a} << {self.r.randint(0, 40)}", f"{a} >> {self.r.randint(0, 4)}",
                           f"{a}::bigint << {self.r.randint(0, 70)}",
                           f"{a}::int2 << {self.r.randint(0, 17)}", f"to_hex({a})",
-                          f"to_hex({a}::bigint)"])
+                          f"to_hex({a}::bigint)", f"gcd({a}, {b})", f"lcm({a}, {b})",
+                          f"num_nulls({a}, s, iv)", f"round(sin({a})::numeric, 10)",
+                          f"round(degrees(atan2({a}, 7))::numeric, 8)"])
 
     def string_expr(self) -> str:
         t = self.text()

@@ -237,3 +237,90 @@ def _make_interval(c, args, name):
     if not conv:
         return Expr(lambda row, env: Interval(), T.INTERVAL, True)
     return strict(lambda *v: make_interval(**dict(zip(keys, v))), conv, T.INTERVAL)
+
+
+# -- to_char for dates, timestamps and intervals -------------------------------------------
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December"]
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_PATTERNS = sorted(["YYYY", "YYY", "YY", "Y", "MM", "DD", "DDD", "D", "HH24", "HH12", "HH",
+                    "MI", "SS", "MS", "US", "AM", "PM", "am", "pm", "A.M.", "P.M.",
+                    "MONTH", "Month", "month", "MON", "Mon", "mon", "DAY", "Day", "day",
+                    "DY", "Dy", "dy", "Q", "WW", "IW", "CC", "J", "TZ", "tz", "OF", "SSSS",
+                    "SSSSS", "ID", "IYYY"], key=len, reverse=True)
+
+
+#: numeric patterns, which PostgreSQL also reads in lower case (hh24, yyyy, mi …)
+_NUMERIC = frozenset({"YYYY", "YYY", "YY", "Y", "MM", "DD", "DDD", "D", "HH24", "HH12", "HH",
+                      "MI", "SS", "MS", "US", "Q", "WW", "IW", "CC", "J", "SSSS", "SSSSS",
+                      "ID", "IYYY"})
+
+
+def _field(p: str, v: dt.datetime, fm: bool) -> str:
+    def num(n: int, width: int) -> str:
+        return str(n) if fm else f"{n:0{width}d}" if n >= 0 else f"-{-n:0{width}d}"
+    h12 = (v.hour % 12) or 12
+    if p in ("MONTH", "Month", "month", "DAY", "Day", "day"):
+        word = _MONTHS[v.month - 1] if p.lower() == "month" else _DAYS[v.weekday()]
+        word = word.upper() if p.isupper() else word.lower() if p.islower() else word
+        return word if fm else word.ljust(9)
+    if p in ("MON", "Mon", "mon", "DY", "Dy", "dy"):
+        word = (_MONTHS[v.month - 1] if p.lower() == "mon" else _DAYS[v.weekday()])[:3]
+        return word.upper() if p.isupper() else word.lower() if p.islower() else word
+    if p in ("AM", "PM", "am", "pm", "A.M.", "P.M."):
+        mark = "AM" if v.hour < 12 else "PM"
+        mark = mark if "." not in p else mark[0] + "." + mark[1] + "."
+        return mark.lower() if p.islower() else mark
+    if p in ("TZ", "tz", "OF"):
+        if v.tzinfo is None:
+            return ""
+        return ("UTC" if p == "TZ" else "utc") if p != "OF" else "+00"
+    iso = v.isocalendar()
+    values = {"YYYY": (v.year, 4), "YYY": (v.year % 1000, 3), "YY": (v.year % 100, 2),
+              "Y": (v.year % 10, 1), "MM": (v.month, 2), "DD": (v.day, 2),
+              "DDD": (v.timetuple().tm_yday, 3), "D": ((v.weekday() + 1) % 7 + 1, 1),
+              "HH24": (v.hour, 2), "HH12": (h12, 2), "HH": (h12, 2), "MI": (v.minute, 2),
+              "SS": (v.second, 2), "MS": (v.microsecond // 1000, 3), "US": (v.microsecond, 6),
+              "Q": ((v.month - 1) // 3 + 1, 1), "WW": ((v.timetuple().tm_yday - 1) // 7 + 1, 2),
+              "IW": (iso[1], 2), "CC": ((v.year - 1) // 100 + 1, 2), "ID": (iso[2], 1),
+              "IYYY": (iso[0], 4), "J": (v.toordinal() + 1721425, 1),
+              "SSSS": (v.hour * 3600 + v.minute * 60 + v.second, 1),
+              "SSSSS": (v.hour * 3600 + v.minute * 60 + v.second, 1)}
+    n, width = values[p]
+    return num(n, width)
+
+
+def to_char(v, fmt: str) -> str:
+    """to_char of a timestamp/date: the common template patterns, FM, quoted text."""
+    if not isinstance(v, dt.datetime):
+        v = dt.datetime(v.year, v.month, v.day)
+    out, i, fm = [], 0, False
+    while i < len(fmt):
+        if fmt[i] == '"':
+            end = fmt.find('"', i + 1)
+            end = len(fmt) if end < 0 else end
+            out.append(fmt[i + 1:end])
+            i = end + 1
+            continue
+        if fmt.startswith("FM", i):
+            fm, i = True, i + 2
+            continue
+        p = next((p for p in _PATTERNS if fmt.startswith(p, i) or p in _NUMERIC and
+                  fmt[i:i + len(p)].upper() == p), None)
+        if p is None:
+            out.append(fmt[i])
+            i += 1
+            continue
+        out.append(_field(p, v, fm))
+        fm = False
+        i += len(p)
+    return "".join(out)
+
+
+@register("to_char")
+def _to_char(c, args, name):
+    _arity(name, args, 2)
+    v = c.coerce(args[0], T.TIMESTAMPTZ)
+    if v.oid not in S.DATETIMES:
+        raise no_function(name, args)
+    return strict(to_char, [v, c.coerce(args[1], T.TEXT)], T.TEXT)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import math
 import re
 from typing import Any, Callable
 
@@ -514,3 +515,72 @@ def _string_to_array(c, args, name):
         vals = [f(row, env) for f in fns]
         return None if vals[0] is None else string_to_array(*vals)
     return Expr(fn, TEXT_ARRAY, all(a.const for a in conv))
+
+
+# -- mathematical functions missing from functions.py (§9.3) ----------------------------------
+def _float_fn(name: str, impl: Callable[..., float], nargs: int = 1):
+    @register(name)
+    def resolve(c, args, fname):
+        _arity(fname, args, nargs)
+        conv = [c.coerce_numeric(c.coerce(a, T.FLOAT8), T.FLOAT8) for a in args]
+        if any(a.oid != T.FLOAT8 for a in conv):
+            raise no_function(fname, args)
+        return strict(lambda *v: _checked(impl, *v), conv, T.FLOAT8)
+    return resolve
+
+
+def _checked(impl, *v) -> float:
+    try:
+        out = impl(*v)
+    except (ValueError, ZeroDivisionError):
+        raise DsqlError("input is out of range", sqlstate="22003") from None
+    except OverflowError:
+        raise DsqlError("value out of range: overflow", sqlstate="22003") from None
+    return S.check_float(out)
+
+
+for _name, _impl in (("sin", math.sin), ("cos", math.cos), ("tan", math.tan),
+                     ("asin", math.asin), ("acos", math.acos), ("atan", math.atan),
+                     ("sinh", math.sinh), ("cosh", math.cosh), ("tanh", math.tanh),
+                     ("asinh", math.asinh), ("acosh", math.acosh), ("atanh", math.atanh),
+                     ("degrees", math.degrees), ("radians", math.radians),
+                     ("cot", lambda x: 1 / math.tan(x))):
+    _float_fn(_name, _impl)
+_float_fn("atan2", math.atan2, 2)
+
+
+def _int_pair(c, name, args):
+    _arity(name, args, 2)
+    conv = [int_arg(c, name, args, a) for a in args]
+    oid = max((a.oid for a in conv), key=S.NUMERIC_ORDER.index)
+    return [c.coerce_numeric(a, oid) for a in conv], oid
+
+
+@register("gcd")
+def _gcd(c, args, name):
+    conv, oid = _int_pair(c, name, args)
+    return strict(lambda a, b: S.check_int(math.gcd(a, b), oid), conv, oid)
+
+
+@register("lcm")
+def _lcm(c, args, name):
+    conv, oid = _int_pair(c, name, args)
+    return strict(lambda a, b: S.check_int(abs(a * b) // math.gcd(a, b) if a and b else 0,
+                                           oid), conv, oid)
+
+
+@register("num_nulls", "num_nonnulls")
+def _num_nulls(c, args, name):
+    fns = [a.fn for a in args]
+    nulls = name == "num_nulls"
+    return Expr(lambda row, env: sum((f(row, env) is None) == nulls for f in fns), T.INT4,
+                all(a.const for a in args))
+
+
+@register("scale")
+def _scale(c, args, name):
+    _arity(name, args, 1)
+    a = c.coerce_numeric(c.coerce(args[0], T.NUMERIC), T.NUMERIC)
+    if a.oid != T.NUMERIC:
+        raise no_function(name, args)
+    return strict(lambda d: S.dscale(d) if d.is_finite() else None, [a], T.INT4)
