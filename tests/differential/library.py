@@ -244,8 +244,14 @@ class LibraryGen:
 
 
 def generate_library(seed: int, count: int) -> list[str]:
+    """``count`` distinct queries (at most 20 tries per query)."""
     g = LibraryGen(seed)
-    return [g.query() for _ in range(count)]
+    seen: dict[str, None] = {}
+    for _ in range(20 * count):
+        if len(seen) == count:
+            break
+        seen.setdefault(g.query())
+    return list(seen)
 
 
 def create_table_sql() -> str:
