@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import decimal
 import hashlib
 import math
 import re
@@ -584,3 +585,44 @@ def _scale(c, args, name):
     if a.oid != T.NUMERIC:
         raise no_function(name, args)
     return strict(lambda d: S.dscale(d) if d.is_finite() else None, [a], T.INT4)
+
+
+@register("min_scale", "trim_scale")
+def _min_scale(c, args, name):
+    _arity(name, args, 1)
+    a = c.coerce_numeric(c.coerce(args[0], T.NUMERIC), T.NUMERIC)
+    if a.oid != T.NUMERIC:
+        raise no_function(name, args)
+    if name == "min_scale":
+        return strict(lambda d: S.dscale(d.normalize()) if d.is_finite() and d else 0, [a],
+                      T.INT4)
+    return strict(lambda d: d.quantize(decimal.Decimal(1).scaleb(-S.dscale(d.normalize())))
+                  if d.is_finite() and d else d.quantize(decimal.Decimal(1)) if d == 0 else d,
+                  [a], T.NUMERIC)
+
+
+@register("factorial")
+def _factorial(c, args, name):
+    _arity(name, args, 1)
+    a = int_arg(c, name, args, args[0], T.INT8)
+
+    def fact(n: int) -> decimal.Decimal:
+        if n < 0:
+            raise DsqlError("factorial of a negative number is undefined", sqlstate="22003")
+        if n > 32177:
+            raise DsqlError("value overflows numeric format", sqlstate="22003")
+        return decimal.Decimal(math.factorial(n))
+    return strict(fact, [a], T.NUMERIC)
+
+
+@register("pg_typeof")
+def _pg_typeof(c, args, name):
+    _arity(name, args, 1)
+    label = S.type_name(args[0].oid)
+    return Expr(lambda row, env: label, T.TEXT, True)
+
+
+@register("log10")
+def _log10(c, args, name):
+    _arity(name, args, 1)
+    return FUNCTIONS["log"](c, args, name)      # log(x) is the base-10 logarithm
