@@ -22,6 +22,7 @@ from dsql_ray.compute.query import sqltypes as S
 from dsql_ray.errors import DsqlError
 from dsql_ray.frontend.pgwire import TEXT_FORMAT, encode_value
 from dsql_ray.testing.memory import MemorySource
+from dsql_ray.testing.postgres import PostgresServer, PostgresUnavailable
 
 from .library import COLUMNS, PRIMARY_KEY, ROWS_TEXT, TABLE, create_table_sql, \
     generate_library, insert_sql
@@ -79,7 +80,7 @@ def memory_source() -> MemorySource:
 
 @pytest.fixture(scope="module")
 def reference():
-    from dsql_ray.testing.postgres import PostgresServer, PostgresUnavailable
+    """A connection to a real PostgreSQL holding the library table."""
     try:
         pg = PostgresServer().start()
     except PostgresUnavailable as exc:

@@ -13,11 +13,11 @@ parameters, values cast from text).
 from __future__ import annotations
 
 import psycopg
-import pytest
 
 from tests.differential.library import ROWS_TEXT, create_table_sql, generate_library, \
     insert_sql
-from tests.differential.test_library_vs_postgres import COUNT, SEED, pg_text, same
+from tests.differential.test_library_vs_postgres import (  # noqa: F401 (the fixture)
+    COUNT, SEED, pg_text, reference, same)
 
 
 def wire_text(conn: psycopg.Connection, sql: str, n: int):
@@ -37,24 +37,6 @@ def wire_text(conn: psycopg.Connection, sql: str, n: int):
     rows = [tuple(None if (v := res.get_value(i, j)) is None else v.decode()
                   for j in range(res.nfields)) for i in range(res.ntuples)]
     return ("ok", names, rows)
-
-
-@pytest.fixture(scope="module")
-def reference():
-    from dsql_ray.testing.postgres import PostgresServer, PostgresUnavailable
-    try:
-        pg = PostgresServer().start()
-    except PostgresUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        with psycopg.connect(pg.dsn, autocommit=True) as conn:
-            conn.execute("set timezone = 'UTC'")
-            conn.execute(create_table_sql())
-            with conn.cursor() as cur:
-                cur.executemany(insert_sql(), ROWS_TEXT)
-            yield conn
-    finally:
-        pg.stop()
 
 
 def test_library_over_the_wire(cluster, reference):

@@ -468,6 +468,22 @@ def _float_out_of_range(value: Any, oid: int) -> DsqlError:
     return NumericOutOfRange(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}')
 
 
+def _to_datetime(value: str | dt.date, oid: int) -> dt.date:
+    """A date, timestamp or timestamptz from text or another date/time value."""
+    if isinstance(value, str):
+        return parse_timestamp(value, oid)
+    if isinstance(value, dt.datetime):
+        if oid == T.DATE:
+            return value.date()
+        if oid == T.TIMESTAMP:
+            return value.replace(tzinfo=None)
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if oid == T.DATE:
+        return value
+    out = dt.datetime(value.year, value.month, value.day)
+    return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
+
+
 def _to_timetz(value: Any) -> dt.time:
     if isinstance(value, str):
         return parse_timetz(value)
@@ -517,20 +533,8 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         return _to_float(value, oid)
     if oid == T.NUMERIC:
         return _to_numeric(value, typmod)
-    if oid in DATETIMES:
-        if isinstance(value, str):
-            return parse_timestamp(value, oid)
-        if isinstance(value, dt.datetime):
-            if oid == T.DATE:
-                return value.date()
-            if oid == T.TIMESTAMP:
-                return value.replace(tzinfo=None)
-            return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        if isinstance(value, dt.date):
-            if oid == T.DATE:
-                return value
-            out = dt.datetime(value.year, value.month, value.day)
-            return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
+    if oid in DATETIMES and isinstance(value, (str, dt.date)):
+        return _to_datetime(value, oid)
     if oid == T.INTERVAL:
         if isinstance(value, (Interval, dt.timedelta)):
             return as_interval(value)
