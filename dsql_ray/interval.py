@@ -294,29 +294,26 @@ def _scale(v, factor: float, by) -> Interval:
     return Interval(month, day, int(micros))
 
 
+def _one_sign(big: int, small: int, unit: int) -> tuple[int, int]:
+    """Give ``small`` the sign of ``big`` by borrowing one ``unit`` from it."""
+    if big > 0 and small < 0:
+        return big - 1, small + unit
+    if big < 0 and small > 0:
+        return big + 1, small - unit
+    return big, small
+
+
 def justify_hours(v) -> Interval:
     v = as_interval(v)
     whole, time = _trunc_div(v.micros, USECS_PER_DAY)
-    day = v.days + whole
-    if day > 0 and time < 0:
-        time += USECS_PER_DAY
-        day -= 1
-    elif day < 0 and time > 0:
-        time -= USECS_PER_DAY
-        day += 1
+    day, time = _one_sign(v.days + whole, time, USECS_PER_DAY)
     return Interval(v.months, day, time)
 
 
 def justify_days(v) -> Interval:
     v = as_interval(v)
     whole, day = _trunc_div(v.days, DAYS_PER_MONTH)
-    month = v.months + whole
-    if month > 0 and day < 0:
-        day += DAYS_PER_MONTH
-        month -= 1
-    elif month < 0 and day > 0:
-        day -= DAYS_PER_MONTH
-        month += 1
+    month, day = _one_sign(v.months + whole, day, DAYS_PER_MONTH)
     return Interval(month, day, v.micros)
 
 
@@ -336,12 +333,7 @@ def justify_interval(v) -> Interval:
     elif month < 0 and (day > 0 or (day == 0 and time > 0)):
         day -= DAYS_PER_MONTH
         month += 1
-    if day > 0 and time < 0:
-        time += USECS_PER_DAY
-        day -= 1
-    elif day < 0 and time > 0:
-        time -= USECS_PER_DAY
-        day += 1
+    day, time = _one_sign(day, time, USECS_PER_DAY)
     return Interval(month, day, time)
 
 

@@ -631,18 +631,28 @@ def _value_text(v: Any) -> bytes:
     return _fallback_text(v)
 
 
-def record_text(values: tuple) -> bytes:
-    """record_out: ``(1,a,,"x y")``: NULL fields empty, fields with specials quoted."""
+def _composite_text(values, encode: Callable[[Any], bytes], null: bytes, special: frozenset,
+                    quote: bytes) -> list[bytes]:
+    """The items of an array or record: NULL as ``null``; empty, NULL-like or special
+    items in double quotes with backslashes doubled and each double quote as ``quote``
+    (``\\"`` in arrays, ``""`` in records)."""
     parts = []
     for v in values:
         if v is None:
-            parts.append(b"")
+            parts.append(null)
             continue
-        item = _value_text(v)
-        if not item or any(chr(c) in _RECORD_SPECIAL for c in item):
-            item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', b'""') + b'"'
+        item = encode(v)
+        text = item.decode("utf-8")
+        if not text or (null and text.upper() == "NULL") or any(c in special for c in text):
+            item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', quote) + b'"'
         parts.append(item)
-    return b"(" + b",".join(parts) + b")"
+    return parts
+
+
+def record_text(values: tuple) -> bytes:
+    """record_out: ``(1,a,,"x y")``: NULL fields empty, fields with specials quoted."""
+    return b"(" + b",".join(_composite_text(values, _value_text, b"", _RECORD_SPECIAL,
+                                            b'""')) + b")"
 
 
 #: one-dimensional array types: array OID → element OID
@@ -658,17 +668,8 @@ def _array_text(element_oid: int) -> Callable[[Any], bytes]:
     encode = _TEXT_ENCODERS.get(element_oid, _fallback_text)
 
     def out(values) -> bytes:
-        parts = []
-        for v in values:
-            if v is None:
-                parts.append(b"NULL")
-                continue
-            item = encode(v)
-            text = item.decode("utf-8")
-            if not text or text.upper() == "NULL" or any(c in _ARRAY_SPECIAL for c in text):
-                item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-            parts.append(item)
-        return b"{" + b",".join(parts) + b"}"
+        return b"{" + b",".join(_composite_text(values, encode, b"NULL", _ARRAY_SPECIAL,
+                                                b'\\"')) + b"}"
     return out
 
 

@@ -184,17 +184,17 @@ def _pad(s: str, n: int, fill: str, left: bool) -> str:
 def _substring(c, args, name):
     _arity(name, args, 2, 3)
     conv = _text_args(c, name, args[:1]) + [int_arg(c, name, args, a) for a in args[1:]]
+    return strict(substring_of, conv, T.TEXT)
 
-    def sub(s, start, count=None):
-        if count is None:
-            return s[max(start, 1) - 1:]
-        if count < 0:
-            raise DsqlError("negative substring length not allowed", sqlstate="22011")
-        end = start + count
-        if end <= 1:
-            return ""
-        return s[max(start, 1) - 1:end - 1]
-    return strict(sub, conv, T.TEXT)
+
+def substring_of(s, start: int, count: int | None = None):
+    """substr of text or bytea: 1-based ``start``, ``count`` characters or bytes."""
+    if count is None:
+        return s[max(start, 1) - 1:]
+    if count < 0:
+        raise DsqlError("negative substring length not allowed", sqlstate="22011")
+    end = start + count
+    return s[:0] if end <= 1 else s[max(start, 1) - 1:end - 1]
 
 
 def _out(v) -> str:

@@ -207,20 +207,23 @@ def _json_out(v: Any, as_text: bool) -> str | None:
         ("true" if v else "false")
 
 
-def _elements(doc: str, name: str) -> list:
+def _json_doc(doc: str, kind: type, refusal: str) -> Any:
+    """The parsed document if it is a ``kind`` (list or dict), else 22023 with
+    ``refusal`` ending in what it is."""
     v = _parse_json(doc)
-    if not isinstance(v, list):
-        what = "a scalar" if not isinstance(v, dict) else "an object"
-        raise InvalidParameterValue(f"cannot extract elements from {what}")
+    if not isinstance(v, kind):
+        what = "an array" if isinstance(v, list) else "an object" if isinstance(v, dict) \
+            else "a scalar"
+        raise InvalidParameterValue(f"{refusal} {what}")
     return v
+
+
+def _elements(doc: str, name: str) -> list:
+    return _json_doc(doc, list, "cannot extract elements from")
 
 
 def _fields(doc: str, name: str) -> dict:
-    v = _parse_json(doc)
-    if not isinstance(v, dict):
-        what = "a scalar" if not isinstance(v, list) else "an array"
-        raise InvalidParameterValue(f"cannot call {name} on {what}")
-    return v
+    return _json_doc(doc, dict, f"cannot call {name} on")
 
 
 @register_srf("jsonb_array_elements", "jsonb_array_elements_text", "json_array_elements",

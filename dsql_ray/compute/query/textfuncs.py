@@ -16,7 +16,7 @@ from ...errors import DsqlError, InvalidParameterValue
 from .. import types as T
 from . import sqltypes as S
 from .functions import (FUNCTIONS, _arity, _text_args, compiled_regex, int_arg, no_function,
-                        register, strict)
+                        register, strict, substring_of)
 from .runtime import Expr
 
 TEXT_ARRAY = S.ARRAY_OF[T.TEXT]
@@ -55,15 +55,7 @@ def _bytea_fn(impl, ret, n_int=0):
 def _bytea_substr(c, args, name):
     _arity(name, args, 2, 3)
     conv = [_bytea(c, name, args, args[0])] + [int_arg(c, name, args, a) for a in args[1:]]
-
-    def sub(b, start, count=None):
-        if count is None:
-            return b[max(start, 1) - 1:]
-        if count < 0:
-            raise DsqlError("negative substring length not allowed", sqlstate="22011")
-        end = start + count
-        return b"" if end <= 1 else b[max(start, 1) - 1:end - 1]
-    return strict(sub, conv, T.BYTEA)
+    return strict(substring_of, conv, T.BYTEA)
 
 
 def _bytea_trim(which: str):
