@@ -53,6 +53,8 @@ _SPLITS = [",", "\\s+", "b"]
 _WHERES = ["n > 0", "id < 6", "s is not null", "iv > interval '1 day'"]
 _ZERO_BYTE = "'\\x00'::bytea"
 _HEX_LITS = ["'0a0b'", "'ff00ff'", "'zz'"]
+_ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
+          "Australia/Adelaide"]
 _TO_CHAR = ["YYYY-MM-DD HH24:MI:SS", "Day, DD Month YYYY", "FMDay FMDD FMMonth",
             "HH12:MI am", "Dy Mon YYYY Q WW IW DDD", "yyyy/mm/dd hh24.mi.ss.ms", "J SSSS US"]
 _FIELDS = ["year", "month", "day", "hour", "minute", "second", "epoch", "quarter",
@@ -111,6 +113,7 @@ class LibraryGen:
             f"tz {self.pick(['<', '=', '>'])} timetz '10:00:00+02'", "tz::time",
             f"extract({self.pick(['hour', 'minute', 'second', 'timezone', 'timezone_hour'])} "
             "from tz)", "tstz::timetz", "tz::text",
+            f"{self.pick(['ts', 'tstz', 'tz'])} at time zone '{self.pick(_ZONES)}'",
         ])
 
     def construct_expr(self) -> str:

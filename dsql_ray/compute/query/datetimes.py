@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+import zoneinfo
 
 from ...errors import (DatetimeFieldOverflow, DivisionByZero, DsqlError,
                        InvalidParameterValue)
@@ -324,3 +325,66 @@ def _to_char(c, args, name):
     if v.oid not in S.DATETIMES:
         raise no_function(name, args)
     return strict(to_char, [v, c.coerce(args[1], T.TEXT)], T.TEXT)
+
+
+# -- AT TIME ZONE ------------------------------------------------------------------------------
+_POSIX_ZONE = re.compile(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", re.I)
+
+
+def zone_of(zone) -> dt.tzinfo:
+    """A time zone: a name from the tz database, UTC, a POSIX-style offset ('+02' or
+    'UTC+2' mean two hours WEST of Greenwich, as PostgreSQL reads them), or an interval
+    (east, ISO style)."""
+    if isinstance(zone, (Interval, dt.timedelta)):
+        iv = as_interval(zone)
+        if iv.months or iv.days:
+            raise InvalidParameterValue(f'interval time zone "{zone}" must not include months '
+                                        "or days")
+        return dt.timezone(dt.timedelta(microseconds=iv.micros))
+    name = zone.strip()
+    if name.upper() in ("UTC", "GMT", "Z", "UCT", "ZULU"):
+        return dt.timezone.utc
+    m = _POSIX_ZONE.fullmatch(name)
+    if m:
+        west = dt.timedelta(hours=int(m[2]), minutes=int(m[3] or 0))
+        return dt.timezone(west if m[1] == "-" else -west)
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise InvalidParameterValue(f'time zone "{zone}" not recognized') from None
+
+
+def at_time_zone(zone, v):
+    """``v AT TIME ZONE zone``: a timestamp read as local time there → timestamptz; a
+    timestamptz → the local timestamp there; a timetz → the same instant there."""
+    tz = zone_of(zone)
+    try:
+        if isinstance(v, dt.datetime) and v.tzinfo is None:
+            # an ambiguous or skipped local time reads as standard time (the smaller offset)
+            local = min((v.replace(tzinfo=tz, fold=f) for f in (0, 1)),
+                        key=lambda x: x.utcoffset())
+            return local.astimezone(dt.timezone.utc)
+        if isinstance(v, dt.datetime):
+            return v.astimezone(tz).replace(tzinfo=None)
+    except (OverflowError, ValueError):
+        raise timestamp_out_of_range() from None
+    day = dt.datetime.combine(dt.date(2000, 1, 3), v).astimezone(tz)
+    return day.timetz().replace(tzinfo=dt.timezone(day.utcoffset()))
+
+
+@register("timezone")
+def _timezone(c, args, name):
+    _arity(name, args, 2)
+    zone = c.coerce(args[0], T.TEXT)
+    if zone.oid not in (T.TEXT, T.INTERVAL):
+        raise no_function(name, args)
+    v = c.coerce(args[1], T.TIMESTAMPTZ)
+    if v.oid == T.DATE:
+        v = c.cast(v, T.TIMESTAMPTZ)
+    out = {T.TIMESTAMP: T.TIMESTAMPTZ, T.TIMESTAMPTZ: T.TIMESTAMP, T.TIMETZ: T.TIMETZ,
+           T.TIME: T.TIMETZ}.get(v.oid)
+    if out is None:
+        raise no_function(name, args)
+    if v.oid == T.TIME:
+        v = c.cast(v, T.TIMETZ)
+    return strict(at_time_zone, [zone, v], out)
