@@ -179,9 +179,26 @@ class LibraryGen:
             f"concat_ws('-', {t}, n, d)", f"upper({t}) || lower({t})",
         ])
 
+    def array_expr(self) -> str:
+        arr = self.pick(["string_to_array(s, ',')", "array[n, id, null]", "array[id, 2, 3]",
+                         "regexp_split_to_array(s, ' ')", "array[d, d + 1]"])
+        ints = "array[n, id, 2]"
+        return self.pick([
+            f"array_append({ints}, {self.small()})", f"array_prepend({self.small()}, {ints})",
+            f"{ints} || {ints}", f"{ints} || {self.small()}", f"{self.small()} || {ints}",
+            f"array_cat({ints}, array[{self.small()}])", f"array_position({arr}, ({arr})[2])",
+            f"array_positions({ints}, {self.small()})", f"array_remove({ints}, 2)",
+            f"array_replace({ints}, {self.small()}, 0)", f"array_length({arr}, 1)",
+            f"cardinality({arr})", f"array_dims({arr})", f"array_to_string({arr}, '|', '?')",
+            f"{ints} @> array[{self.small()}]", f"array[2] <@ {ints}",
+            f"{ints} && array[{self.small()}, 7]", f"trim_array({ints}, {self.r.randint(0, 3)})",
+            f"({arr})[{self.r.randint(0, 3)}]",
+        ])
+
     def scalar_query(self) -> str:
         family = self.pick([self.interval_expr] * 4 + [self.timetz_expr] + [self.construct_expr]
-                           + [self.bytea_expr] * 3 + [self.bits_expr] + [self.string_expr] * 3)
+                           + [self.bytea_expr] * 3 + [self.bits_expr] + [self.string_expr] * 3
+                           + [self.array_expr])
         exprs = [family() for _ in range(self.r.randint(1, 3))]
         sql = f"select id, {', '.join(exprs)} from {TABLE}"
         if self.r.random() < 0.3:

@@ -28,6 +28,7 @@ from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, Dsq
 from .. import types as T
 from . import datetimes as DT
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
+from .arrayfuncs import array_operator
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
@@ -146,6 +147,9 @@ def _colname(node: Any) -> str | None:
                 SQLValueFunctionOp.SVFOP_CURRENT_ROLE: "current_role",
                 SQLValueFunctionOp.SVFOP_CURRENT_CATALOG: "current_catalog",
                 SQLValueFunctionOp.SVFOP_CURRENT_SCHEMA: "current_schema"}.get(node.op)
+    if isinstance(node, ast.A_Indirection):     # the last field name, else the base's
+        names = [i.sval for i in node.indirection if isinstance(i, ast.String)]
+        return names[-1] if names else _colname(node.arg)
     if isinstance(node, ast.RowExpr):
         return "row"
     if isinstance(node, ast.A_ArrayExpr):
@@ -577,6 +581,8 @@ class ExprCompiler:
                 left, right = (self.coerce_numeric(left, T.FLOAT8),
                                self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
+        if op in ("||", "@>", "<@", "&&") and (e := array_operator(self, op, left, right)):
+            return e
         if op == "||":
             if T.BYTEA in (left.oid, right.oid) and {left.oid, right.oid} <= {T.BYTEA,
                                                                             S.UNKNOWN, 0}:

@@ -197,7 +197,7 @@ def substring_of(s, start: int, count: int | None = None):
     return s[:0] if end <= 1 else s[max(start, 1) - 1:end - 1]
 
 
-def _out(v) -> str:
+def output_text(v) -> str:
     """A value's output-function text (concat() prints booleans as t/f)."""
     if isinstance(v, bool):
         return "t" if v else "f"
@@ -261,7 +261,7 @@ def _similar_to_escape(c, args, name):
 @register("concat")
 def _concat(c, args, name):
     fns = [a.fn for a in args]
-    return Expr(lambda row, env: "".join(_out(v) for f in fns
+    return Expr(lambda row, env: "".join(output_text(v) for f in fns
                                          if (v := f(row, env)) is not None),
                 T.TEXT, all(a.const for a in args))
 
@@ -277,7 +277,7 @@ def _concat_ws(c, args, name):
         s = sep(row, env)
         if s is None:
             return None
-        return s.join(_out(v) for f in fns if (v := f(row, env)) is not None)
+        return s.join(output_text(v) for f in fns if (v := f(row, env)) is not None)
     return Expr(fn, T.TEXT, all(a.const for a in args))
 
 

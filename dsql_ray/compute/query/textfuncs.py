@@ -16,7 +16,7 @@ from ...errors import DsqlError, InvalidParameterValue
 from .. import types as T
 from . import sqltypes as S
 from .functions import (FUNCTIONS, _arity, _text_args, compiled_regex, int_arg, no_function,
-                        register, strict, substring_of)
+                        output_text, register, strict, substring_of)
 from .runtime import Expr
 
 TEXT_ARRAY = S.ARRAY_OF[T.TEXT]
@@ -312,13 +312,7 @@ def _quote_literal(c, args, name):
     if name == "quote_nullable":
         return Expr(lambda row, env: "NULL" if (v := f(row, env)) is None
                     else quote_literal(S.to_text(v)), T.TEXT, a.const)
-    return strict(lambda v: quote_literal(_out(v)), [a], T.TEXT)
-
-
-def _out(v) -> str:
-    if isinstance(v, bool):
-        return "t" if v else "f"
-    return S.to_text(v)
+    return strict(lambda v: quote_literal(output_text(v)), [a], T.TEXT)
 
 
 @register("to_hex")
@@ -362,13 +356,13 @@ def format_text(fmt: str, values: list) -> str:
 
 def _format_one(kind: str, v) -> str:
     if kind == "s":
-        return "" if v is None else _out(v)
+        return "" if v is None else output_text(v)
     if kind == "I":
         if v is None:
             raise DsqlError("null values cannot be formatted as an SQL identifier",
                             sqlstate="22004")
-        return quote_ident(_out(v))
-    return "NULL" if v is None else quote_literal(_out(v))
+        return quote_ident(output_text(v))
+    return "NULL" if v is None else quote_literal(output_text(v))
 
 
 @register("format")
