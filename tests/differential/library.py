@@ -245,6 +245,25 @@ class LibraryGen:
         return f"select distinct on ({key}) {key} as k, {cols} from {TABLE} order by {key}, " \
                f"{order}"
 
+    def json_query(self) -> str:
+        key = self.pick(["n % 2", "s is null", "length(b) > 2", "d < date '2020-01-01'"])
+        agg = self.pick(["json_agg(id order by id)", "jsonb_agg(s order by id)",
+                         "json_object_agg(id, n order by id)", "jsonb_object_agg(id::text, iv)",
+                         "bit_and(n)", "bit_or(n)", "bit_xor(id)", "jsonb_agg(distinct n % 3)",
+                         "json_agg(b order by id)", "array_agg(id order by id)"])
+        if self.r.random() < 0.5:
+            return f"select {key} as k, {agg} from {TABLE} group by {key} order by 1"
+        return self.pick([
+            f"select jsonb_build_array(id, s, n) || '[\"z\"]'::jsonb from {TABLE}",
+            f"select json_build_array(id, iv, d, tz) from {TABLE}",
+            f"select jsonb_set(jsonb_build_array(id, n), '{{{self.r.randint(-3, 3)}}}', "
+            f"'\"x\"', {self.pick(['true', 'false'])}) from {TABLE}",
+            f"select jsonb_build_array(s, n) - {self.r.randint(-2, 2)} from {TABLE}",
+            f"select jsonb_strip_nulls(jsonb_build_array(s, null)) from {TABLE}",
+            f"select ('{{\"a\": 1, \"b\": null}}'::jsonb || jsonb_build_array(id)) - 'a' "
+            f"from {TABLE}",
+        ])
+
     def row_query(self) -> str:
         return self.pick([
             f"select row(id, s, {self.pick(['iv', 'b', 'tz', 'n', 'd'])}) from {TABLE}",
@@ -258,8 +277,10 @@ class LibraryGen:
             return self.scalar_query()
         if r < 0.84:
             return self.srf_query()
-        if r < 0.94:
+        if r < 0.9:
             return self.distinct_on_query()
+        if r < 0.96:
+            return self.json_query()
         return self.row_query()
 
 

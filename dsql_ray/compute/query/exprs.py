@@ -32,7 +32,7 @@ from .arrayfuncs import array_operator
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
-from .jsonops import json_operator
+from .jsonops import json_modify_operator, json_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
 from pglast.enums import SortByDir, SortByNulls
@@ -583,6 +583,8 @@ class ExprCompiler:
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
         if op in ("||", "@>", "<@", "&&") and (e := array_operator(self, op, left, right)):
             return e
+        if op in ("||", "-") and (e := json_modify_operator(self, op, left, right)):
+            return e
         if op == "||":
             if T.BYTEA in (left.oid, right.oid) and {left.oid, right.oid} <= {T.BYTEA,
                                                                             S.UNKNOWN, 0}:
@@ -1058,8 +1060,8 @@ class ExprCompiler:
                 args = [self.coerce(a, T.TEXT) for a in args]
             elif name in ("bool_and", "bool_or", "every"):
                 args = [self.coerce(a, T.BOOL) for a in args]
-            elif args and args[0].oid in (S.UNKNOWN, 0):
-                args[0] = self.coerce(args[0], T.TEXT)
+            else:
+                args = [self.coerce(a, T.TEXT) if a.oid in (S.UNKNOWN, 0) else a for a in args]
             oid = agg_result_type(name, args)
             filt = self.boolean(node.agg_filter, "FILTER") if node.agg_filter is not None \
                 else None

@@ -14,7 +14,6 @@ row limit, so ``generate_series(1, 10^12)`` fails with the limit's error, not me
 from __future__ import annotations
 
 import decimal
-import json
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
@@ -26,6 +25,7 @@ from .. import types as T
 from . import sqltypes as S
 from .datetimes import ts_shift
 from .functions import SET_RETURNING, _arity, _text_args, int_arg, no_function
+from .jsonops import parse as parse_json
 from .operators import OutCol, Rel
 from .runtime import Env, Expr
 from .textfuncs import TEXT_ARRAY, regexp_matches, regexp_split, string_to_array
@@ -193,10 +193,6 @@ def _json_arg(c, name, args, want_array: bool):
     return a, oid
 
 
-def _parse_json(text: str) -> Any:
-    return json.loads(text, parse_float=decimal.Decimal, parse_int=decimal.Decimal)
-
-
 def _json_out(v: Any, as_text: bool) -> str | None:
     if as_text:
         if v is None:
@@ -210,7 +206,7 @@ def _json_out(v: Any, as_text: bool) -> str | None:
 def _json_doc(doc: str, kind: type, refusal: str) -> Any:
     """The parsed document if it is a ``kind`` (list or dict), else 22023 with
     ``refusal`` ending in what it is."""
-    v = _parse_json(doc)
+    v = parse_json(doc)
     if not isinstance(v, kind):
         what = "an array" if isinstance(v, list) else "an object" if isinstance(v, dict) \
             else "a scalar"
