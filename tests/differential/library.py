@@ -250,7 +250,9 @@ class LibraryGen:
         agg = self.pick(["json_agg(id order by id)", "jsonb_agg(s order by id)",
                          "json_object_agg(id, n order by id)", "jsonb_object_agg(id::text, iv)",
                          "bit_and(n)", "bit_or(n)", "bit_xor(id)", "jsonb_agg(distinct n % 3)",
-                         "json_agg(b order by id)", "array_agg(id order by id)"])
+                         "json_agg(b order by id)", "array_agg(id order by id)",
+                         "stddev(n)", "variance(id)", "var_pop(n::float8)",
+                         "stddev_pop(n * 1.5)"])
         if self.r.random() < 0.5:
             return f"select {key} as k, {agg} from {TABLE} group by {key} order by 1"
         return self.pick([

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import decimal
 import json
+import math
 import operator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,7 +17,10 @@ from .functions import no_function
 
 AGGREGATES = frozenset({"count", "sum", "avg", "min", "max", "bool_and", "bool_or", "every",
                         "string_agg", "array_agg", "bit_and", "bit_or", "bit_xor", "json_agg",
-                        "jsonb_agg", "json_object_agg", "jsonb_object_agg"})
+                        "jsonb_agg", "json_object_agg", "jsonb_object_agg", "stddev",
+                        "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop"})
+_SPREAD = frozenset({"stddev", "stddev_samp", "stddev_pop", "variance", "var_samp",
+                     "var_pop"})
 _ORDER_SENSITIVE = frozenset({"array_agg", "string_agg", "json_agg", "jsonb_agg"})
 _JSON_AGGS = {"json_agg": T.JSON, "jsonb_agg": T.JSONB, "json_object_agg": T.JSON,
               "jsonb_object_agg": T.JSONB}
@@ -49,6 +53,9 @@ def agg_result_type(name: str, args: list[Expr]) -> int:
         out = oid if oid in (T.INT2, T.INT4, T.INT8) else None
     elif name in _JSON_AGGS:
         out = _JSON_AGGS[name] if len(args) == (2 if "object" in name else 1) else None
+    elif name in _SPREAD:
+        out = T.FLOAT8 if oid in (T.FLOAT4, T.FLOAT8) else \
+            T.NUMERIC if oid in (T.INT2, T.INT4, T.INT8, T.NUMERIC) else None
     else:
         out = None
     if out is None:
@@ -243,6 +250,48 @@ class JsonAgg(Acc):
         return "[" + ", ".join(values) + "]"
 
 
+class Spread(Acc):
+    """variance and stddev, sample or population: float8 by Youngs-Cramer as
+    float8_accum does; numeric exactly, with numeric division's result scale."""
+
+    def __init__(self, name: str, numeric: bool):
+        self.sample = not name.endswith("_pop")
+        self.root = name.startswith("stddev")
+        self.numeric = numeric
+        self.n, self.sx, self.sxx = 0, 0, 0
+
+    def add(self, vals):
+        v = vals[0]
+        if v is None:
+            return
+        if self.numeric:
+            v = decimal.Decimal(v)
+            self.n, self.sx, self.sxx = self.n + 1, self.sx + v, self.sxx + v * v
+            return
+        v = float(v)
+        old, self.n = self.n, self.n + 1
+        self.sx += v
+        if old > 0:
+            tmp = v * self.n - self.sx
+            self.sxx += tmp * tmp / (self.n * old)
+
+    def result(self):
+        if self.n == 0 or (self.sample and self.n == 1):
+            return None
+        if not self.numeric:
+            var = self.sxx / (self.n - 1 if self.sample else self.n)
+            return math.sqrt(var) if self.root else var
+        with decimal.localcontext(S.NUMERIC_CONTEXT):
+            num = self.n * self.sxx - self.sx * self.sx
+            if num <= 0:
+                return decimal.Decimal(0)
+            var = S.numeric_div(num, decimal.Decimal(self.n * (self.n - 1 if self.sample
+                                                                 else self.n)))
+            if not self.root:
+                return var
+            return S.round_numeric(var.sqrt(S.NUMERIC_CONTEXT), S.dscale(var))
+
+
 class Distinct(Acc):
     def __init__(self, inner: Acc):
         self.inner = inner
@@ -293,6 +342,8 @@ class AggSpec:
                           "bit_xor": operator.xor}[n])
         elif n in _JSON_AGGS:
             acc = JsonAgg([a.oid for a in self.args], self.oid, "object" in n)
+        elif n in _SPREAD:
+            acc = Spread(n, self.oid == T.NUMERIC)
         else:
             raise FeatureNotSupported(f"aggregate {n} is not supported")
         return Distinct(acc) if self.distinct else acc
