@@ -100,3 +100,4 @@ def test_select_list_set_returning_functions_run_in_lockstep(db):
         (1, 1, "a"), (1, None, "b"), (2, 1, "a"), (2, 2, "b"), (3, 1, "a"), (3, 2, "b"),
         (3, 3, None)]
     assert rows(db, "select id, generate_series(1, 0) from old") == []
+
