@@ -236,6 +236,12 @@ class LibraryGen:
             f"select * from jsonb_each_text('{{\"a\": 1, \"b\": \"two\", \"c\": null}}')",
             f"select key, value from jsonb_each('{{\"a\": 1, \"b\": [1, 2]}}')",
             f"select g, g * interval '1 mon' from generate_series(0, {hi}) g",
+            f"select n % 2 as k, generate_series(1, count(*)::int) from {TABLE} group by n % 2 "
+            "order by 1, 2",
+            f"select d is null as k, unnest(array_agg(id order by id)) as v, count(*) from "
+            f"{TABLE} group by d is null order by k, v",
+            f"select generate_series(min(n), min(n) + {hi}) from {TABLE}",
+
         ])
 
     def distinct_on_query(self) -> str:

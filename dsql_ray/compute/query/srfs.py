@@ -23,6 +23,7 @@ from ...errors import DsqlError, FeatureNotSupported, InvalidParameterValue
 from ...interval import as_interval
 from .. import types as T
 from . import sqltypes as S
+from .aggregates import AGGREGATES
 from .datetimes import ts_shift
 from .functions import SET_RETURNING, _arity, _text_args, int_arg, no_function
 from .jsonops import parse as parse_json
@@ -374,8 +375,7 @@ def lift_targetlist(stmt: ast.SelectStmt, grouped: bool, name_of) -> None:
     if not stmt.targetList or not any(_contains_srf(t.val) for t in stmt.targetList):
         return
     if grouped:
-        raise FeatureNotSupported("set-returning functions in the select list of a grouped "
-                                  "query are not supported yet")
+        _group_first(stmt, name_of)
     calls: list = []
     for t in stmt.targetList:
         if _contains_srf(t.val):
@@ -387,6 +387,83 @@ def lift_targetlist(stmt: ast.SelectStmt, grouped: bool, name_of) -> None:
                            functions=tuple((call, None) for call in calls),
                            alias=ast.Alias(aliasname=LIFTED, colnames=names))
     stmt.fromClause = tuple(stmt.fromClause or ()) + (rf,)
+
+
+GROUPED = "__dsql_grp"
+
+
+def _col(*names: str) -> ast.ColumnRef:
+    return ast.ColumnRef(fields=tuple(ast.String(sval=n) for n in names))
+
+
+def _group_first(stmt: ast.SelectStmt, name_of) -> None:
+    """A grouped query's set-returning calls run after the grouping, as in PostgreSQL:
+    the grouped query becomes a sub-query in FROM that computes the other outputs and the
+    calls' arguments, and the calls (top-level select-list items only) read them."""
+    if stmt.distinctClause and stmt.distinctClause != (None,) or stmt.windowClause or \
+            stmt.lockingClause or any(_contains_srf(t.val) and _reads_outside_srf(t.val)
+                                      for t in stmt.targetList):
+        raise FeatureNotSupported("set-returning functions in this form of grouped query are "
+                                  "not supported")
+    names = [t.name or name_of(t.val) for t in stmt.targetList]
+    for s in stmt.sortClause or ():
+        if not (isinstance(s.node, ast.A_Const) or isinstance(s.node, ast.ColumnRef) and
+                len(s.node.fields) == 1 and getattr(s.node.fields[0], "sval", None) in names):
+            raise FeatureNotSupported("ORDER BY of a grouped query with set-returning "
+                                      "functions must name output columns")
+    inner, outer = [], []
+    for i, (t, name) in enumerate(zip(stmt.targetList, names)):
+        if _contains_srf(t.val):
+            outer.append(ast.ResTarget(name=name, val=_srf_args_inner(t.val, f"a{i}", inner)))
+        else:
+            inner.append(ast.ResTarget(name=f"g{i}", val=t.val))
+            outer.append(ast.ResTarget(name=name, val=_col(GROUPED, f"g{i}")))
+    sub = ast.SelectStmt(targetList=tuple(inner), fromClause=stmt.fromClause,
+                         whereClause=stmt.whereClause, groupClause=stmt.groupClause,
+                         havingClause=stmt.havingClause, limitOption=stmt.limitOption,
+                         op=stmt.op, all=False)
+    stmt.fromClause = (ast.RangeSubselect(lateral=False, subquery=sub,
+                                          alias=ast.Alias(aliasname=GROUPED)),)
+    stmt.targetList = tuple(outer)
+    stmt.whereClause = stmt.groupClause = stmt.havingClause = None
+
+
+def _srf_args_inner(node, prefix: str, inner: list):
+    """Move the arguments of the set-returning calls in ``node`` into ``inner`` targets
+    and read them from the grouped sub-query instead."""
+    if _is_srf(node):
+        args = []
+        for arg in node.args or ():
+            inner.append(ast.ResTarget(name=f"{prefix}_{len(inner)}", val=arg))
+            args.append(_col(GROUPED, f"{prefix}_{len(inner) - 1}"))
+        node.args = tuple(args)
+        return node
+    if isinstance(node, ast.Node) and not isinstance(node, (ast.SubLink, ast.SelectStmt)):
+        for attr in node:
+            child = getattr(node, attr)
+            if isinstance(child, ast.Node):
+                _srf_args_inner(child, prefix, inner)
+            elif isinstance(child, tuple):
+                for x in child:
+                    _srf_args_inner(x, prefix, inner)
+    return node
+
+
+def _reads_outside_srf(node) -> bool:
+    """Does ``node`` read a column, call an aggregate or use a sub-query outside its
+    set-returning calls (which a grouped query's rewrite could not carry)?"""
+    if _is_srf(node) or not isinstance(node, ast.Node):
+        return False
+    if isinstance(node, (ast.ColumnRef, ast.SubLink, ast.ParamRef)) or \
+            isinstance(node, ast.FuncCall) and node.funcname[-1].sval.lower() in AGGREGATES:
+        return True
+    for attr in node:
+        child = getattr(node, attr)
+        if isinstance(child, ast.Node) and _reads_outside_srf(child):
+            return True
+        if isinstance(child, tuple) and any(_reads_outside_srf(x) for x in child):
+            return True
+    return False
 
 
 def _contains_srf(node) -> bool:
