@@ -24,6 +24,7 @@ from ...interval import as_interval
 from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES
+from .astwalk import pruned
 from .datetimes import ts_shift
 from .functions import SET_RETURNING, _arity, _text_args, int_arg, no_function
 from .jsonops import parse as parse_json
@@ -452,30 +453,12 @@ def _srf_args_inner(node, prefix: str, inner: list):
 def _reads_outside_srf(node) -> bool:
     """Does ``node`` read a column, call an aggregate or use a sub-query outside its
     set-returning calls (which a grouped query's rewrite could not carry)?"""
-    if _is_srf(node) or not isinstance(node, ast.Node):
-        return False
-    if isinstance(node, (ast.ColumnRef, ast.SubLink, ast.ParamRef)) or \
-            isinstance(node, ast.FuncCall) and node.funcname[-1].sval.lower() in AGGREGATES:
-        return True
-    for attr in node:
-        child = getattr(node, attr)
-        if isinstance(child, ast.Node) and _reads_outside_srf(child):
-            return True
-        if isinstance(child, tuple) and any(_reads_outside_srf(x) for x in child):
-            return True
-    return False
+    return any(isinstance(n, (ast.ColumnRef, ast.SubLink, ast.ParamRef)) or
+               isinstance(n, ast.FuncCall) and n.funcname[-1].sval.lower() in AGGREGATES
+               for n in pruned(node, _is_srf))
 
 
 def _contains_srf(node) -> bool:
-    if _is_srf(node):
-        return True
-    if isinstance(node, (ast.SubLink, ast.SelectStmt)) or not isinstance(node, ast.Node):
-        return False
-    for attr in node:
-        child = getattr(node, attr)
-        if isinstance(child, ast.Node) and _contains_srf(child):
-            return True
-        if isinstance(child, tuple) and any(_contains_srf(x) for x in child
-                                            if isinstance(x, ast.Node)):
-            return True
-    return False
+    """Is there a set-returning call in ``node`` (sub-queries are their own)?"""
+    return any(_is_srf(n) for n in pruned(node, lambda n: isinstance(n, (ast.SubLink,
+                                                                         ast.SelectStmt))))
