@@ -53,6 +53,7 @@ _SPLITS = [",", "\\s+", "b"]
 _WHERES = ["n > 0", "id < 6", "s is not null", "iv > interval '1 day'"]
 _ZERO_BYTE = "'\\x00'::bytea"
 _HEX_LITS = ["'0a0b'", "'ff00ff'", "'zz'"]
+_PERIOD_ENDS = ["iv", "interval '1 year'", "null::timestamp"]
 _ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
           "Australia/Adelaide"]
 _TO_CHAR = ["YYYY-MM-DD HH24:MI:SS", "Day, DD Month YYYY", "FMDay FMDD FMMonth",
@@ -126,6 +127,11 @@ class LibraryGen:
             f"'{self.pick(['UTC', '+2', '-03:30'])}')",
             f"make_date(2024, {m}, {d}) + {self.iv()}",
             f"to_char({self.pick(['ts', 'tstz', 'd'])}, '{self.pick(_TO_CHAR)}')",
+            f"date_bin('{self.pick(['15 minutes', '1 day', '7 days', '90 seconds'])}', "
+            f"{self.pick(['ts', 'tstz::timestamp'])}, timestamp '2001-01-01 00:02:30')",
+            f"to_timestamp({self.pick(['n', 'id * 86400.5', '-1.25', '1e9'])})",
+            f"(ts, {self.pick(['d', 'tstz::timestamp', 'ts + iv'])}) overlaps "
+            f"({self.pick(_TS_LITS)}, {self.pick(_PERIOD_ENDS)})",
         ])
 
     def bytea_expr(self) -> str:

@@ -9,7 +9,7 @@ import re
 import zoneinfo
 
 from ...errors import (DatetimeFieldOverflow, DivisionByZero, DsqlError,
-                       InvalidParameterValue)
+                       FeatureNotSupported, InvalidParameterValue)
 from ...interval import (USECS_PER_DAY, Interval, age, as_interval, difference, interval_div,
                          interval_mul,
                          justify_days, justify_hours, justify_interval, shift)
@@ -388,3 +388,101 @@ def _timezone(c, args, name):
     if v.oid == T.TIME:
         v = c.cast(v, T.TIMETZ)
     return strict(at_time_zone, [zone, v], out)
+
+
+# -- date_bin, to_timestamp, isfinite, OVERLAPS ------------------------------------------
+def date_bin(stride, source: dt.datetime, origin: dt.datetime) -> dt.datetime:
+    iv = as_interval(stride)
+    if iv.months:
+        raise FeatureNotSupported("timestamps cannot be binned into intervals containing "
+                                  "months or years")
+    step = iv.days * USECS_PER_DAY + iv.micros
+    if step <= 0:
+        raise InvalidParameterValue("stride must be greater than zero")
+    diff = (source - origin) // dt.timedelta(microseconds=1)
+    return origin + dt.timedelta(microseconds=diff - diff % step)
+
+
+@register("date_bin")
+def _date_bin(c, args, name):
+    _arity(name, args, 3)
+    stride = c.coerce(args[0], T.INTERVAL)
+    known = [a.oid for a in args[1:] if a.oid in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE)]
+    oid = T.TIMESTAMP if known and all(o == T.TIMESTAMP for o in known) else T.TIMESTAMPTZ
+    ts = [c.cast(c.coerce(a, oid), oid) for a in args[1:]]
+    if stride.oid != T.INTERVAL or any(a.oid != oid for a in ts):
+        raise no_function(name, args)
+    return strict(date_bin, [stride] + ts, oid)
+
+
+def _from_epoch(secs: float) -> dt.datetime:
+    if math.isnan(secs) or math.isinf(secs):
+        raise DsqlError("timestamp cannot be NaN" if math.isnan(secs) else
+                        "timestamp out of range", sqlstate="22008")
+    try:
+        return dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + \
+            dt.timedelta(microseconds=round(secs * 1_000_000))
+    except OverflowError:
+        raise timestamp_out_of_range() from None
+
+
+@register("to_timestamp")
+def _to_timestamp(c, args, name):
+    if len(args) != 1:
+        raise no_function(name, args)         # to_timestamp(text, format): not yet
+    return strict(_from_epoch, [_float_arg(c, name, args, args[0])], T.TIMESTAMPTZ)
+
+
+@register("isfinite")
+def _isfinite(c, args, name):
+    _arity(name, args, 1)
+    v = c.coerce(args[0], T.TIMESTAMPTZ)
+    if v.oid not in S.DATETIMES and v.oid != T.INTERVAL:
+        raise no_function(name, args)
+    return strict(lambda x: True, [v], T.BOOL)       # no infinite values are stored
+
+
+def _period(start, end):
+    """(start, end) of one OVERLAPS operand, ordered; a lone non-NULL endpoint is the start
+    with an unknown end; None when both are NULL."""
+    if start is None:
+        return None if end is None else (end, None)
+    if end is not None and start > end:
+        return end, start
+    return start, end
+
+
+def overlaps(s1, e1, s2, e2) -> bool | None:
+    """(s1, e1) OVERLAPS (s2, e2) with NULLs, as overlaps_timestamp decides it."""
+    p1, p2 = _period(s1, e1), _period(s2, e2)
+    if p1 is None or p2 is None:
+        return None
+    (s1, e1), (s2, e2) = p1, p2
+    if s1 == s2:
+        return None if e1 is None or e2 is None else True
+    if s1 > s2:                          # symmetric: make the first period start first
+        (s1, e1), (s2, e2) = (s2, e2), (s1, e1)
+    if e1 is None:
+        return None
+    if s2 < e1:
+        return True
+    return None if e2 is None else False
+
+
+@register("overlaps")
+def _overlaps(c, args, name):
+    _arity(name, args, 4)
+    known = [a.oid for a in args if a.oid not in (S.UNKNOWN, 0, T.INTERVAL)]
+    oid = S.common_type(known) if known else T.TIMESTAMPTZ
+    conv = []
+    for i, a in enumerate(args):
+        a = c.coerce(a, T.INTERVAL if i % 2 and a.oid == T.INTERVAL else oid)
+        if a.oid == T.INTERVAL:              # (start, length): the end is start + length
+            start = conv[-1]
+            a = Expr(lambda r, e, s=start.fn, f=a.fn: None if (x := s(r, e)) is None or
+                     (y := f(r, e)) is None else ts_shift(x, y), oid)
+        elif a.oid != oid:
+            a = c.cast(a, oid)
+        conv.append(a)
+    fns = [a.fn for a in conv]
+    return Expr(lambda r, e: overlaps(*[f(r, e) for f in fns]), T.BOOL)
