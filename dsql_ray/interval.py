@@ -17,7 +17,8 @@ import math
 import re
 from datetime import timedelta
 
-__all__ = ["Interval", "as_interval", "parse_interval", "interval_text", "USECS_PER_DAY"]
+__all__ = ["Interval", "as_interval", "parse_interval", "interval_text", "restrict", "USECS_PER_DAY",
+           "FULL_RANGE", "YEAR", "MONTH", "DAY", "HOUR", "MINUTE", "SECOND"]
 
 USECS_PER_SEC = 1_000_000
 USECS_PER_DAY = 86_400 * USECS_PER_SEC
@@ -172,8 +173,15 @@ _UNITS = {
     "millennium": (12000, 0, 0), "millennia": (12000, 0, 0), "millenniums": (12000, 0, 0),
 }
 _TOKEN = re.compile(
-    r"\s*(?:(?P<sign>[-+])?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d*)?))?"
+    r"\s*(?:(?P<ysign>[-+])?(?P<y>\d+)-(?P<mo>\d+)(?![\d:.])"
+    r"|(?P<sign>[-+])?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d*)?))?"
     r"|(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[a-z]*))")
+
+#: interval field qualifiers as typmod range bits (INTERVAL_MASK in datetime.h)
+MONTH, YEAR, DAY, HOUR, MINUTE, SECOND = 1 << 1, 1 << 2, 1 << 3, 1 << 10, 1 << 11, 1 << 12
+FULL_RANGE = 0x7FFF
+_LOWEST = ((SECOND, "second"), (MINUTE, "minute"), (HOUR, "hour"), (DAY, "day"),
+           (MONTH, "month"), (YEAR, "year"))
 _ISO = re.compile(r"p(?:(?P<y>[-\d.]+)y)?(?:(?P<mo>[-\d.]+)m)?(?:(?P<w>[-\d.]+)w)?"
                   r"(?:(?P<d>[-\d.]+)d)?(?:t(?:(?P<h>[-\d.]+)h)?(?:(?P<mi>[-\d.]+)m)?"
                   r"(?:(?P<s>[-\d.]+)s)?)?")
@@ -229,8 +237,14 @@ def _parse_iso(source: str) -> Interval | None:
     return acc.result(False)
 
 
-def parse_interval(text: str) -> Interval:
-    """Interval text → Interval; ValueError when it is not an interval."""
+def _lowest_unit(fields: int) -> str:
+    return next((unit for bit, unit in _LOWEST if fields & bit), "second")
+
+
+def parse_interval(text: str, fields: int = FULL_RANGE) -> Interval:
+    """Interval text → Interval; ValueError when it is not an interval. ``fields`` (a
+    qualifier such as DAY TO MINUTE) gives a bare number its unit and reads ``a:b`` as
+    minutes and seconds under MINUTE TO SECOND."""
     source = text.lower().replace(",", " ").strip()
     if source.startswith("p"):
         out = _parse_iso(source)
@@ -244,23 +258,68 @@ def parse_interval(text: str) -> Interval:
         source = source[:-3].rstrip()
     if not source:
         raise ValueError(text)
-    acc, pos = _Acc(), 0
+    tokens, pos = [], 0
     while pos < len(source):
         token = _TOKEN.match(source, pos)
         if token is None or token.end() == pos:
             raise ValueError(text)
         pos = token.end()
-        if token["h"] is not None:
-            secs = float(token["s"] or 0)
-            part = (int(token["h"]) * 3600 + int(token["m"]) * 60) * USECS_PER_SEC + \
-                int(round(secs * USECS_PER_SEC))
-            acc.micros += -part if token["sign"] == "-" else part
-        else:
-            unit = token["unit"] or "second"
-            if unit not in _UNITS:
-                raise ValueError(text)
-            acc.add(token["num"], unit)
+        tokens.append(token)
+    acc = _Acc()
+    for i, token in enumerate(tokens):
+        _add_token(acc, token, fields, tokens[i + 1] if i + 1 < len(tokens) else None, text)
     return acc.result(negate)
+
+
+def _add_token(acc: "_Acc", token: re.Match, fields: int, following, text: str) -> None:
+    if token["y"] is not None:                         # year-month: '1-2'
+        months = int(token["y"]) * 12 + int(token["mo"])
+        acc.months += -months if token["ysign"] == "-" else months
+    elif token["h"] is not None:
+        secs = float(token["s"] or 0)
+        big, small = int(token["h"]), int(token["m"])
+        if small > 59 or secs >= 60:
+            raise OverflowError(f"interval field value out of range: {text}")
+        if fields == MINUTE | SECOND and token["s"] is None:    # 'mm:ss'
+            part = (big * 60 + small) * USECS_PER_SEC
+        else:
+            part = (big * 3600 + small * 60) * USECS_PER_SEC + int(round(secs * USECS_PER_SEC))
+        acc.micros += -part if token["sign"] == "-" else part
+    else:
+        unit = token["unit"]
+        if not unit:           # a bare number: days before a time, else the lowest field
+            unit = "day" if following is not None and following["h"] is not None \
+                else _lowest_unit(fields)
+        if unit not in _UNITS:
+            raise ValueError(text)
+        acc.add(token["num"], unit)
+
+
+def _round_to(value: int, unit: int) -> int:
+    """Round to a multiple of ``unit``, halves away from zero."""
+    q = (abs(value) + unit // 2) // unit * unit
+    return q if value >= 0 else -q
+
+
+def restrict(v: "Interval", fields: int = FULL_RANGE, precision: int | None = None
+             ) -> "Interval":
+    """An interval under a typmod (AdjustIntervalForTypmod): fields below the qualifier's
+    lowest one dropped, seconds rounded to ``precision`` digits."""
+    months, days, micros = v.months, v.days, v.micros
+    if fields != FULL_RANGE:
+        lowest = _lowest_unit(fields)
+        if lowest == "year":
+            months = int(months / 12) * 12
+        if lowest in ("year", "month"):
+            days = micros = 0
+        elif lowest == "day":
+            micros = 0
+        elif lowest in ("hour", "minute"):
+            unit = 3600 * USECS_PER_SEC if lowest == "hour" else 60 * USECS_PER_SEC
+            micros = int(micros / unit) * unit
+    if precision is not None and 0 <= precision < 6:
+        micros = _round_to(micros, 10 ** (6 - precision))
+    return Interval(months, days, micros)
 
 
 # -- arithmetic as PostgreSQL does it ------------------------------------------------------

@@ -53,6 +53,11 @@ _SPLITS = [",", "\\s+", "b"]
 _WHERES = ["n > 0", "id < 6", "s is not null", "iv > interval '1 day'"]
 _ZERO_BYTE = "'\\x00'::bytea"
 _HEX_LITS = ["'0a0b'", "'ff00ff'", "'zz'"]
+_QUALIFIED = ["1", "1.5", "-2", "1-2", "3 4:05", "4:05", "1 year 2 mons 3 days 04:05:06.789",
+              "25:61:61.5"]
+_QUALIFIERS = ["year", "month", "day", "hour", "minute", "second", "year to month",
+               "day to hour", "day to minute", "day to second", "hour to minute",
+               "hour to second", "minute to second", "second(2)", "day to second(0)"]
 _PERIOD_ENDS = ["iv", "interval '1 year'", "null::timestamp"]
 _ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
           "Australia/Adelaide"]
@@ -104,6 +109,8 @@ class LibraryGen:
             f"{self.iv()}::text", f"make_interval({self.r.randint(0, 2)}, {self.small()})",
             f"make_interval(days => {self.small()}, secs => 1.5)",
             f"date_trunc('{self.pick(_TRUNC[:7])}', ts)",
+            f"interval '{self.pick(_QUALIFIED)}' {self.pick(_QUALIFIERS)}",
+            f"iv::interval {self.pick(_QUALIFIERS)}", f"iv::interval({self.r.randint(0, 6)})",
             f"extract({self.pick(_FIELDS[:9])} from {self.pick(['ts', 'tstz', 'd'])})",
             f"d + {self.small()}", f"d - date '2000-01-01'",
         ])

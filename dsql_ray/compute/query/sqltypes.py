@@ -23,7 +23,7 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        ParseError)
 from ...frontend.pgwire import record_text, zone_text
 from ...frontend.types import array_items, bytea_input
-from ...interval import Interval, as_interval
+from ...interval import FULL_RANGE, Interval, as_interval, restrict
 from ...interval import interval_text as _interval_text
 from ...interval import parse_interval as _parse_interval
 from .. import types as T
@@ -354,9 +354,9 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
     return value
 
 
-def parse_interval(text: str) -> Interval:
+def parse_interval(text: str, fields: int = FULL_RANGE) -> Interval:
     try:
-        return _parse_interval(text)
+        return _parse_interval(text, fields)
     except ValueError:
         raise invalid_datetime(T.INTERVAL, text) from None
     except OverflowError:
@@ -484,6 +484,22 @@ def _to_datetime(value: str | dt.date, oid: int) -> dt.date:
     return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
 
 
+def _to_interval(value: Any, typmod: tuple[int, ...] | None) -> Interval:
+    """An interval, restricted by a typmod (range qualifier, seconds precision)."""
+    fields = typmod[0] if typmod else FULL_RANGE
+    precision = typmod[1] if typmod and len(typmod) > 1 else None
+    if isinstance(value, str):
+        out = parse_interval(value, fields)
+    elif isinstance(value, (Interval, dt.timedelta)):
+        out = as_interval(value)
+    elif isinstance(value, dt.time):
+        out = Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second)
+                       * 1000000 + value.microsecond)
+    else:
+        raise CannotCoerce("cannot cast value to type interval")
+    return restrict(out, fields, precision) if typmod else out
+
+
 def _to_timetz(value: Any) -> dt.time:
     if isinstance(value, str):
         return parse_timetz(value)
@@ -536,13 +552,7 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
     if oid in DATETIMES and isinstance(value, (str, dt.date)):
         return _to_datetime(value, oid)
     if oid == T.INTERVAL:
-        if isinstance(value, (Interval, dt.timedelta)):
-            return as_interval(value)
-        if isinstance(value, dt.time):
-            return Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second)
-                            * 1000000 + value.microsecond)
-        if isinstance(value, str):
-            return parse_interval(value)
+        return _to_interval(value, typmod)
     if oid == T.TIMETZ:
         return _to_timetz(value)
     if oid == T.TIME:
@@ -713,6 +723,12 @@ def type_modifier(type_name: ast.TypeName, oid: int) -> int:
         if not -1000 <= scale <= 1000:
             raise InvalidParameterValue(f"NUMERIC scale {scale} must be between -1000 and 1000")
         return ((precision << 16) | (scale & 0xFFFF)) + VARHDRSZ
+    if oid == T.INTERVAL and mods:           # (range << 16) | precision, as PostgreSQL
+        precision = mods[1] if len(mods) > 1 else 0xFFFF
+        if precision != 0xFFFF and not 0 <= precision <= 6:
+            raise InvalidParameterValue(f"INTERVAL({precision}) precision must be between 0 "
+                                        "and 6")
+        return ((mods[0] & FULL_RANGE) << 16) | precision
     if oid in _PRECISION_TYPES and mods:
         if len(mods) > 1 or mods[0] < 0:
             raise InvalidParameterValue(f"invalid type modifier for type {name}")
@@ -744,6 +760,10 @@ def assign(value: Any, oid: int, typmod: int = -1) -> Any:
         return value
     if oid == T.NUMERIC:
         return cast(value, T.NUMERIC, numeric_typmod(typmod))
+    if oid == T.INTERVAL:
+        precision = typmod & 0xFFFF
+        return restrict(as_interval(value), (typmod >> 16) & FULL_RANGE,
+                        None if precision == 0xFFFF else precision)
     if oid in _PRECISION_TYPES and typmod < 6:
         return _round_fraction(value, typmod)
     return value
