@@ -58,6 +58,8 @@ _QUALIFIED = ["1", "1.5", "-2", "1-2", "3 4:05", "4:05", "1 year 2 mons 3 days 0
 _QUALIFIERS = ["year", "month", "day", "hour", "minute", "second", "year to month",
                "day to hour", "day to minute", "day to second", "hour to minute",
                "hour to second", "minute to second", "second(2)", "day to second(0)"]
+_NUM_FORMATS = ["999", "FM999.00", "9,999.99", "S999", "000", "999MI", "FM9.999", "99.9",
+                "\"n=\" 9999", "FM0.0", "9G999D9"]
 _PERIOD_ENDS = ["iv", "interval '1 year'", "null::timestamp"]
 _ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
           "Australia/Adelaide"]
@@ -190,6 +192,8 @@ class LibraryGen:
             f"overlay({t} placing 'XY' from {self.r.randint(1, 4)})",
             f"length({t})", f"octet_length({t})", f"bit_length({t})", f"md5({t})",
             f"concat_ws('-', {t}, n, d)", f"upper({t}) || lower({t})",
+            f"to_char({self.pick(['n', 'id * 1.25', 'n / 7.0', '-n', 'n::float8 / 3'])}, "
+            f"'{self.pick(_NUM_FORMATS)}')",
         ])
 
     def array_expr(self) -> str:

@@ -4,6 +4,7 @@ intervals, date_trunc of an interval. Values: date, datetime, time, :class:`Inte
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import math
 import re
 import zoneinfo
@@ -322,9 +323,12 @@ def to_char(v, fmt: str) -> str:
 def _to_char(c, args, name):
     _arity(name, args, 2)
     v = c.coerce(args[0], T.TIMESTAMPTZ)
+    fmt = c.coerce(args[1], T.TEXT)
+    if v.oid in S.NUMERICS:
+        return strict(to_char_number, [v, fmt], T.TEXT)
     if v.oid not in S.DATETIMES:
         raise no_function(name, args)
-    return strict(to_char, [v, c.coerce(args[1], T.TEXT)], T.TEXT)
+    return strict(to_char, [v, fmt], T.TEXT)
 
 
 # -- AT TIME ZONE ------------------------------------------------------------------------------
@@ -486,3 +490,98 @@ def _overlaps(c, args, name):
         conv.append(a)
     fns = [a.fn for a in conv]
     return Expr(lambda r, e: overlaps(*[f(r, e) for f in fns]), T.BOOL)
+
+
+# -- to_char for numbers -------------------------------------------------------------------
+_NUM_TOKEN = re.compile(r'"[^"]*"|FM|MI|[90.,DGS]|.', re.I)
+
+
+def _num_items(fmt: str) -> tuple[list[str], bool]:
+    """The format's items (9 0 . , S MI or a literal), and whether FM was given."""
+    items, fm = [], False
+    for m in _NUM_TOKEN.finditer(fmt):
+        t = m.group()
+        if t.upper() == "FM":
+            fm = True
+        elif t.startswith('"'):
+            items.append("'" + t[1:-1])
+        else:
+            items.append({"D": ".", "G": ",", "d": ".", "g": ","}.get(t, t.upper()
+                                                                     if len(t) > 1 or
+                                                                     t in "sS" else t))
+    return items, fm
+
+
+def _num_digits(value, pre: int, post: int, has_point: bool) -> tuple[str, str, bool]:
+    """(integer digits, fraction digits, negative) rounded to ``post`` places; '#'s when
+    the integer part has more digits than the format."""
+    d = value if isinstance(value, decimal.Decimal) else decimal.Decimal(repr(value)) \
+        if isinstance(value, float) else decimal.Decimal(value)
+    d = d.quantize(decimal.Decimal(1).scaleb(-post), rounding=decimal.ROUND_HALF_UP,
+                   context=S.NUMERIC_CONTEXT)
+    neg = d < 0
+    whole, _, frac = format(abs(d), "f").partition(".")
+    if whole == "0" and has_point:
+        whole = ""
+    if len(whole) > pre or pre == 0:
+        return "#" * pre, "#" * post, neg
+    return whole, frac.ljust(post, "0")[:post], neg
+
+
+def to_char_number(value, fmt: str) -> str:
+    """to_char of a number: 9 0 . , D G S MI FM and quoted text, as PostgreSQL lays them
+    out (a sign column before the first printed digit unless S or MI places it)."""
+    items, fm = _num_items(fmt)
+    point = items.index(".") if "." in items else len(items)
+    ints = [i for i in items[:point] if i in ("9", "0")]
+    post = sum(1 for i in items[point:] if i in ("9", "0"))
+    whole, frac, neg = _num_digits(value, len(ints), post, "." in items)
+    zero_from = ints.index("0") if "0" in ints else len(ints)
+    shown = [k >= len(ints) - len(whole) or k >= zero_from for k in range(len(ints))]
+    digits = iter(whole.rjust(len(ints), "0"))
+    fracs = iter(frac)
+    first = next((p for p, i in enumerate(items) if i in ("9", "0", ".")), len(items))
+    lead_s = "S" in items and items.index("S") < first      # S before the digits: the
+    plus = "+" if lead_s else ("" if fm else " ")          # sign column, with a plus
+    out, k, printed = [], 0, False
+    signed = "MI" in items or ("S" in items and not lead_s)
+    for pos, item in enumerate(items):
+        if item in ("9", "0") and pos < point:
+            ch = next(digits)
+            if shown[k] and not signed:
+                out.append("-" if neg else plus)
+                signed = True
+            out.append(ch if shown[k] else ("" if fm else " "))
+            printed, k = printed or shown[k], k + 1
+        elif item in ("9", "0"):
+            out.append(next(fracs))
+        elif item == ".":
+            if not signed:
+                out.append("-" if neg else plus)
+                signed = True
+            out.append(".")
+        elif item == ",":
+            out.append("," if printed else ("" if fm else " "))
+        elif item == "MI":
+            out.append("-" if neg else " ")
+        elif item == "S":
+            out.append("" if lead_s else "-" if neg else "+")
+        else:
+            out.append(item[1:] if item.startswith("'") else item)
+    text = "".join(out)
+    if not fm:
+        return text
+    text = _fm_trim(text, items, point)
+    return "0." if text == "." else text       # FM: a zero that trims to nothing
+
+
+def _fm_trim(text: str, items: list, point: int) -> str:
+    """FM: trailing zeros of 9-positions in the fraction dropped."""
+    n = 0
+    for item in reversed(items[point:]):
+        if item != "9":
+            break
+        n += 1
+    stripped = text.rstrip("0")
+    return stripped if len(text) - len(stripped) <= n else text[:len(text) - n]
+
