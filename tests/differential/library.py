@@ -60,6 +60,10 @@ _QUALIFIERS = ["year", "month", "day", "hour", "minute", "second", "year to mont
                "hour to second", "minute to second", "second(2)", "day to second(0)"]
 _NUM_FORMATS = ["999", "FM999.00", "9,999.99", "S999", "000", "999MI", "FM9.999", "99.9",
                 "\"n=\" 9999", "FM0.0", "9G999D9"]
+_DATE_FORMATS = ["YYYY-MM-DD", "DD Mon YYYY", "YYYYMMDD", "Month DD, YYYY", "DD/MM/YY",
+                 "YYYY-DDD"]
+_DATE_TEXTS = ["2024-01-05", "05 Dec 2000", "20240229", "December 25, 2023", "31/12/99",
+               "2024-060", "2023-02-29"]
 _PERIOD_ENDS = ["iv", "interval '1 year'", "null::timestamp"]
 _ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
           "Australia/Adelaide"]
@@ -139,6 +143,10 @@ class LibraryGen:
             f"date_bin('{self.pick(['15 minutes', '1 day', '7 days', '90 seconds'])}', "
             f"{self.pick(['ts', 'tstz::timestamp'])}, timestamp '2001-01-01 00:02:30')",
             f"to_timestamp({self.pick(['n', 'id * 86400.5', '-1.25', '1e9'])})",
+            "to_date(to_char(d, '{0}'), '{0}')".format(self.pick(_DATE_FORMATS)),
+            f"to_timestamp(to_char(ts, 'YYYY-MM-DD HH24:MI:SS.US'), "
+            f"'{self.pick(['YYYY-MM-DD HH24:MI:SS.US', 'YYYY-MM-DD HH24:MI', 'YYYY-MM-DD'])}')",
+            "to_date('{}', '{}')".format(*self.pick(list(zip(_DATE_TEXTS, _DATE_FORMATS)))),
             f"(ts, {self.pick(['d', 'tstz::timestamp', 'ts + iv'])}) overlaps "
             f"({self.pick(_TS_LITS)}, {self.pick(_PERIOD_ENDS)})",
         ])

@@ -432,8 +432,9 @@ def _from_epoch(secs: float) -> dt.datetime:
 
 @register("to_timestamp")
 def _to_timestamp(c, args, name):
-    if len(args) != 1:
-        raise no_function(name, args)         # to_timestamp(text, format): not yet
+    _arity(name, args, 1, 2)
+    if len(args) == 2:
+        return _to_timestamp_text(c, args, name)
     return strict(_from_epoch, [_float_arg(c, name, args, args[0])], T.TIMESTAMPTZ)
 
 
@@ -519,7 +520,7 @@ def _num_digits(value, pre: int, post: int, has_point: bool) -> tuple[str, str, 
         if isinstance(value, float) else decimal.Decimal(value)
     d = d.quantize(decimal.Decimal(1).scaleb(-post), rounding=decimal.ROUND_HALF_UP,
                    context=S.NUMERIC_CONTEXT)
-    neg = d < 0
+    neg = d < 0 or isinstance(value, float) and math.copysign(1, value) < 0 and d == 0
     whole, _, frac = format(abs(d), "f").partition(".")
     if whole == "0" and has_point:
         whole = ""
@@ -585,3 +586,99 @@ def _fm_trim(text: str, items: list, point: int) -> str:
     stripped = text.rstrip("0")
     return stripped if len(text) - len(stripped) <= n else text[:len(text) - n]
 
+
+
+# -- to_date / to_timestamp(text, format) ------------------------------------------------------
+_READ_WIDTH = {"YYYY": 4, "YYY": 3, "YY": 2, "Y": 1, "MM": 2, "DD": 2, "DDD": 3, "HH24": 2,
+               "HH12": 2, "HH": 2, "MI": 2, "SS": 2, "MS": 3, "US": 6, "IYYY": 4, "J": 7,
+               "SSSS": 5, "SSSSS": 5, "CC": 2, "D": 1, "ID": 1, "Q": 1, "WW": 2, "IW": 2}
+
+
+def _read_field(p: str, text: str, pos: int, fm: bool) -> tuple[Any, int]:
+    """One template field read from ``text`` at ``pos``: (value, next position)."""
+    up = p.upper()
+    if up in ("MONTH", "MON", "DAY", "DY"):
+        names = _MONTHS if up.startswith("MON") else _DAYS
+        for i, name in enumerate(names):
+            cand = name if up in ("MONTH", "DAY") else name[:3]
+            if text[pos:pos + len(cand)].lower() == cand.lower():
+                return i + 1, pos + len(cand)
+        raise _bad_value(text, p)
+    if up in ("AM", "PM", "A.M.", "P.M."):
+        word = text[pos:pos + len(p)].upper().replace(".", "")
+        if word not in ("AM", "PM"):
+            raise _bad_value(text, p)
+        return word, pos + len(p)
+    m = re.compile(r"[+-]?\d{1,%d}" % (_READ_WIDTH.get(up, 9) if not fm else 9)).match(text, pos)
+    if m is None:
+        raise _bad_value(text, p)
+    return int(m.group()), m.end()
+
+
+def _bad_value(text: str, p: str) -> DsqlError:
+    return DsqlError(f'invalid value "{text}" for "{p}"', sqlstate="22007")
+
+
+def _read_template(text: str, fmt: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    i = pos = 0
+    fm = False
+    while i < len(fmt):
+        if fmt[i] == '"':
+            end = fmt.find('"', i + 1)
+            end = len(fmt) if end < 0 else end
+            pos += end - i - 1
+            i = end + 1
+            continue
+        if fmt.startswith("FM", i):
+            fm, i = True, i + 2
+            continue
+        p = next((p for p in _PATTERNS if fmt[i:i + len(p)].upper() == p.upper()), None)
+        if p is None:
+            if fmt[i].isspace() or pos < len(text) and not text[pos].isalnum():
+                pos += 1 if pos < len(text) and (not text[pos].isalnum() or
+                                                 fmt[i] == text[pos]) else 0
+            i += 1
+            continue
+        while pos < len(text) and text[pos] == " " and p.upper() not in ("AM", "PM"):
+            pos += 1
+        fields[p.upper()], pos = _read_field(p, text, pos, fm)
+        i += len(p)
+    return fields
+
+
+def parse_by_template(text: str, fmt: str) -> dt.datetime:
+    f = _read_template(text, fmt)
+    year = f.get("YYYY", f.get("IYYY"))
+    if year is None and "YY" in f:
+        year = f["YY"] + (2000 if f["YY"] < 70 else 1900)
+    month = f.get("MM", f.get("MONTH", f.get("MON", 1)))
+    hour = f.get("HH24", f.get("HH12", f.get("HH", 0)))
+    if f.get("AM") == "PM" or f.get("PM") == "PM" or f.get("A.M.") == "PM" \
+            or f.get("P.M.") == "PM":
+        hour = hour % 12 + 12
+    elif any(f.get(k) == "AM" for k in ("AM", "PM", "A.M.", "P.M.")):
+        hour = hour % 12
+    micro = f.get("US", f.get("MS", 0) * 1000)
+    try:
+        out = dt.datetime(year or 1, month, f.get("DD", 1), hour, f.get("MI", 0),
+                          f.get("SS", 0), micro)
+    except ValueError:
+        raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
+    if "DDD" in f and "MM" not in f:
+        out = dt.datetime(out.year, 1, 1, hour, out.minute, out.second, micro) + \
+            dt.timedelta(days=f["DDD"] - 1)
+    return out
+
+
+@register("to_date")
+def _to_date(c, args, name):
+    _arity(name, args, 2)
+    conv = [c.coerce(a, T.TEXT) for a in args]
+    return strict(lambda t, f: parse_by_template(t, f).date(), conv, T.DATE)
+
+
+def _to_timestamp_text(c, args, name):
+    conv = [c.coerce(a, T.TEXT) for a in args]
+    return strict(lambda t, f: parse_by_template(t, f).replace(tzinfo=dt.timezone.utc), conv,
+                  T.TIMESTAMPTZ)
