@@ -27,6 +27,8 @@ from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, Dsq
                        UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
 from . import datetimes as DT
+from . import formatting  # noqa: F401  (registers to_char, to_date, to_timestamp)
+from . import mathfuncs  # noqa: F401  (registers trigonometric and other math functions)
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from .arrayfuncs import array_operator
 from . import sqltypes as S
