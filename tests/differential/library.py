@@ -177,7 +177,9 @@ class LibraryGen:
                           f"{a}::int2 << {self.r.randint(0, 17)}", f"to_hex({a})",
                           f"to_hex({a}::bigint)", f"gcd({a}, {b})", f"lcm({a}, {b})",
                           f"num_nulls({a}, s, iv)", f"round(sin({a})::numeric, 10)",
-                          f"round(degrees(atan2({a}, 7))::numeric, 8)"])
+                          f"round(degrees(atan2({a}, 7))::numeric, 8)",
+                          f"width_bucket({a}, -5, 300, {self.r.randint(1, 6)})",
+                          f"width_bucket({a} * 1.5, 10, 0, 4)"])
 
     def string_expr(self) -> str:
         t = self.text()
@@ -195,6 +197,12 @@ class LibraryGen:
             f"regexp_match({t}, '{self.pick(['(b)(.)', 'o.', '[0-9]+', '^(.)'])}')",
             f"regexp_like({t}, '{self.pick(['^a', 'l{{2}}', 'X'])}', 'i')",
             f"regexp_count({t}, '{self.pick(['a', 'l', '[, ]'])}')",
+            f"regexp_count({t}, 'a|o', {self.r.randint(1, 4)}, 'i')",
+            f"regexp_substr({t}, '(.)([a-z])', {self.r.randint(1, 3)}, {self.r.randint(1, 2)}, "
+            f"'', {self.r.randint(0, 2)})",
+            f"regexp_instr({t}, '[aeiou]', 1, {self.r.randint(1, 3)}, {self.r.randint(0, 1)})",
+            f"regexp_replace({t}, '[aeiou]', '#', {self.r.randint(1, 3)}, "
+            f"{self.r.randint(0, 2)}, 'i')",
             f"string_to_array({t}, '{self.pick([',', ' ', ''])}')",
             f"regexp_split_to_array({t}, '{self.pick(_SPLITS)}')",
             f"overlay({t} placing 'XY' from {self.r.randint(1, 4)})",
@@ -218,6 +226,7 @@ class LibraryGen:
             f"{ints} @> array[{self.small()}]", f"array[2] <@ {ints}",
             f"{ints} && array[{self.small()}, 7]", f"trim_array({ints}, {self.r.randint(0, 3)})",
             f"({arr})[{self.r.randint(0, 3)}]",
+            f"({arr})[{self.pick(['', '1', '2', '0', 'n'])}:{self.pick(['', '2', '5', 'id'])}]",
         ])
 
     def scalar_query(self) -> str:

@@ -964,12 +964,13 @@ class ExprCompiler:
         return Expr(lambda r, e: tuple(f(r, e) for f in fns), RECORD)
 
     def _c_A_Indirection(self, node: ast.A_Indirection) -> Expr:
-        """``arr[i]`` (1-based; out of range or NULL → NULL) and ``(composite).field``."""
+        """``arr[i]`` (1-based; out of range or NULL → NULL), ``arr[i:j]`` and
+        ``(composite).field``."""
         e = self.compile(node.arg)
         for step in node.indirection:
-            if isinstance(step, ast.A_Indices):
-                if step.is_slice:
-                    raise FeatureNotSupported("array slices are not supported yet")
+            if isinstance(step, ast.A_Indices) and step.is_slice:
+                e = self.slice(e, step.lidx, step.uidx)
+            elif isinstance(step, ast.A_Indices):
                 e = self.subscript(e, self.compile(step.uidx))
             elif isinstance(step, ast.String):
                 e = self.field_select(e, step.sval)
@@ -989,6 +990,27 @@ class ExprCompiler:
             v, i = af(row, env), xf(row, env)
             return v[i - 1] if v is not None and i is not None and 1 <= i <= len(v) else None
         return Expr(fn, elem)
+
+    def slice(self, arr: Expr, lower, upper) -> Expr:
+        """``arr[l:u]`` (either bound may be omitted): the elements in range, ``{}`` when
+        none, NULL when a bound is NULL."""
+        if S.element_type(arr.oid) is None:
+            raise DatatypeMismatch(f"cannot subscript type {S.type_name(arr.oid)} because "
+                                   "it does not support subscripting")
+        bounds = [None if b is None else self.coerce(self.compile(b), T.INT4).fn
+                  for b in (lower, upper)]
+        af = arr.fn
+
+        def fn(row, env):
+            v = af(row, env)
+            lo, hi = (1 if b is None and k == 0 else None if b is None else b(row, env)
+                      for k, b in enumerate(bounds))
+            if v is None or lo is None and bounds[0] is not None or \
+                    hi is None and bounds[1] is not None:
+                return None
+            hi = len(v) if hi is None else hi
+            return v[max(lo, 1) - 1:max(hi, 0)] if lo <= hi else []
+        return Expr(fn, arr.oid)
 
     def field_select(self, e: Expr, name: str) -> Expr:
         fields = S.composite_fields(e.oid)

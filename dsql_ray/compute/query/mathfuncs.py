@@ -121,3 +121,34 @@ def _pg_typeof(c, args, name):
 def _log10(c, args, name):
     _arity(name, args, 1)
     return FUNCTIONS["log"](c, args, name)      # log(x) is the base-10 logarithm
+
+
+def width_bucket(x, low, high, count: int) -> int:
+    """The bucket of ``x`` among ``count`` equal buckets from ``low`` to ``high`` (0 below,
+    count + 1 above; reversed when low > high)."""
+    if count <= 0:
+        raise DsqlError("count must be greater than zero", sqlstate="2201G")
+    if low == high:
+        raise DsqlError("lower bound cannot equal upper bound", sqlstate="2201G")
+    if low < high:
+        if x < low:
+            return 0
+        if x >= high:
+            return count + 1
+        return int((x - low) * count / (high - low)) + 1
+    if x > low:
+        return 0
+    if x <= high:
+        return count + 1
+    return int((low - x) * count / (low - high)) + 1
+
+
+@register("width_bucket")
+def _width_bucket(c, args, name):
+    _arity(name, args, 4)
+    kind = T.NUMERIC if all(c.coerce(a, T.NUMERIC).oid in S.INTS + (T.NUMERIC,)
+                            for a in args[:3]) else T.FLOAT8
+    conv = [c.coerce_numeric(c.coerce(a, kind), kind) for a in args[:3]]
+    if any(a.oid != kind for a in conv):
+        raise no_function(name, args)
+    return strict(width_bucket, conv + [int_arg(c, name, args, args[3])], T.INT4)

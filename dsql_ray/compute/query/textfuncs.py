@@ -467,15 +467,80 @@ def regexp_split(s: str, pat: str, flags: str = "") -> list[str]:
     return out
 
 
-_text_fn("regexp_replace", regexp_replace, 3, 4)
 _text_fn("regexp_match", regexp_match, 2, 3, ret=TEXT_ARRAY)
 _text_fn("regexp_split_to_array", regexp_split, 2, 3, ret=TEXT_ARRAY)
 _text_fn("regexp_like", lambda s, p, f="": _pattern(p, f)[0].search(s) is not None, 2, 3,
          ret=T.BOOL)
-_text_fn("regexp_count", lambda s, p: sum(1 for _ in _pattern(p, "")[0].finditer(s)), 2,
-         ret=T.INT4)
-_text_fn("regexp_substr", lambda s, p: (m.group(0) if (m := _pattern(p, "")[0].search(s))
-                                        else None), 2)
+
+
+def _matches(s: str, pat: str, start: int, flags: str) -> list[re.Match]:
+    """The matches of ``pat`` in ``s`` from 1-based ``start`` (PostgreSQL 15's regexp_*
+    functions; 'g' is not an option of theirs)."""
+    if start < 1:
+        raise InvalidParameterValue(f'invalid value for parameter "start": {start}')
+    rx, glob = _pattern(pat, flags)
+    if glob:
+        raise InvalidParameterValue('invalid regular expression option: "g"')
+    return list(rx.finditer(s, start - 1))
+
+
+def _nth(found: list[re.Match], n: int) -> re.Match | None:
+    if n < 1:
+        raise InvalidParameterValue(f'invalid value for parameter "n": {n}')
+    return found[n - 1] if n <= len(found) else None
+
+
+def regexp_count(s, pat, start=1, flags=""):
+    return len(_matches(s, pat, start, flags))
+
+
+def regexp_substr(s, pat, start=1, n=1, flags="", sub=0):
+    m = _nth(_matches(s, pat, start, flags), n)
+    return None if m is None or sub > (m.re.groups or 0) else m.group(sub)
+
+
+def regexp_instr(s, pat, start=1, n=1, endoption=0, flags="", sub=0):
+    m = _nth(_matches(s, pat, start, flags), n)
+    if m is None or sub > (m.re.groups or 0) or m.start(sub) < 0:
+        return 0
+    return (m.end(sub) if endoption else m.start(sub)) + 1
+
+
+def regexp_replace_n(s, pat, rep, start, n=0, flags=""):
+    """regexp_replace from ``start``: the ``n``th match, or every match when ``n`` is 0."""
+    found = _matches(s, pat, start, flags.replace("g", ""))
+    chosen = found if n == 0 else [m for m in [_nth(found, n)] if m is not None]
+    expand, out, pos = _replacement(rep), [], 0
+    for m in chosen:
+        out += [s[pos:m.start()], expand(m)]
+        pos = m.end()
+    return "".join(out) + s[pos:]
+
+
+_REGEXP_ARGS = {"regexp_count": (regexp_count, 2, 4, (2,), T.INT4),
+                "regexp_substr": (regexp_substr, 2, 6, (2, 3, 5), T.TEXT),
+                "regexp_instr": (regexp_instr, 2, 7, (2, 3, 4, 6), T.INT4)}
+
+
+@register("regexp_count", "regexp_substr", "regexp_instr")
+def _regexp_positional(c, args, name):
+    impl, lo, hi, ints, ret = _REGEXP_ARGS[name]
+    _arity(name, args, lo, hi)
+    conv = [int_arg(c, name, args, a) if i in ints else _text_args(c, name, [a])[0]
+            for i, a in enumerate(args)]
+    return strict(impl, conv, ret)
+
+
+@register("regexp_replace")
+def _regexp_replace(c, args, name):
+    _arity(name, args, 3, 6)
+    if len(args) == 4 and args[3].oid not in S.INTS:          # (s, pattern, rep, flags)
+        return strict(regexp_replace, _text_args(c, name, args), T.TEXT)
+    conv = [int_arg(c, name, args, a) if i in (3, 4) else _text_args(c, name, [a])[0]
+            for i, a in enumerate(args)]
+    if len(conv) == 3:
+        return strict(regexp_replace, conv, T.TEXT)
+    return strict(regexp_replace_n, conv, T.TEXT)
 
 
 def string_to_array(s: str, delim: str | None, null: str | None = None) -> list:
