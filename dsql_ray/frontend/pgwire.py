@@ -718,6 +718,42 @@ def _array_binary(element_oid: int) -> Callable[[Any], bytes]:
 
 _BINARY_ENCODERS.update({oid: _array_binary(elem) for oid, elem in ARRAY_ELEMENT.items()})
 
+RECORD = 2249
+_VALUE_OIDS: tuple[tuple[type, int], ...] = (
+    (bool, BOOL), (float, FLOAT8), (Decimal, NUMERIC), (str, TEXT), (bytes, BYTEA),
+    (date, DATE), (Interval, INTERVAL), (timedelta, INTERVAL), (uuid.UUID, UUID))
+
+
+def _field_oid(v: Any) -> int:
+    """The type a record field is sent as, from its Python value."""
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int):
+        return INT4 if -2**31 <= v < 2**31 else INT8
+    if isinstance(v, datetime):
+        return TIMESTAMP if v.tzinfo is None else TIMESTAMPTZ
+    if isinstance(v, time):
+        return TIME if v.tzinfo is None else TIMETZ
+    return next((oid for cls, oid in _VALUE_OIDS if isinstance(v, cls)), TEXT)
+
+
+def record_binary(values: tuple) -> bytes:
+    """record_send: Int32 field count, then per field its type OID, Int32 length (-1 for
+    NULL) and binary value."""
+    out = bytearray(_I32.pack(len(values)))
+    for v in values:
+        if v is None:
+            out += _U32.pack(TEXT) + _I32.pack(-1)
+            continue
+        oid = _field_oid(v)
+        raw = _BINARY_ENCODERS[oid](v)
+        out += _U32.pack(oid) + _I32.pack(len(raw)) + raw
+    return bytes(out)
+
+
+_BINARY_ENCODERS[RECORD] = record_binary
+_TEXT_ENCODERS[RECORD] = record_text
+
 
 def column_encoders(columns: Sequence[Column],
                     formats: Sequence[int] | None = None) -> list[Callable[[Any], bytes]]:

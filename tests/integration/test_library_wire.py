@@ -12,6 +12,11 @@ parameters, values cast from text).
 """
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+import ssl
+
+import asyncpg
 import psycopg
 
 from tests.differential.library import ROWS_TEXT, create_table_sql, generate_library, \
@@ -58,3 +63,26 @@ def test_library_over_the_wire(cluster, reference):
     for sql, expect, got in mismatches[:40]:
         print(f"MISMATCH: {sql}\n  postgres {str(expect)[:300]}\n  cluster  {str(got)[:300]}")
     assert not mismatches, f"{len(mismatches)} of {len(corpus)} queries differ"
+
+
+def test_rows_intervals_and_timetz_in_binary_through_asyncpg(cluster):
+    """asyncpg asks for every result in binary: records (record_send), intervals with
+    months (interval_send) and timetz (timetz_send) must decode as PostgreSQL's do."""
+    async def run():
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        conn = await asyncpg.connect(host="127.0.0.1", port=cluster.port, user="admin",
+                                     database="postgres", password=cluster.token(), ssl=ctx)
+        try:
+            row = await conn.fetchval("SELECT ROW(1, 'a b', NULL, true, 2.5::float8)")
+            assert tuple(row) == (1, "a b", None, True, 2.5)
+            iv = await conn.fetchval("SELECT interval '1 year 2 mons 3 days 04:05:06'")
+            assert iv == dt.timedelta(days=14 * 30 + 3, hours=4, minutes=5, seconds=6)
+            tz = await conn.fetchval("SELECT timetz '10:00:05+02'")
+            assert tz == dt.time(10, 0, 5, tzinfo=dt.timezone(dt.timedelta(hours=2)))
+            got = await conn.fetch("SELECT g, sha256(g::text::bytea) FROM "
+                                   "generate_series(1, 3) g ORDER BY g")
+            assert [r[0] for r in got] == [1, 2, 3] and len(got[0][1]) == 32
+        finally:
+            await conn.close()
+    asyncio.run(run())
