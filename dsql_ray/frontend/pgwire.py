@@ -659,7 +659,7 @@ def record_text(values: tuple) -> bytes:
 ARRAY_ELEMENT = {1000: BOOL, 1005: INT2, 1007: INT4, 1016: INT8, 1028: OID, 1009: TEXT,
                  1015: VARCHAR, 1014: BPCHAR, 1021: FLOAT4, 1022: FLOAT8, 1231: NUMERIC,
                  1182: DATE, 1115: TIMESTAMP, 1185: TIMESTAMPTZ, 1001: BYTEA, 1183: TIME,
-                 1187: INTERVAL, 2951: UUID, 199: JSON, 3807: JSONB}
+                 1187: INTERVAL, 2951: UUID, 199: JSON, 3807: JSONB, 1270: TIMETZ}
 _ARRAY_SPECIAL = frozenset('{}",\\ \t\n\r\v\f')
 
 

@@ -40,7 +40,7 @@ ARRAY_OF = {T.INT2: 1005, T.INT4: 1007, T.INT8: 1016, T.TEXT: 1009, T.NUMERIC: 1
             T.FLOAT8: 1022, T.FLOAT4: 1021, T.BOOL: 1000, T.VARCHAR: 1015, T.DATE: 1182,
             T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185, T.OID: 1028, T.UUID: 2951,
             T.BYTEA: 1001, T.BPCHAR: 1014, T.TIME: 1183, T.INTERVAL: 1187, T.JSON: 199,
-            T.JSONB: 3807}
+            T.JSONB: 3807, T.TIMETZ: 1270}
 
 #: element type per array type (the inverse of ARRAY_OF)
 ELEMENT_OF = {a: e for e, a in ARRAY_OF.items()}
