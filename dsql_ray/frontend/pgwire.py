@@ -19,6 +19,7 @@ with ``DateStyle=ISO``, ``IntervalStyle=postgres``, ``TimeZone=UTC``,
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import re
 import struct
@@ -34,6 +35,7 @@ from ..limits import MiB
 from .backend import Column
 from .types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON,
                     JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ,
+                    INET, CIDR,
                     TYPE_SIZE, UNKNOWN, UUID, VARCHAR, array_items, bytea_input)
 
 MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
@@ -510,6 +512,33 @@ def zone_text(off: timedelta | None) -> bytes:
     return text.encode()
 
 
+def net_text(v) -> str:
+    """inet and cidr output: an inet host address without its /32 (/128), a cidr always
+    with its length."""
+    if isinstance(v, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
+        return str(v.ip) if v.network.prefixlen == v.max_prefixlen else str(v)
+    return str(v)
+
+
+def _net_binary(v) -> bytes:
+    """inet_send / cidr_send: family (2 IPv4, 3 IPv6), bits, is_cidr, length, address."""
+    iface = isinstance(v, (ipaddress.IPv4Interface, ipaddress.IPv6Interface))
+    addr = v.ip if iface else v.network_address
+    bits = v.network.prefixlen if iface else v.prefixlen
+    packed = addr.packed
+    return bytes((2 if v.version == 4 else 3, bits, 0 if iface else 1, len(packed))) + packed
+
+
+def _net_from_binary(raw: bytes):
+    family, bits, is_cidr, length = raw[:4]
+    addr = ipaddress.ip_address(raw[4:4 + length])
+    if family not in (2, 3) or len(raw) != 4 + length:
+        raise ValueError("invalid inet value")
+    if is_cidr:
+        return ipaddress.ip_network(f"{addr}/{bits}")
+    return ipaddress.ip_interface(f"{addr}/{bits}")
+
+
 def _timetz_text(v: time) -> bytes:
     return _time_text(v) + zone_text(v.utcoffset())
 
@@ -596,7 +625,8 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     UUID: lambda v: str(v).encode(),
     DATE: lambda v: v.isoformat().encode(),
     TIME: _time_text, TIMESTAMP: _timestamp_text, TIMESTAMPTZ: _timestamptz_text,
-    TIMETZ: _timetz_text,
+    TIMETZ: _timetz_text, INET: lambda v: net_text(v).encode(),
+    CIDR: lambda v: net_text(v).encode(),
     INTERVAL: _interval_text,
     **{oid: _utf8_bytes for oid in _TEXT_TYPES},
 }
@@ -687,7 +717,7 @@ _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     TIMESTAMP: lambda v: _I64.pack((v.replace(tzinfo=None) - _PG_EPOCH) // _USEC),
     TIMESTAMPTZ: lambda v: _I64.pack((_as_utc(v).replace(tzinfo=None) - _PG_EPOCH)
                                      // _USEC),
-    INTERVAL: _interval_binary, TIMETZ: _timetz_binary,
+    INTERVAL: _interval_binary, TIMETZ: _timetz_binary, INET: _net_binary, CIDR: _net_binary,
     JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
     **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
 }
@@ -920,6 +950,8 @@ _TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
     TIME: lambda t: time.fromisoformat(t.strip()).replace(tzinfo=None),
     TIMESTAMP: _timestamp_from_text, TIMESTAMPTZ: _timestamptz_from_text,
     INTERVAL: _interval_from_text, TIMETZ: lambda t: time.fromisoformat(t.strip()),
+    INET: lambda t: ipaddress.ip_interface(t.strip()),
+    CIDR: lambda t: ipaddress.ip_network(t.strip()),
     **{oid: str for oid in _TEXT_TYPES},
 }
 
@@ -933,6 +965,7 @@ _BINARY_DECODERS: dict[int, Callable[[bytes], Any]] = {
     TIMESTAMP: lambda raw: _PG_EPOCH + _I64.unpack(raw)[0] * _USEC,
     TIMESTAMPTZ: lambda raw: _PG_EPOCH_UTC + _I64.unpack(raw)[0] * _USEC,
     INTERVAL: _interval_from_binary, TIMETZ: _timetz_from_binary,
+    INET: _net_from_binary, CIDR: _net_from_binary,
     JSONB: _jsonb_from_binary,
     **{oid: lambda raw: raw.decode("utf-8") for oid in (TEXT, VARCHAR, BPCHAR, JSON,
                                                         UNKNOWN)},

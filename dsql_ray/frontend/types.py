@@ -12,7 +12,7 @@ BOOL, BYTEA, INT8, INT2, INT4, TEXT, OID = 16, 17, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID, JSON, JSONB = (
     1082, 1083, 1114, 1184, 1186, 1700, 2950, 114, 3802)
-TIMETZ = 1266
+TIMETZ, INET, CIDR = 1266, 869, 650
 
 OID_TO_NAME: dict[int, str] = {
     BOOL: "boolean", BYTEA: "bytea", INT8: "bigint", INT2: "smallint", INT4: "integer",
@@ -20,7 +20,7 @@ OID_TO_NAME: dict[int, str] = {
     BPCHAR: "character", VARCHAR: "character varying", DATE: "date",
     TIME: "time without time zone", TIMESTAMP: "timestamp without time zone",
     TIMESTAMPTZ: "timestamp with time zone", INTERVAL: "interval",
-    TIMETZ: "time with time zone", NUMERIC: "numeric",
+    TIMETZ: "time with time zone", INET: "inet", CIDR: "cidr", NUMERIC: "numeric",
     UUID: "uuid", JSON: "json", JSONB: "jsonb", UNKNOWN: "unknown",
 }
 

@@ -64,6 +64,8 @@ _DATE_FORMATS = ["YYYY-MM-DD", "DD Mon YYYY", "YYYYMMDD", "Month DD, YYYY", "DD/
                  "YYYY-DDD"]
 _DATE_TEXTS = ["2024-01-05", "05 Dec 2000", "20240229", "December 25, 2023", "31/12/99",
                "2024-060", "2023-02-29"]
+_ADDRESSES = ["192.168.1.5", "192.168.1.5/24", "10.0.0.1/8", "10.1.2.3", "172.16.0.0/12"]
+_NETWORKS = ["10.0.0.0/8", "192.168.0.0/16", "192.168.1.0/24", "10.1.0.0/16"]
 _PERIOD_ENDS = ["iv", "interval '1 year'", "null::timestamp"]
 _ZONES = ["UTC", "America/New_York", "Europe/Paris", "Asia/Kolkata", "+02", "UTC-3",
           "Australia/Adelaide"]
@@ -229,10 +231,23 @@ class LibraryGen:
             f"({arr})[{self.pick(['', '1', '2', '0', 'n'])}:{self.pick(['', '2', '5', 'id'])}]",
         ])
 
+    def inet_expr(self) -> str:
+        addr = f"'{self.pick(_ADDRESSES)}'::inet"
+        net = f"'{self.pick(_NETWORKS)}'::cidr"
+        return self.pick([
+            addr, net, f"host({addr})", f"masklen({addr})", f"network({addr})",
+            f"broadcast({addr})", f"netmask({addr})", f"family({addr})", f"abbrev({net})",
+            f"set_masklen({addr}, {self.r.randint(8, 30)})", f"{addr} << {net}",
+            f"{addr} <<= {net}", f"{net} >> {addr}", f"{net} && {addr}",
+            f"{addr} + {self.small()}", f"{addr} - {self.r.randint(0, 300)}",
+            f"{addr} - '10.0.0.1'::inet", f"{addr} = {net}", f"{addr} < {addr}",
+            f"~{addr}", f"{addr} & '0.0.255.255'::inet",
+        ])
+
     def scalar_query(self) -> str:
         family = self.pick([self.interval_expr] * 4 + [self.timetz_expr] + [self.construct_expr]
                            + [self.bytea_expr] * 3 + [self.bits_expr] + [self.string_expr] * 3
-                           + [self.array_expr])
+                           + [self.array_expr, self.inet_expr])
         exprs = [family() for _ in range(self.r.randint(1, 3))]
         sql = f"select id, {', '.join(exprs)} from {TABLE}"
         if self.r.random() < 0.3:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import logging
 import math
 import re
@@ -93,6 +94,9 @@ TEXT_OUTPUT = [   # (type OID, Python value, PostgreSQL 15 output), checked agai
     (t.INTERVAL, Interval(-1, 0, 0), "-1 mons"),
     (t.TIMETZ, dt.time(10, 0, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
      "10:00:00-03:30"),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/32"), "192.168.1.5"),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/24"), "192.168.1.5/24"),
+    (t.CIDR, ipaddress.ip_network("10.0.0.0/32"), "10.0.0.0/32"),
 ]
 
 
@@ -116,6 +120,8 @@ BINARY_OUTPUT = [  # (type OID, value, PostgreSQL's *_send output)
     (t.INTERVAL, Interval(14, 3, 5), "0000000000000005000000030000000e"),
     (t.TIMETZ, dt.time(0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
      "00000000000f4240ffffe3e0"),
+    (t.INET, ipaddress.ip_interface("10.0.0.1/8"), "020800040a000001"),
+    (t.CIDR, ipaddress.ip_network("10.0.0.0/8"), "020801040a000000"),
     (t.JSONB, "[]", "015b5d"),
 ]
 
@@ -146,6 +152,8 @@ ROUND_TRIP = [
     (t.INTERVAL, Interval(14, 3, 14_706_000_000)), (t.INTERVAL, Interval(-14, 5, -1)),
     (t.TIMETZ, dt.time(10, 0, 5, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
     (t.TIMETZ, dt.time(23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30)))),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/24")), (t.INET, ipaddress.ip_interface("::1")),
+    (t.CIDR, ipaddress.ip_network("10.1.0.0/16")), (t.CIDR, ipaddress.ip_network("2001:db8::/32")),
 ]
 
 

@@ -35,6 +35,7 @@ from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
 from .jsonops import json_modify_operator, json_operator
+from .netfuncs import NET_TYPES, inet_not, inet_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
 from pglast.enums import SortByDir, SortByNulls
@@ -554,6 +555,8 @@ class ExprCompiler:
         if op == "|/":
             return FUNCTIONS["sqrt"](self, [arg], "sqrt")
         if op == "~":
+            if (e := inet_not(self, arg)) is not None:
+                return e
             arg = self.coerce(arg, T.INT4)
             if arg.oid not in _WIDTH:
                 raise self._no_operator(op, None, arg)
@@ -565,6 +568,8 @@ class ExprCompiler:
         c = left.const and right.const
         if op in _COMPARE:
             left, right = self.unify(left, right)
+            if {left.oid, right.oid} == {T.INET, T.CIDR}:       # cidr compares as inet
+                left, right = self.cast(left, T.INET), self.cast(right, T.INET)
             cl, cr = S.category(left.oid), S.category(right.oid)
             if cl != cr or cl.startswith("U") and left.oid != right.oid:
                 raise self._no_operator(op, left, right)
@@ -584,6 +589,9 @@ class ExprCompiler:
                                self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
         if op in ("||", "@>", "<@", "&&") and (e := array_operator(self, op, left, right)):
+            return e
+        if (left.oid in NET_TYPES or right.oid in NET_TYPES) and \
+                (e := inet_operator(self, op, left, right)):
             return e
         if op in ("||", "-") and (e := json_modify_operator(self, op, left, right)):
             return e

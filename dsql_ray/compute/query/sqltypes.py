@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import ipaddress
 import math
 import json
 import re
@@ -21,7 +22,7 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
-from ...frontend.pgwire import record_text, zone_text
+from ...frontend.pgwire import net_text, record_text, zone_text
 from ...frontend.types import array_items, bytea_input
 from ...interval import FULL_RANGE, Interval, as_interval, restrict
 from ...interval import interval_text as _interval_text
@@ -75,6 +76,8 @@ def composite_fields(oid: int) -> tuple[tuple[str, int], ...] | None:
     return _COMPOSITES.get(oid)
 
 
+_INTERFACES = (ipaddress.IPv4Interface, ipaddress.IPv6Interface)
+_NETWORK_VALUES = (ipaddress.IPv4Network, ipaddress.IPv6Network) + _INTERFACES
 _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 1, "integer"),
               T.INT8: (-2**63, 2**63 - 1, "bigint"), T.OID: (0, 2**32 - 1, "oid")}
 
@@ -262,6 +265,8 @@ def to_text(value: Any) -> str:
                               for v in value) + "}"
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if isinstance(value, _NETWORK_VALUES):
+        return net_text(value)
     if isinstance(value, tuple):                # a record: (a,b), NULL fields empty
         return record_text(value).decode()
     return str(value)
@@ -500,6 +505,35 @@ def _to_interval(value: Any, typmod: tuple[int, ...] | None) -> Interval:
     return restrict(out, fields, precision) if typmod else out
 
 
+def _to_net(value: Any, oid: int) -> Any:
+    """inet (an ``ipaddress`` interface) or cidr (a network) from text or the other."""
+    try:
+        if oid == T.CIDR:
+            if isinstance(value, _INTERFACES):
+                return value.network
+            if isinstance(value, str):
+                return ipaddress.ip_network(value.strip())
+            return value
+        if isinstance(value, str):
+            return ipaddress.ip_interface(value.strip())
+        if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return ipaddress.ip_interface(f"{value.network_address}/{value.prefixlen}")
+        return value
+    except ValueError:
+        detail = "Value has bits set to right of mask." if oid == T.CIDR and \
+            isinstance(value, str) and _is_interface(value) else None
+        raise InvalidTextRepresentation(f'invalid input syntax for type {type_name(oid)}: '
+                                        f'"{value}"', detail=detail) from None
+
+
+def _is_interface(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text.strip())
+        return True
+    except ValueError:
+        return False
+
+
 def _to_timetz(value: Any) -> dt.time:
     if isinstance(value, str):
         return parse_timetz(value)
@@ -555,6 +589,8 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         return _to_interval(value, typmod)
     if oid == T.TIMETZ:
         return _to_timetz(value)
+    if oid in (T.INET, T.CIDR):
+        return _to_net(value, oid)
     if oid == T.TIME:
         if isinstance(value, str):
             return parse_time(value)
@@ -595,6 +631,8 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if T.TIMETZ in (src, dst) and {src, dst} <= {T.TIMETZ, T.TIME, T.TIMESTAMPTZ}:
         return True
+    if {src, dst} == {T.INET, T.CIDR}:
+        return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
     elements = {a: e for e, a in ARRAY_OF.items()}
@@ -624,6 +662,10 @@ def value_oid(value: Any) -> int:
         return T.TIME if value.tzinfo is None else T.TIMETZ
     if isinstance(value, uuid.UUID):
         return T.UUID
+    if isinstance(value, _INTERFACES):
+        return T.INET
+    if isinstance(value, _NETWORK_VALUES):
+        return T.CIDR
     if isinstance(value, bytes):
         return T.BYTEA
     return T.TEXT
