@@ -68,6 +68,9 @@ def test_series_are_bounded_by_the_row_limit(db):
     ("select format('%s %s', 'a')", "22023"),
     ("select regexp_match('a', 'a', 'g')", "22023"),
     ("select timetz '10:00+99'", "22009"),
+    ("select repeat('ab', 1000000000)", "54000"),
+    ("select lpad('x', 2000000000)", "54000"),
+    ("select format('%2000000000s', 'x')", "54000"),
 ])
 def test_errors_carry_postgresql_sqlstates(db, sql, state):
     assert sqlstate(db, sql) == state

@@ -145,7 +145,7 @@ _text_fn("position", lambda s, sub: s.find(sub) + 1, 2, ret=T.INT4)   # args (s,
 _text_fn("replace", lambda s, a, b: s.replace(a, b) if a else s, 3)
 _text_fn("starts_with", lambda s, p: s.startswith(p), 2, ret=T.BOOL)
 _text_fn("split_part", lambda s, d, n: _split_part(s, d, n), 3, int_args=(2,))
-_text_fn("repeat", lambda s, n: s * max(n, 0), 2, int_args=(1,))
+_text_fn("repeat", lambda s, n: _sized(len(s) * n) and s * max(n, 0), 2, int_args=(1,))
 _text_fn("left", lambda s, n: s[:n] if n >= 0 else s[:max(len(s) + n, 0)], 2, int_args=(1,))
 _text_fn("right", lambda s, n: (s[-n:] if n > 0 else "") if n >= 0 else s[min(-n, len(s)):],
          2, int_args=(1,))
@@ -168,9 +168,21 @@ def _split_part(s: str, d: str, n: int) -> str:
     return parts[n - 1] if n <= len(parts) else ""
 
 
+#: the longest string a function builds (PostgreSQL's MaxAllocSize, 1 GB)
+MAX_STRING = (1 << 30) - 1
+
+
+def _sized(n: int) -> bool:
+    """True, or 54000 when a result of ``n`` characters would be too large."""
+    if n > MAX_STRING:
+        raise DsqlError("requested length too large", sqlstate="54000")
+    return True
+
+
 def _pad(s: str, n: int, fill: str, left: bool) -> str:
     if n <= 0:
         return ""
+    _sized(n)
     if len(s) >= n:
         return s[:n]
     if not fill:

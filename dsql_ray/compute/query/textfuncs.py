@@ -13,8 +13,8 @@ from typing import Any, Callable
 from ...errors import DsqlError, InvalidParameterValue
 from .. import types as T
 from . import sqltypes as S
-from .functions import (FUNCTIONS, _arity, _text_args, compiled_regex, int_arg, no_function,
-                        output_text, register, strict, substring_of)
+from .functions import (FUNCTIONS, _arity, _sized, _text_args, compiled_regex, int_arg,
+                        no_function, output_text, register, strict, substring_of)
 from .runtime import Expr
 
 TEXT_ARRAY = S.ARRAY_OF[T.TEXT]
@@ -347,6 +347,7 @@ def format_text(fmt: str, values: list) -> str:
         v = values[index]
         text = _format_one(kind, v)
         w = int(width) if width else 0
+        _sized(w)
         out.append(text.ljust(w) if minus else text.rjust(w))
     out.append(fmt[pos:])
     return "".join(out)
