@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ssl
 
-import asyncpg
 import psycopg
 
 from tests.differential.library import ROWS_TEXT, create_table_sql, generate_library, \
@@ -69,10 +67,7 @@ def test_rows_intervals_and_timetz_in_binary_through_asyncpg(cluster):
     """asyncpg asks for every result in binary: records (record_send), intervals with
     months (interval_send) and timetz (timetz_send) must decode as PostgreSQL's do."""
     async def run():
-        ctx = ssl.create_default_context()
-        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
-        conn = await asyncpg.connect(host="127.0.0.1", port=cluster.port, user="admin",
-                                     database="postgres", password=cluster.token(), ssl=ctx)
+        conn = await cluster.connect_asyncpg()
         try:
             row = await conn.fetchval("SELECT ROW(1, 'a b', NULL, true, 2.5::float8)")
             assert tuple(row) == (1, "a b", None, True, 2.5)
