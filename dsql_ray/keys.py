@@ -33,9 +33,12 @@ datetime   0x43  aware: the same, of the UTC instant (decodes as UTC)
 timedelta  0x44  4 bytes ``days + 2**31``, 8 bytes of microseconds in the day
 time+tz    0x46  8 bytes of the UTC time in microseconds, biased like int (PostgreSQL
                  compares timetz so), then 4 bytes of the offset in seconds ``+ 2**31``
-Interval   0x45  16 bytes of the span (months as 30 days, days as 24 hours, in
-                 microseconds) ``+ 2**127``, then 4 bytes each of months and days
-                 ``+ 2**31``: ordered as PostgreSQL compares intervals
+Interval   0x44  its span (months as 30 days, days as 24 hours) as the timedelta of
+                 that span: the bytes a stored timedelta had, ordered and equal as
+                 PostgreSQL compares intervals ('1 mon' = '30 days'); decodes as
+                 that timedelta (rows keep the Interval itself)
+Interval   0x45  a span beyond ±2**31 days: 16 bytes of it ``+ 2**127``, then 4
+                 bytes each of months and days ``+ 2**31``
 UUID       0x50  the 16 bytes of the UUID
 None       0xf0  (none); NULL sorts after every value (ASC NULLS LAST)
 =========  ====  ===========================================================
@@ -180,6 +183,9 @@ def _enc_timedelta(v: timedelta) -> bytes:
 
 
 def _enc_interval(v: Interval) -> bytes:
+    days, micros = divmod(v.span(), USECS_PER_DAY)
+    if -_BIAS32 <= days < _BIAS32:
+        return _TAG_INTERVAL.pack(_INTERVAL, days + _BIAS32, micros)
     span = v.span() + (1 << 127)
     return bytes((_SPAN,)) + span.to_bytes(16, "big") + _DAYS_MONTHS.pack(
         v.months + _BIAS32, v.days + _BIAS32)

@@ -16,6 +16,7 @@ import asyncio
 import datetime as dt
 
 import psycopg
+import pytest
 
 from tests.differential.library import ROWS_TEXT, create_table_sql, generate_library, \
     insert_sql
@@ -82,3 +83,23 @@ def test_rows_intervals_and_timetz_in_binary_through_asyncpg(cluster):
         finally:
             await conn.close()
     asyncio.run(run())
+
+
+def test_interval_and_timetz_keys(cluster):
+    """An interval primary key: equal intervals ('1 mon', '30 days') are one key, as in a
+    PostgreSQL btree; rows keep the value as written; timetz works as a key too."""
+    with cluster.connect() as conn:
+        conn.execute("DROP TABLE IF EXISTS lib_keys", prepare=True)
+        conn.execute("CREATE TABLE lib_keys (iv interval PRIMARY KEY, tz timetz, b bytea)",
+                     prepare=True)
+        conn.execute("INSERT INTO lib_keys VALUES (%s::interval, %s::timetz, %s)",
+                     ("1 mon", "10:00+02", b"\x00\x01"))
+        with pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("INSERT INTO lib_keys VALUES ('30 days', '11:00+00', NULL)")
+        cur = conn.execute("SELECT iv::text, tz::text, encode(b, 'hex') FROM lib_keys "
+                           "WHERE iv = %s::interval", ("720 hours",))
+        assert cur.fetchall() == [("1 mon", "10:00:00+02", "0001")]
+        conn.execute("UPDATE lib_keys SET iv = iv + interval '1 year'", prepare=True)
+        assert conn.execute("SELECT iv::text FROM lib_keys", prepare=True).fetchall() == \
+            [("1 year 1 mon",)]
+        conn.execute("DROP TABLE lib_keys", prepare=True)

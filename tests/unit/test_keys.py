@@ -226,9 +226,13 @@ def test_int_out_of_range(value):
 
 
 def test_interval_and_timetz_keys_order_as_postgresql_compares():
-    ivs = [Interval(1, 0, 0), Interval(0, 29, 0), Interval(0, 0, -1), Interval(-2, 75, 3)]
-    assert [decode_key(k)[0] for k in sorted(encode_key((v,)) for v in ivs)] == \
-        sorted(ivs, key=lambda v: (v.span(), v.months, v.days))
+    ivs = [Interval(1, 0, 0), Interval(0, 29, 0), Interval(0, 0, -1), Interval(-2, 75, 3),
+           Interval(2**31 - 1, 0, 0)]
+    assert [decode_key(k)[0] for k in sorted(encode_key((v,)) for v in ivs)] == sorted(ivs)
+    # equal intervals are one key, the key a stored timedelta of that span had
+    assert encode_key((Interval(1, 0, 0),)) == encode_key((Interval(0, 30, 0),)) == \
+        encode_key((timedelta(days=30),))
+    assert encode_key((Interval(0, 0, -3_600_000_000),)) == encode_key((timedelta(hours=-1),))
     zone = timezone(timedelta(hours=2))
     tts = [time(10, 0, tzinfo=zone), time(9, 0, tzinfo=timezone.utc), time(1, tzinfo=zone)]
     decoded = [decode_key(k)[0] for k in sorted(encode_key((v,)) for v in tts)]
