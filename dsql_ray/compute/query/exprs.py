@@ -790,6 +790,10 @@ class ExprCompiler:
             a, b = lf(row, env), rf(row, env)
             if a is None or b is None:
                 same = a is None and b is None
+            elif isinstance(a, tuple):      # rows: field by field, NULL not distinct from NULL
+                same = len(a) == len(b) and all(x == y if x is not None and y is not None
+                                                else x is None and y is None
+                                                for x, y in zip(a, b))
             else:
                 same = eq(row, env) is True
             return same if not_distinct else not same
