@@ -326,6 +326,7 @@ class LibraryGen:
             f"select row(id, s, {self.pick(['iv', 'b', 'tz', 'n', 'd'])}) from {TABLE}",
             "select row(1, 'a b', null, true, 2.5)", f"select (id, n) from {TABLE}",
             f"select row(id, n) = row(id, 5) from {TABLE}",
+            f"select row(id, s) is distinct from row(id, null), (n, d) < (5, d) from {TABLE}",
         ])
 
     def query(self) -> str:
