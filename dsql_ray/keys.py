@@ -31,6 +31,14 @@ datetime   0x42  naive: 8 bytes of microseconds since 1970-01-01, biased
                  like int
 datetime   0x43  aware: the same, of the UTC instant (decodes as UTC)
 timedelta  0x44  4 bytes ``days + 2**31``, 8 bytes of microseconds in the day
+time+tz    0x46  8 bytes of the UTC time in microseconds, biased like int (PostgreSQL
+                 compares timetz so), then 4 bytes of the offset in seconds ``+ 2**31``
+Interval   0x44  its span (months as 30 days, days as 24 hours) as the timedelta of
+                 that span: the bytes a stored timedelta had, ordered and equal as
+                 PostgreSQL compares intervals ('1 mon' = '30 days'); decodes as
+                 that timedelta (rows keep the Interval itself)
+Interval   0x45  a span beyond ±2**31 days: 16 bytes of it ``+ 2**127``, then 4
+                 bytes each of months and days ``+ 2**31``
 UUID       0x50  the 16 bytes of the UUID
 None       0xf0  (none); NULL sorts after every value (ASC NULLS LAST)
 =========  ====  ===========================================================
@@ -48,12 +56,15 @@ import uuid
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
+from .interval import USECS_PER_DAY, Interval
+
 __all__ = ["encode_key", "decode_key", "prefix_end", "table_prefix", "row_key",
            "decode_row_key"]
 
 _BOOL, _INT, _FLOAT, _DECIMAL = 0x10, 0x20, 0x21, 0x22
 _STR, _BYTES = 0x30, 0x31
 _DATE, _TIME, _TIMESTAMP, _TIMESTAMPTZ, _INTERVAL = 0x40, 0x41, 0x42, 0x43, 0x44
+_SPAN, _TIMETZ = 0x45, 0x46
 _UUID, _NULL = 0x50, 0xF0
 
 # Decimal class bytes, in numeric order.
@@ -71,6 +82,7 @@ _DEC_HEAD = struct.Struct(">BBI")
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
 _DAYS_MICROS = struct.Struct(">IQ")
+_DAYS_MONTHS = struct.Struct(">II")
 _F64 = struct.Struct(">d")
 _PREFIX = struct.Struct(">II")
 
@@ -151,7 +163,9 @@ def _enc_date(v: date) -> bytes:
 
 def _enc_time(v: time) -> bytes:
     if v.tzinfo is not None:
-        raise ValueError(f"time with time zone cannot be a key: {v}")
+        off = int(v.utcoffset().total_seconds())
+        local = ((v.hour * 60 + v.minute) * 60 + v.second) * _US_PER_SECOND + v.microsecond
+        return _biased64(_TIMETZ, local - off * _US_PER_SECOND) + _U32.pack(off + _BIAS32)
     seconds = (v.hour * 60 + v.minute) * 60 + v.second
     return _TAG_U64.pack(_TIME, seconds * _US_PER_SECOND + v.microsecond)
 
@@ -168,6 +182,15 @@ def _enc_timedelta(v: timedelta) -> bytes:
                               v.seconds * _US_PER_SECOND + v.microseconds)
 
 
+def _enc_interval(v: Interval) -> bytes:
+    days, micros = divmod(v.span(), USECS_PER_DAY)
+    if -_BIAS32 <= days < _BIAS32:
+        return _TAG_INTERVAL.pack(_INTERVAL, days + _BIAS32, micros)
+    span = v.span() + (1 << 127)
+    return bytes((_SPAN,)) + span.to_bytes(16, "big") + _DAYS_MONTHS.pack(
+        v.months + _BIAS32, v.days + _BIAS32)
+
+
 def _enc_uuid(v: uuid.UUID) -> bytes:
     return _UUID_TAG + v.bytes
 
@@ -181,7 +204,8 @@ _ENCODER_LIST = (
     (type(None), _enc_null), (bool, _enc_bool), (int, _enc_int), (float, _enc_float),
     (Decimal, _enc_decimal), (str, _enc_str), (bytes, _enc_bytes),
     (bytearray, _enc_bytes), (datetime, _enc_datetime), (date, _enc_date),
-    (time, _enc_time), (timedelta, _enc_timedelta), (uuid.UUID, _enc_uuid),
+    (time, _enc_time), (timedelta, _enc_timedelta), (Interval, _enc_interval),
+    (uuid.UUID, _enc_uuid),
 )
 _ENCODERS = dict(_ENCODER_LIST)  # exact-type fast path
 
@@ -279,6 +303,20 @@ def _dec_timedelta(data: bytes, pos: int) -> tuple[timedelta, int]:
     return timedelta(days=days - _BIAS32, microseconds=micros), pos + 12
 
 
+def _dec_timetz(data: bytes, pos: int) -> tuple[time, int]:
+    utc = _U64.unpack_from(data, pos)[0] - _BIAS64
+    off = _U32.unpack_from(data, pos + 8)[0] - _BIAS32
+    local, _ = _dec_time(_U64.pack(utc + off * _US_PER_SECOND), 0)
+    return local.replace(tzinfo=timezone(timedelta(seconds=off))), pos + 12
+
+
+def _dec_interval(data: bytes, pos: int) -> tuple[Interval, int]:
+    span = int.from_bytes(data[pos:pos + 16], "big") - (1 << 127)
+    months, days = _DAYS_MONTHS.unpack_from(data, pos + 16)
+    months, days = months - _BIAS32, days - _BIAS32
+    return Interval(months, days, span - (months * 30 + days) * USECS_PER_DAY), pos + 24
+
+
 def _dec_uuid(data: bytes, pos: int) -> tuple[uuid.UUID, int]:
     if len(data) < pos + 16:
         raise ValueError("truncated uuid in key")
@@ -289,7 +327,7 @@ _DECODERS = {
     _NULL: _dec_null, _BOOL: _dec_bool, _INT: _dec_int, _FLOAT: _dec_float,
     _DECIMAL: _dec_decimal, _STR: _dec_str, _BYTES: _read_escaped, _DATE: _dec_date,
     _TIME: _dec_time, _TIMESTAMP: _dec_timestamp, _TIMESTAMPTZ: _dec_timestamptz,
-    _INTERVAL: _dec_timedelta, _UUID: _dec_uuid,
+    _INTERVAL: _dec_timedelta, _SPAN: _dec_interval, _TIMETZ: _dec_timetz, _UUID: _dec_uuid,
 }
 
 

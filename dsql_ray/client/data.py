@@ -30,6 +30,7 @@ from ray.data.block import BlockAccessor, BlockMetadata
 from .. import limits
 from ..clock import wall_us
 from ..errors import DsqlError, Unavailable
+from ..interval import as_interval
 from ..transport.rpc import RpcClient
 from . import locate
 from .connection import connect
@@ -53,7 +54,8 @@ def _arrow_type(oid: int, typmod: int) -> pa.DataType | None:
               700: pa.float32(), FLOAT8: pa.float64(), 25: pa.string(), 1043: pa.string(),
               1042: pa.string(), 19: pa.string(), BYTEA: pa.binary(), DATE: pa.date32(),
               TIME: pa.time64("us"), TIMESTAMP: pa.timestamp("us"),
-              TIMESTAMPTZ: pa.timestamp("us", tz="UTC"), INTERVAL: pa.duration("us"),
+              TIMESTAMPTZ: pa.timestamp("us", tz="UTC"),
+              INTERVAL: pa.month_day_nano_interval(),
               2950: pa.string(), 114: pa.string(), 3802: pa.string()}
     if oid in simple:
         return simple[oid]
@@ -64,12 +66,19 @@ def _arrow_type(oid: int, typmod: int) -> pa.DataType | None:
     return None          # unconstrained numeric and the rest: inferred from the values
 
 
+def _month_day_nano(v) -> tuple[int, int, int]:
+    iv = as_interval(v)
+    return iv.months, iv.days, iv.micros * 1000
+
+
 def _to_arrow(rows: list, columns: list) -> pa.Table:
     arrays = []
     for name, oid, typmod, slot, missing in columns:
         values = [r[slot] if slot < len(r) else missing for _k, r in rows]
         if oid in (2950, 114, 3802):          # uuid, json, jsonb: as text
             values = [None if v is None else str(v) for v in values]
+        elif oid == 1186:                      # interval: (months, days, nanoseconds)
+            values = [None if v is None else _month_day_nano(v) for v in values]
         arrays.append(pa.array(values, type=_arrow_type(oid, typmod)))
     return pa.Table.from_arrays(arrays, names=[c[0] for c in columns])
 

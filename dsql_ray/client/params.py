@@ -17,6 +17,7 @@ import re
 import uuid
 from typing import Any, Mapping, Sequence
 
+from ..interval import Interval
 from .errors import ProgrammingError
 
 BOOL, BYTEA, INT8, FLOAT8, DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID, \
@@ -97,7 +98,7 @@ def type_oid(value: Any) -> int:
         return DATE
     if isinstance(value, dt.time):
         return TIME
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, (dt.timedelta, Interval)):
         return INTERVAL
     if isinstance(value, uuid.UUID):
         return UUID

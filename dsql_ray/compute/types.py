@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ..frontend.types import (  # noqa: F401
     BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON, JSONB, NUMERIC,
-    OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TYPE_SIZE, UNKNOWN, UUID, VARCHAR)
+    CIDR, INET, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ, TYPE_SIZE, UNKNOWN,
+    UUID, VARCHAR)
 
 #: SQL type name (as pglast reports it, lower case, pg_catalog stripped) → OID
 NAME_TO_OID: dict[str, int] = {
@@ -18,7 +19,7 @@ NAME_TO_OID: dict[str, int] = {
     "text": TEXT, "varchar": VARCHAR, "bpchar": BPCHAR, "char": BPCHAR,
     "oid": OID, "bytea": BYTEA, "date": DATE, "time": TIME, "timestamp": TIMESTAMP,
     "timestamptz": TIMESTAMPTZ, "interval": INTERVAL, "uuid": UUID, "json": JSON,
-    "jsonb": JSONB,
+    "jsonb": JSONB, "timetz": TIMETZ, "inet": INET, "cidr": CIDR,
 }
 
 INTEGER_OIDS = frozenset({INT2, INT4, INT8})

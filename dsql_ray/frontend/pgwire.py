@@ -11,13 +11,15 @@ Message formats: https://www.postgresql.org/docs/current/protocol-message-format
 
 Python value conventions: bool, int, float, Decimal (numeric), str (text types and json,
 holding the JSON text), bytes (bytea), UUID, date, time, datetime (timestamp naive,
-timestamptz aware, sent in UTC), timedelta (interval). Text output matches PostgreSQL's
+timestamptz aware, sent in UTC), Interval (interval; an older timedelta too). Text
+output matches PostgreSQL's
 with ``DateStyle=ISO``, ``IntervalStyle=postgres``, ``TimeZone=UTC``,
 ``extra_float_digits=1`` (the PostgreSQL 12+ default: shortest exact float output).
 """
 from __future__ import annotations
 
 import functools
+import ipaddress
 import math
 import re
 import struct
@@ -28,10 +30,12 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable, Sequence
 
 from ..errors import DsqlError, ProtocolError
+from ..interval import Interval, as_interval, interval_text, parse_interval
 from ..limits import MiB
 from .backend import Column
 from .types import (BOOL, BPCHAR, BYTEA, DATE, FLOAT4, FLOAT8, INT2, INT4, INT8, INTERVAL, JSON,
-                    JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ,
+                    JSONB, NUMERIC, OID, OID_TO_NAME, TEXT, TIME, TIMESTAMP, TIMESTAMPTZ, TIMETZ,
+                    INET, CIDR,
                     TYPE_SIZE, UNKNOWN, UUID, VARCHAR, array_items, bytea_input)
 
 MAX_MESSAGE_LEN = 64 * MiB        # default bound on one frontend message
@@ -56,6 +60,7 @@ _F64 = struct.Struct("!d")
 _U32_PAIR = struct.Struct("!II")
 _FIELD = struct.Struct("!IhIhih")      # RowDescription field after its name
 _INTERVAL = struct.Struct("!qii")      # microseconds, days, months
+_TIMETZ = struct.Struct("!qi")         # microseconds, zone (seconds west of UTC)
 _NUMERIC_HEAD = struct.Struct("!HhHH")  # ndigits, weight, sign, dscale
 _array_struct = functools.lru_cache(maxsize=256)(struct.Struct)   # "!{n}h" and the like
 
@@ -421,7 +426,6 @@ _PG_EPOCH_ORDINAL = _PG_EPOCH_DATE.toordinal()
 _PG_EPOCH = datetime(2000, 1, 1)
 _PG_EPOCH_UTC = datetime(2000, 1, 1, tzinfo=timezone.utc)
 _USEC = timedelta(microseconds=1)
-_USECS_PER_DAY = 86_400_000_000
 
 
 def _shortest_float_text(shortest: str, fixed_below_exp: int) -> bytes:
@@ -498,6 +502,58 @@ def _time_text(v: time) -> bytes:
     return f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}{_fraction(v.microsecond)}".encode()
 
 
+def zone_text(off: timedelta | None) -> bytes:
+    """A UTC offset as PostgreSQL prints it: +02, -03:30, +05:45:10."""
+    secs = int((off or timedelta(0)).total_seconds())
+    h, rem = divmod(abs(secs), 3600)
+    m, s = divmod(rem, 60)
+    text = f"{'+' if secs >= 0 else '-'}{h:02d}" + (f":{m:02d}" if m or s else "") + \
+        (f":{s:02d}" if s else "")
+    return text.encode()
+
+
+def net_text(v) -> str:
+    """inet and cidr output: an inet host address without its /32 (/128), a cidr always
+    with its length."""
+    if isinstance(v, (ipaddress.IPv4Interface, ipaddress.IPv6Interface)):
+        return str(v.ip) if v.network.prefixlen == v.max_prefixlen else str(v)
+    return str(v)
+
+
+def _net_binary(v) -> bytes:
+    """inet_send / cidr_send: family (2 IPv4, 3 IPv6), bits, is_cidr, length, address."""
+    iface = isinstance(v, (ipaddress.IPv4Interface, ipaddress.IPv6Interface))
+    addr = v.ip if iface else v.network_address
+    bits = v.network.prefixlen if iface else v.prefixlen
+    packed = addr.packed
+    return bytes((2 if v.version == 4 else 3, bits, 0 if iface else 1, len(packed))) + packed
+
+
+def _net_from_binary(raw: bytes):
+    family, bits, is_cidr, length = raw[:4]
+    addr = ipaddress.ip_address(raw[4:4 + length])
+    if family not in (2, 3) or len(raw) != 4 + length:
+        raise ValueError("invalid inet value")
+    if is_cidr:
+        return ipaddress.ip_network(f"{addr}/{bits}")
+    return ipaddress.ip_interface(f"{addr}/{bits}")
+
+
+def _timetz_text(v: time) -> bytes:
+    return _time_text(v) + zone_text(v.utcoffset())
+
+
+def _timetz_binary(v: time) -> bytes:
+    """timetz_send: Int64 microseconds of the local time, Int32 zone (seconds WEST)."""
+    usecs = ((v.hour * 60 + v.minute) * 60 + v.second) * 1_000_000 + v.microsecond
+    return _TIMETZ.pack(usecs, -int((v.utcoffset() or timedelta(0)).total_seconds()))
+
+
+def _timetz_from_binary(raw: bytes) -> time:
+    usecs, zone = _TIMETZ.unpack(raw)
+    return _time_from_usecs(usecs).replace(tzinfo=timezone(timedelta(seconds=-zone)))
+
+
 def _timestamp_text(v: datetime) -> bytes:
     if v.tzinfo is not None:
         v = v.replace(tzinfo=None)
@@ -516,33 +572,15 @@ def _timestamptz_text(v: datetime) -> bytes:
     return _timestamp_text(_as_utc(v)) + b"+00"
 
 
-def _interval_fields(v: timedelta) -> tuple[int, int]:
-    """(days, microseconds) with one sign, so -1 hour is 0 days -01:00:00 (as
-    ``interval '-1 hour'``), not -1 days +23:00:00."""
-    usecs = v // _USEC
-    days, rest = divmod(abs(usecs), _USECS_PER_DAY)
-    return (-days, -rest) if usecs < 0 else (days, rest)
+def _interval_text(v) -> bytes:
+    """IntervalStyle ``postgres`` (EncodeInterval in datetime.c): '1 year 3 days 04:05:06.5'."""
+    return interval_text(v).encode()
 
 
-def _interval_text(v: timedelta) -> bytes:
-    """IntervalStyle ``postgres`` (EncodeInterval in datetime.c): '3 days 04:05:06.5'."""
-    days, usecs = _interval_fields(v)
-    parts = []
-    if days:
-        parts.append(f"{days} day" if days == 1 else f"{days} days")
-    if usecs or not days:
-        secs, frac = divmod(abs(usecs), 1_000_000)
-        hours, secs = divmod(secs, 3600)
-        minutes, secs = divmod(secs, 60)
-        sign = "-" if usecs < 0 else ""
-        parts.append(f"{sign}{hours:02d}:{minutes:02d}:{secs:02d}{_fraction(frac)}")
-    return " ".join(parts).encode()
-
-
-def _interval_binary(v: timedelta) -> bytes:
+def _interval_binary(v) -> bytes:
     """interval_send: Int64 microseconds, Int32 days, Int32 months."""
-    days, usecs = _interval_fields(v)
-    return _INTERVAL.pack(usecs, days, 0)
+    v = as_interval(v)
+    return _INTERVAL.pack(v.micros, v.days, v.months)
 
 
 def _numeric_binary(v: Decimal) -> bytes:
@@ -587,19 +625,71 @@ _TEXT_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     UUID: lambda v: str(v).encode(),
     DATE: lambda v: v.isoformat().encode(),
     TIME: _time_text, TIMESTAMP: _timestamp_text, TIMESTAMPTZ: _timestamptz_text,
+    TIMETZ: _timetz_text, INET: lambda v: net_text(v).encode(),
+    CIDR: lambda v: net_text(v).encode(),
     INTERVAL: _interval_text,
     **{oid: _utf8_bytes for oid in _TEXT_TYPES},
 }
 
 def _fallback_text(v: Any) -> bytes:
+    if isinstance(v, tuple):
+        return record_text(v)
     return str(v).encode("utf-8")
+
+
+_VALUE_TEXT: tuple[tuple[type, Callable[[Any], bytes]], ...] = (
+    (bool, lambda v: b"t" if v else b"f"), (int, lambda v: b"%d" % v),
+    (float, _float8_text), (Decimal, _numeric_text), (str, _utf8_bytes),
+    (bytes, lambda v: b"\\x" + v.hex().encode()), (datetime, lambda v: _timestamp_text(v)
+                                                    if v.tzinfo is None else
+                                                    _timestamptz_text(v)),
+    (date, lambda v: v.isoformat().encode()),
+    (time, lambda v: _time_text(v) if v.tzinfo is None else _timetz_text(v)),
+    (Interval, _interval_text), (timedelta, _interval_text),
+)
+_RECORD_SPECIAL = frozenset('",\\() \t\n\r\v\f')
+
+
+def _value_text(v: Any) -> bytes:
+    """A value's text output, by its Python type (the fields of an anonymous record)."""
+    for cls, encode in _VALUE_TEXT:
+        if isinstance(v, cls):
+            return encode(v)
+    if isinstance(v, list):
+        return _array_text(TEXT)([None if x is None else _value_text(x).decode()
+                                  for x in v])
+    return _fallback_text(v)
+
+
+def _composite_text(values, encode: Callable[[Any], bytes], null: bytes, special: frozenset,
+                    quote: bytes) -> list[bytes]:
+    """The items of an array or record: NULL as ``null``; empty, NULL-like or special
+    items in double quotes with backslashes doubled and each double quote as ``quote``
+    (``\\"`` in arrays, ``""`` in records)."""
+    parts = []
+    for v in values:
+        if v is None:
+            parts.append(null)
+            continue
+        item = encode(v)
+        text = item.decode("utf-8")
+        if not text or (null and text.upper() == "NULL") or any(c in special for c in text):
+            item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', quote) + b'"'
+        parts.append(item)
+    return parts
+
+
+def record_text(values: tuple) -> bytes:
+    """record_out: ``(1,a,,"x y")``: NULL fields empty, fields with specials quoted."""
+    return b"(" + b",".join(_composite_text(values, _value_text, b"", _RECORD_SPECIAL,
+                                            b'""')) + b")"
 
 
 #: one-dimensional array types: array OID → element OID
 ARRAY_ELEMENT = {1000: BOOL, 1005: INT2, 1007: INT4, 1016: INT8, 1028: OID, 1009: TEXT,
                  1015: VARCHAR, 1014: BPCHAR, 1021: FLOAT4, 1022: FLOAT8, 1231: NUMERIC,
                  1182: DATE, 1115: TIMESTAMP, 1185: TIMESTAMPTZ, 1001: BYTEA, 1183: TIME,
-                 1187: INTERVAL, 2951: UUID, 199: JSON, 3807: JSONB}
+                 1187: INTERVAL, 2951: UUID, 199: JSON, 3807: JSONB, 1270: TIMETZ}
 _ARRAY_SPECIAL = frozenset('{}",\\ \t\n\r\v\f')
 
 
@@ -608,17 +698,8 @@ def _array_text(element_oid: int) -> Callable[[Any], bytes]:
     encode = _TEXT_ENCODERS.get(element_oid, _fallback_text)
 
     def out(values) -> bytes:
-        parts = []
-        for v in values:
-            if v is None:
-                parts.append(b"NULL")
-                continue
-            item = encode(v)
-            text = item.decode("utf-8")
-            if not text or text.upper() == "NULL" or any(c in _ARRAY_SPECIAL for c in text):
-                item = b'"' + item.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
-            parts.append(item)
-        return b"{" + b",".join(parts) + b"}"
+        return b"{" + b",".join(_composite_text(values, encode, b"NULL", _ARRAY_SPECIAL,
+                                                b'\\"')) + b"}"
     return out
 
 
@@ -636,7 +717,7 @@ _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     TIMESTAMP: lambda v: _I64.pack((v.replace(tzinfo=None) - _PG_EPOCH) // _USEC),
     TIMESTAMPTZ: lambda v: _I64.pack((_as_utc(v).replace(tzinfo=None) - _PG_EPOCH)
                                      // _USEC),
-    INTERVAL: _interval_binary,
+    INTERVAL: _interval_binary, TIMETZ: _timetz_binary, INET: _net_binary, CIDR: _net_binary,
     JSONB: lambda v: b"\x01" + v.encode("utf-8"),   # jsonb_send: version 1, then text
     **{oid: _utf8_bytes for oid in (TEXT, VARCHAR, BPCHAR, JSON, UNKNOWN)},
 }
@@ -666,6 +747,42 @@ def _array_binary(element_oid: int) -> Callable[[Any], bytes]:
 
 
 _BINARY_ENCODERS.update({oid: _array_binary(elem) for oid, elem in ARRAY_ELEMENT.items()})
+
+RECORD = 2249
+_VALUE_OIDS: tuple[tuple[type, int], ...] = (
+    (bool, BOOL), (float, FLOAT8), (Decimal, NUMERIC), (str, TEXT), (bytes, BYTEA),
+    (date, DATE), (Interval, INTERVAL), (timedelta, INTERVAL), (uuid.UUID, UUID))
+
+
+def _field_oid(v: Any) -> int:
+    """The type a record field is sent as, from its Python value."""
+    if isinstance(v, bool):
+        return BOOL
+    if isinstance(v, int):
+        return INT4 if -2**31 <= v < 2**31 else INT8
+    if isinstance(v, datetime):
+        return TIMESTAMP if v.tzinfo is None else TIMESTAMPTZ
+    if isinstance(v, time):
+        return TIME if v.tzinfo is None else TIMETZ
+    return next((oid for cls, oid in _VALUE_OIDS if isinstance(v, cls)), TEXT)
+
+
+def record_binary(values: tuple) -> bytes:
+    """record_send: Int32 field count, then per field its type OID, Int32 length (-1 for
+    NULL) and binary value."""
+    out = bytearray(_I32.pack(len(values)))
+    for v in values:
+        if v is None:
+            out += _U32.pack(TEXT) + _I32.pack(-1)
+            continue
+        oid = _field_oid(v)
+        raw = _BINARY_ENCODERS[oid](v)
+        out += _U32.pack(oid) + _I32.pack(len(raw)) + raw
+    return bytes(out)
+
+
+_BINARY_ENCODERS[RECORD] = record_binary
+_TEXT_ENCODERS[RECORD] = record_text
 
 
 def column_encoders(columns: Sequence[Column],
@@ -771,53 +888,10 @@ def _timestamptz_from_text(text: str) -> datetime:
     return value.astimezone(timezone.utc)
 
 
-_INTERVAL_UNITS = {
-    "microsecond": _USEC, "us": _USEC, "usec": _USEC,
-    "millisecond": timedelta(milliseconds=1), "ms": timedelta(milliseconds=1),
-    "msec": timedelta(milliseconds=1),
-    "second": timedelta(seconds=1), "sec": timedelta(seconds=1), "s": timedelta(seconds=1),
-    "minute": timedelta(minutes=1), "min": timedelta(minutes=1), "m": timedelta(minutes=1),
-    "hour": timedelta(hours=1), "hr": timedelta(hours=1), "h": timedelta(hours=1),
-    "day": timedelta(days=1), "d": timedelta(days=1),
-    "week": timedelta(weeks=1), "w": timedelta(weeks=1),
-    # months and years as interval comparison counts them: 30 days, 12 months
-    "month": timedelta(days=30), "mon": timedelta(days=30),
-    "year": timedelta(days=360), "yr": timedelta(days=360), "y": timedelta(days=360),
-}
-_INTERVAL_TOKEN = re.compile(
-    r"\s*(?:(?P<sign>[-+])?(?P<h>\d+):(?P<m>\d+)(?::(?P<s>\d+(?:\.\d*)?))?"
-    r"|(?P<num>[-+]?(?:\d+(?:\.\d*)?|\.\d+))\s*(?P<unit>[a-z]*))")
-
-
-def _interval_from_text(text: str) -> timedelta:
-    """Interval input in the forms clients send: PostgreSQL style ('1 day 02:03:04',
-    '3 hours ago') and Python's str(timedelta) ('-1 day, 23:00:00'). Months and years
-    count as 30 and 360 days (a timedelta has no calendar)."""
-    source = text.lower().replace(",", " ").strip()
-    if source.startswith("@"):
-        source = source[1:]
-    negate = source.endswith(" ago")
-    if negate:
-        source = source[:-4]
-    total, pos = timedelta(), 0
-    source = source.rstrip()
-    if not source:
-        raise ValueError("empty interval")
-    while pos < len(source):
-        token = _INTERVAL_TOKEN.match(source, pos)
-        if token is None or token.end() == pos:
-            raise ValueError("invalid interval")
-        pos = token.end()
-        if token["h"] is not None:
-            part = timedelta(hours=int(token["h"]), minutes=int(token["m"]),
-                             seconds=float(token["s"] or 0))
-            total += -part if token["sign"] == "-" else part
-        else:
-            unit = token["unit"]
-            unit = unit[:-1] if unit.endswith("s") and unit[:-1] in _INTERVAL_UNITS \
-                else unit
-            total += float(token["num"]) * _INTERVAL_UNITS[unit or "second"]
-    return -total if negate else total
+def _interval_from_text(text: str) -> Interval:
+    """Interval input in the forms clients send: PostgreSQL style ('1 year 2 mons 3 days
+    02:03:04', '3 hours ago'), ISO 8601 and Python's str(timedelta) ('-1 day, 23:00:00')."""
+    return parse_interval(text)
 
 
 def _jsonb_from_binary(raw: bytes) -> str:
@@ -849,9 +923,9 @@ def _time_from_usecs(usecs: int) -> time:
     return time(*divmod(minutes, 60), secs, micro)
 
 
-def _interval_from_binary(raw: bytes) -> timedelta:
+def _interval_from_binary(raw: bytes) -> Interval:
     usecs, days, months = _INTERVAL.unpack(raw)
-    return timedelta(days=days + 30 * months, microseconds=usecs)
+    return Interval(months, days, usecs)
 
 
 def _unpack1(st: struct.Struct) -> Callable[[bytes], Any]:
@@ -875,7 +949,9 @@ _TEXT_DECODERS: dict[int, Callable[[str], Any]] = {
     DATE: lambda t: date.fromisoformat(t.strip()),
     TIME: lambda t: time.fromisoformat(t.strip()).replace(tzinfo=None),
     TIMESTAMP: _timestamp_from_text, TIMESTAMPTZ: _timestamptz_from_text,
-    INTERVAL: _interval_from_text,
+    INTERVAL: _interval_from_text, TIMETZ: lambda t: time.fromisoformat(t.strip()),
+    INET: lambda t: ipaddress.ip_interface(t.strip()),
+    CIDR: lambda t: ipaddress.ip_network(t.strip()),
     **{oid: str for oid in _TEXT_TYPES},
 }
 
@@ -888,7 +964,8 @@ _BINARY_DECODERS: dict[int, Callable[[bytes], Any]] = {
     TIME: lambda raw: _time_from_usecs(_I64.unpack(raw)[0]),
     TIMESTAMP: lambda raw: _PG_EPOCH + _I64.unpack(raw)[0] * _USEC,
     TIMESTAMPTZ: lambda raw: _PG_EPOCH_UTC + _I64.unpack(raw)[0] * _USEC,
-    INTERVAL: _interval_from_binary,
+    INTERVAL: _interval_from_binary, TIMETZ: _timetz_from_binary,
+    INET: _net_from_binary, CIDR: _net_from_binary,
     JSONB: _jsonb_from_binary,
     **{oid: lambda raw: raw.decode("utf-8") for oid in (TEXT, VARCHAR, BPCHAR, JSON,
                                                         UNKNOWN)},
@@ -978,4 +1055,4 @@ def decode_value(raw: bytes, type_oid: int, fmt: int = TEXT_FORMAT,
                         sqlstate="22P02") from None
 
 
-_DATETIME_OIDS = frozenset({DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL})
+_DATETIME_OIDS = frozenset({DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, TIMETZ})

@@ -12,20 +12,22 @@ BOOL, BYTEA, INT8, INT2, INT4, TEXT, OID = 16, 17, 20, 21, 23, 25, 26
 FLOAT4, FLOAT8, UNKNOWN, BPCHAR, VARCHAR = 700, 701, 705, 1042, 1043
 DATE, TIME, TIMESTAMP, TIMESTAMPTZ, INTERVAL, NUMERIC, UUID, JSON, JSONB = (
     1082, 1083, 1114, 1184, 1186, 1700, 2950, 114, 3802)
+TIMETZ, INET, CIDR = 1266, 869, 650
 
 OID_TO_NAME: dict[int, str] = {
     BOOL: "boolean", BYTEA: "bytea", INT8: "bigint", INT2: "smallint", INT4: "integer",
     TEXT: "text", OID: "oid", FLOAT4: "real", FLOAT8: "double precision",
     BPCHAR: "character", VARCHAR: "character varying", DATE: "date",
     TIME: "time without time zone", TIMESTAMP: "timestamp without time zone",
-    TIMESTAMPTZ: "timestamp with time zone", INTERVAL: "interval", NUMERIC: "numeric",
+    TIMESTAMPTZ: "timestamp with time zone", INTERVAL: "interval",
+    TIMETZ: "time with time zone", INET: "inet", CIDR: "cidr", NUMERIC: "numeric",
     UUID: "uuid", JSON: "json", JSONB: "jsonb", UNKNOWN: "unknown",
 }
 
 #: fixed type sizes for RowDescription (-1 = variable)
 TYPE_SIZE: dict[int, int] = {BOOL: 1, INT2: 2, INT4: 4, INT8: 8, FLOAT4: 4, FLOAT8: 8,
                              OID: 4, DATE: 4, TIME: 8, TIMESTAMP: 8, TIMESTAMPTZ: 8,
-                             INTERVAL: 16, UUID: 16}
+                             INTERVAL: 16, UUID: 16, TIMETZ: 12}
 
 
 # -- text input shared by the wire and SQL casts ---------------------------------------

@@ -9,10 +9,12 @@ import functools
 import json
 import os
 import socket
+import ssl
 import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import boto3
 import psycopg
 import pytest
@@ -102,6 +104,13 @@ class LocalCluster:
 
     def connect(self, **kw) -> psycopg.Connection:
         return psycopg.connect(self.dsn, autocommit=True, connect_timeout=10, **kw)
+
+    async def connect_asyncpg(self, user: str = "admin"):
+        """An asyncpg connection over TLS (certificate not checked), as admin."""
+        ctx = ssl.create_default_context()
+        ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
+        return await asyncpg.connect(host="127.0.0.1", port=self.port, user=user,
+                                     database="postgres", password=self.token(user), ssl=ctx)
 
     def ray_session(self):
         """Connect this process to the cluster's Ray as a driver (a context manager)."""

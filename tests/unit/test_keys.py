@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dsql_ray.interval import Interval
 from dsql_ray.keys import (decode_key, decode_row_key, encode_key, prefix_end, row_key,
                            table_prefix)
 
@@ -224,7 +225,22 @@ def test_int_out_of_range(value):
         encode_key((value,))
 
 
-@pytest.mark.parametrize("value", [[1], {"a": 1}, object(), time(1, tzinfo=timezone.utc)])
+def test_interval_and_timetz_keys_order_as_postgresql_compares():
+    ivs = [Interval(1, 0, 0), Interval(0, 29, 0), Interval(0, 0, -1), Interval(-2, 75, 3),
+           Interval(2**31 - 1, 0, 0)]
+    assert [decode_key(k)[0] for k in sorted(encode_key((v,)) for v in ivs)] == sorted(ivs)
+    # equal intervals are one key, the key a stored timedelta of that span had
+    assert encode_key((Interval(1, 0, 0),)) == encode_key((Interval(0, 30, 0),)) == \
+        encode_key((timedelta(days=30),))
+    assert encode_key((Interval(0, 0, -3_600_000_000),)) == encode_key((timedelta(hours=-1),))
+    zone = timezone(timedelta(hours=2))
+    tts = [time(10, 0, tzinfo=zone), time(9, 0, tzinfo=timezone.utc), time(1, tzinfo=zone)]
+    decoded = [decode_key(k)[0] for k in sorted(encode_key((v,)) for v in tts)]
+    assert decoded == [tts[2], tts[0], tts[1]]
+    assert [d.utcoffset() for d in decoded] == [zone.utcoffset(None)] * 2 + [timedelta(0)]
+
+
+@pytest.mark.parametrize("value", [[1], {"a": 1}, object()])
 def test_unsupported_values(value):
     with pytest.raises((TypeError, ValueError)):
         encode_key((value,))

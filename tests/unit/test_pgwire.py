@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import ipaddress
 import logging
 import math
 import re
@@ -33,6 +34,7 @@ from dsql_ray.errors import AuthError, DsqlError, ProtocolError, TransactionAbor
 from dsql_ray.frontend import pgwire
 from dsql_ray.frontend.pgwire import BINARY_FORMAT, TEXT_FORMAT, decode_value, encode_value
 from dsql_ray.frontend.session import serve_connection, server_ssl_context
+from dsql_ray.interval import Interval
 
 UTC = dt.timezone.utc
 PLUS_2 = dt.timezone(dt.timedelta(hours=2))
@@ -88,6 +90,13 @@ TEXT_OUTPUT = [   # (type OID, Python value, PostgreSQL 15 output), checked agai
     (t.INTERVAL, dt.timedelta(days=1), "1 day"),
     (t.INTERVAL, dt.timedelta(microseconds=1), "00:00:00.000001"),
     (t.INTERVAL, dt.timedelta(seconds=-0.5), "-00:00:00.5"),
+    (t.INTERVAL, Interval(14, -3, 3_600_000_000), "1 year 2 mons -3 days +01:00:00"),
+    (t.INTERVAL, Interval(-1, 0, 0), "-1 mons"),
+    (t.TIMETZ, dt.time(10, 0, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30))),
+     "10:00:00-03:30"),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/32"), "192.168.1.5"),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/24"), "192.168.1.5/24"),
+    (t.CIDR, ipaddress.ip_network("10.0.0.0/32"), "10.0.0.0/32"),
 ]
 
 
@@ -108,6 +117,11 @@ BINARY_OUTPUT = [  # (type OID, value, PostgreSQL's *_send output)
     (t.TIMESTAMP, dt.datetime(2000, 1, 1, 0, 0, 1), "00000000000f4240"),
     (t.TIMESTAMPTZ, dt.datetime(1999, 12, 31, 23, 0, tzinfo=UTC), "ffffffff296c5c00"),
     (t.INTERVAL, dt.timedelta(days=1, microseconds=5), "00000000000000050000000100000000"),
+    (t.INTERVAL, Interval(14, 3, 5), "0000000000000005000000030000000e"),
+    (t.TIMETZ, dt.time(0, 0, 1, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+     "00000000000f4240ffffe3e0"),
+    (t.INET, ipaddress.ip_interface("10.0.0.1/8"), "020800040a000001"),
+    (t.CIDR, ipaddress.ip_network("10.0.0.0/8"), "020801040a000000"),
     (t.JSONB, "[]", "015b5d"),
 ]
 
@@ -133,9 +147,13 @@ ROUND_TRIP = [
     (t.TIMESTAMP, dt.datetime(1970, 1, 1, 0, 0, 0, 1)),
     (t.TIMESTAMP, dt.datetime(2100, 6, 30)),
     (t.TIMESTAMPTZ, dt.datetime(2024, 2, 29, 12, 0, 0, 250000, UTC)),
-    (t.INTERVAL, dt.timedelta(days=3, seconds=4, microseconds=5)),
-    (t.INTERVAL, dt.timedelta(hours=-1)), (t.INTERVAL, -dt.timedelta(days=2, seconds=0.25)),
-    (t.INTERVAL, dt.timedelta(hours=100)),
+    (t.INTERVAL, Interval(0, 3, 4_000_005)), (t.INTERVAL, Interval(0, 0, -3_600_000_000)),
+    (t.INTERVAL, Interval(0, -2, -250_000)), (t.INTERVAL, Interval(0, 0, 360_000_000_000)),
+    (t.INTERVAL, Interval(14, 3, 14_706_000_000)), (t.INTERVAL, Interval(-14, 5, -1)),
+    (t.TIMETZ, dt.time(10, 0, 5, 500000, tzinfo=dt.timezone(dt.timedelta(hours=2)))),
+    (t.TIMETZ, dt.time(23, 59, tzinfo=dt.timezone(-dt.timedelta(hours=3, minutes=30)))),
+    (t.INET, ipaddress.ip_interface("192.168.1.5/24")), (t.INET, ipaddress.ip_interface("::1")),
+    (t.CIDR, ipaddress.ip_network("10.1.0.0/16")), (t.CIDR, ipaddress.ip_network("2001:db8::/32")),
 ]
 
 
@@ -184,7 +202,8 @@ def test_datetimes_round_trip_in_both_formats(when, delta):
     (t.INTERVAL, "1 day, 2:03:04", dt.timedelta(days=1, seconds=7384)),     # str(timedelta)
     (t.INTERVAL, "-1 day, 23:00:00", dt.timedelta(hours=-1)),
     (t.INTERVAL, "3 hours ago", dt.timedelta(hours=-3)),
-    (t.INTERVAL, "1 mon 2 weeks 1.5 days", dt.timedelta(days=45, hours=12)),
+    (t.INTERVAL, "1 mon 2 weeks 1.5 days", Interval(1, 15, 43_200_000_000)),
+    (t.INTERVAL, "1 year 2 mons -3 days", Interval(14, -3, 0)),
     (t.INTERVAL, "-1 days +23:00:00", dt.timedelta(hours=-1)),
     (0, "anything at all", "anything at all"),        # unspecified type: passed through
     (600, "(1,2)", "(1,2)"),                          # type without a codec: likewise

@@ -18,6 +18,19 @@ def nodes(root: Any) -> Iterator[ast.Node]:
             yield from nodes(x)
 
 
+def pruned(root: Any, prune: Callable[[ast.Node], bool]) -> Iterator[ast.Node]:
+    """As :func:`nodes`, not descending below the nodes ``prune`` accepts (which are
+    yielded themselves)."""
+    if isinstance(root, ast.Node):
+        yield root
+        if not prune(root):
+            for attr in root:
+                yield from pruned(getattr(root, attr), prune)
+    elif isinstance(root, (tuple, list)):
+        for x in root:
+            yield from pruned(x, prune)
+
+
 def column_refs(root: Any) -> Iterator[ast.ColumnRef]:
     """The column references under ``root`` whose last field is a name (not ``*``)."""
     return (n for n in nodes(root)

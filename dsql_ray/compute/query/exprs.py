@@ -26,10 +26,16 @@ from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, Dsq
                        UndefinedFunction,
                        UndefinedObject, WindowingError, WrongObjectType)
 from .. import types as T
+from . import datetimes as DT
+from . import formatting  # noqa: F401  (registers to_char, to_date, to_timestamp)
+from . import mathfuncs  # noqa: F401  (registers trigonometric and other math functions)
+from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
+from .arrayfuncs import array_operator
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
-from .functions import FUNCTIONS, no_function
-from .jsonops import json_operator
+from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
+from .jsonops import json_modify_operator, json_operator
+from .netfuncs import NET_TYPES, inet_not, inet_operator
 from .runtime import Env, Expr, const, division_by_zero, hashable
 from .scope import Scope
 from pglast.enums import SortByDir, SortByNulls
@@ -38,6 +44,21 @@ _COMPARE = {"=": operator.eq, "<>": operator.ne, "!=": operator.ne, "<": operato
             ">": operator.gt, "<=": operator.le, ">=": operator.ge}
 RECORD = 2249
 _BITWISE = {"&": operator.and_, "|": operator.or_, "#": operator.xor}
+_WIDTH = {T.INT2: 16, T.INT4: 32, T.INT8: 64}
+
+
+def _shifter(op: str, oid: int):
+    """int2/int4/int8 << and >> int4 as C does them: the count masked to the promoted
+    width, the result wrapped to the left type (no overflow error)."""
+    width = _WIDTH[oid]
+    mask = 63 if width == 64 else 31
+    half = 1 << (width - 1)
+
+    def shift(a: int, n: int) -> int:
+        n &= mask
+        v = a << n if op == "<<" else a >> n
+        return (v + half) % (2 * half) - half
+    return shift
 _NEGATE = {"=": "<>", "<>": "=", "<": ">=", ">": "<=", "<=": ">", ">=": "<"}
 #: DSQL's procedures: only CALL runs them; in an expression they fail as PostgreSQL's do
 PROCEDURES = frozenset({"sys.wait_for_job"})
@@ -49,7 +70,8 @@ def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
     name = " ".join(names).lower()
     aliases = {"character varying": "varchar", "character": "bpchar", "float": "float8",
                "double": "float8", "timestamp without time zone": "timestamp",
-               "timestamp with time zone": "timestamptz", "int": "int4", "dec": "numeric"}
+               "timestamp with time zone": "timestamptz", "int": "int4", "dec": "numeric",
+               "time without time zone": "time", "time with time zone": "timetz"}
     name = aliases.get(name, name)
     oid = T.NAME_TO_OID.get(name)
     if oid is None:
@@ -76,7 +98,7 @@ def type_label(tn: ast.TypeName) -> str:
     oid, _ = resolve_type(tn)
     return {T.INT2: "int2", T.INT4: "int4", T.INT8: "int8", T.FLOAT4: "float4",
             T.FLOAT8: "float8", T.BOOL: "bool", T.VARCHAR: "varchar", T.BPCHAR: "bpchar",
-            T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz"}.get(
+            T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz", T.TIMETZ: "timetz"}.get(
         oid, tn.names[-1].sval)
 
 
@@ -93,8 +115,9 @@ def _colname(node: Any) -> str | None:
     if isinstance(node, ast.FuncCall):
         return node.funcname[-1].sval
     if isinstance(node, ast.TypeCast):
-        inner = _colname(node.arg)
-        return inner if inner is not None else type_label(node.typeName)
+        inner = _colname(node.arg)      # a weak inner name (a type's, "case") gives way
+        return inner if inner is not None and _strong(node.arg) else \
+            type_label(node.typeName)
     if isinstance(node, ast.A_Expr) and node.kind == A_Expr_Kind.AEXPR_NULLIF:
         return "nullif"
     if isinstance(node, ast.CoalesceExpr):
@@ -119,6 +142,8 @@ def _colname(node: Any) -> str | None:
         return None
     if isinstance(node, ast.SQLValueFunction):
         return {SQLValueFunctionOp.SVFOP_CURRENT_DATE: "current_date",
+                SQLValueFunctionOp.SVFOP_CURRENT_TIME: "current_time",
+                SQLValueFunctionOp.SVFOP_LOCALTIME: "localtime",
                 SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: "current_timestamp",
                 SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP: "localtimestamp",
                 SQLValueFunctionOp.SVFOP_CURRENT_USER: "current_user",
@@ -127,11 +152,52 @@ def _colname(node: Any) -> str | None:
                 SQLValueFunctionOp.SVFOP_CURRENT_ROLE: "current_role",
                 SQLValueFunctionOp.SVFOP_CURRENT_CATALOG: "current_catalog",
                 SQLValueFunctionOp.SVFOP_CURRENT_SCHEMA: "current_schema"}.get(node.op)
+    if isinstance(node, ast.A_Indirection):     # the last field name, else the base's
+        names = [i.sval for i in node.indirection if isinstance(i, ast.String)]
+        return names[-1] if names else _colname(node.arg)
     if isinstance(node, ast.RowExpr):
         return "row"
     if isinstance(node, ast.A_ArrayExpr):
         return "array"
     return None
+
+
+def row_compare(op: str, a: tuple, b: tuple) -> bool | None:
+    """Row comparison field by field (three-valued): = and <> decide on any unequal
+    non-NULL pair, the orderings on the first unequal pair; a NULL before that → NULL."""
+    if len(a) != len(b):
+        raise DsqlError("unequal number of entries in row expressions", sqlstate="42601")
+    if op in ("=", "<>", "!="):
+        if any(x is not None and y is not None and x != y for x, y in zip(a, b)):
+            return op != "="
+        if any(x is None or y is None for x, y in zip(a, b)):
+            return None
+        return op == "="
+    for x, y in zip(a, b):
+        if x is None or y is None:
+            return None
+        if x != y:
+            return _COMPARE[op](x, y)
+    return op in ("<=", ">=")
+
+
+def timetz_key(v):
+    """timetz_cmp's order: the UTC time, then the zone (seconds west)."""
+    if v is None:
+        return None
+    west = -int(v.utcoffset().total_seconds())
+    return (((v.hour * 60 + v.minute) * 60 + v.second + west) * 1_000_000 + v.microsecond, west)
+
+
+def _strong(node: Any) -> bool:
+    """Is ``node``'s column name strong (FigureColname's strength 2), not a type name or
+    "case" that an enclosing cast replaces?"""
+    if isinstance(node, ast.TypeCast):
+        return _colname(node.arg) is not None and _strong(node.arg)
+    if isinstance(node, ast.CaseExpr):
+        return node.defresult is not None and _colname(node.defresult) is not None and \
+            _strong(node.defresult)
+    return True
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -164,40 +230,6 @@ def any_all(results, is_all: bool):
         elif v != is_all:
             return v
     return None if saw_null else is_all
-
-
-def like_regex(pattern: str, escape: str | None = "\\") -> str:
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if escape and c == escape:
-            if i + 1 >= len(pattern):
-                raise DsqlError("LIKE pattern must not end with escape character",
-                                sqlstate="22025")
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
-        i += 1
-    return "".join(out)
-
-
-_REGEX_CACHE: dict[tuple[str, int, str], "re.Pattern[str]"] = {}
-
-
-def _compiled(kind: str, pattern: str, flags: int) -> "re.Pattern[str]":
-    key = (pattern, flags, kind)
-    pat = _REGEX_CACHE.get(key)
-    if pat is None:
-        try:
-            pat = re.compile(like_regex(pattern) if kind == "like" else pattern,
-                             flags | re.DOTALL)
-        except re.error as exc:
-            raise DsqlError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
-        if len(_REGEX_CACHE) > 1000:
-            _REGEX_CACHE.clear()
-        _REGEX_CACHE[key] = pat
-    return pat
 
 
 def _int_op(f, oid):
@@ -306,6 +338,7 @@ class ExprCompiler:
         self._in_agg = False
         self._group_ok = 0
         self._in_window = False
+        self.arg_names: list[str | None] | None = None     # named arguments of a call
 
     # -- coercion ---------------------------------------------------------------------------
     def coerce(self, e: Expr, oid: int) -> Expr:
@@ -446,6 +479,10 @@ class ExprCompiler:
         if op in (SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP,
                   SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N):
             return Expr(lambda row, env: env.run.now, T.TIMESTAMPTZ)
+        if op in (SQLValueFunctionOp.SVFOP_CURRENT_TIME, SQLValueFunctionOp.SVFOP_CURRENT_TIME_N):
+            return Expr(lambda row, env: env.run.now.timetz(), T.TIMETZ)
+        if op in (SQLValueFunctionOp.SVFOP_LOCALTIME, SQLValueFunctionOp.SVFOP_LOCALTIME_N):
+            return Expr(lambda row, env: env.run.now.time(), T.TIME)
         if op in (SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP,
                   SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N):
             return Expr(lambda row, env: env.run.now.replace(tzinfo=None), T.TIMESTAMP)
@@ -519,25 +556,52 @@ class ExprCompiler:
             return FUNCTIONS["abs"](self, [arg], "abs")
         if op == "|/":
             return FUNCTIONS["sqrt"](self, [arg], "sqrt")
+        if op == "~":
+            if (e := inet_not(self, arg)) is not None:
+                return e
+            arg = self.coerce(arg, T.INT4)
+            if arg.oid not in _WIDTH:
+                raise self._no_operator(op, None, arg)
+            return fold(Expr(lambda r, e, f=arg.fn: None if (v := f(r, e)) is None else ~v,
+                             arg.oid, arg.const))
         raise self._no_operator(op, None, arg)
 
     def binary(self, op: str, left: Expr, right: Expr) -> Expr:
         c = left.const and right.const
         if op in _COMPARE:
             left, right = self.unify(left, right)
+            if {left.oid, right.oid} == {T.INET, T.CIDR}:       # cidr compares as inet
+                left, right = self.cast(left, T.INET), self.cast(right, T.INET)
             cl, cr = S.category(left.oid), S.category(right.oid)
             if cl != cr or cl.startswith("U") and left.oid != right.oid:
                 raise self._no_operator(op, left, right)
             if cl == "D" and left.oid != right.oid:
                 oid = S.common_type([left.oid, right.oid])
                 left, right = self.cast(left, oid), self.cast(right, oid)
+            elif left.oid == RECORD:
+                return Expr(strict2(lambda a, b: row_compare(op, a, b), left.fn, right.fn),
+                            T.BOOL, c)
+            elif left.oid == T.TIMETZ:      # by UTC time, then by zone: equal only if both
+                left, right = (Expr(lambda r, e, f=x.fn: timetz_key(f(r, e)), T.TIMETZ)
+                               for x in (left, right))
             elif cl == "N" and left.oid != right.oid and \
                     {left.oid, right.oid} & {T.FLOAT4, T.FLOAT8}:
                 # numeric vs float compares as float8, as PostgreSQL does (0.1 = 0.1::float8)
                 left, right = (self.coerce_numeric(left, T.FLOAT8),
                                self.coerce_numeric(right, T.FLOAT8))
             return Expr(strict2(_COMPARE[op], left.fn, right.fn), T.BOOL, c)
+        if op in ("||", "@>", "<@", "&&") and (e := array_operator(self, op, left, right)):
+            return e
+        if (left.oid in NET_TYPES or right.oid in NET_TYPES) and \
+                (e := inet_operator(self, op, left, right)):
+            return e
+        if op in ("||", "-") and (e := json_modify_operator(self, op, left, right)):
+            return e
         if op == "||":
+            if T.BYTEA in (left.oid, right.oid) and {left.oid, right.oid} <= {T.BYTEA,
+                                                                            S.UNKNOWN, 0}:
+                left, right = self.coerce(left, T.BYTEA), self.coerce(right, T.BYTEA)
+                return fold(Expr(strict2(operator.add, left.fn, right.fn), T.BYTEA, c))
             if S.category(left.oid) in ("S", "X") or S.category(right.oid) in ("S", "X"):
                 left, right = self.coerce(left, T.TEXT), self.coerce(right, T.TEXT)
                 return Expr(strict2(lambda a, b: S.to_text(a) + S.to_text(b), left.fn, right.fn),
@@ -552,14 +616,14 @@ class ExprCompiler:
             negate = op.startswith("!")
             if kind == "like":
                 def match(a, b):
-                    return (_compiled(kind, b, flags).fullmatch(a) is not None) != negate
+                    return (compiled_regex(kind, b, flags).fullmatch(a) is not None) != negate
             else:
                 def match(a, b):
-                    return (_compiled(kind, b, flags).search(a) is not None) != negate
+                    return (compiled_regex(kind, b, flags).search(a) is not None) != negate
             return Expr(strict2(match, left.fn, right.fn), T.BOOL, c)
         if op in ("+", "-", "*", "/", "%", "^"):
             return self._arith(op, left, right)
-        if op in _BITWISE:
+        if op in _BITWISE or op in ("<<", ">>"):
             return self._bitwise(op, left, right)
         e = json_operator(self, op, left, right)
         if e is not None:
@@ -601,7 +665,16 @@ class ExprCompiler:
         return fold(Expr(strict2(f, left.fn, right.fn), oid, c))
 
     def _bitwise(self, op: str, left: Expr, right: Expr) -> Expr:
-        """Integer ``&`` ``|`` ``#`` (and, or, xor), as PostgreSQL's int2/int4/int8 ops."""
+        """Integer ``&`` ``|`` ``#`` (and, or, xor), ``<<`` ``>>``, as PostgreSQL's
+        int2/int4/int8 ops."""
+        if op in ("<<", ">>"):
+            left = self.coerce(left, T.INT4)
+            right = self.coerce(right, T.INT4)
+            if left.oid not in _WIDTH or right.oid not in S.INTS:
+                raise self._no_operator(op, left, right)
+            right = self.cast(right, T.INT4) if right.oid != T.INT4 else right
+            return fold(Expr(strict2(_shifter(op, left.oid), left.fn, right.fn), left.oid,
+                             left.const and right.const))
         left, right = self.unify(left, right)
         if left.oid not in S.INTS or right.oid not in S.INTS:
             raise self._no_operator(op, left, right)
@@ -628,28 +701,36 @@ class ExprCompiler:
                         T.DATE, c)
         if lo == T.DATE and ro == T.DATE and op == "-":
             return Expr(strict2(lambda a, b: (a - b).days, left.fn, right.fn), T.INT4, c)
+        if lo == T.INTERVAL and ro in S.DATETIMES | {T.TIME, T.TIMETZ} and op == "+":
+            left, right, lo, ro = right, left, ro, lo        # interval + x is x + interval
         if lo in S.DATETIMES and ro == T.INTERVAL and op in "+-":
-            out = T.TIMESTAMP if lo == T.DATE else lo
-            if lo == T.DATE:
-                left = self.cast(left, T.TIMESTAMP)
-            f = operator.add if op == "+" else operator.sub
-            return Expr(strict2(f, left.fn, right.fn), out, c)
-        if lo == T.INTERVAL and ro in S.DATETIMES and op == "+":
-            out = T.TIMESTAMP if ro == T.DATE else ro
-            if ro == T.DATE:
-                right = self.cast(right, T.TIMESTAMP)
-            return Expr(strict2(operator.add, left.fn, right.fn), out, c)
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.ts_shift(a, b, sign), left.fn, right.fn),
+                        T.TIMESTAMP if lo == T.DATE else lo, c)
+        if lo in (T.TIME, T.TIMETZ) and ro == T.INTERVAL and op in "+-":
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.time_shift(a, b, sign), left.fn, right.fn),
+                        lo, c)
         if lo in (T.TIMESTAMP, T.TIMESTAMPTZ) and ro in (T.TIMESTAMP, T.TIMESTAMPTZ, T.DATE) \
                 and op == "-":
             oid = S.common_type([lo, ro])
             left, right = self.cast(left, oid), self.cast(right, oid)
-            return Expr(strict2(operator.sub, left.fn, right.fn), T.INTERVAL, c)
+            return Expr(strict2(DT.ts_diff, left.fn, right.fn), T.INTERVAL, c)
+        return self._interval_arith(op, left, right)
+
+    def _interval_arith(self, op: str, left: Expr, right: Expr) -> Expr:
+        """interval ± interval, interval * number, number * interval, interval / number."""
+        lo, ro = left.oid, right.oid
+        c = left.const and right.const
         if lo == T.INTERVAL and ro == T.INTERVAL and op in "+-":
-            f = operator.add if op == "+" else operator.sub
-            return Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c)
+            sign = 1 if op == "+" else -1
+            return Expr(strict2(lambda a, b: DT.iv_add(a, b, sign), left.fn, right.fn),
+                        T.INTERVAL, c)
+        if lo in S.NUMERICS and ro == T.INTERVAL and op == "*":
+            left, right, lo, ro = right, left, ro, lo
         if lo == T.INTERVAL and ro in S.NUMERICS and op in "*/":
-            f = (lambda a, b: a * float(b)) if op == "*" else (lambda a, b: a / float(b))
-            return Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c)
+            f = DT.iv_mul if op == "*" else DT.iv_div
+            return fold(Expr(strict2(f, left.fn, right.fn), T.INTERVAL, c))
         raise self._no_operator(op, left, right)
 
     def _in_list(self, node: ast.A_Expr) -> Expr:
@@ -711,6 +792,10 @@ class ExprCompiler:
             a, b = lf(row, env), rf(row, env)
             if a is None or b is None:
                 same = a is None and b is None
+            elif isinstance(a, tuple):      # rows: field by field, NULL not distinct from NULL
+                same = len(a) == len(b) and all(x == y if x is not None and y is not None
+                                                else x is None and y is None
+                                                for x, y in zip(a, b))
             else:
                 same = eq(row, env) is True
             return same if not_distinct else not same
@@ -893,12 +978,13 @@ class ExprCompiler:
         return Expr(lambda r, e: tuple(f(r, e) for f in fns), RECORD)
 
     def _c_A_Indirection(self, node: ast.A_Indirection) -> Expr:
-        """``arr[i]`` (1-based; out of range or NULL → NULL) and ``(composite).field``."""
+        """``arr[i]`` (1-based; out of range or NULL → NULL), ``arr[i:j]`` and
+        ``(composite).field``."""
         e = self.compile(node.arg)
         for step in node.indirection:
-            if isinstance(step, ast.A_Indices):
-                if step.is_slice:
-                    raise FeatureNotSupported("array slices are not supported yet")
+            if isinstance(step, ast.A_Indices) and step.is_slice:
+                e = self.slice(e, step.lidx, step.uidx)
+            elif isinstance(step, ast.A_Indices):
                 e = self.subscript(e, self.compile(step.uidx))
             elif isinstance(step, ast.String):
                 e = self.field_select(e, step.sval)
@@ -918,6 +1004,27 @@ class ExprCompiler:
             v, i = af(row, env), xf(row, env)
             return v[i - 1] if v is not None and i is not None and 1 <= i <= len(v) else None
         return Expr(fn, elem)
+
+    def slice(self, arr: Expr, lower, upper) -> Expr:
+        """``arr[l:u]`` (either bound may be omitted): the elements in range, ``{}`` when
+        none, NULL when a bound is NULL."""
+        if S.element_type(arr.oid) is None:
+            raise DatatypeMismatch(f"cannot subscript type {S.type_name(arr.oid)} because "
+                                   "it does not support subscripting")
+        bounds = [None if b is None else self.coerce(self.compile(b), T.INT4).fn
+                  for b in (lower, upper)]
+        af = arr.fn
+
+        def fn(row, env):
+            v = af(row, env)
+            lo, hi = (1 if b is None and k == 0 else None if b is None else b(row, env)
+                      for k, b in enumerate(bounds))
+            if v is None or lo is None and bounds[0] is not None or \
+                    hi is None and bounds[1] is not None:
+                return None
+            hi = len(v) if hi is None else hi
+            return v[max(lo, 1) - 1:max(hi, 0)] if lo <= hi else []
+        return Expr(fn, arr.oid)
 
     def field_select(self, e: Expr, name: str) -> Expr:
         fields = S.composite_fields(e.oid)
@@ -963,10 +1070,19 @@ class ExprCompiler:
         if node.agg_star or node.agg_distinct or node.agg_order or node.agg_filter:
             raise WrongObjectType(f"{name} is not an aggregate function")
         resolver = FUNCTIONS.get(name)
-        args = [self.compile(a) for a in node.args or ()]
-        if resolver is None:
+        if resolver is None and name in SET_RETURNING:
+            raise FeatureNotSupported(f"set-returning functions are not allowed in "
+                                      f"{self.clause}")
+        raw = node.args or ()
+        names = [a.name if isinstance(a, ast.NamedArgExpr) else None for a in raw]
+        args = [self.compile(a.arg if isinstance(a, ast.NamedArgExpr) else a) for a in raw]
+        if resolver is None or any(names) and name not in NAMED_ARGS:
             raise no_function(name, args)
-        return resolver(self, args, name)
+        self.arg_names = names
+        try:
+            return resolver(self, args, name)
+        finally:
+            self.arg_names = None
 
     def _agg_call(self, node: ast.FuncCall, name: str) -> Expr:
         g = self.grouping
@@ -987,8 +1103,8 @@ class ExprCompiler:
                 args = [self.coerce(a, T.TEXT) for a in args]
             elif name in ("bool_and", "bool_or", "every"):
                 args = [self.coerce(a, T.BOOL) for a in args]
-            elif args and args[0].oid in (S.UNKNOWN, 0):
-                args[0] = self.coerce(args[0], T.TEXT)
+            else:
+                args = [self.coerce(a, T.TEXT) if a.oid in (S.UNKNOWN, 0) else a for a in args]
             oid = agg_result_type(name, args)
             filt = self.boolean(node.agg_filter, "FILTER") if node.agg_filter is not None \
                 else None

@@ -10,11 +10,14 @@ import decimal
 import hashlib
 import math
 import random
+import re
 from typing import Any, Callable
 
-from ...errors import (DivisionByZero, DsqlError, InvalidArgumentForLogarithm,
+from ...errors import (DivisionByZero, DsqlError, FeatureNotSupported,
+                       InvalidArgumentForLogarithm,
                        InvalidArgumentForPowerFunction, InvalidParameterValue, NumericOutOfRange,
                        UndefinedFunction)
+from ...interval import Interval, as_interval
 from .. import types as T
 from . import sqltypes as S
 from .runtime import Expr
@@ -63,6 +66,12 @@ def strict(impl: Callable[..., Any], args: list[Expr], oid: int, volatile=False)
 #: functions that read the catalog while they compile (system/functions.py): only the
 #: query engine, which plans with a catalog, compiles them
 READS_CATALOG: set[str] = set()
+
+#: set-returning functions (srfs.py): only FROM and a select list may call them
+SET_RETURNING: set[str] = set()
+
+#: functions that take named arguments (``make_interval(days => 3)``)
+NAMED_ARGS = {"make_interval"}
 
 
 def register(*names: str, reads_catalog: bool = False):
@@ -116,15 +125,19 @@ def _text_fn(name, impl, nargs=1, int_args=(), ret=T.TEXT, min_args=None):
     return resolve
 
 
-_text_fn("lower", str.lower)
-_text_fn("upper", str.upper)
+#: case mapping of the C locale DSQL uses: ASCII letters only (upper('é') is 'é')
+_ASCII_UPPER = str.maketrans("abcdefghijklmnopqrstuvwxyz", "ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+_text_fn("lower", lambda s: s.translate(_ASCII_LOWER))
+_text_fn("upper", lambda s: s.translate(_ASCII_UPPER))
 _text_fn("length", len, ret=T.INT4)
 _text_fn("char_length", len, ret=T.INT4)
 _text_fn("character_length", len, ret=T.INT4)
 _text_fn("octet_length", lambda s: len(s.encode()), ret=T.INT4)
 _text_fn("reverse", lambda s: s[::-1])
 _text_fn("initcap", lambda s: "".join(
-    w.capitalize() for w in __import__("re").split(r"([^A-Za-z0-9]+)", s)))
+    w if i % 2 else w[:1].translate(_ASCII_UPPER) + w[1:].translate(_ASCII_LOWER)
+    for i, w in enumerate(re.split(r"([^A-Za-z0-9]+)", s))))
 _text_fn("md5", lambda s: hashlib.md5(s.encode()).hexdigest())
 _text_fn("ascii", lambda s: ord(s[0]) if s else 0, ret=T.INT4)
 _text_fn("strpos", lambda s, sub: s.find(sub) + 1, 2, ret=T.INT4)
@@ -132,7 +145,7 @@ _text_fn("position", lambda s, sub: s.find(sub) + 1, 2, ret=T.INT4)   # args (s,
 _text_fn("replace", lambda s, a, b: s.replace(a, b) if a else s, 3)
 _text_fn("starts_with", lambda s, p: s.startswith(p), 2, ret=T.BOOL)
 _text_fn("split_part", lambda s, d, n: _split_part(s, d, n), 3, int_args=(2,))
-_text_fn("repeat", lambda s, n: s * max(n, 0), 2, int_args=(1,))
+_text_fn("repeat", lambda s, n: _sized(len(s) * n) and s * max(n, 0), 2, int_args=(1,))
 _text_fn("left", lambda s, n: s[:n] if n >= 0 else s[:max(len(s) + n, 0)], 2, int_args=(1,))
 _text_fn("right", lambda s, n: (s[-n:] if n > 0 else "") if n >= 0 else s[min(-n, len(s)):],
          2, int_args=(1,))
@@ -155,9 +168,21 @@ def _split_part(s: str, d: str, n: int) -> str:
     return parts[n - 1] if n <= len(parts) else ""
 
 
+#: the longest string a function builds (PostgreSQL's MaxAllocSize, 1 GB)
+MAX_STRING = (1 << 30) - 1
+
+
+def _sized(n: int) -> bool:
+    """True, or 54000 when a result of ``n`` characters would be too large."""
+    if n > MAX_STRING:
+        raise DsqlError("requested length too large", sqlstate="54000")
+    return True
+
+
 def _pad(s: str, n: int, fill: str, left: bool) -> str:
     if n <= 0:
         return ""
+    _sized(n)
     if len(s) >= n:
         return s[:n]
     if not fill:
@@ -171,24 +196,58 @@ def _pad(s: str, n: int, fill: str, left: bool) -> str:
 def _substring(c, args, name):
     _arity(name, args, 2, 3)
     conv = _text_args(c, name, args[:1]) + [int_arg(c, name, args, a) for a in args[1:]]
-
-    def sub(s, start, count=None):
-        if count is None:
-            return s[max(start, 1) - 1:]
-        if count < 0:
-            raise DsqlError("negative substring length not allowed", sqlstate="22011")
-        end = start + count
-        if end <= 1:
-            return ""
-        return s[max(start, 1) - 1:end - 1]
-    return strict(sub, conv, T.TEXT)
+    return strict(substring_of, conv, T.TEXT)
 
 
-def _out(v) -> str:
+def substring_of(s, start: int, count: int | None = None):
+    """substr of text or bytea: 1-based ``start``, ``count`` characters or bytes."""
+    if count is None:
+        return s[max(start, 1) - 1:]
+    if count < 0:
+        raise DsqlError("negative substring length not allowed", sqlstate="22011")
+    end = start + count
+    return s[:0] if end <= 1 else s[max(start, 1) - 1:end - 1]
+
+
+def output_text(v) -> str:
     """A value's output-function text (concat() prints booleans as t/f)."""
     if isinstance(v, bool):
         return "t" if v else "f"
     return S.to_text(v)
+
+
+def like_regex(pattern: str, escape: str | None = "\\") -> str:
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if escape and c == escape:
+            if i + 1 >= len(pattern):
+                raise DsqlError("LIKE pattern must not end with escape character",
+                                sqlstate="22025")
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if c == "%" else "." if c == "_" else re.escape(c))
+        i += 1
+    return "".join(out)
+
+
+_REGEX_CACHE: dict[tuple[str, int, str], re.Pattern[str]] = {}
+
+
+def compiled_regex(kind: str, pattern: str, flags: int) -> re.Pattern[str]:
+    key = (pattern, flags, kind)
+    pat = _REGEX_CACHE.get(key)
+    if pat is None:
+        try:
+            pat = re.compile(like_regex(pattern) if kind == "like" else pattern,
+                             flags | re.DOTALL)
+        except re.error as exc:
+            raise DsqlError(f"invalid regular expression: {exc}", sqlstate="2201B") from None
+        if len(_REGEX_CACHE) > 1000:
+            _REGEX_CACHE.clear()
+        _REGEX_CACHE[key] = pat
+    return pat
 
 
 def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
@@ -196,7 +255,7 @@ def similar_to_regex(pattern: str, escape: str | None = "\\") -> str:
     while i < len(pattern):
         ch = pattern[i]
         if escape and ch == escape and i + 1 < len(pattern):
-            out.append(__import__("re").escape(pattern[i + 1]))
+            out.append(re.escape(pattern[i + 1]))
             i += 2
             continue
         out.append({"%": ".*", "_": ".", ".": "\\.", "^": "\\^", "$": "\\$"}.get(ch, ch))
@@ -214,7 +273,7 @@ def _similar_to_escape(c, args, name):
 @register("concat")
 def _concat(c, args, name):
     fns = [a.fn for a in args]
-    return Expr(lambda row, env: "".join(_out(v) for f in fns
+    return Expr(lambda row, env: "".join(output_text(v) for f in fns
                                          if (v := f(row, env)) is not None),
                 T.TEXT, all(a.const for a in args))
 
@@ -230,7 +289,7 @@ def _concat_ws(c, args, name):
         s = sep(row, env)
         if s is None:
             return None
-        return s.join(_out(v) for f in fns if (v := f(row, env)) is not None)
+        return s.join(output_text(v) for f in fns if (v := f(row, env)) is not None)
     return Expr(fn, T.TEXT, all(a.const for a in args))
 
 
@@ -455,6 +514,8 @@ _TRUNC_FIELDS = ("microseconds", "milliseconds", "second", "minute", "hour", "da
 
 
 def date_trunc(field: str, v: dt.datetime) -> dt.datetime:
+    if isinstance(v, (Interval, dt.timedelta)):
+        return trunc_interval(field, v)
     f = field.lower()
     if f not in _TRUNC_FIELDS:
         raise InvalidParameterValue(
@@ -507,21 +568,73 @@ def _date_trunc(c, args, name):
     return strict(date_trunc, [field, v], v.oid)
 
 
+# -- extract / date_part / date_trunc on intervals ----------------------------------------
+def extract_interval(field: str, v) -> decimal.Decimal:
+    v = as_interval(v)
+    f = field.lower()
+    years, months = divmod(abs(v.months), 12)
+    sign = -1 if v.months < 0 else 1
+    years, months = sign * years, sign * months
+    secs_total = abs(v.micros) // 1_000_000
+    tsign = -1 if v.micros < 0 else 1
+    hours, rem = divmod(secs_total, 3600)
+    minutes = rem // 60
+    sec_us = tsign * (abs(v.micros) % 60_000_000)
+    simple = {"year": years, "years": years, "month": months, "mon": months,
+              "months": months, "day": v.days, "days": v.days,
+              "hour": tsign * hours, "hours": tsign * hours,
+              "minute": tsign * minutes, "minutes": tsign * minutes,
+              "quarter": int(months / 3) + 1,
+              "decade": int(years / 10), "century": int(years / 100),
+              "millennium": int(years / 1000)}
+    if f in simple:
+        return decimal.Decimal(simple[f])
+    if f in ("second", "seconds"):
+        return decimal.Decimal(sec_us).scaleb(-6)
+    if f in ("millisecond", "milliseconds"):
+        return decimal.Decimal(sec_us).scaleb(-3)
+    if f in ("microsecond", "microseconds"):
+        return decimal.Decimal(sec_us)
+    if f == "epoch":
+        secs = 31557600 * int(v.months / 12) + 2592000 * (v.months - 12 * int(v.months / 12)) \
+            + 86400 * v.days
+        return (decimal.Decimal(secs) * 1_000_000 + v.micros).scaleb(-6)
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+
+
+_TRUNC_IV = {"microseconds": 1, "milliseconds": 1000, "second": 1_000_000,
+             "minute": 60_000_000, "hour": 3_600_000_000}
+
+
+def trunc_interval(field: str, v) -> Interval:
+    v = as_interval(v)
+    f = field.lower()
+    years = int(v.months / 12)
+    if f in _TRUNC_IV:
+        unit = _TRUNC_IV[f]
+        return Interval(v.months, v.days, int(v.micros / unit) * unit)
+    if f == "day":
+        return Interval(v.months, v.days, 0)
+    if f == "month":
+        return Interval(v.months, 0, 0)
+    if f == "quarter":
+        mons = v.months - 12 * years
+        return Interval(12 * years + int(mons / 3) * 3, 0, 0)
+    for name, n in (("year", 1), ("decade", 10), ("century", 100), ("millennium", 1000)):
+        if f == name:
+            return Interval(int(years / n) * n * 12, 0, 0)
+    if f == "week":
+        raise FeatureNotSupported('unit "week" not supported for type interval',
+                                    detail="Months usually have fractional weeks.")
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+
+
 def extract(field: str, v) -> decimal.Decimal:
     f = field.lower()
-    if isinstance(v, dt.timedelta):
-        if f == "epoch":
-            return decimal.Decimal(v.days * 86400 + v.seconds) + decimal.Decimal(
-                v.microseconds).scaleb(-6)
-        if f == "day":
-            return decimal.Decimal(v.days)
-        secs = v.seconds
-        parts = {"hour": secs // 3600, "minute": secs % 3600 // 60}
-        if f in parts:
-            return decimal.Decimal(parts[f])
-        if f == "second":
-            return (decimal.Decimal(secs % 60) * 1000000 + v.microseconds).scaleb(-6)
-        raise InvalidParameterValue(f'unit "{field}" not recognized for type interval')
+    if isinstance(v, (Interval, dt.timedelta)):
+        return extract_interval(field, v)
+    if isinstance(v, dt.time):
+        return extract_time(f, field, v)
     is_ts = isinstance(v, dt.datetime)
     simple = {"year": v.year, "month": v.month, "day": v.day,
               "quarter": (v.month - 1) // 3 + 1, "dow": (v.weekday() + 1) % 7,
@@ -536,6 +649,8 @@ def extract(field: str, v) -> decimal.Decimal:
             v = dt.datetime(v.year, v.month, v.day)
         base = v if v.tzinfo is None else v.astimezone(dt.timezone.utc).replace(tzinfo=None)
         delta = base - dt.datetime(1970, 1, 1)
+        if not is_ts:                       # a date's epoch is a whole number
+            return decimal.Decimal(delta.days * 86400)
         return (decimal.Decimal(delta.days * 86400 + delta.seconds) * 1000000
                 + delta.microseconds).scaleb(-6)
     if is_ts:
@@ -548,14 +663,44 @@ def extract(field: str, v) -> decimal.Decimal:
         if f in ("microseconds", "milliseconds"):
             us = v.second * 1000000 + v.microsecond
             return decimal.Decimal(us) if f == "microseconds" else decimal.Decimal(us).scaleb(-3)
+    if not is_ts and f in ("hour", "minute", "second", "microseconds", "milliseconds",
+                           "timezone", "timezone_hour", "timezone_minute"):
+        raise FeatureNotSupported(f'unit "{field}" not supported for type date')
     raise InvalidParameterValue(f'unit "{field}" not recognized for type '
                                 f'{"timestamp" if is_ts else "date"}')
+
+
+_DATE_UNITS = frozenset({"day", "month", "year", "week", "quarter", "decade", "century",
+                         "millennium", "dow", "doy", "isodow", "isoyear", "julian"})
+
+
+def extract_time(f: str, field: str, v: dt.time) -> decimal.Decimal:
+    us = v.second * 1_000_000 + v.microsecond
+    off = int(v.utcoffset().total_seconds()) if v.tzinfo is not None else None
+    parts = {"hour": v.hour, "minute": v.minute, "microseconds": us}
+    if off is not None:
+        parts.update(timezone=off, timezone_hour=int(off / 3600),
+                     timezone_minute=int(off % 3600 / 60) if off >= 0 else
+                     -int(-off % 3600 / 60))
+    if f in parts:
+        return decimal.Decimal(parts[f])
+    if f == "second":
+        return decimal.Decimal(us).scaleb(-6)
+    if f == "milliseconds":
+        return decimal.Decimal(us).scaleb(-3)
+    if f == "epoch":
+        secs = (v.hour * 60 + v.minute) * 60_000_000 + us - (off or 0) * 1_000_000
+        return decimal.Decimal(secs).scaleb(-6)
+    kind = "time without time zone" if off is None else "time with time zone"
+    if f in _DATE_UNITS:
+        raise FeatureNotSupported(f'unit "{field}" not supported for type {kind}')
+    raise InvalidParameterValue(f'unit "{field}" not recognized for type {kind}')
 
 
 @register("extract")
 def _extract(c, args, name):
     field, v = _field_and_datetime(c, args, name)
-    if v.oid not in S.DATETIMES and v.oid != T.INTERVAL:
+    if v.oid not in S.DATETIMES and v.oid not in (T.INTERVAL, T.TIME, T.TIMETZ):
         raise no_function(name, args)
     return strict(extract, [field, v], T.NUMERIC)
 

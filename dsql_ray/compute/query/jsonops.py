@@ -246,3 +246,118 @@ def _pretty_text(v: Any, depth: int) -> str:
         body = ",\n".join(inner + _pretty_text(x, depth + 1) for x in v)
         return "[\n" + body + "\n" + pad + "]"
     return dump(v)
+
+
+# -- building and modifying jsonb ------------------------------------------------------------
+def concat(a: Any, b: Any) -> Any:
+    """jsonb || jsonb: objects merge (the right wins), anything else as arrays."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return {**a, **b}
+    return (a if isinstance(a, list) else [a]) + (b if isinstance(b, list) else [b])
+
+
+def delete(doc: Any, key: Any) -> Any:
+    """jsonb - text (a key, or matching strings of an array), - integer (an element), -
+    text[] (keys)."""
+    if isinstance(key, list):
+        for k in key:
+            if k is not None:
+                doc = delete(doc, k)
+        return doc
+    if isinstance(key, int):
+        if isinstance(doc, dict):
+            raise InvalidParameterValue("cannot delete from object using integer index")
+        if not isinstance(doc, list):
+            raise InvalidParameterValue("cannot delete from scalar")
+        i = key + len(doc) if key < 0 else key
+        return [v for j, v in enumerate(doc) if j != i]
+    if isinstance(doc, dict):
+        return {k: v for k, v in doc.items() if k != key}
+    if isinstance(doc, list):
+        return [v for v in doc if v != key or not isinstance(v, str)]
+    raise InvalidParameterValue("cannot delete from scalar")
+
+
+def json_modify_operator(c, op: str, left: Expr, right: Expr) -> Expr | None:
+    """jsonb ``||`` and ``-``; None when ``left`` is not jsonb."""
+    if left.oid != T.JSONB and not (op == "||" and right.oid == T.JSONB):
+        return None
+    if op == "||":
+        a, b = c.coerce(left, T.JSONB), c.coerce(right, T.JSONB)
+        if a.oid != T.JSONB or b.oid != T.JSONB:
+            return None
+        return strict(lambda x, y: dump(concat(parse(x), parse(y))), [a, b], T.JSONB)
+    key = right if right.oid in S.INTS or right.oid == TEXT_ARRAY else c.coerce(right, T.TEXT)
+    if key.oid not in S.INTS and key.oid not in (T.TEXT, TEXT_ARRAY):
+        return None
+    return strict(lambda x, k: dump(delete(parse(x), k)), [left, key], T.JSONB)
+
+
+@register("json_build_array", "jsonb_build_array")
+def _build_array(c, args, name):
+    conv = [c.to_output(a) for a in args]
+    fns, oids = [a.fn for a in conv], [a.oid for a in conv]
+    jsonb = name.startswith("jsonb")
+
+    def build(row, env):
+        items = [S.to_json(f(row, env), o) for f, o in zip(fns, oids)]
+        if jsonb:
+            return dump([parse(x) for x in items])
+        return "[" + ", ".join(items) + "]"
+    return Expr(build, T.JSONB if jsonb else T.JSON, all(a.const for a in args))
+
+
+def strip_nulls(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: strip_nulls(x) for k, x in v.items() if x is not None}
+    if isinstance(v, list):
+        return [strip_nulls(x) for x in v]
+    return v
+
+
+@register("jsonb_strip_nulls")
+def _strip_nulls(c, args, name):
+    _arity(name, args, 1)
+    return strict(lambda d: dump(strip_nulls(parse(d))), [_json_arg(c, name, args)], T.JSONB)
+
+
+def set_path(doc: Any, path: list, value: Any, create: bool) -> Any:
+    """jsonb_set: replace (or, with ``create``, add) the item at ``path``."""
+    if not path:
+        return value
+    key, rest = path[0], path[1:]
+    if isinstance(doc, dict):
+        if key not in doc and (rest or not create):
+            return doc
+        out = dict(doc)
+        out[key] = set_path(doc.get(key), rest, value, create) if key in doc else value
+        return out
+    if isinstance(doc, list):
+        try:
+            i = int(key)
+        except (TypeError, ValueError):
+            raise InvalidParameterValue(f'path element at position 1 is not an integer: '
+                                        f'"{key}"') from None
+        n = len(doc)
+        j = i + n if i < 0 else i
+        if 0 <= j < n:
+            return doc[:j] + [set_path(doc[j], rest, value, create)] + doc[j + 1:]
+        if create and not rest:
+            return [value] + doc if j < 0 else doc + [value]
+        return doc
+    if rest or path:
+        raise InvalidParameterValue("cannot set path in scalar")
+    return doc
+
+
+@register("jsonb_set")
+def _jsonb_set(c, args, name):
+    _arity(name, args, 3, 4)
+    doc = _json_arg(c, name, args)
+    path = c.coerce(args[1], TEXT_ARRAY)
+    new = _json_arg(c, name, args, 2)
+    create = [c.coerce(args[3], T.BOOL)] if len(args) == 4 else []
+    if path.oid != TEXT_ARRAY:
+        raise no_function(name, args)
+    return strict(lambda d, p, v, cr=True: dump(set_path(parse(d), p, parse(v), cr)),
+                  [doc, path, new] + create, T.JSONB)

@@ -9,7 +9,7 @@ from pglast.enums import BoolExprType, JoinType, SetOperation, SortByDir, SortBy
 
 from ...errors import (AmbiguousColumn, DatatypeMismatch, DsqlError, DuplicateAlias,
                        FeatureNotSupported, GroupingError, InvalidColumnReference,
-                       InvalidParameterValue, ParseError, UndefinedColumn, UndefinedFunction)
+                       ParseError, UndefinedColumn)
 from .. import types as T
 from . import sqltypes as S
 from .aggregates import AGGREGATES
@@ -17,6 +17,7 @@ from .exprs import ExprCompiler, Grouping, Windows, char_length, figure_colname
 from .operators import (Aggregate, CteDef, CteScan, Distinct, Filter, Join, Limit, OneRow,
                         OutCol, Project, RecursiveUnion, Rel, Scan, SetOp, Sort, Strip,
                         Subquery, Values, Window, WorkTable)
+from . import srfs
 from .astwalk import any_node
 from .runtime import Expr
 from .scope import CteNamespace, Entry, Frame, Scope
@@ -376,31 +377,21 @@ class SelectPlanner:
         return Scan(table, cols), scope
 
     def _range_function(self, item: ast.RangeFunction, parent, level, ctes, left_scope):
-        if item.ordinality or item.is_rowsfrom or len(item.functions) != 1:
-            raise FeatureNotSupported("this form of function in FROM is not supported")
-        call = item.functions[0][0]
-        if not isinstance(call, ast.FuncCall) or call.funcname[-1].sval != "generate_series":
-            raise FeatureNotSupported("only generate_series() is supported in FROM")
+        """Functions in FROM (srfs.py): set-returning or scalar, ROWS FROM, WITH
+        ORDINALITY, column aliases; implicitly LATERAL after other FROM items."""
         if left_scope is not None:     # implicitly LATERAL: may read earlier FROM items
             arg_scope = Scope(level + 1, left_scope, ctes)
         else:
             arg_scope = Scope(level, parent, ctes)
         comp = ExprCompiler(self, arg_scope, "FROM")
-        args = [comp.compile(a) for a in call.args or ()]
-        if len(args) not in (2, 3):
-            raise UndefinedFunction("function generate_series does not exist")
-        args, oid = comp.common(args, "generate_series")
-        if oid not in S.NUMERICS:
-            raise FeatureNotSupported("generate_series is supported over numbers only")
-        if oid == T.INT2:
-            oid = T.INT4
-        alias = item.alias.aliasname if item.alias else "generate_series"
-        colnames = [a.sval for a in (item.alias.colnames or ())] if item.alias else []
-        name = colnames[0] if colnames else alias
-        rel = _Series(args, [OutCol(name, oid)])
+        specs = [srfs.compile_call(comp, call) for call in srfs.split_calls(item)]
+        as_values = item.alias is not None and item.alias.aliasname == srfs.LIFTED
+        alias, cols = srfs.output_columns(specs, item, as_values)
+        rel = srfs.FunctionScan(specs, bool(item.ordinality),
+                                [OutCol(n, o) for n, o in cols], as_values)
         rel.lateral = left_scope is not None
         scope = Scope(level, parent, ctes)
-        scope.add_entry(alias, [name], [oid])
+        scope.add_entry(alias, [n for n, _ in cols], [o for _, o in cols])
         return rel, scope
 
     def _join(self, j: ast.JoinExpr, parent, level, ctes, outer_left: Scope | None):
@@ -471,7 +462,7 @@ class SelectPlanner:
             if not lateral:
                 lkeys, rkeys = self._equi_keys(quals, scope, lscope.width)
         cols = [OutCol(scope.names[i], scope.oids[i]) for i in range(scope.width)]
-        if isinstance(rrel, _Series):
+        if isinstance(rrel, srfs.FunctionScan):
             lateral = rrel.lateral
         rel = Join(lrel, rrel, kind, cond, lateral, merged, lkeys, rkeys, cols)
         if alias is not None:
@@ -518,6 +509,9 @@ class SelectPlanner:
 
     # -- one SELECT -------------------------------------------------------------------------------------
     def plan_simple(self, stmt: ast.SelectStmt, parent, level, ctes) -> Rel:
+        srfs.lift_targetlist(stmt, bool(stmt.groupClause) or stmt.havingClause is not None or
+                             contains_aggregate([t.val for t in stmt.targetList or ()]),
+                             figure_colname)
         rel, scope = self.plan_from(stmt.fromClause or (), parent, level, ctes,
                                     stmt.whereClause)
         if stmt.whereClause is not None:
@@ -590,10 +584,13 @@ class SelectPlanner:
         plain_distinct = distinct is not None and len(distinct) == 1 and distinct[0] is None
         distinct_on = distinct is not None and not plain_distinct
         sort_keys = []
+        hidden_nodes: list = []            # the ORDER BY expressions kept as hidden columns
         comp.clause = "ORDER BY"
         for sortby in stmt.sortClause or ():
             desc, nf = _sort_flags(sortby)
             idx = self._output_ref(sortby.node, targets, scope, "ORDER BY")
+            if idx is None and distinct_on:      # an output expression, DISTINCT ON's too
+                idx = self._matching_target(sortby.node, targets)
             if idx is None:
                 if plain_distinct:
                     idx = self._matching_target(sortby.node, targets)
@@ -603,6 +600,7 @@ class SelectPlanner:
                             "appear in select list")
                 else:
                     hidden.append(comp.to_output(comp.compile(sortby.node)))
+                    hidden_nodes.append(sortby.node)
                     idx = len(targets) + len(hidden) - 1
             sort_keys.append((idx, desc, nf))
         on_keys = []
@@ -612,8 +610,11 @@ class SelectPlanner:
                 idx = self._output_ref(node, targets, scope, "DISTINCT ON")
                 if idx is None:
                     idx = self._matching_target(node, targets)
+                if idx is None and node in hidden_nodes:     # also an ORDER BY expression
+                    idx = len(targets) + hidden_nodes.index(node)
                 if idx is None:
                     hidden.append(comp.to_output(comp.compile(node)))
+                    hidden_nodes.append(node)
                     idx = len(targets) + len(hidden) - 1
                 on_keys.append(idx)
             if sort_keys:
@@ -793,32 +794,6 @@ class _CastOnly(Rel):
         if not any(self.casts):
             return rows
         return [tuple(c(v) if c else v for v, c in zip(r, self.casts)) for r in rows]
-
-
-class _Series(Rel):
-    """generate_series(start, stop[, step]) in FROM."""
-
-    def __init__(self, args, columns):
-        self.args, self.columns = args, columns
-        self.lateral = False
-
-    def rows(self, env):
-        vals = [a.fn((), env) for a in self.args]
-        if any(v is None for v in vals):
-            return []
-        start, stop = vals[0], vals[1]
-        step = vals[2] if len(vals) > 2 else 1
-        if step == 0:
-            raise InvalidParameterValue("step size cannot equal zero")
-        out = []
-        v = start
-        while (v <= stop) if step > 0 else (v >= stop):
-            out.append((v,))
-            v = v + step
-            if len(out) > 65536:
-                env.run.check_rows(len(out))
-        env.run.check_rows(len(out))
-        return out
 
 
 @dataclass

@@ -24,7 +24,7 @@ from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY
 from .astwalk import any_node
 from .exprs import ExprCompiler
-from .functions import READS_CATALOG
+from .functions import READS_CATALOG, SET_RETURNING
 from .runtime import EngineConfig, Env, Expr
 from .scope import Scope
 
@@ -153,13 +153,14 @@ def _engine_only(n: ast.Node) -> bool:
     if isinstance(n, ast.FuncCall):
         name = n.funcname[-1].sval.lower()
         return n.over is not None or name in AGGREGATES or name in WINDOW_ONLY \
-            or name in READS_CATALOG
+            or name in READS_CATALOG or name in SET_RETURNING
     return isinstance(n, ast.SQLValueFunction) and n.op in _USER_OPS
 
 
 def needs_engine(*nodes: Any) -> bool:
     """Does one of these expressions need the SELECT engine: a sub-query, an aggregate
-    or window call, a function that reads the catalog, or the session user?"""
+    or window call, a set-returning call, a function that reads the catalog, or the
+    session user?"""
     return any_node(list(nodes), _engine_only)
 
 

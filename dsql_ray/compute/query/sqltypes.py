@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import ipaddress
 import math
 import json
 import re
@@ -21,7 +22,11 @@ from ...errors import (CannotCoerce, DatatypeMismatch, DatetimeFieldOverflow, Di
                        DsqlError, FeatureNotSupported, InvalidArgumentForPowerFunction,
                        InvalidParameterValue, InvalidTextRepresentation, NumericOutOfRange,
                        ParseError)
+from ...frontend.pgwire import net_text, record_text, zone_text
 from ...frontend.types import array_items, bytea_input
+from ...interval import FULL_RANGE, Interval, as_interval, restrict
+from ...interval import interval_text as _interval_text
+from ...interval import parse_interval as _parse_interval
 from .. import types as T
 
 INTS = (T.INT2, T.INT4, T.OID, T.INT8)      # oid: the catalogs' unsigned 32-bit ids
@@ -34,10 +39,20 @@ UNKNOWN = T.UNKNOWN
 #: array type OIDs for array_agg results
 ARRAY_OF = {T.INT2: 1005, T.INT4: 1007, T.INT8: 1016, T.TEXT: 1009, T.NUMERIC: 1231,
             T.FLOAT8: 1022, T.FLOAT4: 1021, T.BOOL: 1000, T.VARCHAR: 1015, T.DATE: 1182,
-            T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185, T.OID: 1028, T.UUID: 2951}
+            T.TIMESTAMP: 1115, T.TIMESTAMPTZ: 1185, T.OID: 1028, T.UUID: 2951,
+            T.BYTEA: 1001, T.BPCHAR: 1014, T.TIME: 1183, T.INTERVAL: 1187, T.JSON: 199,
+            T.JSONB: 3807, T.TIMETZ: 1270}
 
 #: element type per array type (the inverse of ARRAY_OF)
 ELEMENT_OF = {a: e for e, a in ARRAY_OF.items()}
+
+#: arrays of catalog-only element types (name[], "char"[]: system/tables.py adds them)
+#: → the type their elements read as
+CATALOG_ARRAYS: dict[int, int] = {}
+
+
+def element_type(oid: int) -> int | None:
+    return ELEMENT_OF.get(oid) or CATALOG_ARRAYS.get(oid)
 
 #: anonymous composite (record) types the engine builds, e.g. the (x, n) rows of
 #: information_schema._pg_expandarray: type oid → ((field name, field type oid), ...).
@@ -61,6 +76,8 @@ def composite_fields(oid: int) -> tuple[tuple[str, int], ...] | None:
     return _COMPOSITES.get(oid)
 
 
+_INTERFACES = (ipaddress.IPv4Interface, ipaddress.IPv6Interface)
+_NETWORK_VALUES = (ipaddress.IPv4Network, ipaddress.IPv6Network) + _INTERFACES
 _INT_RANGE = {T.INT2: (-2**15, 2**15 - 1, "smallint"), T.INT4: (-2**31, 2**31 - 1, "integer"),
               T.INT8: (-2**63, 2**63 - 1, "bigint"), T.OID: (0, 2**32 - 1, "oid")}
 
@@ -239,24 +256,20 @@ def to_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, dt.time):
         t = value.strftime("%H:%M:%S")
-        return t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
-    if isinstance(value, dt.timedelta):
-        return interval_text(value)
+        t = t + f".{value.microsecond:06d}".rstrip("0") if value.microsecond else t
+        return t if value.tzinfo is None else t + zone_text(value.utcoffset()).decode()
+    if isinstance(value, (Interval, dt.timedelta)):
+        return _interval_text(value)
     if isinstance(value, list):
         return "{" + ",".join("NULL" if v is None else _array_elem(to_text(v))
                               for v in value) + "}"
     if isinstance(value, bytes):
         return "\\x" + value.hex()
+    if isinstance(value, _NETWORK_VALUES):
+        return net_text(value)
     if isinstance(value, tuple):                # a record: (a,b), NULL fields empty
-        return "(" + ",".join("" if v is None else _record_field(to_text(v))
-                              for v in value) + ")"
+        return record_text(value).decode()
     return str(value)
-
-
-def _record_field(s: str) -> str:
-    if s == "" or any(c in s for c in ' ,()"\\'):
-        return '"' + s.replace("\\", "\\\\").replace('"', '""') + '"'
-    return s
 
 
 def _array_elem(s: str) -> str:
@@ -265,19 +278,8 @@ def _array_elem(s: str) -> str:
     return s
 
 
-def interval_text(td: dt.timedelta) -> str:
-    days, secs, us = td.days, td.seconds, td.microseconds
-    parts = []
-    if days:
-        parts.append(f"{days} day{'s' if abs(days) != 1 else ''}")
-    if secs or us or not parts:
-        h, rem = divmod(secs, 3600)
-        m, s = divmod(rem, 60)
-        t = f"{h:02d}:{m:02d}:{s:02d}"
-        if us:
-            t += f".{us:06d}".rstrip("0")
-        parts.append(t)
-    return " ".join(parts)
+def interval_text(v) -> str:
+    return _interval_text(v)
 
 
 # -- parsing text -----------------------------------------------------------------------
@@ -289,9 +291,6 @@ _TRUE = {"t", "true", "yes", "on", "1", "y", "tr", "tru", "ye"}
 _FALSE = {"f", "false", "no", "off", "0", "n", "fa", "fal", "fals", "of"}
 _TS_RE = re.compile(r"^\s*(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6})\d*)?)?)?"
                     r"\s*(Z|[+-]\d{2}(?::?\d{2})?)?\s*$", re.I)
-_INTERVAL_UNITS = {"microsecond": 1e-6, "millisecond": 1e-3, "second": 1, "sec": 1, "s": 1,
-                   "minute": 60, "min": 60, "m": 60, "hour": 3600, "h": 3600, "hr": 3600,
-                   "day": 86400, "d": 86400, "week": 7 * 86400, "w": 7 * 86400}
 
 
 def invalid_datetime(oid: int, text: str) -> DsqlError:
@@ -312,6 +311,26 @@ def parse_time(text: str) -> dt.time:
         return dt.time(int(h), int(mi), int(s or 0), int((frac or "0").ljust(6, "0")))
     except ValueError:
         raise DatetimeFieldOverflow(f'date/time field value out of range: "{text}"') from None
+
+
+_TIMETZ_RE = re.compile(r"^\s*(\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)\s*"
+                        r"(?:(Z|UTC|GMT)|([+-])(\d{1,2})(?::?(\d{2}))?(?::(\d{2}))?)?\s*$", re.I)
+
+
+def parse_timetz(text: str) -> dt.time:
+    """time with time zone input: '10:00:00+02', '10:00-03:30', '10:00' (the session's
+    zone, UTC)."""
+    m = _TIMETZ_RE.match(text)
+    if not m:
+        raise invalid_datetime(T.TIMETZ, text)
+    t = parse_time(m[1])
+    offset = dt.timedelta(0)
+    if m[3]:
+        offset = dt.timedelta(hours=int(m[4]), minutes=int(m[5] or 0), seconds=int(m[6] or 0))
+        if offset > dt.timedelta(hours=15, minutes=59, seconds=59):
+            raise DsqlError(f'time zone displacement out of range: "{text}"', sqlstate="22009")
+        offset = -offset if m[3] == "-" else offset
+    return t.replace(tzinfo=dt.timezone(offset))
 
 
 def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
@@ -340,25 +359,14 @@ def parse_timestamp(text: str, oid: int) -> dt.datetime | dt.date:
     return value
 
 
-def parse_interval(text: str) -> dt.timedelta:
-    s = text.strip().lower()
-    total = dt.timedelta(0)
-    rest = s
-    m = re.fullmatch(r"(?:(-?\d+)\s+days?\s*)?(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d+)?))?", s)
-    if m:
-        days, neg, h, mi, sec = m.groups()
-        t = dt.timedelta(hours=int(h), minutes=int(mi), seconds=float(sec or 0))
-        return dt.timedelta(days=int(days or 0)) + (-t if neg else t)
-    for num, unit in re.findall(r"(-?\d+(?:\.\d+)?)\s*([a-z]+)", rest):
-        u = unit.rstrip("s") if unit not in ("s",) else unit
-        if u in ("mon", "month", "year", "yr", "y", "decade", "century"):
-            raise FeatureNotSupported("intervals with months or years are not supported yet")
-        if u not in _INTERVAL_UNITS:
-            raise invalid_datetime(T.INTERVAL, text)
-        total += dt.timedelta(seconds=float(num) * _INTERVAL_UNITS[u])
-    if not re.fullmatch(r"(\s*-?\d+(?:\.\d+)?\s*[a-z]+\s*)+", rest):
-        raise invalid_datetime(T.INTERVAL, text)
-    return total
+def parse_interval(text: str, fields: int = FULL_RANGE) -> Interval:
+    try:
+        return _parse_interval(text, fields)
+    except ValueError:
+        raise invalid_datetime(T.INTERVAL, text) from None
+    except OverflowError:
+        raise DsqlError(f'interval field value out of range: "{text}"',
+                        sqlstate="22015") from None
 
 
 # -- casts ---------------------------------------------------------------------------------
@@ -465,6 +473,78 @@ def _float_out_of_range(value: Any, oid: int) -> DsqlError:
     return NumericOutOfRange(f'"{value}" is out of range for type {T.OID_TO_NAME[oid]}')
 
 
+def _to_datetime(value: str | dt.date, oid: int) -> dt.date:
+    """A date, timestamp or timestamptz from text or another date/time value."""
+    if isinstance(value, str):
+        return parse_timestamp(value, oid)
+    if isinstance(value, dt.datetime):
+        if oid == T.DATE:
+            return value.date()
+        if oid == T.TIMESTAMP:
+            return value.replace(tzinfo=None)
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    if oid == T.DATE:
+        return value
+    out = dt.datetime(value.year, value.month, value.day)
+    return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
+
+
+def _to_interval(value: Any, typmod: tuple[int, ...] | None) -> Interval:
+    """An interval, restricted by a typmod (range qualifier, seconds precision)."""
+    fields = typmod[0] if typmod else FULL_RANGE
+    precision = typmod[1] if typmod and len(typmod) > 1 else None
+    if isinstance(value, str):
+        out = parse_interval(value, fields)
+    elif isinstance(value, (Interval, dt.timedelta)):
+        out = as_interval(value)
+    elif isinstance(value, dt.time):
+        out = Interval(0, 0, ((value.hour * 60 + value.minute) * 60 + value.second)
+                       * 1000000 + value.microsecond)
+    else:
+        raise CannotCoerce("cannot cast value to type interval")
+    return restrict(out, fields, precision) if typmod else out
+
+
+def _to_net(value: Any, oid: int) -> Any:
+    """inet (an ``ipaddress`` interface) or cidr (a network) from text or the other."""
+    try:
+        if oid == T.CIDR:
+            if isinstance(value, _INTERFACES):
+                return value.network
+            if isinstance(value, str):
+                return ipaddress.ip_network(value.strip())
+            return value
+        if isinstance(value, str):
+            return ipaddress.ip_interface(value.strip())
+        if isinstance(value, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            return ipaddress.ip_interface(f"{value.network_address}/{value.prefixlen}")
+        return value
+    except ValueError:
+        detail = "Value has bits set to right of mask." if oid == T.CIDR and \
+            isinstance(value, str) and _is_interface(value) else None
+        raise InvalidTextRepresentation(f'invalid input syntax for type {type_name(oid)}: '
+                                        f'"{value}"', detail=detail) from None
+
+
+def _is_interface(text: str) -> bool:
+    try:
+        ipaddress.ip_interface(text.strip())
+        return True
+    except ValueError:
+        return False
+
+
+def _to_timetz(value: Any) -> dt.time:
+    if isinstance(value, str):
+        return parse_timetz(value)
+    if isinstance(value, dt.datetime):
+        value = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc).timetz()
+    if isinstance(value, dt.time):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    raise CannotCoerce("cannot cast value to type time with time zone")
+
+
 def _to_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -503,25 +583,14 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
         return _to_float(value, oid)
     if oid == T.NUMERIC:
         return _to_numeric(value, typmod)
-    if oid in DATETIMES:
-        if isinstance(value, str):
-            return parse_timestamp(value, oid)
-        if isinstance(value, dt.datetime):
-            if oid == T.DATE:
-                return value.date()
-            if oid == T.TIMESTAMP:
-                return value.replace(tzinfo=None)
-            return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-        if isinstance(value, dt.date):
-            if oid == T.DATE:
-                return value
-            out = dt.datetime(value.year, value.month, value.day)
-            return out.replace(tzinfo=dt.timezone.utc) if oid == T.TIMESTAMPTZ else out
+    if oid in DATETIMES and isinstance(value, (str, dt.date)):
+        return _to_datetime(value, oid)
     if oid == T.INTERVAL:
-        if isinstance(value, dt.timedelta):
-            return value
-        if isinstance(value, str):
-            return parse_interval(value)
+        return _to_interval(value, typmod)
+    if oid == T.TIMETZ:
+        return _to_timetz(value)
+    if oid in (T.INET, T.CIDR):
+        return _to_net(value, oid)
     if oid == T.TIME:
         if isinstance(value, str):
             return parse_time(value)
@@ -558,6 +627,12 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if cs == cd:
         return True
+    if src == T.TIME and dst == T.INTERVAL:
+        return True
+    if T.TIMETZ in (src, dst) and {src, dst} <= {T.TIMETZ, T.TIME, T.TIMESTAMPTZ}:
+        return True
+    if {src, dst} == {T.INET, T.CIDR}:
+        return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
     elements = {a: e for e, a in ARRAY_OF.items()}
@@ -581,12 +656,16 @@ def value_oid(value: Any) -> int:
         return T.TIMESTAMPTZ if value.tzinfo else T.TIMESTAMP
     if isinstance(value, dt.date):
         return T.DATE
-    if isinstance(value, dt.timedelta):
+    if isinstance(value, (Interval, dt.timedelta)):
         return T.INTERVAL
     if isinstance(value, dt.time):
-        return T.TIME
+        return T.TIME if value.tzinfo is None else T.TIMETZ
     if isinstance(value, uuid.UUID):
         return T.UUID
+    if isinstance(value, _INTERFACES):
+        return T.INET
+    if isinstance(value, _NETWORK_VALUES):
+        return T.CIDR
     if isinstance(value, bytes):
         return T.BYTEA
     return T.TEXT
@@ -651,7 +730,7 @@ def jsonb_text(v: Any) -> str:
 
 # -- column type modifiers ----------------------------------------------------------------
 VARHDRSZ = 4                           # PostgreSQL adds it to character and numeric typmods
-_PRECISION_TYPES = {T.TIME, T.TIMESTAMP, T.TIMESTAMPTZ}
+_PRECISION_TYPES = {T.TIME, T.TIMETZ, T.TIMESTAMP, T.TIMESTAMPTZ}
 
 
 def type_modifier(type_name: ast.TypeName, oid: int) -> int:
@@ -686,6 +765,12 @@ def type_modifier(type_name: ast.TypeName, oid: int) -> int:
         if not -1000 <= scale <= 1000:
             raise InvalidParameterValue(f"NUMERIC scale {scale} must be between -1000 and 1000")
         return ((precision << 16) | (scale & 0xFFFF)) + VARHDRSZ
+    if oid == T.INTERVAL and mods:           # (range << 16) | precision, as PostgreSQL
+        precision = mods[1] if len(mods) > 1 else 0xFFFF
+        if precision != 0xFFFF and not 0 <= precision <= 6:
+            raise InvalidParameterValue(f"INTERVAL({precision}) precision must be between 0 "
+                                        "and 6")
+        return ((mods[0] & FULL_RANGE) << 16) | precision
     if oid in _PRECISION_TYPES and mods:
         if len(mods) > 1 or mods[0] < 0:
             raise InvalidParameterValue(f"invalid type modifier for type {name}")
@@ -717,6 +802,10 @@ def assign(value: Any, oid: int, typmod: int = -1) -> Any:
         return value
     if oid == T.NUMERIC:
         return cast(value, T.NUMERIC, numeric_typmod(typmod))
+    if oid == T.INTERVAL:
+        precision = typmod & 0xFFFF
+        return restrict(as_interval(value), (typmod >> 16) & FULL_RANGE,
+                        None if precision == 0xFFFF else precision)
     if oid in _PRECISION_TYPES and typmod < 6:
         return _round_fraction(value, typmod)
     return value
@@ -728,5 +817,5 @@ def _round_fraction(value: dt.time | dt.datetime, digits: int) -> Any:
     micro = (value.microsecond + unit // 2) // unit * unit
     if isinstance(value, dt.time):
         full = dt.datetime.combine(dt.date(2000, 1, 1), value.replace(microsecond=0))
-        return (full + dt.timedelta(microseconds=micro)).time()
+        return (full + dt.timedelta(microseconds=micro)).timetz()
     return value.replace(microsecond=0) + dt.timedelta(microseconds=micro)

@@ -6,10 +6,9 @@
   ``array_agg`` of them and ``$1::oid[]`` are oid[], which drivers such as asyncpg need);
   ``::name`` → ``::text``; ``::int2vector`` / ``::oidvector`` → arrays.
 * ``expr COLLATE "x"`` → ``expr``.
-* ``unnest(arr)`` / ``generate_subscripts(arr, 1)`` /
-  ``information_schema._pg_expandarray(arr)`` (and its ``.x`` / ``.n`` fields) in a
-  select list → a lateral ``generate_series(1, array_length(arr, 1))`` in FROM; the
-  bare ``_pg_expandarray`` becomes an ``(x, n)`` composite value.
+* (Set-returning ``unnest`` / ``generate_subscripts`` / ``_pg_expandarray`` in a select
+  list need nothing here: the query engine lifts every set-returning call into a lateral
+  ROWS FROM, ``query/srfs.py``.)
 * A SELECT that inner-joins an always-empty catalog (pg_policy, pg_inherits, …) returns
   no rows: its select list becomes typed NULLs and its FROM disappears, so the
   expressions it would never evaluate (array subscripts, ANY over columns …) need no
@@ -35,7 +34,6 @@ _REG_FUNCS = {"regclass": "__dsql_regclass", "regtype": "__dsql_regtype",
 _RENAME_TYPES = {"oid": "int8", "name": "text", "xid": "int8", "cid": "int8",
                  "regcollation": "int8", "pg_node_tree": "text"}
 _ARRAY_TYPES = {"int2vector": "int2", "oidvector": "int8"}
-_SRF_ALIAS = "__dsql_srf"
 
 
 def _s(v: str) -> ast.String:
@@ -85,7 +83,6 @@ def rewrite(node: Any) -> Any:
     if not isinstance(node, ast.Node):
         return node
     if isinstance(node, ast.SelectStmt):
-        _rewrite_srfs(node)
         if _always_empty(node):
             _empty_select(node)
     for attr in node:
@@ -120,60 +117,6 @@ def _rewrite_cast(node: ast.TypeCast) -> Any:
     elif name in _REG_FUNCS:
         node.typeName = _type("int8", True)
     return node
-
-
-# -- set-returning functions in the select list -------------------------------------------------
-def _srf_call(val) -> tuple[str, Any] | None:
-    """(kind, array) for a set-returning call over one array; ``(_pg_expandarray(a)).x``
-    and ``.n`` are the kinds ``_pg_expandarray.x`` / ``.n``."""
-    field = None
-    if isinstance(val, ast.A_Indirection) and len(val.indirection) == 1 and \
-            isinstance(val.indirection[0], ast.String):
-        field, val = val.indirection[0].sval, val.arg
-    if isinstance(val, ast.FuncCall) and val.over is None and val.args:
-        fname = val.funcname[-1].sval.lower()
-        if fname == "_pg_expandarray" and len(val.args) == 1 and field in (None, "x", "n"):
-            return fname + (f".{field}" if field else ""), val.args[0]
-        if field is not None:
-            return None
-        if fname == "unnest" and len(val.args) == 1:
-            return fname, val.args[0]
-        if fname == "generate_subscripts" and len(val.args) == 2:
-            return fname, val.args[0]
-    return None
-
-
-def _srf_value(kind: str, arr, index):
-    element = _func("__dsql_array_at", [arr, index])
-    if kind in ("generate_subscripts", "_pg_expandarray.n"):
-        return index
-    if kind == "_pg_expandarray":
-        return _func("__dsql_expandarray_row", [element, index])
-    return element
-
-
-def _rewrite_srfs(stmt: ast.SelectStmt) -> None:
-    if stmt.op or not stmt.targetList:
-        return
-    calls = [(_srf_call(t.val), t) for t in stmt.targetList]
-    srfs = [(c, t) for c, t in calls if c is not None]
-    if not srfs:
-        return
-    arr = srfs[0][0][1]
-    if any(c[1] != arr for c, _ in srfs):
-        return                                  # several different arrays: leave it
-    index = ast.ColumnRef(fields=(_s(_SRF_ALIAS), _s("i")))
-    for (kind, _), t in srfs:
-        if t.name is None:
-            t.name = kind.rsplit(".", 1)[-1]
-        t.val = _srf_value(kind, arr, index)
-    series = _func("generate_series", [ast.A_Const(val=ast.Integer(ival=1)),
-                                       _func("array_length",
-                                             [arr, ast.A_Const(val=ast.Integer(ival=1))])])
-    rf = ast.RangeFunction(lateral=True, ordinality=False, is_rowsfrom=False,
-                           functions=((series, None),),
-                           alias=ast.Alias(aliasname=_SRF_ALIAS, colnames=(_s("i"),)))
-    stmt.fromClause = tuple(stmt.fromClause or ()) + (rf,)
 
 
 # -- SELECTs over always-empty catalogs -------------------------------------------------------

@@ -70,6 +70,7 @@ _BASE_TYPES = {
     T.BPCHAR: ("bpchar", -1, "S", True), T.VARCHAR: ("varchar", -1, "S", True),
     T.DATE: ("date", 4, "D", False), T.TIME: ("time", 8, "D", False),
     T.TIMESTAMP: ("timestamp", 8, "D", False), T.TIMESTAMPTZ: ("timestamptz", 8, "D", False),
+    T.TIMETZ: ("timetz", 12, "D", False),
     T.INTERVAL: ("interval", 16, "T", False), T.NUMERIC: ("numeric", -1, "N", False),
     T.UUID: ("uuid", 16, "U", False), T.JSON: ("json", -1, "U", False),
     T.JSONB: ("jsonb", -1, "U", False), NAME: ("name", 64, "S", False),
@@ -83,6 +84,7 @@ _EXTRA_ARRAYS = {T.BYTEA: 1001, T.OID: 1028, T.BPCHAR: 1014, T.TIME: 1183, T.INT
                  REGCLASS: 2210, REGTYPE: 2211}
 ARRAY_TYPES: dict[int, int] = {**S.ARRAY_OF, **_EXTRA_ARRAYS}     # element → array
 ELEMENT_OF: dict[int, int] = {a: e for e, a in ARRAY_TYPES.items()}
+S.CATALOG_ARRAYS.update({1003: T.TEXT, 1002: T.TEXT, 2210: T.INT8, 2211: T.INT8})
 
 #: format_type names of the base types (OID_TO_NAME covers the engine's)
 _DISPLAY = {**T.OID_TO_NAME, NAME: "name", CHAR: '"char"', REGCLASS: "regclass",
