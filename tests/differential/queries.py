@@ -319,6 +319,9 @@ select a from t1 union all select a from t1 except all select a from t1 order by
 select a from t1 intersect select a from t1 union select qty from t2 order by 1
 (select a from t1 union select qty from t2) intersect select v from t3 order by 1
 select 1 as a, 2 as a order by a
+select id as x, a as id from t1 order by id, x
+select *, id from t1 order by id
+select id, id from t1 order by id
 select x.* from t3 x where x.k < 'b' order by k
 select t3.*, t3.v from t3 order by k
 select count(*) from t1 where (a, flag) is not null

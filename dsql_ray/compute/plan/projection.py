@@ -6,7 +6,7 @@ from typing import Any
 
 from pglast import ast
 
-from ...errors import FeatureNotSupported
+from ...errors import AmbiguousColumn, FeatureNotSupported
 from .. import types as T
 from ..catalog import TableDef
 from ..query.exprs import figure_colname
@@ -21,12 +21,22 @@ class Projection:
     names: list[str]
 
     typmods: list[int] = field(default_factory=list)     # per column; -1: none
+    #: what each column is: ("col", i) for the table's column i, else the expression's tree
+    sources: list = field(default_factory=list)
 
     def columns(self) -> list[Column]:
         mods = self.typmods or [-1] * len(self.exprs)
         return [Column(n, oid, T.TYPE_SIZE.get(oid, -1), m) for n, e, m in
                 zip(self.names, self.exprs, mods)
                 for oid in (e.oid if e.oid != T.UNKNOWN else T.TEXT,)]
+
+    def output_index(self, name: str, what: str) -> int | None:
+        """The output column a bare name in ORDER BY means (output names first, as in
+        PostgreSQL); two different columns of that name: 42702."""
+        idx = [i for i, n in enumerate(self.names) if n == name]
+        if len({repr(self.sources[i]) for i in idx}) > 1:
+            raise AmbiguousColumn(f'{what} "{name}" is ambiguous')
+        return idx[0] if idx else None
 
     def apply(self, rows: list[tuple], params: list) -> list[tuple]:
         fns = [e.fn for e in self.exprs]
@@ -37,7 +47,7 @@ def projection(targets, scope: RowScope, table: TableDef | None = None,
                clause: str = "SELECT") -> Projection:
     """The select list over one table's rows; ``table`` gives bare columns their type
     modifier (character(n) output is padded to n)."""
-    exprs, names, mods = [], [], []
+    exprs, names, mods, sources = [], [], [], []
 
     def typmod(i: int) -> int:
         if table is None or i >= len(table.columns) or table.columns[i].type_oid != T.BPCHAR:
@@ -50,6 +60,7 @@ def projection(targets, scope: RowScope, table: TableDef | None = None,
                 exprs.append(column_ref(i, scope.oids[i]))
                 names.append(name)
                 mods.append(typmod(i))
+                sources.append(("col", i))
             continue
         expr = scope.compile(val, clause)
         if expr.oid == T.UNKNOWN:
@@ -57,12 +68,15 @@ def projection(targets, scope: RowScope, table: TableDef | None = None,
         exprs.append(expr)
         names.append(target.name or figure_colname(val))
         if isinstance(val, ast.ColumnRef):
+            sources.append(("col", scope.lookup(val.fields)))
             mods.append(typmod(scope.lookup(val.fields)))
         elif isinstance(val, ast.TypeCast) and expr.oid == T.BPCHAR:
             mods.append(type_modifier(val.typeName, T.BPCHAR))
         else:
             mods.append(-1)
-    return Projection(exprs, names, mods)
+        if len(sources) < len(exprs):
+            sources.append(val)
+    return Projection(exprs, names, mods, sources)
 
 
 def const_int(node: Any, what: str) -> int | None:

@@ -150,7 +150,7 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
                                     stmt.whereClause, scope)
     elif stmt.whereClause is not None:
         plan.source_filter = scope.typed(stmt.whereClause, T.BOOL).fn
-    plan.output = projection(stmt.targetList, scope, table)
+    plan.output = projection(stmt.targetList or (), scope, table)
     for sort in stmt.sortClause or ():
         desc = sort.sortby_dir == SortByDir.SORTBY_DESC
         nulls_first = desc if sort.sortby_nulls == SortByNulls.SORTBY_NULLS_DEFAULT \
@@ -162,10 +162,10 @@ def _plan_simple_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) ->
                 raise InvalidColumnReference(f"ORDER BY position {pos} is not in select list")
             plan.order.append((column_ref(pos - 1, 0), desc, nulls_first, True))
             continue
-        if isinstance(node, ast.ColumnRef) and isinstance(node.fields[-1], ast.String) \
-                and node.fields[-1].sval in plan.output.names \
-                and node.fields[-1].sval not in scope.names:
-            i = plan.output.names.index(node.fields[-1].sval)
+        i = (plan.output.output_index(node.fields[0].sval, "ORDER BY")
+             if isinstance(node, ast.ColumnRef) and len(node.fields) == 1
+             and isinstance(node.fields[0], ast.String) else None)
+        if i is not None:                       # a bare name: an output column first
             plan.order.append((column_ref(i, 0), desc, nulls_first, True))
             continue
         plan.order.append((scope.compile(node, "ORDER BY"), desc, nulls_first, False))

@@ -74,6 +74,22 @@ def _sort_flags(sortby: ast.SortBy) -> tuple[bool, bool]:
     return desc, nulls_first
 
 
+def _target_identity(target, scope: Scope) -> str:
+    """What a select-list item is: a column of the FROM list (whether named or from a *
+    expansion) or an expression's tree."""
+    _, node, off = target
+    if node is None:
+        return f"col{off}"
+    if isinstance(node, ast.ColumnRef):
+        try:
+            owner, offset = scope.resolve(node.fields)
+        except DsqlError:
+            return repr(node)
+        if owner is scope:
+            return f"col{offset}"
+    return repr(node)
+
+
 class SelectPlanner:
     """Plans one statement. ``catalog.resolve(rangevar) -> TableDef``."""
 
@@ -699,11 +715,8 @@ class SelectPlanner:
         name = _single_name(node)
         if name is not None:
             idx = [i for i, t in enumerate(targets) if t[0] == name]
-            if len(idx) > 1:
-                nodes = {repr(targets[i][1]) if targets[i][1] is not None else
-                         f"off{targets[i][2]}" for i in idx}
-                if len(nodes) > 1:
-                    raise AmbiguousColumn(f'{what} "{name}" is ambiguous')
+            if len(idx) > 1 and len({_target_identity(targets[i], scope) for i in idx}) > 1:
+                raise AmbiguousColumn(f'{what} "{name}" is ambiguous')
             if idx:
                 return idx[0]
         return None
