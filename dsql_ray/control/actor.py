@@ -111,6 +111,7 @@ class ControlActor:
         for spec in self.healer.to_move(alive):
             t0 = time.monotonic()
             ns = cfg.namespace
+            self.control.retire(spec.name)     # before its successor can register
             try:
                 ray.kill(ray.get_actor(spec.name, namespace=ns), no_restart=True)
             except ValueError:

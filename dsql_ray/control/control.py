@@ -15,9 +15,20 @@ class Control:
         self.config = config
         self.specs: list[ActorSpec] = plan_topology(config)
         self.registry: dict[str, dict[str, Any]] = {}
+        self.retired: set[tuple[str, Any, Any]] = set()   # (name, node_id, pid) replaced
 
     def register(self, name: str, info: dict[str, Any]) -> None:
+        if (name, info.get("node_id"), info.get("pid")) in self.retired:
+            return        # a late heartbeat of an instance that was replaced
         self.registry[name] = {**info, "seen": time.time()}
+
+    def retire(self, name: str) -> None:
+        """Forget the address of an actor that is being replaced: until its successor
+        registers, a lookup says "not registered yet" at once instead of handing out an
+        address on a dead host, and the old instance's late heartbeats are ignored."""
+        entry = self.registry.pop(name, None)
+        if entry and entry.get("pid") is not None:
+            self.retired.add((name, entry.get("node_id"), entry.get("pid")))
 
     def lookup(self, name: str) -> dict[str, Any] | None:
         return self.registry.get(name)

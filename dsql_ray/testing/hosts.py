@@ -41,6 +41,8 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "cluster_configs"
 DEFAULT_CONFIG = CONFIG_DIR / "aws-us-east-1.yaml"
+#: a directory to copy every host's Ray logs into when the hosts are removed
+KEEP_LOGS_ENV = "DSQL_HOSTS_KEEP_LOGS"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -226,6 +228,12 @@ class Hosts:
     def close(self) -> None:
         for zone in self.hosts:
             self.kill(zone)
+        keep = os.environ.get(KEEP_LOGS_ENV)
+        if keep:          # Ray's logs of every host, for looking into a failure
+            for host in self.hosts.values():
+                shutil.copytree(host.home / "ray-tmp", Path(keep) / host.zone,
+                                symlinks=True, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.sock", "sockets"))
         for kind, name in reversed(self._made):
             if kind == "ns":
                 _ip("netns", "del", name, check=False)

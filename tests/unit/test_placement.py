@@ -62,3 +62,17 @@ def test_a_zone_whose_actors_all_went_silent_counts_as_lost():
     control.register("journal-us-east-1b", {"zone": "us-east-1b"})
     control.registry["journal-us-east-1b"]["seen"] -= 20
     assert control.silent_zones(8.0) == {"us-east-1b"}
+
+
+def test_a_replaced_actor_is_forgotten_and_its_late_heartbeats_ignored():
+    control = Control(ClusterConfig())
+    old = {"zone": "us-east-1b", "address": ["10.0.0.12", 7000], "node_id": "n-b", "pid": 41}
+    control.register("adjudicator-1", old)
+    control.retire("adjudicator-1")
+    # no address on the dead host is handed out while the successor starts
+    assert control.lookup("adjudicator-1") is None
+    control.register("adjudicator-1", old)               # the old instance, late
+    assert control.lookup("adjudicator-1") is None
+    new = {"zone": "us-east-1c", "address": ["10.0.0.13", 7001], "node_id": "n-c", "pid": 7}
+    control.register("adjudicator-1", new)
+    assert control.lookup("adjudicator-1")["address"] == ["10.0.0.13", 7001]
