@@ -34,9 +34,6 @@ ROLE_ACTORS = {"relay": RelayActor, "compute": ComputeActor, "adjudicator": Adju
                "journal": JournalActor, "storage": StorageActor}
 BUNDLE = {"CPU": 0.01}
 HEAL_EVERY_S = 1.0
-#: a zone whose actors all missed this long of heartbeats (every 2 s) counts as lost,
-#: without waiting for Ray's node health check (about 15-30 s)
-ZONE_SILENT_S = 8.0
 
 
 def alive_zones(region: str) -> set[str]:
@@ -62,7 +59,7 @@ class ControlActor:
         self.control.register(name, info)
 
     def lookup(self, name: str) -> dict[str, Any] | None:
-        return self.control.lookup(name)
+        return self.control.address_of(name)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _start(self, spec, **placement) -> Any:
@@ -107,7 +104,7 @@ class ControlActor:
         """Rebuild, in a surviving zone, every adjudicator whose zone has no live node."""
         cfg = self.control.config
         done = []
-        alive = alive_zones(cfg.region.name) - self.control.silent_zones(ZONE_SILENT_S)
+        alive = set(cfg.region.zones) - self.control.lost_zones(alive_zones(cfg.region.name))
         for spec in self.healer.to_move(alive):
             t0 = time.monotonic()
             ns = cfg.namespace

@@ -5,15 +5,19 @@ off and killed, then started again.
 moves to the next one, as a DSQL client retries another endpoint) retry 40001; at 30 s
 the zone's host is cut off (link down) and every process on it killed; at 60 s it is
 started again with the config's start commands. At 90 s: the total is unchanged, every
-acknowledged transfer is present, and a read through the lost zone's own endpoint (its
-compute reads its own zone's storage replicas) sees all of it.
+acknowledged transfer is present, zone b's replicas have applied everything the others
+have, and a read through the lost zone's own endpoint sees all of it.
 
-It runs only when ``DSQL_ZONE_LOSS`` names the zones to lose, e.g.
-``DSQL_ZONE_LOSS=us-east-1b`` (zone b holds adjudicator-1, the user tables' adjudicator,
-which control rebuilds from the journal in a surviving zone) or ``us-east-1b,us-east-1c``.
-It is NOT in the default run yet: on the shared 2-core machine (load average 30-100)
-the rebuilt adjudicator took 60-70 s to serve, so no commit succeeded while the zone was
-gone and the test fails; the default run would be red.
+By default zone b is lost: it holds adjudicator-1, the user tables' adjudicator, so no
+transfer commits until control has rebuilt it from the journal in a surviving zone
+(zone c, which then holds it). ``DSQL_ZONE_LOSS=us-east-1b,us-east-1c`` runs zone c's
+loss after it, in the same cluster: zone c then holds the moved adjudicator-1.
+
+It prints the figures (failed statements, the longest stretch with no successful
+commit, how long the lost zone took to serve again, the load average). The stretch is
+asserted only loosely, under 30 s: the aim is 10 s, but this machine is shared and its
+load swings from 1 to 100; 30 s still fails the bug this test found (every connection
+attempt to the dead host shared one SYN retried for 38-128 s).
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ import pytest
 
 from tests.integration import bank
 
-ZONES = [z for z in os.environ.get("DSQL_ZONE_LOSS", "").split(",") if z]
+ZONES = [z for z in os.environ.get("DSQL_ZONE_LOSS", "us-east-1b").split(",") if z]
 SECONDS, CUT_AT, BACK_AT, CLIENTS = 90.0, 30.0, 60.0, 8
+NO_COMMIT_MAX_S = 30.0
 # a connection to a host that vanished gets no RST: the client gives up on it after ~5 s
 CLIENT_TIMEOUTS = dict(connect_timeout=5, keepalives=1, keepalives_idle=2,
                        keepalives_interval=1, keepalives_count=3, tcp_user_timeout=5000)
@@ -37,27 +42,30 @@ CLIENT_TIMEOUTS = dict(connect_timeout=5, keepalives=1, keepalives_idle=2,
 class Run:
     def __init__(self, hcluster, zones: list[str]):
         self.ledger = bank.Ledger()
-        self.commits: list[float] = []
+        self.commits: list[tuple[float, str]] = []      # (when, through which zone)
         self.failed_statements = 0
         self.dsns = {z: hcluster.dsn(z, **CLIENT_TIMEOUTS) for z in zones}
         self.zones = zones
+
+    def transfer(self, conn: psycopg.Connection, rnd: random.Random) -> int:
+        src, dst = rnd.sample(range(bank.ACCOUNTS), 2)
+        amount, tid = rnd.randint(1, 50), rnd.getrandbits(62)
+        conn.execute("BEGIN")
+        conn.execute("UPDATE accounts SET bal = bal - %s WHERE id = %s", (amount, src))
+        conn.execute("UPDATE accounts SET bal = bal + %s WHERE id = %s", (amount, dst))
+        conn.execute("INSERT INTO transfers VALUES (%s, %s, %s, %s)",
+                     (tid, src, dst, amount))
+        return tid
 
     def client(self, first: int, deadline: float, seed: int) -> None:
         rnd = random.Random(seed)
         at, conn = first, None
         while time.monotonic() < deadline:
+            zone = self.zones[at % 3]
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.dsns[self.zones[at % 3]], autocommit=True)
-                src, dst = rnd.sample(range(bank.ACCOUNTS), 2)
-                amount, tid = rnd.randint(1, 50), rnd.getrandbits(62)
-                conn.execute("BEGIN")
-                conn.execute("UPDATE accounts SET bal = bal - %s WHERE id = %s",
-                             (amount, src))
-                conn.execute("UPDATE accounts SET bal = bal + %s WHERE id = %s",
-                             (amount, dst))
-                conn.execute("INSERT INTO transfers VALUES (%s, %s, %s, %s)",
-                             (tid, src, dst, amount))
+                    conn = psycopg.connect(self.dsns[zone], autocommit=True)
+                tid = self.transfer(conn, rnd)
                 try:
                     conn.execute("COMMIT")
                 except psycopg.errors.SerializationFailure:
@@ -74,7 +82,7 @@ class Run:
                     continue
                 with self.ledger.lock:
                     self.ledger.acked.add(tid)
-                    self.commits.append(time.monotonic())
+                    self.commits.append((time.monotonic(), zone))
             except psycopg.Error as exc:       # before COMMIT: nothing committed
                 with self.ledger.lock:
                     self.failed_statements += 1
@@ -84,9 +92,18 @@ class Run:
                 time.sleep(0.1)
         bank._close(conn)
 
-    def longest_gap(self, start: float, end: float) -> float:
-        times = [start, *sorted(self.commits), end]
-        return max(b - a for a, b in zip(times, times[1:]))
+    def longest_gap(self, start: float, end: float) -> tuple[float, float]:
+        """The longest stretch with no successful commit, and when it began (s)."""
+        times = [start, *sorted(t for t, _ in self.commits), end]
+        return max((b - a, a - start) for a, b in zip(times, times[1:]))
+
+    def resumed(self, start: float, after: float) -> dict[str, float]:
+        """Per endpoint zone, the first commit after ``after`` s."""
+        first: dict[str, float] = {}
+        for t, zone in sorted(self.commits):
+            if t - start > after and zone not in first:
+                first[zone] = round(t - start, 1)
+        return first
 
 
 def wait_serving(dsn: str, ledger: bank.Ledger, timeout: float) -> dict:
@@ -100,19 +117,51 @@ def wait_serving(dsn: str, ledger: bank.Ledger, timeout: float) -> dict:
             time.sleep(1)
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.parametrize("lost", ZONES)
-def test_losing_a_zone_under_load(hosts, hcluster, lost):
-    zones = sorted(hcluster.endpoints)
-    survivor = next(z for z in zones if z != lost)
-    with hcluster.connect(survivor) as conn:
+def first_read(dsn: str, deadline: float, out: dict) -> None:
+    """When the lost zone's endpoint answers a read again (its relay and compute are
+    back; compute reads its own zone's replicas, which serve once caught up)."""
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=3) as conn:
+                conn.execute("SELECT count(*) FROM transfers").fetchone()
+            out["served"] = time.monotonic()
+            return
+        except psycopg.Error:
+            time.sleep(0.5)
+
+
+def replicas_caught_up(hcluster, zone: str, timeout: float = 180) -> list[dict]:
+    """Every storage replica in ``zone`` is alive and has applied, in every journal
+    stream, as far as the furthest replica of its shard (no writes run any more)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [r for r in hcluster.status() if r["role"] == "storage"]
+        furthest: dict = {}
+        for r in rows:
+            if r["state"] == "ALIVE":
+                known = furthest.get(r["shard"], r["applied"])
+                furthest[r["shard"]] = [max(a, b) for a, b in zip(known, r["applied"])]
+        mine = [r for r in rows if r["zone"] == zone]
+        if mine and all(r["state"] == "ALIVE" and r["applied"] == furthest[r["shard"]]
+                        for r in mine):
+            return mine
+        assert time.monotonic() < deadline, [(r["name"], r["state"], r.get("applied"),
+                                              furthest.get(r.get("shard"))) for r in rows]
+        time.sleep(3)
+
+
+def reset_bank(hcluster, zone: str) -> None:
+    with hcluster.connect(zone) as conn:
         if conn.execute("SELECT count(*) FROM information_schema.tables WHERE "
                         "table_name = 'accounts'").fetchone()[0] == 0:
             bank.setup(conn)
         conn.execute("DELETE FROM transfers")
         conn.execute("UPDATE accounts SET bal = %s", (bank.OPENING,))
-    run = Run(hcluster, zones)
-    events: dict[str, float] = {}
+
+
+def lose_and_restart(hosts, run: Run, lost: str, survivor: str) -> dict:
+    """The workload for SECONDS with the zone's host gone from CUT_AT to BACK_AT."""
+    events: dict = {}
     start = time.monotonic()
     deadline = start + SECONDS
     threads = [threading.Thread(target=run.client, args=(i, deadline, i))
@@ -125,6 +174,7 @@ def test_losing_a_zone_under_load(hosts, hcluster, lost):
     def at(t: float) -> None:
         time.sleep(max(0.0, start + t - time.monotonic()))
     at(CUT_AT)
+    events["cut_wall"] = time.strftime("%H:%M:%S", time.gmtime())
     hosts.cut(lost)
     hosts.kill(lost)
     events["cut"] = time.monotonic() - start
@@ -132,33 +182,63 @@ def test_losing_a_zone_under_load(hosts, hcluster, lost):
     hosts.reconnect(lost)
     hosts.start(lost)
     events["started"] = time.monotonic() - start
+    served: dict = {}
+    prober = threading.Thread(target=first_read,
+                              args=(run.dsns[lost], time.monotonic() + 240, served))
+    prober.start()
     for t in threads:
         t.join(timeout=SECONDS + 60)
     assert not any(t.is_alive() for t in threads), "a client hung"
-    end = time.monotonic()
+    events["end"] = time.monotonic() - start
+    prober.join(timeout=300)
+    events["served"] = served.get("served", float("nan")) - start
+    events["start"] = start
+    return events
 
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("lost", ZONES)
+def test_losing_a_zone_under_load(hosts, hcluster, lost):
+    zones = sorted(hcluster.endpoints)
+    survivor = next(z for z in zones if z != lost)
+    reset_bank(hcluster, survivor)
+    run = Run(hcluster, zones)
+    events = lose_and_restart(hosts, run, lost, survivor)
+    start = events.pop("start")
     summary = wait_serving(run.dsns[survivor], run.ledger, 60)
-    # the lost zone rejoins: its endpoint serves again, its replicas caught up
-    rejoin_from = time.monotonic()
-    lost_view = wait_serving(run.dsns[lost], run.ledger, 240)
-    rejoined_s = time.monotonic() - start - events["started"]
-    down = [c for c in run.commits if start + CUT_AT <= c <= start + BACK_AT]
+    gap, gap_at = run.longest_gap(start, start + events["end"])
+    down = [t for t, _ in run.commits if start + CUT_AT <= t <= start + BACK_AT]
     figures = {
         "lost": lost, "acked": summary["acked"], "unknown": summary["unknown"],
         "conflicts": summary["conflicts"], "failed_statements": run.failed_statements,
         "errors": summary["errors"], "commits_while_down": len(down),
-        "longest_no_commit_s": round(run.longest_gap(start, end), 1),
-        "rejoin_s_after_restart": round(rejoined_s, 1),
-        "rejoin_check_s": round(time.monotonic() - rejoin_from, 1), **events}
-    print("ZONE LOSS", figures)
+        "longest_no_commit_s": round(gap, 1), "it_began_at_s": round(gap_at, 1),
+        "resumed_by_zone_s": run.resumed(start, events["cut"]),
+        "serving_again_s_after_restart": round(events["served"] - events["started"], 1),
+        "load_average": os.getloadavg(), **{k: (round(v, 1) if isinstance(v, float) else v)
+                                            for k, v in events.items()}}
+    print("\nZONE LOSS", figures)
+    # the lost zone rejoins: its replicas caught up, its endpoint reads everything
+    caught_up = replicas_caught_up(hcluster, lost)
+    figures["replicas_caught_up_s_after_restart"] = round(
+        time.monotonic() - start - events["started"], 1)
+    lost_view = wait_serving(run.dsns[lost], run.ledger, 120)
+    print("ZONE LOSS rejoined", lost, {r["name"]: r["applied"] for r in caught_up},
+          "caught up", figures["replicas_caught_up_s_after_restart"], "s after restart")
     assert lost_view["acked"] == summary["acked"]
     assert len(down) > 0, "no commit succeeded while the zone was gone"
-    # the adjudicators that lived there now live elsewhere; every actor is back
-    rows = hcluster.status()
+    assert gap <= NO_COMMIT_MAX_S, figures
+    rows = all_alive(hcluster)
     adjudicators = {r["name"]: r["zone"] for r in rows if r["role"] == "adjudicator"}
     print("adjudicators", adjudicators, "moves", rows[-1].get("moves"))
-    deadline = time.monotonic() + 120
-    while any(r["state"] != "ALIVE" for r in rows):
+    assert lost not in adjudicators.values()   # rebuilt elsewhere, and they stay there
+
+
+def all_alive(hcluster, timeout: float = 120) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = hcluster.status()
+        if all(r["state"] == "ALIVE" for r in rows):
+            return rows
         assert time.monotonic() < deadline, [r for r in rows if r["state"] != "ALIVE"]
         time.sleep(3)
-        rows = hcluster.status()
