@@ -26,7 +26,7 @@ from ..config import ClusterConfig
 from ..journal.actor import JournalActor
 from ..relay.actor import RelayActor
 from ..storage.actor import StorageActor
-from .control import Control, Healer
+from .control import ZONE_SILENT_S, Control, Healer
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,10 @@ class ControlActor:
         self._stop = threading.Event()
         self._healing: threading.Thread | None = None
         self.moves: list[dict[str, Any]] = []
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            # restarted by Ray: heal again, once heartbeats (every HEARTBEAT_S) have
+            # told the empty registry where every actor lives now
+            self.start_healing(after_s=ZONE_SILENT_S)
 
     # -- registry (called by every role actor's heartbeat) -------------------------
     def register(self, name: str, info: dict[str, Any]) -> None:
@@ -87,13 +91,15 @@ class ControlActor:
         self.start_healing()
         return infos
 
-    def start_healing(self) -> None:
+    def start_healing(self, after_s: float = 0.0) -> None:
         if self._healing is None:
-            self._healing = threading.Thread(target=self._heal_loop, daemon=True,
-                                             name="control-heal")
+            self._healing = threading.Thread(target=self._heal_loop, args=(after_s,),
+                                             daemon=True, name="control-heal")
             self._healing.start()
 
-    def _heal_loop(self) -> None:
+    def _heal_loop(self, after_s: float) -> None:
+        if self._stop.wait(after_s):
+            return
         while not self._stop.wait(HEAL_EVERY_S):
             try:
                 self.heal_once()
@@ -104,7 +110,12 @@ class ControlActor:
         """Rebuild, in a surviving zone, every adjudicator whose zone has no live node."""
         cfg = self.control.config
         done = []
-        alive = set(cfg.region.zones) - self.control.lost_zones(alive_zones(cfg.region.name))
+        before = set(self.control.lost)
+        lost = self.control.lost_zones(alive_zones(cfg.region.name))
+        if lost != before:
+            log.warning("zones counted lost: %s (were %s) at %.1f", sorted(lost),
+                        sorted(before), time.time())
+        alive = set(cfg.region.zones) - lost
         for spec in self.healer.to_move(alive):
             t0 = time.monotonic()
             ns = cfg.namespace

@@ -3,11 +3,14 @@ where the adjudicators of a lost zone go."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any
 
 from ..config import ClusterConfig
 from .topology import ActorSpec, plan_topology
+
+log = logging.getLogger(__name__)
 
 #: every role actor registers its address this often (its heartbeat)
 HEARTBEAT_S = 1.0
@@ -67,6 +70,7 @@ class Control:
         (heartbeats queued behind it) on a loaded machine."""
         silent = self.silent_zones(silent_after_s, now)
         if len(silent) > 1:
+            log.warning("zones %s all silent at once: not counted lost", sorted(silent))
             silent = set()
         self.lost = {z for z in self.config.region.zones if z not in ray_alive} | silent
         return self.lost

@@ -171,6 +171,23 @@ class Hosts:
         out = _ip("netns", "pids", self.hosts[zone].netns, check=False).stdout
         return [int(p) for p in out.split()]
 
+    def kill_process(self, zone: str, fragment: str) -> list[int]:
+        """Kill the host's processes whose command line contains ``fragment`` (e.g.
+        ``gcs_server``: the head's GCS alone, the host and its other processes alive)."""
+        killed = []
+        for pid in self.pids(zone):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if fragment.encode() in cmdline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+        return killed
+
     def kill(self, zone: str) -> int:
         """Kill every process of the host (its death)."""
         killed = 0
