@@ -264,15 +264,20 @@ def test_the_data_plane_keeps_serving_while_the_heads_gcs_is_gone(hosts, hcluste
     try:
         while time.monotonic() - t0 < HEADLESS_S:
             for zone in others:
-                with hcluster.connect(zone) as fresh:          # a new session
-                    for conn in (before[zone], fresh):
-                        conn.execute("INSERT INTO headless VALUES (%s, %s)",
-                                     (next_id, zone))
-                        written[next_id] = zone
-                        next_id += 1
-                        assert conn.execute("SELECT zone FROM headless WHERE id = %s",
-                                            (next_id - 1,)).fetchone() == (zone,)
-                        reads += 1
+                try:
+                    with hcluster.connect(zone) as fresh:          # a new session
+                        for conn in (before[zone], fresh):
+                            conn.execute("INSERT INTO headless VALUES (%s, %s)",
+                                         (next_id, zone))
+                            written[next_id] = zone
+                            next_id += 1
+                            assert conn.execute(
+                                "SELECT zone FROM headless WHERE id = %s",
+                                (next_id - 1,)).fetchone() == (zone,)
+                            reads += 1
+                except psycopg.Error as exc:
+                    raise AssertionError(f"through {zone}, {time.monotonic() - t0:.1f} s "
+                                         f"after the GCS died: {exc!r}") from exc
         headless_s = time.monotonic() - t0
         # still without a GCS: everything above ran while the head's GCS was gone
         assert not hosts.kill_process(hosts.head.zone, "gcs_server")
