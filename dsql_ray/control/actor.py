@@ -34,6 +34,12 @@ ROLE_ACTORS = {"relay": RelayActor, "compute": ComputeActor, "adjudicator": Adju
                "journal": JournalActor, "storage": StorageActor}
 BUNDLE = {"CPU": 0.01}
 HEAL_EVERY_S = 1.0
+#: a rebuilt adjudicator asks for this sliver of a CPU: Ray's GCS forwards the creation of
+#: an actor that asks for nothing to a random live node, which can be the lost zone's
+#: (not yet declared dead), where it waits until Ray's health check gives up on that
+#: node (measured: 22 s); with a requirement it goes to the owner's node (control's),
+#: whose raylet places it by its label selector
+FORWARD_CPUS = 0.001
 
 
 def alive_zones(region: str) -> set[str]:
@@ -127,8 +133,9 @@ class ControlActor:
             deadline = time.monotonic() + 30
             while True:          # the name is free once GCS has the old actor dead
                 try:
-                    handle = self._start(spec, label_selector={"region": cfg.region.name,
-                                                               "zone": spec.zone})
+                    handle = self._start(spec, num_cpus=FORWARD_CPUS,
+                                         label_selector={"region": cfg.region.name,
+                                                         "zone": spec.zone})
                     break
                 except ValueError:
                     if time.monotonic() > deadline:
