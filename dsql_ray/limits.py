@@ -43,6 +43,11 @@ connection_age_max = Limit("connection_age_max", 3600, "s", "57P01",
 # Internal bounds (not DSQL-visible): every wait and queue is bounded.
 read_wait_max_s = 5.0          # storage waits this long for completeness at τ
 rpc_timeout_s = 10.0           # one data-plane call
+# A peer whose host vanished or was cut off sends no RST: connect() would retry its SYN
+# for minutes (tcp_syn_retries) and an open connection would wait on retransmissions.
+rpc_connect_timeout_s = 2.0    # one connection attempt; then the name is resolved again
+rpc_unacked_max_ms = 5_000     # TCP_USER_TIMEOUT: sent data unacknowledged this long
+rpc_keepalive_s = (2, 1, 3)    # idle, interval, probes: a silent idle peer is dropped
 rpc_inflight_max = 10_000      # outstanding calls on one connection
 journal_batch_max = 512        # records fsynced together
 scan_rows_max = 1_000_000      # rows one scan may return before it is refused

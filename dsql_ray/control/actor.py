@@ -26,7 +26,7 @@ from ..config import ClusterConfig
 from ..journal.actor import JournalActor
 from ..relay.actor import RelayActor
 from ..storage.actor import StorageActor
-from .control import Control, Healer
+from .control import ZONE_SILENT_S, Control, Healer
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,12 @@ ROLE_ACTORS = {"relay": RelayActor, "compute": ComputeActor, "adjudicator": Adju
                "journal": JournalActor, "storage": StorageActor}
 BUNDLE = {"CPU": 0.01}
 HEAL_EVERY_S = 1.0
-#: a zone whose actors all missed this long of heartbeats (every 2 s) counts as lost,
-#: without waiting for Ray's node health check (about 15-30 s)
-ZONE_SILENT_S = 8.0
+#: a rebuilt adjudicator asks for this sliver of a CPU: Ray's GCS forwards the creation of
+#: an actor that asks for nothing to a random live node, which can be the lost zone's
+#: (not yet declared dead), where it waits until Ray's health check gives up on that
+#: node (measured: 22 s); with a requirement it goes to the owner's node (control's),
+#: whose raylet places it by its label selector
+FORWARD_CPUS = 0.001
 
 
 def alive_zones(region: str) -> set[str]:
@@ -56,13 +59,17 @@ class ControlActor:
         self._stop = threading.Event()
         self._healing: threading.Thread | None = None
         self.moves: list[dict[str, Any]] = []
+        if ray.get_runtime_context().was_current_actor_reconstructed:
+            # restarted by Ray: heal again, once heartbeats (every HEARTBEAT_S) have
+            # told the empty registry where every actor lives now
+            self.start_healing(after_s=ZONE_SILENT_S)
 
     # -- registry (called by every role actor's heartbeat) -------------------------
     def register(self, name: str, info: dict[str, Any]) -> None:
         self.control.register(name, info)
 
     def lookup(self, name: str) -> dict[str, Any] | None:
-        return self.control.lookup(name)
+        return self.control.address_of(name)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _start(self, spec, **placement) -> Any:
@@ -90,13 +97,15 @@ class ControlActor:
         self.start_healing()
         return infos
 
-    def start_healing(self) -> None:
+    def start_healing(self, after_s: float = 0.0) -> None:
         if self._healing is None:
-            self._healing = threading.Thread(target=self._heal_loop, daemon=True,
-                                             name="control-heal")
+            self._healing = threading.Thread(target=self._heal_loop, args=(after_s,),
+                                             daemon=True, name="control-heal")
             self._healing.start()
 
-    def _heal_loop(self) -> None:
+    def _heal_loop(self, after_s: float) -> None:
+        if self._stop.wait(after_s):
+            return
         while not self._stop.wait(HEAL_EVERY_S):
             try:
                 self.heal_once()
@@ -107,10 +116,16 @@ class ControlActor:
         """Rebuild, in a surviving zone, every adjudicator whose zone has no live node."""
         cfg = self.control.config
         done = []
-        alive = alive_zones(cfg.region.name) - self.control.silent_zones(ZONE_SILENT_S)
+        before = set(self.control.lost)
+        lost = self.control.lost_zones(alive_zones(cfg.region.name))
+        if lost != before:
+            log.warning("zones counted lost: %s (were %s) at %.1f", sorted(lost),
+                        sorted(before), time.time())
+        alive = set(cfg.region.zones) - lost
         for spec in self.healer.to_move(alive):
             t0 = time.monotonic()
             ns = cfg.namespace
+            self.control.retire(spec.name)     # before its successor can register
             try:
                 ray.kill(ray.get_actor(spec.name, namespace=ns), no_restart=True)
             except ValueError:
@@ -118,8 +133,9 @@ class ControlActor:
             deadline = time.monotonic() + 30
             while True:          # the name is free once GCS has the old actor dead
                 try:
-                    handle = self._start(spec, label_selector={"region": cfg.region.name,
-                                                               "zone": spec.zone})
+                    handle = self._start(spec, num_cpus=FORWARD_CPUS,
+                                         label_selector={"region": cfg.region.name,
+                                                         "zone": spec.zone})
                     break
                 except ValueError:
                     if time.monotonic() > deadline:

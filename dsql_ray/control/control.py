@@ -3,11 +3,20 @@ where the adjudicators of a lost zone go."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from typing import Any
 
 from ..config import ClusterConfig
 from .topology import ActorSpec, plan_topology
+
+log = logging.getLogger(__name__)
+
+#: every role actor registers its address this often (its heartbeat)
+HEARTBEAT_S = 1.0
+#: a zone whose actors all missed this long of heartbeats counts as lost, without waiting
+#: for Ray's node health check (about a minute with Ray's defaults)
+ZONE_SILENT_S = 5.0
 
 
 class Control:
@@ -15,12 +24,30 @@ class Control:
         self.config = config
         self.specs: list[ActorSpec] = plan_topology(config)
         self.registry: dict[str, dict[str, Any]] = {}
+        self.retired: set[tuple[str, Any, Any]] = set()   # (name, node_id, pid) replaced
+        self.lost: set[str] = set()                        # zones counted lost, last pass
 
     def register(self, name: str, info: dict[str, Any]) -> None:
+        if (name, info.get("node_id"), info.get("pid")) in self.retired:
+            return        # a late heartbeat of an instance that was replaced
         self.registry[name] = {**info, "seen": time.time()}
+
+    def retire(self, name: str) -> None:
+        """Forget the address of an actor that is being replaced: until its successor
+        registers, a lookup says "not registered yet" at once instead of handing out an
+        address on a dead host, and the old instance's late heartbeats are ignored."""
+        entry = self.registry.pop(name, None)
+        if entry and entry.get("pid") is not None:
+            self.retired.add((name, entry.get("node_id"), entry.get("pid")))
 
     def lookup(self, name: str) -> dict[str, Any] | None:
         return self.registry.get(name)
+
+    def address_of(self, name: str) -> dict[str, Any] | None:
+        """A peer's entry, unless its zone is counted lost: an address on a dead or
+        cut-off host is not handed out (a connection to it would only time out)."""
+        entry = self.registry.get(name)
+        return None if entry is None or entry.get("zone") in self.lost else entry
 
     def missing(self) -> list[str]:
         return [s.name for s in self.specs if s.name not in self.registry]
@@ -34,6 +61,19 @@ class Control:
             zone = entry.get("zone")
             last[zone] = max(last.get(zone, 0.0), entry.get("seen", 0.0))
         return {z for z, seen in last.items() if now - seen > after_s}
+
+    def lost_zones(self, ray_alive: set[str], silent_after_s: float = ZONE_SILENT_S,
+                   now: float | None = None) -> set[str]:
+        """The zones to count lost: those with no live Ray node, and the one zone whose
+        actors all went silent. Two silent zones at once are not counted: a region
+        survives losing one zone only, and the likelier cause is this process stalling
+        (heartbeats queued behind it) on a loaded machine."""
+        silent = self.silent_zones(silent_after_s, now)
+        if len(silent) > 1:
+            log.warning("zones %s all silent at once: not counted lost", sorted(silent))
+            silent = set()
+        self.lost = {z for z in self.config.region.zones if z not in ray_alive} | silent
+        return self.lost
 
     def specs_by_zone(self) -> dict[str, list[ActorSpec]]:
         zones: dict[str, list[ActorSpec]] = {}

@@ -54,7 +54,6 @@ def deploy_onto(config: ClusterConfig, timeout_s: float = 240.0,
     """Deploy every role onto the running Ray cluster at ``config.ray_address``, after
     waiting up to ``wait_zones_s`` for a node of every zone to join."""
     import ray
-    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     from ..local.supervisor import endpoints
     from .actor import ControlActor
@@ -78,12 +77,12 @@ def deploy_onto(config: ClusterConfig, timeout_s: float = 240.0,
                               "cluster")
         except ValueError:
             pass
-        first = config.region.zones[0]
-        node = next(n["NodeID"] for n in ray.nodes()
-                    if n["Alive"] and n.get("Labels", {}).get("zone") == first)
+        # control lives in the first zone, the head's (a soft preference let Ray place
+        # it in another zone, whose loss then took control and the healing with it);
+        # by label, not node id, so a replaced head node (GCS fault tolerance) takes it
         control = ControlActor.options(
             name="control", lifetime="detached",
-            scheduling_strategy=NodeAffinitySchedulingStrategy(node, soft=True),
+            label_selector={"region": config.region.name, "zone": config.region.zones[0]},
         ).remote(config.model_dump_json(), shared_files(config))
         try:
             infos = ray.get(control.deploy.remote(timeout_s), timeout=timeout_s + 30)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import ClusterConfig
 from ..transport.host import DATAPLANE_HOST_ENV, RoleHost
+from .control import HEARTBEAT_S
 from .directory import RayDirectory
 
 
@@ -44,6 +45,7 @@ class RoleActor:
         self.host = RoleHost(
             spec, config, RayDirectory(control), type(self).starter,
             register=lambda info: control.register.remote(info["name"], info),
+            heartbeat_s=HEARTBEAT_S,
             extra_info={"node_id": self._node_id})
 
     def ready(self) -> dict[str, Any]:

@@ -201,7 +201,8 @@ class StorageShard:
 
     def rpc_status(self) -> dict[str, Any]:
         return {"shard": self.shard_id, "zone": self.zone, "complete_ts": self.complete_ts,
-                "applied": [s.applied_seq for s in self.streams], "keys": len(self.store)}
+                "applied": [s.applied_seq for s in self.streams],
+                "received": [s.received_seq for s in self.streams], "keys": len(self.store)}
 
     # -- checkpoints and garbage collection ------------------------------------------------
     def _load_checkpoint(self) -> None:

@@ -41,6 +41,8 @@ import yaml
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "cluster_configs"
 DEFAULT_CONFIG = CONFIG_DIR / "aws-us-east-1.yaml"
+#: a directory to copy every host's Ray logs into when the hosts are removed
+KEEP_LOGS_ENV = "DSQL_HOSTS_KEEP_LOGS"
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -169,6 +171,23 @@ class Hosts:
         out = _ip("netns", "pids", self.hosts[zone].netns, check=False).stdout
         return [int(p) for p in out.split()]
 
+    def kill_process(self, zone: str, fragment: str) -> list[int]:
+        """Kill the host's processes whose command line contains ``fragment`` (e.g.
+        ``gcs_server``: the head's GCS alone, the host and its other processes alive)."""
+        killed = []
+        for pid in self.pids(zone):
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if fragment.encode() in cmdline:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+        return killed
+
     def kill(self, zone: str) -> int:
         """Kill every process of the host (its death)."""
         killed = 0
@@ -226,6 +245,12 @@ class Hosts:
     def close(self) -> None:
         for zone in self.hosts:
             self.kill(zone)
+        keep = os.environ.get(KEEP_LOGS_ENV)
+        if keep:          # Ray's logs of every host, for looking into a failure
+            for host in self.hosts.values():
+                shutil.copytree(host.home / "ray-tmp", Path(keep) / host.zone,
+                                symlinks=True, dirs_exist_ok=True,
+                                ignore=shutil.ignore_patterns("*.sock", "sockets"))
         for kind, name in reversed(self._made):
             if kind == "ns":
                 _ip("netns", "del", name, check=False)

@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import logging
 import pickle
+import socket
 import struct
 import time
 from typing import Any, Awaitable, Callable
@@ -39,6 +40,28 @@ def _frame(obj: Any) -> bytes:
     return _LEN.pack(len(body)) + body
 
 
+def _tune(sock: socket.socket) -> None:
+    """No Nagle delay; and a peer that stops acknowledging (its host died or was cut
+    off: no RST comes) breaks the connection within seconds, failing its calls at once
+    so the caller resolves the name again, instead of waiting for TCP's retransmissions
+    (about 15 minutes) or for each call's own timeout."""
+    idle, interval, probes = limits.rpc_keepalive_s
+    for level, option, value in (
+            (socket.IPPROTO_TCP, socket.TCP_NODELAY, 1),
+            (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1),
+            (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPIDLE", None), idle),
+            (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPINTVL", None), interval),
+            (socket.IPPROTO_TCP, getattr(socket, "TCP_KEEPCNT", None), probes),
+            (socket.IPPROTO_TCP, getattr(socket, "TCP_USER_TIMEOUT", None),
+             limits.rpc_unacked_max_ms)):
+        if option is None:          # not on this platform
+            continue
+        try:
+            sock.setsockopt(level, option, value)
+        except OSError:
+            pass
+
+
 class _FrameProtocol(asyncio.Protocol):
     """Splits the byte stream into frames and hands each decoded frame to ``on_frame``."""
 
@@ -50,11 +73,7 @@ class _FrameProtocol(asyncio.Protocol):
         self.transport = transport
         sock = transport.get_extra_info("socket")
         if sock is not None:
-            import socket
-            try:
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
+            _tune(sock)
 
     def data_received(self, data: bytes) -> None:
         buf = self._buf
@@ -217,7 +236,14 @@ class RpcClient:
             if self._conn is conn:
                 self._conn = None
         conn = _ClientConnection(lost)
-        await loop.create_connection(lambda: conn, host, port)
+        # bounded here, not only by the caller's wait: every caller shares this attempt,
+        # and one left hanging on a SYN to a dead host would hold them all on it
+        try:
+            await asyncio.wait_for(loop.create_connection(lambda: conn, host, port),
+                                   limits.rpc_connect_timeout_s)
+        except asyncio.TimeoutError:
+            raise OSError(f"connecting to {self.name} at {host}:{port} timed out after "
+                          f"{limits.rpc_connect_timeout_s}s") from None
         self._conn = conn
         return conn
 

@@ -62,3 +62,44 @@ def test_a_zone_whose_actors_all_went_silent_counts_as_lost():
     control.register("journal-us-east-1b", {"zone": "us-east-1b"})
     control.registry["journal-us-east-1b"]["seen"] -= 20
     assert control.silent_zones(8.0) == {"us-east-1b"}
+
+
+def test_a_replaced_actor_is_forgotten_and_its_late_heartbeats_ignored():
+    control = Control(ClusterConfig())
+    old = {"zone": "us-east-1b", "address": ["10.0.0.12", 7000], "node_id": "n-b", "pid": 41}
+    control.register("adjudicator-1", old)
+    control.retire("adjudicator-1")
+    # no address on the dead host is handed out while the successor starts
+    assert control.lookup("adjudicator-1") is None
+    control.register("adjudicator-1", old)               # the old instance, late
+    assert control.lookup("adjudicator-1") is None
+    new = {"zone": "us-east-1c", "address": ["10.0.0.13", 7001], "node_id": "n-c", "pid": 7}
+    control.register("adjudicator-1", new)
+    assert control.lookup("adjudicator-1")["address"] == ["10.0.0.13", 7001]
+
+
+def test_a_lost_zones_addresses_are_not_handed_out_until_it_comes_back():
+    control = Control(ClusterConfig())
+    for zone in ZONES:
+        control.register(f"journal-{zone}", {"zone": zone, "address": ["h", 1]})
+    control.registry["journal-us-east-1b"]["seen"] -= 20
+    assert control.lost_zones(set(ZONES)) == {"us-east-1b"}
+    assert control.address_of("journal-us-east-1b") is None
+    assert control.address_of("journal-us-east-1c")["zone"] == "us-east-1c"
+    assert control.lookup("journal-us-east-1b") is not None     # status still lists it
+    control.register("journal-us-east-1b", {"zone": "us-east-1b", "address": ["h", 2]})
+    assert control.lost_zones(set(ZONES)) == set()
+    assert control.address_of("journal-us-east-1b")["address"] == ["h", 2]
+    # a zone without a live Ray node is lost whatever its last heartbeats say
+    assert control.lost_zones({"us-east-1a", "us-east-1b"}) == {"us-east-1c"}
+
+
+def test_two_silent_zones_at_once_are_not_counted_lost():
+    """A region survives losing one zone; two going silent together means control itself
+    stalled (its heartbeats queued), so nothing moves on that evidence alone."""
+    control = Control(ClusterConfig())
+    for zone in ZONES:
+        control.register(f"journal-{zone}", {"zone": zone})
+    for zone in ("us-east-1b", "us-east-1c"):
+        control.registry[f"journal-{zone}"]["seen"] -= 20
+    assert control.lost_zones(set(ZONES)) == set()
