@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from . import limits
+from .keys import table_prefix
 
 
 class ZoneConfig(BaseModel):
@@ -110,5 +111,4 @@ def _is_loopback(host: str) -> bool:
 def _default_split() -> str:
     # Shard 0 holds the catalog (table 0); shard 1 holds user tables. Control splits
     # further by range as data grows.
-    from .keys import table_prefix
     return table_prefix(1).hex()

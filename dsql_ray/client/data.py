@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import pyarrow as pa
-from ray.data import Datasink, Datasource, ReadTask
+from ray.data import Datasink, Datasource, ReadTask, read_datasource
 from ray.data.block import BlockAccessor, BlockMetadata
 
 from .. import limits
@@ -35,6 +35,8 @@ from ..transport.rpc import RpcClient
 from . import locate
 from .connection import connect
 from .errors import Error, OperationalError, from_server
+from .params import (BOOL, BYTEA, DATE, FLOAT8, INT8, INTERVAL, NUMERIC, TIME, TIMESTAMP,
+                     TIMESTAMPTZ)
 from .retry import RETRIES, run_transaction
 
 #: rows one storage call returns (a read task pages through its range, asking for the
@@ -48,8 +50,6 @@ READ_CALL_TIMEOUT_S = 60.0
 # -- reading ------------------------------------------------------------------------------
 
 def _arrow_type(oid: int, typmod: int) -> pa.DataType | None:
-    from .params import (BOOL, BYTEA, DATE, FLOAT8, INT8, INTERVAL, NUMERIC, TIME,
-                         TIMESTAMP, TIMESTAMPTZ)
     simple = {BOOL: pa.bool_(), 21: pa.int16(), 23: pa.int32(), INT8: pa.int64(),
               700: pa.float32(), FLOAT8: pa.float64(), 25: pa.string(), 1043: pa.string(),
               1042: pa.string(), 19: pa.string(), BYTEA: pa.binary(), DATE: pa.date32(),
@@ -191,11 +191,9 @@ def read_table(table: str, *, columns: list[str] | None = None, where: str | Non
     ``column op constant`` / ``column IS [NOT] NULL`` terms, evaluated in storage.
     ``as_of``: read at this τ instead of now, e.g. ``conn.snapshot_ts`` of an open
     transaction (within 300 s). ``read_args`` go to :func:`ray.data.read_datasource`."""
-    import ray.data
     source = TableDatasource(table, columns=columns, where=where, cluster=cluster,
                              address=address, as_of=as_of, page_rows=page_rows)
-    ds = ray.data.read_datasource(source, **read_args)
-    return ds
+    return read_datasource(source, **read_args)
 
 
 # -- writing ------------------------------------------------------------------------------

@@ -27,8 +27,10 @@ import time
 from typing import Any, Callable
 
 from .. import limits
+from ..control.topology import compute_names, relay_port
 from ..transport import handoff
 from ..transport.handoff import REFUSE, SERVE, compute_index
+from ..transport.host import node_ip
 
 log = logging.getLogger(__name__)
 
@@ -286,8 +288,6 @@ async def start_relay(spec, config, directory) -> RelayService:
 
     def lookup(name: str) -> dict[str, Any] | None:
         return asyncio.run_coroutine_threadsafe(directory.lookup(name), loop).result(15)
-    from ..control.topology import compute_names, relay_port
-    from ..transport.host import node_ip
     # this zone's compute actors share the relay's node (the socket hand-off needs it)
     return RelayService(Relay(config.host or node_ip(), relay_port(config, spec.zone),
                               compute_names(config, spec.zone), lookup,

@@ -29,6 +29,7 @@ from ..adjudicator.interface import Promise
 from ..journal.interface import Read
 from ..journal.records import CommitRecord
 from ..transport.interface import ask
+from .checkpoint import CheckpointMeta, load_latest_checkpoint, write_checkpoint
 from .mvcc import MvccStore
 
 log = logging.getLogger(__name__)
@@ -208,7 +209,6 @@ class StorageShard:
     def _load_checkpoint(self) -> None:
         if self._checkpoint_dir is None:
             return
-        from .checkpoint import load_latest_checkpoint
         loaded = load_latest_checkpoint(self._checkpoint_dir)
         if loaded is None:
             return
@@ -224,7 +224,6 @@ class StorageShard:
     def checkpoint(self) -> None:
         if self._checkpoint_dir is None:
             return
-        from .checkpoint import CheckpointMeta, write_checkpoint
         meta = CheckpointMeta(positions={s.index: s.applied_seq for s in self.streams},
                               complete_ts=self.complete_ts, last_ts=self.store.last_ts,
                               shard_id=self.shard_id, low=self.low, high=self.high)
