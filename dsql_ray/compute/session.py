@@ -34,6 +34,7 @@ from .result import PreparedInfo, QueryResult
 from .sequences import default_calls, reserve, settle
 from .statements import PLANNERS, unsupported
 from .system.functions import default_settings
+from .fkeys import flush
 from .txn import Transaction
 from .query.sqltypes import cast
 
@@ -218,7 +219,7 @@ class Session:
                 plan = await self._plan(node, text, param_oids)
                 result = await self._run_checked(plan, txn, params)
             if plan.is_dml:
-                await txn.flush_indexes()               # index entries; 23505 shows here
+                await flush(txn)          # index entries, foreign keys: 23505, 23503 here
             if implicit:
                 await self._commit(txn)
         finally:
@@ -328,7 +329,7 @@ class Session:
                 await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True,
                                                 sequences=default_calls(table.columns),
                                                 sequence_rows=len(rows)), txn, [])
-                await txn.flush_indexes()               # index entries; 23505 shows here
+                await flush(txn)          # index entries, foreign keys: 23505, 23503 here
 
             loader = CopyLoader(table, options, node.attlist, insert)
             self._check_ddl_rules(txn, Plan(is_dml=True))

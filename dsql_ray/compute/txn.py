@@ -34,6 +34,9 @@ class Transaction:
         self.started = time.monotonic()
         self.writes: dict[bytes, Any] = {}
         self.lock_keys: set[bytes] = set()
+        #: keys held shared (FOR KEY SHARE; the parents of rows written, compute/fkeys.py):
+        #: a commit to one since τ_start fails us, our commit fails older writers of it
+        self.shared_keys: set[bytes] = set()
         self.bytes = 0
         self.failed = False
         self.has_ddl = False
@@ -51,6 +54,14 @@ class Transaction:
         self.index_base: dict[bytes, Any] = {}
         #: index entry keys written: they count toward the size limit, not the row limit
         self.entry_keys: set[bytes] = set()
+        # -- foreign keys (compute/fkeys.py) -------------------------------------------
+        #: row key → the row (in column order) as of the last flush
+        self.fk_base: dict[bytes, Any] = {}
+        #: row key → the key its row moved to (an UPDATE of the primary key)
+        self.fk_moves: dict[bytes, bytes] = {}
+        #: child rows and parent keys whose INITIALLY DEFERRED checks wait for COMMIT
+        self.fk_deferred_rows: set[bytes] = set()
+        self.fk_deferred_parents: list[tuple[int, int, str, tuple]] = []
 
     def uses(self, tables: Iterable[Any]) -> None:
         """Note relations a statement resolved: their schema marker, their row layout."""

@@ -1,0 +1,184 @@
+"""FOREIGN KEY / REFERENCES on the in-process cluster and over the wire (both protocols):
+DDL, PostgreSQL's errors, referential actions, MATCH, deferred checks, NOT VALID with a
+validation job, and the optimistic-concurrency guarantee (no orphan under races)."""
+import pytest
+
+from dsql_ray.errors import DsqlError
+
+from .conftest import sql
+from .test_ddl import another_compute_session, fails, rows
+
+
+@pytest.fixture
+def run(run_wire):
+    return run_wire
+
+
+PARENT = "CREATE TABLE p (id int PRIMARY KEY, name text)"
+
+
+def test_child_insert_needs_its_parent(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p)")
+        await sql(s, "INSERT INTO p VALUES (1, 'a')")
+        await sql(s, "INSERT INTO c VALUES (10, 1), (11, NULL)")
+        e = await fails(s, "INSERT INTO c VALUES (12, 5)", "23503",
+                        'insert or update on table "c" violates foreign key constraint '
+                        '"c_p_id_fkey"')
+        assert e.detail == 'Key (p_id)=(5) is not present in table "p".'
+        await fails(s, "UPDATE c SET p_id = 7 WHERE id = 10", "23503")
+        e = await fails(s, "DELETE FROM p WHERE id = 1", "23503",
+                        'update or delete on table "p" violates foreign key constraint '
+                        '"c_p_id_fkey" on table "c"')
+        assert e.detail == 'Key (id)=(1) is still referenced from table "c".'
+        await sql(s, "BEGIN")
+        await sql(s, "INSERT INTO p VALUES (2, 'b')")        # own writes are seen
+        await sql(s, "INSERT INTO c VALUES (13, 2)")
+        await sql(s, "COMMIT")
+        assert await rows(s, "SELECT id, p_id FROM c ORDER BY id") == \
+            [(10, 1), (11, None), (13, 2)]
+        await sql(s, "DELETE FROM c WHERE p_id = 1")
+        await sql(s, "DELETE FROM p WHERE id = 1")
+        assert await rows(s, "SELECT id FROM p") == [(2,)]
+    run(scenario)
+
+
+def test_referential_actions(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int DEFAULT 0, "
+                     "FOREIGN KEY (p_id) REFERENCES p (id) ON DELETE CASCADE "
+                     "ON UPDATE CASCADE)")
+        await sql(s, "CREATE TABLE n (id int PRIMARY KEY, p_id int DEFAULT 0 "
+                     "REFERENCES p ON DELETE SET NULL ON UPDATE SET DEFAULT)")
+        await sql(s, "CREATE TABLE g (id int PRIMARY KEY, c_id int REFERENCES c ON DELETE "
+                     "CASCADE)")
+        await sql(s, "INSERT INTO p VALUES (0, 'zero'), (1, 'a'), (2, 'b')")
+        await sql(s, "INSERT INTO c VALUES (10, 1), (11, 1), (12, 2)")
+        await sql(s, "INSERT INTO n VALUES (20, 1), (21, 2)")
+        await sql(s, "INSERT INTO g VALUES (30, 10), (31, 12)")
+        await sql(s, "UPDATE p SET id = 3 WHERE id = 2")
+        assert await rows(s, "SELECT id, p_id FROM c ORDER BY id") == \
+            [(10, 1), (11, 1), (12, 3)]
+        assert await rows(s, "SELECT id, p_id FROM n ORDER BY id") == [(20, 1), (21, 0)]
+        await sql(s, "DELETE FROM p WHERE id = 1")
+        assert await rows(s, "SELECT id, p_id FROM c ORDER BY id") == [(12, 3)]
+        assert await rows(s, "SELECT id, p_id FROM n ORDER BY id") == [(20, None), (21, 0)]
+        assert await rows(s, "SELECT id FROM g ORDER BY id") == [(31,)]    # nested cascade
+        await sql(s, "DELETE FROM p WHERE id = 0")
+        assert await rows(s, "SELECT id, p_id FROM n ORDER BY id") == [(20, None), (21, None)]
+    run(scenario)
+
+
+def test_match_full_self_reference_and_unique_parent(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE pu (id int PRIMARY KEY, a int, b int, UNIQUE (a, b))")
+        await sql(s, "CREATE TABLE cf (id int PRIMARY KEY, a int, b int, CONSTRAINT cf_ab "
+                     "FOREIGN KEY (a, b) REFERENCES pu (a, b) MATCH FULL)")
+        await sql(s, "INSERT INTO pu VALUES (1, 1, 2)")
+        await sql(s, "INSERT INTO cf VALUES (1, 1, 2), (2, NULL, NULL)")
+        e = await fails(s, "INSERT INTO cf VALUES (3, 1, NULL)", "23503")
+        assert e.detail == "MATCH FULL does not allow mixing of null and nonnull key values."
+        e = await fails(s, "INSERT INTO cf VALUES (4, 2, 2)", "23503", '"cf_ab"')
+        assert e.detail == 'Key (a, b)=(2, 2) is not present in table "pu".'
+        await sql(s, "CREATE TABLE tree (id int PRIMARY KEY, up int REFERENCES tree "
+                     "ON DELETE CASCADE)")
+        await sql(s, "INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2), (4, 4)")
+        await fails(s, "INSERT INTO tree VALUES (5, 9)", "23503")
+        await sql(s, "DELETE FROM tree WHERE id = 1")
+        assert await rows(s, "SELECT id FROM tree") == [(4,)]
+    run(scenario)
+
+
+def test_ddl_errors(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE p (id int PRIMARY KEY, code text, v int)")
+        await fails(s, "CREATE TABLE c (x int REFERENCES p (v))", "42830",
+                    'there is no unique constraint matching given keys for referenced table '
+                    '"p"')
+        e = await fails(s, "CREATE TABLE c (x text REFERENCES p)", "42804",
+                        'foreign key constraint "c_x_fkey" cannot be implemented')
+        assert e.detail == ('Key columns "x" and "id" are of incompatible types: text and '
+                            "integer.")
+        await fails(s, "CREATE TABLE c (x int REFERENCES nope)", "42P01")
+        await fails(s, "CREATE TABLE c (x int, FOREIGN KEY (y) REFERENCES p)", "42703")
+        await sql(s, "CREATE TABLE c (x int REFERENCES p)")
+        e = await fails(s, "DROP TABLE p", "2BP01",
+                        "cannot drop table p because other objects depend on it")
+        assert e.detail == "constraint c_x_fkey on table c depends on table p"
+        await sql(s, "INSERT INTO p VALUES (1, 'a', 1)")
+        await sql(s, "INSERT INTO c VALUES (1)")
+        await sql(s, "DROP TABLE p CASCADE")
+        await sql(s, "INSERT INTO c VALUES (2)")          # no constraint any more
+        assert await rows(s, "SELECT count(*) FROM c") == [(2,)]
+    run(scenario)
+
+
+def test_add_constraint_not_valid_then_validate(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int)")
+        await sql(s, "INSERT INTO p VALUES (1, 'a')")
+        await sql(s, "INSERT INTO c VALUES (1, 1), (2, 2)")
+        await fails(s, "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (p_id) REFERENCES p",
+                    "0A000")
+        await sql(s, "ALTER TABLE c ADD CONSTRAINT c_fk FOREIGN KEY (p_id) REFERENCES p "
+                     "NOT VALID")
+        await fails(s, "INSERT INTO c VALUES (3, 3)", "23503")   # new rows are checked
+        job = (await rows(s, "ALTER TABLE ASYNC c VALIDATE CONSTRAINT c_fk"))[0][0]
+        await sql(s, f"CALL sys.wait_for_job('{job}')")
+        status = await rows(s, f"SELECT status, details FROM sys.jobs WHERE job_id = '{job}'")
+        assert status[0][0] == "failed" and "c_fk" in status[0][1], status
+        await sql(s, "DELETE FROM c WHERE id = 2")
+        job = (await rows(s, "ALTER TABLE ASYNC c VALIDATE CONSTRAINT c_fk"))[0][0]
+        await sql(s, f"CALL sys.wait_for_job('{job}')")
+        assert await rows(s, f"SELECT status FROM sys.jobs WHERE job_id = '{job}'") == \
+            [("completed",)]
+        await sql(s, "ALTER TABLE c DROP CONSTRAINT c_fk")
+        await sql(s, "INSERT INTO c VALUES (3, 3)")
+    run(scenario)
+
+
+def test_deferred_constraint_is_checked_at_commit(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p "
+                     "DEFERRABLE INITIALLY DEFERRED)")
+        await sql(s, "BEGIN")
+        await sql(s, "INSERT INTO c VALUES (1, 1)")         # parent comes later
+        await sql(s, "INSERT INTO p VALUES (1, 'a')")
+        await sql(s, "COMMIT")
+        await sql(s, "BEGIN")
+        await sql(s, "INSERT INTO c VALUES (2, 2)")
+        await fails(s, "COMMIT", "23503")
+        assert await rows(s, "SELECT id FROM c") == [(1,)]
+    run(scenario)
+
+
+def test_parent_delete_racing_child_insert_one_commits(run):
+    async def scenario(c):
+        s1 = c.session()
+        s2 = await another_compute_session(c)
+        await sql(s1, PARENT)
+        await sql(s1, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p)")
+        outcomes = []
+        for i in range(6):
+            await sql(s1, f"INSERT INTO p VALUES ({i}, 'x')")
+            await sql(s1, "BEGIN")
+            await sql(s2, "BEGIN")
+            await sql(s1, f"DELETE FROM p WHERE id = {i}")
+            await sql(s2, f"INSERT INTO c VALUES ({i}, {i})")
+            first, second = (s1, s2) if i % 2 else (s2, s1)
+            await sql(first, "COMMIT")
+            e = await fails(second, "COMMIT", "40001")
+            outcomes.append(e.sqlstate)
+        orphans = await rows(s1, "SELECT count(*) FROM c WHERE p_id NOT IN (SELECT id FROM p)")
+        assert orphans == [(0,)]
+    run(scenario)
