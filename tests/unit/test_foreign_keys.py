@@ -182,3 +182,103 @@ def test_parent_delete_racing_child_insert_one_commits(run):
         orphans = await rows(s1, "SELECT count(*) FROM c WHERE p_id NOT IN (SELECT id FROM p)")
         assert orphans == [(0,)]
     run(scenario)
+
+
+def test_catalog_shows_foreign_keys_as_postgresql(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE "
+                     "CASCADE, q int, CONSTRAINT c_q FOREIGN KEY (q) REFERENCES p (id) "
+                     "MATCH FULL ON UPDATE SET NULL DEFERRABLE INITIALLY DEFERRED)")
+        got = await rows(s, "SELECT conname, contype, confrelid::regclass::text, conkey, "
+                            "confkey, confupdtype, confdeltype, confmatchtype, condeferrable, "
+                            "condeferred, convalidated, pg_get_constraintdef(oid, true) "
+                            "FROM pg_constraint WHERE conrelid = 'c'::regclass "
+                            "AND contype = 'f' ORDER BY conname")
+        assert got == [
+            ("c_p_id_fkey", "f", "p", [2], [1], "a", "c", "s", False, False, True,
+             "FOREIGN KEY (p_id) REFERENCES p(id) ON DELETE CASCADE"),
+            ("c_q", "f", "p", [3], [1], "n", "a", "f", True, True, True,
+             "FOREIGN KEY (q) REFERENCES p(id) MATCH FULL ON UPDATE SET NULL DEFERRABLE "
+             "INITIALLY DEFERRED")]
+        assert await rows(s, "SELECT constraint_name, unique_constraint_name, match_option, "
+                             "update_rule, delete_rule FROM "
+                             "information_schema.referential_constraints ORDER BY 1") == [
+            ("c_p_id_fkey", "p_pkey", "NONE", "NO ACTION", "CASCADE"),
+            ("c_q", "p_pkey", "FULL", "SET NULL", "NO ACTION")]
+        assert await rows(s, "SELECT constraint_name, constraint_type, is_deferrable, "
+                             "initially_deferred FROM information_schema.table_constraints "
+                             "WHERE table_name = 'c' AND constraint_type = 'FOREIGN KEY' "
+                             "ORDER BY 1") == [("c_p_id_fkey", "FOREIGN KEY", "NO", "NO"),
+                                               ("c_q", "FOREIGN KEY", "YES", "YES")]
+        assert await rows(s, "SELECT column_name, ordinal_position, "
+                             "position_in_unique_constraint FROM "
+                             "information_schema.key_column_usage WHERE constraint_name = "
+                             "'c_p_id_fkey'") == [("p_id", 1, 1)]
+        assert await rows(s, "SELECT table_name, column_name FROM "
+                             "information_schema.constraint_column_usage WHERE "
+                             "constraint_name = 'c_q'") == [("p", "id")]
+    run(scenario)
+
+
+#: what psql 15's \d sends for "Foreign-key constraints:" and "Referenced by:"
+PSQL_FOREIGN_KEYS = """SELECT true as sametable, conname,
+  pg_catalog.pg_get_constraintdef(r.oid, true) as condef,
+  conrelid::pg_catalog.regclass AS ontable
+FROM pg_catalog.pg_constraint r
+WHERE r.conrelid = '{oid}' AND r.contype = 'f'
+     AND conparentid = 0
+ORDER BY conname"""
+PSQL_REFERENCED_BY = """SELECT conname, conrelid::pg_catalog.regclass AS ontable,
+       pg_catalog.pg_get_constraintdef(oid, true) AS condef
+  FROM pg_catalog.pg_constraint c
+ WHERE confrelid IN (SELECT pg_catalog.pg_partition_ancestors('{oid}')
+                     UNION ALL VALUES ('{oid}'::pg_catalog.regclass))
+       AND contype = 'f' AND conparentid = 0
+ORDER BY conname;"""
+
+
+def test_psql_describe_queries(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE "
+                     "CASCADE)")
+        child = (await rows(s, "SELECT 'c'::regclass::oid"))[0][0]
+        parent = (await rows(s, "SELECT 'p'::regclass::oid"))[0][0]
+        assert await rows(s, "SELECT relhastriggers FROM pg_class WHERE relname IN "
+                             "('p', 'c')") == [(True,), (True,)]
+        assert await rows(s, PSQL_FOREIGN_KEYS.format(oid=child)) == [
+            (True, "c_p_id_fkey", "FOREIGN KEY (p_id) REFERENCES p(id) ON DELETE CASCADE",
+             "c")]
+        assert await rows(s, PSQL_REFERENCED_BY.format(oid=parent)) == [
+            ("c_p_id_fkey", "c", "FOREIGN KEY (p_id) REFERENCES p(id) ON DELETE CASCADE")]
+    run(scenario)
+
+
+def test_dropping_columns_and_tables_that_foreign_keys_use(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE p (id int PRIMARY KEY, v int)")
+        await sql(s, "CREATE TABLE nopk (a int)")
+        await fails(s, "CREATE TABLE c2 (x int REFERENCES nopk)", "42704",
+                    'there is no primary key for referenced table "nopk"')
+        await fails(s, "CREATE TABLE c2 (x int, y int, FOREIGN KEY (x, y) REFERENCES p (id))",
+                    "42830", "number of referencing and referenced columns for foreign key "
+                             "disagree")
+        await fails(s, "CREATE TABLE c2 (x int, y int, FOREIGN KEY (x) REFERENCES p ON DELETE "
+                       "SET NULL (y))", "42P10")
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, a int REFERENCES p, b int)")
+        await sql(s, "ALTER TABLE c ADD CONSTRAINT c_b FOREIGN KEY (b) REFERENCES p")  # empty
+        e = await fails(s, "DROP TABLE p", "2BP01")
+        assert e.detail == ("constraint c_a_fkey on table c depends on table p\n"
+                            "constraint c_b on table c depends on table p")
+        await sql(s, "ALTER TABLE c DROP COLUMN a")         # its constraint goes with it
+        await sql(s, "INSERT INTO p VALUES (1, 1)")
+        await sql(s, "INSERT INTO c VALUES (1, 1)")
+        await fails(s, "INSERT INTO c VALUES (2, 2)", "23503", '"c_b"')
+        assert await rows(s, "SELECT conname FROM pg_constraint WHERE contype = 'f'") == \
+            [("c_b",)]
+        await sql(s, "DROP TABLE c, p")                   # together: nothing depends
+    run(scenario)

@@ -10,7 +10,7 @@ from pglast import ast
 from pglast.enums import AlterTableType as AT, ObjectType
 
 from ... import limits
-from ...errors import (DependentObjectsStillExist, DsqlError, DuplicateColumn, DuplicateTable, FeatureNotSupported,
+from ...errors import (DsqlError, DuplicateColumn, DuplicateTable, FeatureNotSupported,
                        InvalidTableDefinition, ParseError, UndefinedColumn, UndefinedObject,
                        UndefinedTable, WrongObjectType)
 from .. import types as T
@@ -24,7 +24,7 @@ from ..query.rowexpr import compile_constant
 from ..result import QueryResult
 from .common import PathOf, lookup, save
 from .references import (constraint_names, foreign_key_spec, mark_parent, referencing,
-                         resolve_foreign_key)
+                         resolve_foreign_key, still_depend)
 from .tables import column_def
 from .views import dependent_views, depends_error, mentions_column, rewrite_views
 
@@ -121,14 +121,15 @@ def _drop_column(name: str, missing_ok: bool):
         for d in await _indexes_on(txn, t, name):
             raise FeatureNotSupported(f'cannot drop column "{name}": index "{d.name}" uses it',
                                       hint=f"Drop the index first (DROP INDEX {d.name}).")
-        for owner, fk in await referencing(txn, t):
-            mine = fk.columns if owner.table_id == t.table_id else ()
-            if name in mine + (fk.ref_columns if fk.ref_id == t.table_id else ()):
-                raise DependentObjectsStillExist(
-                    f"cannot drop column {name} of table {t.name} because other objects "
-                    "depend on it", detail=f"constraint {fk.name} on table {owner.name} "
-                    f"depends on column {name} of table {t.name}",
-                    hint="Use DROP ... CASCADE to drop the dependent objects too.")
+        dependents = [(owner, fk) for owner, fk in await referencing(txn, t)
+                      if fk.ref_id == t.table_id and name in fk.ref_columns
+                      and name not in (fk.columns if owner.table_id == t.table_id else ())]
+        if dependents:
+            raise still_depend(f"column {name} of table {t.name}", dependents,
+                               f"column {name} of table {t.name}")
+        for fk in t.fkeys:       # the table's own foreign keys on the column go with it
+            if name in fk.columns:
+                mark_parent(txn, t, fk.ref_id)
         views = [v for v in await dependent_views(txn, t) if mentions_column(v, name)]
         if views:
             raise depends_error(f"column {name} of table {t.name}", t, views)
@@ -136,7 +137,8 @@ def _drop_column(name: str, missing_ok: bool):
         cols = t.columns[:pos] + t.columns[pos + 1:]
         pk = tuple(p - (p > pos) for p in t.pk)
         checks = tuple(k for k in t.checks if name not in column_refs(parse_expr(k.expr_sql)))
-        return replace(t, columns=cols, pk=pk, checks=checks)
+        fkeys = tuple(k for k in t.fkeys if name not in k.columns)
+        return replace(t, columns=cols, pk=pk, checks=checks, fkeys=fkeys)
     return apply
 
 

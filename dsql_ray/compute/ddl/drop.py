@@ -16,7 +16,7 @@ from ..plan.base import Plan
 from ..result import QueryResult
 from .common import (PathOf, all_relations, bump, drop_relation, kind_name, lookup, qualified,
                      save)
-from .references import mark_parent, referencing
+from .references import mark_parent, referencing, still_depend
 from .views import dependent_views, depends_error
 
 
@@ -68,18 +68,15 @@ class DropTablePlan(Plan):
         """A referenced table: 2BP01, or with CASCADE its children lose the constraint;
         the parents of its own foreign keys see their schema marker change."""
         dropping = {n for _, n in self.names}
+        dependents = []
         for owner, fk in await referencing(txn, t):
             if owner.table_id == t.table_id:
                 mark_parent(txn, t, fk.ref_id)
-                continue
-            if owner.name in dropping:
-                continue
-            if not self.cascade:
-                raise DependentObjectsStillExist(
-                    f"cannot drop table {t.name} because other objects depend on it",
-                    detail=f"constraint {fk.name} on table {owner.name} depends on table "
-                           f"{t.name}",
-                    hint="Use DROP ... CASCADE to drop the dependent objects too.")
+            elif owner.name not in dropping:
+                dependents.append((owner, fk))
+        if dependents and not self.cascade:
+            raise still_depend(f"table {t.name}", dependents, f"table {t.name}")
+        for owner, fk in dependents:
             session.notice(f"drop cascades to constraint {fk.name} on table {owner.name}")
             current = await lookup(txn, PathOf(session), owner.schema, owner.name) or owner
             await save(txn, replace(current, fkeys=tuple(

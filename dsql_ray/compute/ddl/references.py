@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from pglast import ast
 
-from ...errors import (DatatypeMismatch, FeatureNotSupported, InvalidForeignKey,
+from ...errors import (DatatypeMismatch, DependentObjectsStillExist, FeatureNotSupported, InvalidForeignKey,
                        UndefinedColumn, UndefinedTable, WrongObjectType)
 from .. import types as T
 from ..catalog import ForeignKeyDef, TableDef, schema_key
@@ -97,7 +97,7 @@ async def _referenced_columns(txn, parent: TableDef, spec: ForeignKeySpec) -> tu
     if not spec.ref_columns:
         if not pk:
             raise InvalidForeignKey(f'there is no primary key for referenced table '
-                                    f'"{parent.name}"')
+                                    f'"{parent.name}"', sqlstate="42704")
         return pk
     for name in spec.ref_columns:
         _column(parent, name)
@@ -165,3 +165,13 @@ async def referencing(txn, t: TableDef) -> list[tuple[TableDef, ForeignKeyDef]]:
         if other.table_id != t.table_id:
             out.extend((other, k) for k in other.fkeys if k.ref_id == t.table_id)
     return out
+
+
+def still_depend(what: str, dependents: list[tuple[TableDef, ForeignKeyDef]], on: str
+                 ) -> DependentObjectsStillExist:
+    """2BP01 naming every foreign key that depends on ``on``, as PostgreSQL lists them."""
+    return DependentObjectsStillExist(
+        f"cannot drop {what} because other objects depend on it",
+        detail="\n".join(f"constraint {fk.name} on table {owner.name} depends on {on}"
+                         for owner, fk in dependents),
+        hint="Use DROP ... CASCADE to drop the dependent objects too.")
