@@ -30,7 +30,8 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..errors import DsqlError, ForeignKeyViolation, QueryCanceled, SerializationFailure, Unavailable, UndefinedObject
+from ..errors import (DsqlError, ForeignKeyViolation, QueryCanceled, SerializationFailure,
+                      Unavailable, UndefinedObject)
 from ..keys import prefix_end, row_key, table_prefix
 from .catalog import (CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, table_key,
                       table_to_row, tables_range)

@@ -171,7 +171,7 @@ class ComputeNode:
     async def commit(self, txn) -> int:
         """Send the write set to the owner of its smallest key, which coordinates."""
         await flush(txn, final=True)     # index entries, foreign keys (deferred ones too)
-        first = min([*txn.writes, *txn.lock_keys])
+        first = min([*txn.writes, *txn.lock_keys, *txn.shared_keys])
         coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
         commit_ts = await ask(coordinator, Commit(
             txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys),

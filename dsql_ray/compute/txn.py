@@ -77,7 +77,7 @@ class Transaction:
 
     @property
     def read_only(self) -> bool:
-        return not self.writes and not self.lock_keys
+        return not self.writes and not self.lock_keys and not self.shared_keys
 
     def check_age(self) -> None:
         if time.monotonic() - self.started > limits.txn_age_max.value:
@@ -144,8 +144,10 @@ class Transaction:
     def delete(self, key: bytes) -> None:
         self.put(key, None)
 
-    def lock(self, keys: Iterable[bytes]) -> None:
-        self.lock_keys.update(keys)
+    def lock(self, keys: Iterable[bytes], shared: bool = False) -> None:
+        """FOR UPDATE (written at COMMIT as far as conflicts go) or, ``shared``, FOR KEY
+        SHARE (held shared: conflicts with writers, never with other sharers)."""
+        (self.shared_keys if shared else self.lock_keys).update(keys)
 
     # -- commit path: secondary-index entries -----------------------------------------
     def put_entry(self, key: bytes, value: Any) -> None:

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from dsql_ray.adjudicator.adjudicator import Adjudicator
 from dsql_ray.sim.__main__ import run_one
 from dsql_ray.sim.harness import InvariantViolation, SimOptions, run_seed, summary
 
@@ -73,7 +74,6 @@ def test_the_checkers_catch_reads_that_ignore_the_snapshot(monkeypatch):
 def test_the_orphan_checker_catches_a_missing_shared_key_check(monkeypatch):
     """Without the adjudicator remembering shared keys (foreign-key parents), a parent
     delete that started before a child insert commits after it: an orphan, caught."""
-    from dsql_ray.adjudicator.adjudicator import Adjudicator
     monkeypatch.setattr(Adjudicator, "_note_shared", lambda self, key, ts: None)
     caught = []
     for seed in range(30):

@@ -282,3 +282,27 @@ def test_dropping_columns_and_tables_that_foreign_keys_use(run):
             [("c_b",)]
         await sql(s, "DROP TABLE c, p")                   # together: nothing depends
     run(scenario)
+
+
+def test_for_key_share_holders_do_not_conflict_with_each_other(run):
+    """FOR KEY SHARE holds rows shared: two holders both commit; a writer of the row
+    racing a holder makes one side fail (40001), whichever commits first."""
+    async def scenario(c):
+        a, b = c.session(), c.session()
+        await sql(a, PARENT)
+        await sql(a, "INSERT INTO p VALUES (1, 'a')")
+        for stmt in ("SELECT id FROM p WHERE id = 1 FOR KEY SHARE",
+                     "SELECT p.id FROM p JOIN p q ON q.id = p.id WHERE p.id = 1 FOR KEY SHARE"):
+            await sql(a, "BEGIN")
+            await sql(b, "BEGIN")
+            await sql(a, stmt)
+            await sql(b, stmt)
+            await sql(a, "COMMIT")
+            await sql(b, "COMMIT")                  # sharers: both commit
+            await sql(a, "BEGIN")
+            await sql(b, "BEGIN")
+            await sql(a, stmt)
+            await sql(b, "UPDATE p SET name = 'b' WHERE id = 1")
+            await sql(a, "COMMIT")
+            await fails(b, "COMMIT", "40001")      # the writer started before the sharer
+    run(scenario)
