@@ -306,3 +306,26 @@ def test_for_key_share_holders_do_not_conflict_with_each_other(run):
             await sql(a, "COMMIT")
             await fails(b, "COMMIT", "40001")      # the writer started before the sharer
     run(scenario)
+
+
+def test_on_conflict_index_lookup_and_not_null_set_null(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p "
+                     "ON DELETE SET NULL, k int REFERENCES p ON DELETE CASCADE)")
+        job = (await rows(s, "CREATE INDEX ASYNC c_k ON c (k)"))[0][0]
+        await sql(s, f"CALL sys.wait_for_job('{job}')")
+        await sql(s, "INSERT INTO p VALUES (1, 'a'), (2, 'b'), (3, 'c')")
+        await sql(s, "INSERT INTO c VALUES (1, 1, 3), (2, 2, 3), (3, 2, NULL)")
+        e = await fails(s, "INSERT INTO c VALUES (1, 1, 3) ON CONFLICT (id) DO UPDATE SET "
+                           "k = 9", "23503")
+        assert e.detail == 'Key (k)=(9) is not present in table "p".'
+        await sql(s, "INSERT INTO c VALUES (1, 1, 3) ON CONFLICT (id) DO UPDATE SET k = 2")
+        e = await fails(s, "DELETE FROM p WHERE id = 1", "23502",
+                        'null value in column "p_id" of relation "c" violates not-null '
+                        "constraint")
+        await sql(s, "DELETE FROM p WHERE id = 3")        # children found through c_k
+        assert await rows(s, "SELECT id, k FROM c ORDER BY id") == [(1, 2), (3, None)]
+        assert await rows(s, "SELECT count(*) FROM c WHERE k = 3") == [(0,)]
+    run(scenario)
