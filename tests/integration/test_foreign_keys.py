@@ -263,3 +263,20 @@ def test_django_migrate_and_related_objects(cluster, monkeypatch):
         assert list(Book.objects.values_list("title", flat=True)) == ["Solaris"]
     finally:
         call_command("migrate", "fkapp", "zero", verbosity=0)
+
+
+def test_copy_from_checks_the_parents(cluster):
+    p, c = unique("fk_copy_p"), unique("fk_copy_c")
+    with cluster.connect() as conn:
+        conn.execute(f"CREATE TABLE {p} (id int PRIMARY KEY)")
+        conn.execute(f"CREATE TABLE {c} (id int PRIMARY KEY, p_id int REFERENCES {p})")
+        conn.execute(f"INSERT INTO {p} VALUES (1), (2)")
+        with conn.cursor().copy(f"COPY {c} FROM STDIN") as copy:
+            for row in ((1, 1), (2, 2), (3, None)):
+                copy.write_row(row)
+        with pytest.raises(psycopg.errors.ForeignKeyViolation) as e:
+            with conn.cursor().copy(f"COPY {c} FROM STDIN") as copy:
+                copy.write_row((4, 1))
+                copy.write_row((5, 7))
+        assert e.value.diag.message_detail == f'Key (p_id)=(7) is not present in table "{p}".'
+        assert conn.execute(f"SELECT count(*) FROM {c}").fetchone() == (3,)

@@ -329,3 +329,22 @@ def test_on_conflict_index_lookup_and_not_null_set_null(run):
         assert await rows(s, "SELECT id, k FROM c ORDER BY id") == [(1, 2), (3, None)]
         assert await rows(s, "SELECT count(*) FROM c WHERE k = 3") == [(0,)]
     run(scenario)
+
+
+def test_a_cascade_is_bounded_by_the_transaction_row_limit(run_simple):
+    """A cascade writes rows like any statement: past DSQL's 3,000 rows the delete fails
+    with 54000 and nothing changes."""
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p ON DELETE "
+                     "CASCADE)")
+        await sql(s, "INSERT INTO p VALUES (1, 'a'), (2, 'b')")
+        await sql(s, "INSERT INTO c SELECT g, 1 FROM generate_series(1, 2000) g")
+        await sql(s, "INSERT INTO c SELECT g, 1 FROM generate_series(2001, 3000) g")
+        await sql(s, "INSERT INTO c VALUES (3001, 2)")
+        await fails(s, "DELETE FROM p WHERE id = 1", "54000", "transaction row limit exceeded")
+        assert await rows(s, "SELECT count(*) FROM c") == [(3001,)]
+        await sql(s, "DELETE FROM p WHERE id = 2")
+        assert await rows(s, "SELECT count(*) FROM c") == [(3000,)]
+    run_simple(scenario)
