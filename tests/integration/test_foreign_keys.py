@@ -11,6 +11,7 @@ import uuid
 import django
 import psycopg
 import pytest
+from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import IntegrityError as DjangoIntegrityError, connection, transaction
@@ -235,7 +236,7 @@ def test_django_migrate_and_related_objects(cluster, monkeypatch):
             "OPTIONS": {"sslmode": "require", "region": "us-east-1",
                         "hostaddr": "127.0.0.1"}}})
     django.setup()
-    from tests.integration.fkapp.models import Author, Book   # noqa: E402 - after setup
+    Author, Book = apps.get_model("fkapp", "Author"), apps.get_model("fkapp", "Book")
     call_command("migrate", "fkapp", verbosity=0)
     try:
         with connection.cursor() as cur:
