@@ -9,10 +9,11 @@ it used (compute/catalog.py): only checked (a DDL committed to one since τ_star
 it), held shared while prepared, never written. A conflict on a schema marker or on the
 catalog (table 0) is reported as OC001, any other as OC000.
 
-*Shared keys* (PostgreSQL's FOR KEY SHARE; compute sends the parent row of every child
-row a transaction wrote through a foreign key) are checked like read keys (no commit to
-them since τ_start, no writer holding them) and, unlike read keys, remembered when the
-transaction commits (``_last_shared``, key → τ_commit, journaled with the commit): a
+*Shared keys* (PostgreSQL's FOR KEY SHARE: the rows SELECT ... FOR KEY SHARE read, and
+the parents' key markers of the rows a transaction wrote through a foreign key, which a
+parent's delete or key update writes; compute/fkeys.py) are checked like read keys (no
+commit to them since τ_start, no writer holding them) and, unlike read keys, remembered
+when the transaction commits (``_last_shared``, key → τ_commit, journaled with the commit): a
 writer or locker of the key whose τ_start is older than that commit fails, as does one
 that meets a prepared shared holder. Shared holders never conflict with each other. So a
 child insert and a parent delete that overlap never both commit, whichever is first.

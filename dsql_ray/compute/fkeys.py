@@ -5,12 +5,13 @@ entries of the rows changed so far and then, for tables that hold or are referen
 foreign key, compares each changed row with what it was at the previous flush:
 
 * a child row whose key columns changed must find its parent row, read at the
-  transaction's snapshot with its own writes (23503 otherwise). The parent's row key
-  becomes a *shared key* of the commit: the adjudicator fails the commit if the parent
-  row was written since the snapshot, and fails a later writer of that row (a parent
-  delete or key update) whose snapshot is older than this commit (like PostgreSQL's
-  FOR KEY SHARE). So a child insert and a parent delete racing each other never both
-  commit: no orphan.
+  transaction's snapshot with its own writes (23503 otherwise). The parent row's *key
+  marker* (:func:`key_marker`) becomes a *shared key* of the commit; a parent delete or
+  key update writes the marker. The adjudicator fails the child's commit if the marker
+  was written since its snapshot, and fails a later writer of the marker whose snapshot
+  is older than the child's commit (like PostgreSQL's FOR KEY SHARE). So a child insert
+  and a parent delete racing each other never both commit: no orphan; an update of the
+  parent's other columns does not conflict with them.
 * a parent row deleted, or whose referenced columns changed, looks for referencing
   children (through a valid secondary index on the foreign-key columns, else a scan with
   the equality pushed to storage) and applies the action: NO ACTION / RESTRICT fail
@@ -64,6 +65,15 @@ def refs_of(node) -> Refs:
         cached = (tables, Refs(values))
         catalog.fk_refs = cached
     return cached[1]
+
+
+def key_marker(row_key: bytes) -> bytes:
+    """The key a parent row's referenced values answer for: children hold it shared, and
+    the parent's delete or key update writes it (a tombstone nothing reads). An update of
+    other columns leaves it alone, so it does not conflict with child inserts (PostgreSQL's
+    FOR KEY SHARE against FOR NO KEY UPDATE). No key encoding starts with 0xff, so no row
+    key is another's marker."""
+    return row_key + b"\xff"
 
 
 def values_of(table: TableDef, row: tuple, columns: Iterable[str]) -> tuple:
@@ -142,7 +152,12 @@ async def _enforce(txn, refs: Refs, changes: dict[bytes, tuple[TableDef, Any]]) 
                 await check_child(txn, refs, table, fk, new)
         moved = txn.fk_moves.pop(key, None) if new is None else None
         after = new if moved is None else table.decode(txn.writes.get(moved))
-        for child, fk in refs.referencing.get(table.table_id, ()):
+        referencing = refs.referencing.get(table.table_id, ())
+        if prev is not None and any(after is None or values_of(table, prev, fk.ref_columns)
+                                    != values_of(table, after, fk.ref_columns)
+                                    for _, fk in referencing):
+            txn.put_entry(key_marker(key), None)     # what children hold shared: written
+        for child, fk in referencing:
             await _on_parent(txn, table, child, fk, prev, after)
         txn.fk_base[key] = new
 
@@ -163,7 +178,7 @@ async def check_child(txn, refs: Refs, table: TableDef, fk: ForeignKeyDef, row: 
             f'"{fk.name}"',
             detail=f"Key ({', '.join(fk.columns)})=({row_text(values)}) is not present in "
                    f'table "{parent.name if parent else fk.ref_id}".')
-    txn.shared_keys.add(key)
+    txn.shared_keys.add(key_marker(key))
 
 
 def unique_index(node, parent: TableDef, columns: Iterable[str]):

@@ -346,3 +346,31 @@ def test_a_cascade_is_bounded_by_the_transaction_row_limit(run_simple):
         await sql(s, "DELETE FROM p WHERE id = 2")
         assert await rows(s, "SELECT count(*) FROM c") == [(3000,)]
     run_simple(scenario)
+
+
+def test_child_inserts_share_the_parent_and_other_columns_may_change(run):
+    """Children of one parent inserted at once both commit, and so does an update of the
+    parent's other columns; a key update of the parent conflicts with them."""
+    async def scenario(c):
+        s1, s2, s3 = c.session(), c.session(), c.session()
+        await sql(s1, PARENT)
+        await sql(s1, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p "
+                      "ON UPDATE CASCADE)")
+        await sql(s1, "INSERT INTO p VALUES (1, 'a')")
+        for s in (s1, s2, s3):
+            await sql(s, "BEGIN")
+        await sql(s1, "INSERT INTO c VALUES (1, 1)")
+        await sql(s2, "INSERT INTO c VALUES (2, 1)")
+        await sql(s3, "UPDATE p SET name = 'b' WHERE id = 1")
+        for s in (s3, s1, s2):
+            await sql(s, "COMMIT")
+        await sql(s1, "BEGIN")
+        await sql(s2, "BEGIN")
+        await sql(s1, "INSERT INTO c VALUES (3, 1)")
+        await sql(s2, "UPDATE p SET id = 5 WHERE id = 1")      # cascades to c 1 and 2
+        await sql(s1, "COMMIT")
+        await fails(s2, "COMMIT", "40001")
+        assert await rows(s1, "SELECT id, p_id FROM c ORDER BY id") == \
+            [(1, 1), (2, 1), (3, 1)]
+        assert await rows(s1, "SELECT id, name FROM p") == [(1, "b")]
+    run(scenario)
