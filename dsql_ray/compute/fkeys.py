@@ -27,7 +27,7 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from .. import limits
-from ..errors import ForeignKeyViolation
+from ..errors import ForeignKeyViolation, UndefinedObject, WrongObjectType
 from ..keys import encode_key, prefix_end
 from .catalog import ForeignKeyDef, TableDef
 from .constraints import check_row, parse_expr, row_text, write_update
@@ -113,7 +113,7 @@ async def flush(txn, final: bool = False) -> None:
     else:
         raise fk_action_rounds_max.error()
     if final and (txn.fk_deferred_rows or txn.fk_deferred_parents):
-        await _check_deferred(txn, refs_of(txn.node))
+        await check_pending(txn, refs_of(txn.node), final=True)
 
 
 async def _before(txn, refs: Refs, keys: set[bytes]) -> dict[bytes, tuple[TableDef, Any]]:
@@ -146,8 +146,8 @@ async def _enforce(txn, refs: Refs, changes: dict[bytes, tuple[TableDef, Any]]) 
             if new is None or (prev is not None and values_of(table, prev, fk.columns)
                                == values_of(table, new, fk.columns)):
                 continue
-            if fk.deferred:
-                txn.fk_deferred_rows.add(key)
+            if deferred(txn, fk):
+                txn.fk_deferred_rows.add((key, fk.name))
             else:
                 await check_child(txn, refs, table, fk, new)
         moved = txn.fk_moves.pop(key, None) if new is None else None
@@ -224,7 +224,7 @@ async def _on_parent(txn, parent: TableDef, child: TableDef, fk: ForeignKeyDef,
     action = fk.on_delete if new is None else fk.on_update
     txn.uses([child])           # its schema marker and row layout
     if action in "ar":
-        if fk.deferred:
+        if deferred(txn, fk):
             txn.fk_deferred_parents.append((parent.table_id, child.table_id, fk.name, old))
         else:
             await no_action(txn, parent, child, fk, old, action)
@@ -293,19 +293,55 @@ async def children(txn, child: TableDef, fk: ForeignKeyDef, old: tuple
     return await txn.scan(low, high, pred)
 
 
-# -- deferred constraints, at COMMIT ------------------------------------------------------------
-async def _check_deferred(txn, refs: Refs) -> None:
+# -- deferred constraints: at COMMIT, or when SET CONSTRAINTS makes them immediate -----------
+def deferred(txn, fk: ForeignKeyDef) -> bool:
+    """Whether the transaction checks ``fk`` at COMMIT: INITIALLY DEFERRED, or set so by
+    SET CONSTRAINTS (which only DEFERRABLE ones follow)."""
+    if not fk.deferrable:
+        return False
+    modes = txn.fk_modes
+    return modes.get(fk.name, modes.get(None, fk.deferred))
+
+
+async def check_pending(txn, refs: Refs, final: bool = False) -> None:
+    """Run the checks put off for constraints that are immediate now (all at COMMIT)."""
     rows, txn.fk_deferred_rows = txn.fk_deferred_rows, set()
-    for key in sorted(rows):
+    for key, name in sorted(rows):
         table = refs.by_id.get(row_table_id(key))
-        row = None if table is None else table.decode(txn.writes.get(key))
+        fk = next((k for k in getattr(table, "fkeys", ()) if k.name == name), None)
+        if fk is not None and not final and deferred(txn, fk):
+            txn.fk_deferred_rows.add((key, name))
+            continue
+        row = None if fk is None else table.decode(txn.writes.get(key))
         if row is not None:
-            for fk in table.fkeys:
-                if fk.deferred:
-                    await check_child(txn, refs, table, fk, row)
+            await check_child(txn, refs, table, fk, row)
     parents, txn.fk_deferred_parents = txn.fk_deferred_parents, []
     for parent_id, child_id, name, old in parents:
         parent, child = refs.by_id.get(parent_id), refs.by_id.get(child_id)
         fk = next((k for k in getattr(child, "fkeys", ()) if k.name == name), None)
-        if parent is not None and fk is not None:
+        if fk is not None and not final and deferred(txn, fk):
+            txn.fk_deferred_parents.append((parent_id, child_id, name, old))
+        elif parent is not None and fk is not None:
             await no_action(txn, parent, child, fk, old)
+
+
+async def set_constraints(txn, names: list[str] | None, defer: bool) -> None:
+    """SET CONSTRAINTS ALL | name, ... DEFERRED | IMMEDIATE, in a transaction block;
+    checks put off for constraints made immediate run now (23503 here, as PostgreSQL)."""
+    refs = refs_of(txn.node)
+    if names is None:
+        txn.fk_modes.clear()
+        txn.fk_modes[None] = defer
+    else:
+        fkeys = {k.name: k for t in refs.by_id.values() for k in t.fkeys}
+        others = {n for t in refs.by_id.values()
+                  for n in [f"{t.name}_pkey", *(k.name for k in t.checks)]}
+        for name in names:
+            fk = fkeys.get(name)
+            if fk is None and name not in others:
+                raise UndefinedObject(f'constraint "{name}" does not exist')
+            if fk is None or not fk.deferrable:
+                raise WrongObjectType(f'constraint "{name}" is not deferrable')
+            txn.fk_modes[name] = defer
+    if not defer:
+        await check_pending(txn, refs)

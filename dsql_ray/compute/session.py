@@ -34,7 +34,7 @@ from .result import PreparedInfo, QueryResult
 from .sequences import default_calls, reserve, settle
 from .statements import PLANNERS, unsupported
 from .system.functions import default_settings
-from .fkeys import flush
+from .fkeys import flush, set_constraints
 from .txn import Transaction
 from .query.sqltypes import cast
 
@@ -188,6 +188,8 @@ class Session:
             return QueryResult("DEALLOCATE ALL" if node.name is None else "DEALLOCATE")
         if isinstance(node, ast.DiscardStmt):
             return QueryResult("DISCARD ALL")
+        if isinstance(node, ast.ConstraintsSetStmt):
+            return await self._set_constraints(node)
         refusal = unsupported(node)
         if refusal is not None:
             raise FeatureNotSupported(refusal)
@@ -422,6 +424,17 @@ class Session:
                                           hint=_ONLY_REPEATABLE_READ)
 
     # -- SET / SHOW -----------------------------------------------------------------
+    async def _set_constraints(self, node: ast.ConstraintsSetStmt) -> QueryResult:
+        """SET CONSTRAINTS (foreign keys, compute/fkeys.py): only in a transaction block."""
+        txn = self.txn
+        if txn is None or not txn.explicit:
+            self.notice("SET CONSTRAINTS can only be used in transaction blocks")
+            return QueryResult("SET CONSTRAINTS")
+        await self.node.catalog.ensure(txn)
+        names = None if node.constraints is None else [r.relname for r in node.constraints]
+        await set_constraints(txn, names, bool(node.deferred))
+        return QueryResult("SET CONSTRAINTS")
+
     def _set(self, node: ast.VariableSetStmt) -> QueryResult:
         if node.kind == VariableSetKind.VAR_RESET_ALL:
             self.settings.clear()

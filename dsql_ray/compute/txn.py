@@ -59,9 +59,11 @@ class Transaction:
         self.fk_base: dict[bytes, Any] = {}
         #: row key → the key its row moved to (an UPDATE of the primary key)
         self.fk_moves: dict[bytes, bytes] = {}
-        #: child rows and parent keys whose INITIALLY DEFERRED checks wait for COMMIT
-        self.fk_deferred_rows: set[bytes] = set()
+        #: (child row, constraint) and parent keys whose deferred checks wait for COMMIT
+        self.fk_deferred_rows: set[tuple[bytes, str]] = set()
         self.fk_deferred_parents: list[tuple[int, int, str, tuple]] = []
+        #: SET CONSTRAINTS: constraint name (None: ALL) → deferred
+        self.fk_modes: dict[str | None, bool] = {}
 
     def uses(self, tables: Iterable[Any]) -> None:
         """Note relations a statement resolved: their schema marker, their row layout."""

@@ -374,3 +374,39 @@ def test_child_inserts_share_the_parent_and_other_columns_may_change(run):
             [(1, 1), (2, 1), (3, 1)]
         assert await rows(s1, "SELECT id, name FROM p") == [(1, "b")]
     run(scenario)
+
+
+def test_set_constraints(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p DEFERRABLE, "
+                     "q int REFERENCES p)")
+        await sql(s, "SET CONSTRAINTS ALL DEFERRED")           # outside a block: a warning
+        await sql(s, "BEGIN")
+        await fails(s, "SET CONSTRAINTS nope IMMEDIATE", "42704",
+                    'constraint "nope" does not exist')
+        await sql(s, "ROLLBACK")
+        await sql(s, "BEGIN")
+        await fails(s, "SET CONSTRAINTS c_q_fkey DEFERRED", "42809",
+                    'constraint "c_q_fkey" is not deferrable')
+        await sql(s, "ROLLBACK")
+        await sql(s, "BEGIN")
+        await sql(s, "SET CONSTRAINTS ALL DEFERRED")
+        await sql(s, "INSERT INTO c VALUES (1, 5, NULL)")      # put off
+        await fails(s, "INSERT INTO c VALUES (2, NULL, 5)", "23503")   # not deferrable
+        await sql(s, "ROLLBACK")
+        await sql(s, "BEGIN")
+        await sql(s, "SET CONSTRAINTS ALL DEFERRED")
+        await sql(s, "INSERT INTO c VALUES (1, 5, NULL)")
+        e = await fails(s, "SET CONSTRAINTS ALL IMMEDIATE", "23503")
+        assert e.detail == 'Key (p_id)=(5) is not present in table "p".'
+        await sql(s, "ROLLBACK")
+        await sql(s, "BEGIN")
+        await sql(s, "SET CONSTRAINTS c_p_id_fkey DEFERRED")
+        await sql(s, "INSERT INTO c VALUES (1, 5, NULL)")
+        await sql(s, "INSERT INTO p VALUES (5, 'e')")
+        await sql(s, "SET CONSTRAINTS c_p_id_fkey IMMEDIATE")
+        await sql(s, "COMMIT")
+        assert await rows(s, "SELECT id, p_id FROM c") == [(1, 5)]
+    run(scenario)
