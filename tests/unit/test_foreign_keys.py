@@ -410,3 +410,23 @@ def test_set_constraints(run):
         await sql(s, "COMMIT")
         assert await rows(s, "SELECT id, p_id FROM c") == [(1, 5)]
     run(scenario)
+
+
+def test_renaming_columns_keeps_foreign_keys(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE p (id int PRIMARY KEY)")
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int REFERENCES p, "
+                     "up int REFERENCES c)")
+        await sql(s, "ALTER TABLE p RENAME COLUMN id TO pid")
+        await sql(s, "ALTER TABLE c RENAME COLUMN p_id TO parent")
+        await sql(s, "ALTER TABLE c RENAME COLUMN id TO cid")
+        await sql(s, "INSERT INTO p VALUES (1)")
+        await sql(s, "INSERT INTO c VALUES (1, 1, NULL), (2, 1, 1)")
+        e = await fails(s, "INSERT INTO c VALUES (3, 9, 1)", "23503")
+        assert e.detail == 'Key (parent)=(9) is not present in table "p".'
+        await fails(s, "INSERT INTO c VALUES (3, 1, 9)", "23503")
+        assert await rows(s, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE "
+                             "contype = 'f' ORDER BY conname") == [
+            ("FOREIGN KEY (parent) REFERENCES p(pid)",), ("FOREIGN KEY (up) REFERENCES c(cid)",)]
+    run(scenario)

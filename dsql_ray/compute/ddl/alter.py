@@ -24,7 +24,7 @@ from ..query.rowexpr import compile_constant
 from ..result import QueryResult
 from .common import PathOf, lookup, save
 from .references import (constraint_names, foreign_key_spec, mark_parent, referencing,
-                         resolve_foreign_key, still_depend)
+                         rename_referenced, renamed, resolve_foreign_key, still_depend)
 from .tables import column_def
 from .views import dependent_views, depends_error, mentions_column, rewrite_views
 
@@ -336,8 +336,10 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
             cols[pos] = replace(cols[pos], name=new)
             checks = tuple(replace(k, expr_sql=_rename_in_expr(k.expr_sql, old, new))
                            for k in t.checks)
-            fkeys = tuple(replace(k, columns=tuple(new if c == old else c for c in k.columns))
+            fkeys = tuple(replace(renamed(k, t.table_id, old, new),
+                                  columns=tuple(new if c == old else c for c in k.columns))
                           for k in t.fkeys)
+            await rename_referenced(txn, t, old, new)
             await rewrite_views(txn, t, column=(old, new))
             for d in await _indexes_on(txn, t, old):
                 await put_index(txn, replace(

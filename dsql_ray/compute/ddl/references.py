@@ -12,7 +12,7 @@ from ...errors import (DatatypeMismatch, DependentObjectsStillExist, FeatureNotS
 from .. import types as T
 from ..catalog import ForeignKeyDef, TableDef, schema_key
 from ..indexes import VALID, load_indexes
-from .common import PathOf, all_relations, lookup
+from .common import PathOf, all_relations, lookup, save
 
 #: type groups whose values compare (and encode) alike
 _FAMILIES = ({T.INT2, T.INT4, T.INT8}, {T.TEXT, T.VARCHAR, T.BPCHAR}, {T.FLOAT4, T.FLOAT8})
@@ -175,3 +175,21 @@ def still_depend(what: str, dependents: list[tuple[TableDef, ForeignKeyDef]], on
         detail="\n".join(f"constraint {fk.name} on table {owner.name} depends on {on}"
                          for owner, fk in dependents),
         hint="Use DROP ... CASCADE to drop the dependent objects too.")
+
+
+def renamed(fk: ForeignKeyDef, table_id: int, old: str, new: str) -> ForeignKeyDef:
+    """``fk`` after column ``old`` of table ``table_id`` became ``new`` (its own columns
+    if it is held by that table, its referenced ones if it references it)."""
+    def swap(cols: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(new if c == old else c for c in cols)
+    return replace(fk, ref_columns=swap(fk.ref_columns) if fk.ref_id == table_id
+                   else fk.ref_columns)
+
+
+async def rename_referenced(txn, t: TableDef, old: str, new: str) -> None:
+    """Foreign keys of other tables that reference the renamed column of ``t``."""
+    for other in await all_relations(txn):
+        if other.table_id != t.table_id and any(
+                k.ref_id == t.table_id and old in k.ref_columns for k in other.fkeys):
+            await save(txn, replace(other, fkeys=tuple(
+                renamed(k, t.table_id, old, new) for k in other.fkeys)), other)
