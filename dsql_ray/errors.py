@@ -248,6 +248,14 @@ class UniqueViolation(ConstraintViolation):
     sqlstate = "23505"
 
 
+class ForeignKeyViolation(ConstraintViolation):
+    sqlstate = "23503"
+
+
+class InvalidForeignKey(CatalogError):
+    sqlstate = "42830"
+
+
 class CheckViolation(ConstraintViolation):
     sqlstate = "23514"
 

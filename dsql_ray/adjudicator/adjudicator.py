@@ -9,6 +9,15 @@ it used (compute/catalog.py): only checked (a DDL committed to one since τ_star
 it), held shared while prepared, never written. A conflict on a schema marker or on the
 catalog (table 0) is reported as OC001, any other as OC000.
 
+*Shared keys* (PostgreSQL's FOR KEY SHARE: the rows SELECT ... FOR KEY SHARE read, and
+the parents' key markers of the rows a transaction wrote through a foreign key, which a
+parent's delete or key update writes; compute/fkeys.py) are checked like read keys (no
+commit to them since τ_start, no writer holding them) and, unlike read keys, remembered
+when the transaction commits (``_last_shared``, key → τ_commit, journaled with the commit): a
+writer or locker of the key whose τ_start is older than that commit fails, as does one
+that meets a prepared shared holder. Shared holders never conflict with each other. So a
+child insert and a parent delete that overlap never both commit, whichever is first.
+
 A commit within one range: check, pick τ_commit from the clock, append the record to
 this adjudicator's journal stream (one replica per zone) and acknowledge once a quorum
 has it fsynced. A commit spanning ranges takes one extra round: the coordinator (owner
@@ -175,6 +184,8 @@ class Adjudicator:
         self.recovered = False
         self._recent: deque[tuple[int, int, bytes]] = deque(maxlen=RECENT_RECORDS_MAX)
         self._last_write: OrderedDict[bytes, int] = OrderedDict()   # key → τ_commit
+        self._last_shared: OrderedDict[bytes, int] = OrderedDict()  # shared key → τ_commit
+        self._shared_of: dict[str, list[bytes]] = {}               # txn → shared keys held
         self._prepared: dict[bytes, str] = {}                      # key → txn holding it
         self._held: dict[str, tuple[list[bytes], float, int]] = {}  # txn → keys, since, coordinator
         self._read_held: dict[bytes, set[str]] = {}                # read key → txns holding it
@@ -220,7 +231,7 @@ class Adjudicator:
     async def _replay(self, journal, last_ts: int) -> None:
         """Rebuild recent writes, coordinated outcomes and unresolved prepares."""
         horizon = last_ts - CONFLICT_WINDOW_US
-        unresolved: dict[str, tuple[list[bytes], int]] = {}
+        unresolved: dict[str, tuple[list[bytes], int, list[bytes], list[bytes]]] = {}
         seq = 1
         while seq <= self.last_seq:
             batch = await ask(journal, ReadLog(self.stream, seq, 5000), timeout=30.0)
@@ -235,19 +246,24 @@ class Adjudicator:
                 if rec.note is None:
                     for key, _ in rec.writes:
                         self._note_write(key, rec.ts)
+                    for key in rec.shared:
+                        self._note_shared(key, rec.ts)
                     if rec.txn_id:
                         self._outcomes[rec.txn_id] = rec.ts
                 elif rec.note[0] == "prepare":
                     reads = list(rec.note[3]) if len(rec.note) > 3 else []
-                    unresolved[rec.txn_id] = (list(rec.note[2]), rec.note[1], reads)
+                    shared = list(rec.note[4]) if len(rec.note) > 4 else []
+                    unresolved[rec.txn_id] = (list(rec.note[2]), rec.note[1], reads, shared)
                 elif rec.txn_id in unresolved:
-                    keys, _, _ = unresolved.pop(rec.txn_id)
+                    keys, _, _, shared = unresolved.pop(rec.txn_id)
                     if rec.note[1] is not None:
                         for key in keys:
                             self._note_write(key, rec.note[1])
-        for txn_id, (keys, coordinator, reads) in unresolved.items():
+                        for key in shared:
+                            self._note_shared(key, rec.note[1])
+        for txn_id, (keys, coordinator, reads, shared) in unresolved.items():
             self._hold(txn_id, keys, coordinator, since=float("-inf"),   # ask at once
-                       read_keys=reads)
+                       read_keys=reads, shared_keys=shared)
 
     async def records_from(self, seq: int, exclude: int) -> list[tuple[int, int, bytes]]:
         """Records from ``seq`` on, for a replica catching up: from memory or a peer."""
@@ -302,12 +318,12 @@ class Adjudicator:
                               "in time") from None
 
     def _append(self, writes: Sequence[tuple[bytes, Any]], txn_id: str | None,
-                note: tuple | None = None) -> tuple[int, int]:
+                note: tuple | None = None, shared: Sequence[bytes] = ()) -> tuple[int, int]:
         """Assign τ_commit and the next sequence number; hand the record to every link."""
         commit_ts = self.clock.now()
         self.last_seq += 1
         payload = CommitRecord(self.last_seq, commit_ts, tuple(writes), txn_id, note,
-                               self.epoch).encode()
+                               self.epoch, tuple(shared)).encode()
         entry = (self.last_seq, commit_ts, payload)
         self._recent.append(entry)
         for link in self.links:
@@ -316,20 +332,23 @@ class Adjudicator:
 
     # -- conflicts -------------------------------------------------------------------------
     def _check(self, start_ts: int, keys, txn_id: str | None = None) -> None:
-        """Written/locked keys: no commit since start_ts and no other holder (shared
-        holders of a read key included)."""
+        """Written/locked keys: no commit since start_ts, no commit since start_ts that
+        held them shared, and no other holder (shared holders of a read key included)."""
         last_write, prepared, read_held = self._last_write, self._prepared, self._read_held
+        last_shared = self._last_shared
         for key in keys:
             ts = last_write.get(key)
+            shared_ts = last_shared.get(key)
             holder = prepared.get(key)
             readers = read_held.get(key)
             if (ts is not None and ts > start_ts) or (holder is not None and holder != txn_id) \
+                    or (shared_ts is not None and shared_ts > start_ts) \
                     or (readers and readers != {txn_id}):
                 self.conflicts += 1
                 raise conflict(key)
 
     def _check_reads(self, start_ts: int, read_keys, txn_id: str | None = None) -> None:
-        """Read keys (schema markers): no commit since start_ts, no writer holding them."""
+        """Read and shared keys: no commit since start_ts, no writer holding them."""
         last_write, prepared = self._last_write, self._prepared
         for key in read_keys:
             ts = last_write.get(key)
@@ -342,9 +361,13 @@ class Adjudicator:
         self._last_write[key] = ts
         self._last_write.move_to_end(key)
 
+    def _note_shared(self, key: bytes, ts: int) -> None:
+        self._last_shared[key] = ts
+        self._last_shared.move_to_end(key)
+
     def _forget_old(self) -> None:
         horizon = self.clock.last - CONFLICT_WINDOW_US
-        for table in (self._last_write, self._outcomes):
+        for table in (self._last_write, self._last_shared, self._outcomes):
             while table:
                 key, ts = next(iter(table.items()))
                 if ts >= horizon:
@@ -352,11 +375,15 @@ class Adjudicator:
                 table.popitem(last=False)
 
     def _hold(self, txn_id: str, keys: list[bytes], coordinator: int,
-              since: float | None = None, read_keys: Sequence[bytes] = ()) -> None:
+              since: float | None = None, read_keys: Sequence[bytes] = (),
+              shared_keys: Sequence[bytes] = ()) -> None:
         for key in keys:
             self._prepared[key] = txn_id
+        if shared_keys:        # held like read keys; remembered once committed
+            self._shared_of[txn_id] = list(shared_keys)
+        read_keys = list(read_keys) + list(shared_keys)
         if read_keys:          # shared: other readers may hold them too, writers may not
-            self._read_keys_of[txn_id] = list(read_keys)
+            self._read_keys_of[txn_id] = read_keys
             for key in read_keys:
                 self._read_held.setdefault(key, set()).add(txn_id)
         if since is None:
@@ -370,6 +397,9 @@ class Adjudicator:
                 readers.discard(txn_id)
                 if not readers:
                     del self._read_held[key]
+        for key in self._shared_of.pop(txn_id, ()):
+            if commit_ts is not None:
+                self._note_shared(key, commit_ts)
         held = self._held.pop(txn_id, None)
         if held is None:
             return
@@ -385,55 +415,68 @@ class Adjudicator:
             self._append((), txn_id, ("resolve", commit_ts))   # no need to wait for it
 
     # -- data plane: commit ------------------------------------------------------------------
+    def _by_owner(self, keys: Sequence[bytes]) -> dict[int, list[bytes]]:
+        out: dict[int, list[bytes]] = {}
+        for key in keys:
+            out.setdefault(self.owner(key), []).append(key)
+        return out
+
     async def rpc_commit(self, start_ts: int, writes: list[tuple[bytes, Any]],
-                         lock_keys: Sequence[bytes] = (), read_keys: Sequence[bytes] = ()
-                         ) -> int:
+                         lock_keys: Sequence[bytes] = (), read_keys: Sequence[bytes] = (),
+                         shared_keys: Sequence[bytes] = ()) -> int:
         """Check, order and journal one transaction; returns τ_commit.
 
         ``read_keys`` (schema markers of the relations the transaction used) are only
-        checked: a commit to one of them after ``start_ts`` fails the transaction."""
+        checked: a commit to one of them after ``start_ts`` fails the transaction.
+        ``shared_keys`` are checked alike and remembered at τ_commit (module docstring)."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
-        by_owner: dict[int, list[bytes]] = {}
-        for key in [k for k, _ in writes] + list(lock_keys):
-            by_owner.setdefault(self.owner(key), []).append(key)
-        reads_by_owner: dict[int, list[bytes]] = {}
-        for key in read_keys:
-            reads_by_owner.setdefault(self.owner(key), []).append(key)
-        if set(by_owner) | set(reads_by_owner) <= {self.index}:
+        by_owner = self._by_owner([k for k, _ in writes] + list(lock_keys))
+        reads_by_owner = self._by_owner(read_keys)
+        shared_by_owner = self._by_owner(shared_keys)
+        if set(by_owner) | set(reads_by_owner) | set(shared_by_owner) <= {self.index}:
             return await self._commit_local(start_ts, writes, by_owner.get(self.index, []),
-                                            reads_by_owner.get(self.index, []))
-        return await self._commit_spanning(start_ts, writes, by_owner, reads_by_owner)
+                                            reads_by_owner.get(self.index, []),
+                                            shared_by_owner.get(self.index, []))
+        return await self._commit_spanning(start_ts, writes, by_owner, reads_by_owner,
+                                           shared_by_owner)
 
     async def _commit_local(self, start_ts: int, writes, keys: list[bytes],
-                            read_keys: Sequence[bytes] = ()) -> int:
+                            read_keys: Sequence[bytes] = (),
+                            shared_keys: Sequence[bytes] = ()) -> int:
         self._check(start_ts, keys)
-        self._check_reads(start_ts, read_keys)
+        self._check_reads(start_ts, [*read_keys, *shared_keys])
         self.clock.update(start_ts)
-        seq, commit_ts = self._append(writes, None)
+        seq, commit_ts = self._append(writes, None, shared=shared_keys)
         for key in keys:
             self._note_write(key, commit_ts)
+        for key in shared_keys:
+            self._note_shared(key, commit_ts)
         self._forget_old()
         self.commits += 1
         await self._wait_durable(seq)
         return commit_ts
 
     async def _commit_spanning(self, start_ts: int, writes, by_owner: dict[int, list[bytes]],
-                               reads_by_owner: dict[int, list[bytes]] | None = None) -> int:
+                               reads_by_owner: dict[int, list[bytes]] | None = None,
+                               shared_by_owner: dict[int, list[bytes]] | None = None) -> int:
         txn_id = self._txn_ids()
         reads_by_owner = dict(reads_by_owner or {})
+        shared_by_owner = dict(shared_by_owner or {})
         mine = by_owner.pop(self.index, [])
         my_reads = reads_by_owner.pop(self.index, [])
+        my_shared = shared_by_owner.pop(self.index, [])
         self._check(start_ts, mine)
-        self._check_reads(start_ts, my_reads)
-        self._hold(txn_id, mine, self.index, read_keys=my_reads)
+        self._check_reads(start_ts, [*my_reads, *my_shared])
+        self._hold(txn_id, mine, self.index, read_keys=my_reads, shared_keys=my_shared)
         self._in_flight.add(txn_id)
         prepared: list[int] = []
-        owners = sorted(set(by_owner) | set(reads_by_owner))
+        owners = sorted(set(by_owner) | set(reads_by_owner) | set(shared_by_owner))
         try:
             replies = await asyncio.gather(*(
                 ask(self._peers[p], Prepare(txn_id, start_ts, by_owner.get(p, []),
-                                            self.index, reads_by_owner.get(p, [])))
+                                            self.index, reads_by_owner.get(p, []),
+                                            shared_by_owner.get(p, [])))
                 for p in owners), return_exceptions=True)
             for p, reply in zip(owners, replies):
                 if not isinstance(reply, BaseException):
@@ -447,7 +490,7 @@ class Adjudicator:
                 raise failures[0] if isinstance(failures[0], DsqlError) else \
                     Unavailable(f"prepare failed: {failures[0]!r}")
             self.clock.update(start_ts)
-            seq, commit_ts = self._append(writes, txn_id)
+            seq, commit_ts = self._append(writes, txn_id, shared=my_shared)
             self._outcomes[txn_id] = commit_ts
         finally:
             self._in_flight.discard(txn_id)
@@ -469,20 +512,22 @@ class Adjudicator:
 
     # -- data plane: participant side ---------------------------------------------------------
     async def rpc_prepare(self, txn_id: str, start_ts: int, keys: list[bytes],
-                          coordinator: int, read_keys: Sequence[bytes] = ()) -> int:
+                          coordinator: int, read_keys: Sequence[bytes] = (),
+                          shared_keys: Sequence[bytes] = ()) -> int:
         """Check and hold ``keys`` for a coordinator; the hold is journaled before the reply.
 
-        Read keys are held shared (other readers may hold them too); they are journaled in
-        the prepare note with the written keys, so a participant that restarts holds them
-        again until the outcome is known."""
+        Read and shared keys are held shared (other readers may hold them too); they are
+        journaled in the prepare note with the written keys, so a participant that
+        restarts holds them again until the outcome is known, and remembers the shared
+        ones at τ_commit when it learns it (resolve)."""
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
         self._check(start_ts, keys, txn_id)
-        self._check_reads(start_ts, read_keys, txn_id)
-        self._hold(txn_id, keys, coordinator, read_keys=read_keys)
+        self._check_reads(start_ts, [*read_keys, *shared_keys], txn_id)
+        self._hold(txn_id, keys, coordinator, read_keys=read_keys, shared_keys=shared_keys)
         self.clock.update(start_ts)
         seq, _ = self._append((), txn_id, ("prepare", coordinator, tuple(keys),
-                                           tuple(read_keys)))
+                                           tuple(read_keys), tuple(shared_keys)))
         try:
             await self._wait_durable(seq)
         except Unavailable:

@@ -11,11 +11,16 @@ from ..transport.interface import request
 @request("adjudicator", "commit", reply=int)
 class Commit(NamedTuple):
     """compute → coordinator: check, order and journal a transaction; τ_commit. A
-    commit after ``start_ts`` to a written, locked or read key fails it with 40001."""
+    commit after ``start_ts`` to a written, locked, read or shared key fails it with
+    40001; so does a commit after ``start_ts`` that held a key it writes or locks shared.
+    """
     start_ts: int
     writes: list[tuple[bytes, Any]]
     lock_keys: Sequence[bytes] = ()
     read_keys: Sequence[bytes] = ()     # schema markers: checked, not written
+    #: held shared (FOR KEY SHARE, foreign-key parents): checked like read keys, and
+    #: recorded at τ_commit so a writer of one that started before fails
+    shared_keys: Sequence[bytes] = ()
 
 
 @request("adjudicator", "prepare", reply=int)
@@ -27,6 +32,7 @@ class Prepare(NamedTuple):
     keys: list[bytes]
     coordinator: int
     read_keys: Sequence[bytes] = ()
+    shared_keys: Sequence[bytes] = ()
 
 
 @request("adjudicator", "resolve")

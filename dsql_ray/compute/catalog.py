@@ -64,6 +64,26 @@ class CheckDef:
 
 
 @dataclass(frozen=True)
+class ForeignKeyDef:
+    """A FOREIGN KEY of the table holding it (the child) to ``ref_id`` (the parent).
+
+    Actions and match types use PostgreSQL's pg_constraint letters: ``a`` NO ACTION,
+    ``r`` RESTRICT, ``c`` CASCADE, ``n`` SET NULL, ``d`` SET DEFAULT; ``s`` MATCH SIMPLE,
+    ``f`` MATCH FULL. Enforcement: compute/fkeys.py."""
+    name: str
+    columns: tuple[str, ...]           # the child's columns
+    ref_id: int                        # the parent's table id (survives renames)
+    ref_columns: tuple[str, ...]       # the parent's primary key or UNIQUE columns
+    on_update: str = "a"
+    on_delete: str = "a"
+    match: str = "s"
+    deferrable: bool = False
+    deferred: bool = False
+    validated: bool = True
+    delete_set: tuple[str, ...] = ()   # ON DELETE SET NULL/DEFAULT (cols): only these
+
+
+@dataclass(frozen=True)
 class SequenceDef:
     start: int = 1
     increment: int = 1
@@ -87,6 +107,7 @@ class TableDef:
     checks: tuple[CheckDef, ...] = ()
     view_sql: str | None = None
     sequence: SequenceDef | None = None
+    fkeys: tuple[ForeignKeyDef, ...] = ()
 
     @property
     def column_names(self) -> list[str]:
@@ -173,12 +194,20 @@ def table_to_row(t: TableDef) -> tuple:
             t.kind, t.width, tuple((k.name, k.expr_sql, k.validated) for k in t.checks),
             t.view_sql,
             None if seq is None else (seq.start, seq.increment, seq.min_value, seq.max_value,
-                                      seq.cache, seq.cycle, seq.owned_by))
+                                      seq.cache, seq.cycle, seq.owned_by),
+            tuple(tuple(f) for f in (_fk_tuple(k) for k in t.fkeys)))
+
+
+def _fk_tuple(k: ForeignKeyDef) -> tuple:
+    return (k.name, k.columns, k.ref_id, k.ref_columns, k.on_update, k.on_delete, k.match,
+            k.deferrable, k.deferred, k.validated, k.delete_set)
 
 
 def row_to_table(row: tuple) -> TableDef:
     table_id, schema, name, cols, pk, hidden, *rest = row
-    kind, width, checks, view_sql, seq = (list(rest) + ["r", -1, (), None, None][len(rest):])
+    kind, width, checks, view_sql, seq, fkeys = (
+        list(rest) + ["r", -1, (), None, None, ()][len(rest):])
     return TableDef(table_id, schema, name, tuple(ColumnDef(*c) for c in cols), tuple(pk),
                     hidden, kind, width, tuple(CheckDef(*k) for k in checks), view_sql,
-                    None if seq is None else SequenceDef(*seq))
+                    None if seq is None else SequenceDef(*seq),
+                    tuple(ForeignKeyDef(*f) for f in fkeys))

@@ -7,13 +7,14 @@ as in PostgreSQL: 23514.
 """
 from __future__ import annotations
 
+import random
 from functools import lru_cache
 from typing import Callable
 
 from pglast import parse_sql
 from pglast.stream import RawStream
 
-from ..errors import CheckViolation
+from ..errors import CheckViolation, DsqlError, NotNullViolation, UniqueViolation
 from .catalog import TableDef
 from .query import astwalk
 from .query.rowexpr import RowScope
@@ -63,7 +64,49 @@ def check_constraints(table: TableDef, row: tuple) -> None:
     names, oids = tuple(table.column_names), tuple(table.column_oids)
     for check in table.checks:
         if compiled_check(check.expr_sql, names, oids)(row, []) is False:
-            text = ", ".join("null" if v is None else str(v) for v in row)
+            text = row_text(row)
             raise CheckViolation(f'new row for relation "{table.name}" violates check constraint '
                                  f'"{check.name}"',
                                  detail=f"Failing row contains ({text}).")
+
+
+def row_text(row: tuple) -> str:
+    return ", ".join("null" if v is None else str(v) for v in row)
+
+
+def check_row(table: TableDef, row: tuple) -> None:
+    """NOT NULL (23502) and CHECK (23514) of a row written to ``table``."""
+    for col, value in zip(table.columns, row):
+        if value is None and col.not_null:
+            raise NotNullViolation(f'null value in column "{col.name}" of relation "{table.name}" '
+                                   "violates not-null constraint",
+                                   detail=f"Failing row contains ({row_text(row)}).")
+    if table.checks:
+        check_constraints(table, row)
+
+
+def duplicate_key(table: TableDef, row: tuple) -> DsqlError:
+    cols = ", ".join(table.columns[i].name for i in table.pk)
+    vals = ", ".join(str(row[i]) for i in table.pk)
+    return UniqueViolation(f'duplicate key value violates unique constraint "{table.name}_pkey"',
+                           detail=f"Key ({cols})=({vals}) already exists.")
+
+
+def new_row_key(table: TableDef, row: tuple) -> bytes:
+    if table.hidden_pk:
+        return table.row_key((random.getrandbits(63),))
+    return table.row_key(tuple(row[i] for i in table.pk))
+
+
+async def write_update(txn, t: TableDef, key: bytes, new: tuple,
+                       positions: list[int]) -> None:
+    """Store an updated row; its key moves if a primary-key column changed (23505 if taken)."""
+    if any(pos in t.pk for pos in positions) and not t.hidden_pk:
+        new_key = new_row_key(t, new)
+        if new_key != key:
+            if await txn.get(new_key) is not None:
+                raise duplicate_key(t, new)
+            txn.delete(key)
+            txn.fk_moves[key] = new_key     # an update, not a delete (compute/fkeys.py)
+            key = new_key
+    txn.put(key, new)

@@ -30,13 +30,15 @@ import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from ..errors import DsqlError, QueryCanceled, SerializationFailure, Unavailable, UndefinedObject
+from ..errors import (DsqlError, ForeignKeyViolation, QueryCanceled, SerializationFailure,
+                      Unavailable, UndefinedObject)
 from ..keys import prefix_end, row_key, table_prefix
 from .catalog import (CATALOG_TABLE_ID, CATALOG_VERSION_KEY, row_to_table, table_key,
                       table_to_row, tables_range)
 from .indexes import (FAILED, VALID, WRITE_ONLY, IndexDef, index_key, index_to_row,
                       load_indexes, pk_of, row_to_index)
 from .constraints import compiled_check
+from .fkeys import Refs, check_child
 from .interrupt import interruptible
 from .txn import Transaction
 
@@ -464,24 +466,15 @@ class ConstraintValidation:
             low, high = tables_range()
             tables = [row_to_table(r) for _, r in await txn.scan(low, high)]
             t = next((t for t in tables if t.table_id == job.table_id), None)
-            check = None if t is None else next(
-                (c for c in t.checks if c.name == job.index_name), None)
-            if check is None:
+            outcome = None if t is None else await self._check(txn, t, Refs(tables))
+            if outcome is None:
                 await self._end(txn, CANCELLED, "the constraint or its table was dropped")
                 return
-            txn.uses([t])
-            test = compiled_check(check.expr_sql, tuple(t.column_names),
-                                   tuple(t.column_oids))
-            rows = await txn.scan(*t.key_range())
-            bad = next((r for _, r in rows if test(r, []) is False), None)
-            if bad is not None:
-                await self._end(txn, JOB_FAILED, f'check constraint "{check.name}" of '
-                                f'relation "{t.name}" is violated by some row')
+            if isinstance(outcome, str):
+                await self._end(txn, JOB_FAILED, outcome)
                 return
-            if not check.validated:
-                checks = tuple(replace(c, validated=True) if c is check else c
-                               for c in t.checks)
-                txn.put(table_key(t.schema, t.name), table_to_row(replace(t, checks=checks)))
+            if outcome != t:
+                txn.put(table_key(t.schema, t.name), table_to_row(outcome))
                 await bump_catalog_version(txn)   # computes show convalidated; no OC001
             try:
                 await self._end(txn, COMPLETED, None)
@@ -489,6 +482,31 @@ class ConstraintValidation:
             except SerializationFailure:
                 await asyncio.sleep(random.uniform(0, 0.05 * (attempt + 1)))
         raise SerializationFailure(f"job {job.job_id}: could not record its outcome")
+
+    async def _check(self, txn, t, refs: Refs):
+        """The table marked validated; a message if a row violates the constraint; None
+        if the constraint is gone. A foreign key's parents are held shared at COMMIT."""
+        name = self.job.index_name
+        check = next((c for c in t.checks if c.name == name), None)
+        fk = next((k for k in t.fkeys if k.name == name), None)
+        if check is None and fk is None:
+            return None
+        txn.uses([t])
+        rows = await txn.scan(*t.key_range())
+        if check is not None:
+            test = compiled_check(check.expr_sql, tuple(t.column_names), tuple(t.column_oids))
+            if any(test(r, []) is False for _, r in rows):
+                return (f'check constraint "{check.name}" of relation "{t.name}" is violated '
+                        "by some row")
+            return t if check.validated else replace(t, checks=tuple(
+                replace(c, validated=True) if c is check else c for c in t.checks))
+        try:
+            for _, r in rows:
+                await check_child(txn, refs, t, fk, r)
+        except ForeignKeyViolation as exc:
+            return f"{exc.message} ({exc.detail})" if exc.detail else exc.message
+        return t if fk.validated else replace(t, fkeys=tuple(
+            replace(k, validated=True) if k is fk else k for k in t.fkeys))
 
     async def _end(self, txn, status: str, details: str | None) -> None:
         row = await txn.get(job_key(self.job.job_id))

@@ -20,6 +20,7 @@ from ..storage.interface import Get, GetMany, Scan
 from ..transport.interface import ask
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
                       row_to_table, schemas_range, tables_range)
+from .fkeys import flush
 from .indexes import IndexRegistry
 from .interrupt import interruptible
 
@@ -169,12 +170,13 @@ class ComputeNode:
     # -- commit -----------------------------------------------------------------
     async def commit(self, txn) -> int:
         """Send the write set to the owner of its smallest key, which coordinates."""
-        await txn.flush_indexes()            # secondary-index entries of changed rows
-        first = min([*txn.writes, *txn.lock_keys])
+        await flush(txn, final=True)     # index entries, foreign keys (deferred ones too)
+        first = min([*txn.writes, *txn.lock_keys, *txn.shared_keys])
         coordinator = self.adjudicators[bisect.bisect_right(self._lows, first) - 1]
         commit_ts = await ask(coordinator, Commit(
             txn.start_ts, list(txn.writes.items()), sorted(txn.lock_keys),
-            sorted(txn.schema_reads - txn.writes.keys())))
+            sorted(txn.schema_reads - txn.writes.keys()),
+            sorted(txn.shared_keys - txn.writes.keys() - txn.lock_keys)))
         self.clock.update(commit_ts)
         return commit_ts
 

@@ -34,6 +34,7 @@ from .result import PreparedInfo, QueryResult
 from .sequences import default_calls, reserve, settle
 from .statements import PLANNERS, unsupported
 from .system.functions import default_settings
+from .fkeys import flush, set_constraints
 from .txn import Transaction
 from .query.sqltypes import cast
 
@@ -187,6 +188,8 @@ class Session:
             return QueryResult("DEALLOCATE ALL" if node.name is None else "DEALLOCATE")
         if isinstance(node, ast.DiscardStmt):
             return QueryResult("DISCARD ALL")
+        if isinstance(node, ast.ConstraintsSetStmt):
+            return await self._set_constraints(node)
         refusal = unsupported(node)
         if refusal is not None:
             raise FeatureNotSupported(refusal)
@@ -218,7 +221,7 @@ class Session:
                 plan = await self._plan(node, text, param_oids)
                 result = await self._run_checked(plan, txn, params)
             if plan.is_dml:
-                await txn.flush_indexes()               # index entries; 23505 shows here
+                await flush(txn)          # index entries, foreign keys: 23505, 23503 here
             if implicit:
                 await self._commit(txn)
         finally:
@@ -328,7 +331,7 @@ class Session:
                 await self._run_plan(InsertPlan(table=table, rows=rows, is_dml=True,
                                                 sequences=default_calls(table.columns),
                                                 sequence_rows=len(rows)), txn, [])
-                await txn.flush_indexes()               # index entries; 23505 shows here
+                await flush(txn)          # index entries, foreign keys: 23505, 23503 here
 
             loader = CopyLoader(table, options, node.attlist, insert)
             self._check_ddl_rules(txn, Plan(is_dml=True))
@@ -421,6 +424,17 @@ class Session:
                                           hint=_ONLY_REPEATABLE_READ)
 
     # -- SET / SHOW -----------------------------------------------------------------
+    async def _set_constraints(self, node: ast.ConstraintsSetStmt) -> QueryResult:
+        """SET CONSTRAINTS (foreign keys, compute/fkeys.py): only in a transaction block."""
+        txn = self.txn
+        if txn is None or not txn.explicit:
+            self.notice("SET CONSTRAINTS can only be used in transaction blocks")
+            return QueryResult("SET CONSTRAINTS")
+        await self.node.catalog.ensure(txn)
+        names = None if node.constraints is None else [r.relname for r in node.constraints]
+        await set_constraints(txn, names, bool(node.deferred))
+        return QueryResult("SET CONSTRAINTS")
+
     def _set(self, node: ast.VariableSetStmt) -> QueryResult:
         if node.kind == VariableSetKind.VAR_RESET_ALL:
             self.settings.clear()

@@ -34,6 +34,9 @@ class Transaction:
         self.started = time.monotonic()
         self.writes: dict[bytes, Any] = {}
         self.lock_keys: set[bytes] = set()
+        #: keys held shared (FOR KEY SHARE; the parents of rows written, compute/fkeys.py):
+        #: a commit to one since τ_start fails us, our commit fails older writers of it
+        self.shared_keys: set[bytes] = set()
         self.bytes = 0
         self.failed = False
         self.has_ddl = False
@@ -51,6 +54,16 @@ class Transaction:
         self.index_base: dict[bytes, Any] = {}
         #: index entry keys written: they count toward the size limit, not the row limit
         self.entry_keys: set[bytes] = set()
+        # -- foreign keys (compute/fkeys.py) -------------------------------------------
+        #: row key → the row (in column order) as of the last flush
+        self.fk_base: dict[bytes, Any] = {}
+        #: row key → the key its row moved to (an UPDATE of the primary key)
+        self.fk_moves: dict[bytes, bytes] = {}
+        #: (child row, constraint) and parent keys whose deferred checks wait for COMMIT
+        self.fk_deferred_rows: set[tuple[bytes, str]] = set()
+        self.fk_deferred_parents: list[tuple[int, int, str, tuple]] = []
+        #: SET CONSTRAINTS: constraint name (None: ALL) → deferred
+        self.fk_modes: dict[str | None, bool] = {}
 
     def uses(self, tables: Iterable[Any]) -> None:
         """Note relations a statement resolved: their schema marker, their row layout."""
@@ -66,7 +79,7 @@ class Transaction:
 
     @property
     def read_only(self) -> bool:
-        return not self.writes and not self.lock_keys
+        return not self.writes and not self.lock_keys and not self.shared_keys
 
     def check_age(self) -> None:
         if time.monotonic() - self.started > limits.txn_age_max.value:
@@ -133,8 +146,10 @@ class Transaction:
     def delete(self, key: bytes) -> None:
         self.put(key, None)
 
-    def lock(self, keys: Iterable[bytes]) -> None:
-        self.lock_keys.update(keys)
+    def lock(self, keys: Iterable[bytes], shared: bool = False) -> None:
+        """FOR UPDATE (written at COMMIT as far as conflicts go) or, ``shared``, FOR KEY
+        SHARE (held shared: conflicts with writers, never with other sharers)."""
+        (self.shared_keys if shared else self.lock_keys).update(keys)
 
     # -- commit path: secondary-index entries -----------------------------------------
     def put_entry(self, key: bytes, value: Any) -> None:

@@ -14,6 +14,9 @@ class CommitRecord(NamedTuple):
     #: ("resolve", τ | None), and ("epoch",), the first record of a new writer epoch
     note: tuple | None = None
     epoch: int = 0                        # the writer epoch that appended the record
+    #: keys the transaction held shared (foreign-key parents): a recovered adjudicator
+    #: still fails older writers of them (adjudicator.py, ``_last_shared``)
+    shared: tuple[bytes, ...] = ()
 
     def encode(self) -> bytes:
         return pickle.dumps(tuple(self), protocol=5)

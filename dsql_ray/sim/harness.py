@@ -26,6 +26,7 @@ from ..config import ClusterConfig
 from ..errors import DsqlError, SerializationFailure, Unavailable
 from ..keys import encode_key, table_prefix
 from .cluster import SimCluster
+from .family import PARENTS, Family, OrphanFound
 from .loop import SimEventLoop, close_loop
 from .network import SimNetwork
 
@@ -55,6 +56,8 @@ class SimResult:
     unknown: int = 0
     conflicts: int = 0
     audits: int = 0
+    adopted: int = 0         # kids inserted for a parent (foreign-key workload)
+    reaped: int = 0          # parents deleted with their kids
     faults: list[str] = field(default_factory=list)
     messages: int = 0
     dropped: int = 0
@@ -204,27 +207,38 @@ async def _simulate(seed: int, data_dir: Path, opts: SimOptions) -> SimResult:
     random.seed(seed)    # hidden keys and any other module-level randomness
     result = SimResult(seed)
     net = SimNetwork(random.Random(rng.getrandbits(64)), drop=opts.drop if opts.faults else 0)
-    # table 1 (accounts) spans two adjudicators; table 2 (transfers) is in the second
+    # table 1 (accounts) spans two adjudicators; table 2 (transfers) is in the second;
+    # table 3 (parents, family.py) spans the second and a third, which holds table 4 (kids)
     config = ClusterConfig(data_dir=data_dir, shard_splits=[
-        table_prefix(1).hex(), (table_prefix(1) + encode_key((ACCOUNTS // 2,))).hex()])
+        table_prefix(1).hex(), (table_prefix(1) + encode_key((ACCOUNTS // 2,))).hex(),
+        (table_prefix(3) + encode_key((PARENTS // 2,))).hex()])
     cluster = SimCluster(data_dir, net, random.Random(rng.getrandbits(64)), config)
     await cluster.start()
     bank = Bank(cluster, random.Random(rng.getrandbits(64)), result)
+    family = Family(random.Random(rng.getrandbits(64)))
     try:
         nodes = [cluster.compute() for _ in range(2)]
         for node in nodes:
             await node.sync_clock()
         await bank.setup(nodes[0])
+        await family.setup(nodes[1], _retry)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + opts.duration_s
         tasks = [bank.transfer_client(nodes[i % 2], deadline) for i in range(opts.clients)]
         tasks += [bank.audit_client(nodes[i % 2], deadline) for i in range(opts.readers)]
+        tasks += [family.adopter(nodes[0], deadline), family.reaper(nodes[1], deadline),
+                  family.auditor(nodes[0], deadline)]
         if opts.faults:
             tasks.append(_faults(cluster, random.Random(rng.getrandbits(64)), opts, deadline,
                                  result))
         await asyncio.gather(*tasks)
         net.drop = 0.0
         await bank.verify(nodes[1])
+        await family.verify(nodes[0], _retry)
+        result.adopted, result.reaped = family.adopted, family.reaped
+        result.conflicts += family.conflicts
+    except OrphanFound as exc:
+        raise InvariantViolation(f"{exc}; faults so far: {result.faults}") from None
     except InvariantViolation as exc:
         raise InvariantViolation(f"{exc}; faults so far: {result.faults}") from None
     finally:
@@ -267,6 +281,8 @@ def summary(results: list[SimResult]) -> dict[str, Any]:
             "unknown": sum(r.unknown for r in results),
             "conflicts": sum(r.conflicts for r in results),
             "audits": sum(r.audits for r in results),
+            "adopted": sum(r.adopted for r in results),
+            "reaped": sum(r.reaped for r in results),
             "faults": sum(len(r.faults) for r in results),
             "messages": sum(r.messages for r in results),
             "dropped": sum(r.dropped for r in results)}

@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from dsql_ray.adjudicator.adjudicator import Adjudicator
 from dsql_ray.sim.__main__ import run_one
 from dsql_ray.sim.harness import InvariantViolation, SimOptions, run_seed, summary
 
@@ -46,18 +47,21 @@ def test_a_seed_replays_exactly():
     assert run_seed(12).digest != a.digest
 
 
-def test_the_checkers_catch_a_broken_conflict_check(monkeypatch):
-    """With write-write conflict detection switched off, lost updates must be caught."""
-    from dsql_ray.adjudicator.adjudicator import Adjudicator
-    monkeypatch.setattr(Adjudicator, "_check", lambda self, start_ts, keys, txn_id=None: None)
-    caught = []
-    for seed in range(20):
+def first_violation(seeds) -> str | None:
+    """The first invariant violation over ``seeds`` without faults, if any."""
+    for seed in seeds:
         try:
             run_seed(seed, SimOptions(faults=False, drop=0.0))
         except InvariantViolation as exc:
-            caught.append(str(exc))
-            break
-    assert caught and "seed" in caught[0], "the checkers missed lost updates"
+            return str(exc)
+    return None
+
+
+def test_the_checkers_catch_a_broken_conflict_check(monkeypatch):
+    """With write-write conflict detection switched off, lost updates must be caught."""
+    monkeypatch.setattr(Adjudicator, "_check", lambda self, start_ts, keys, txn_id=None: None)
+    caught = first_violation(range(20))
+    assert caught and "seed" in caught, "the checkers missed lost updates"
 
 
 def test_the_checkers_catch_reads_that_ignore_the_snapshot(monkeypatch):
@@ -68,3 +72,11 @@ def test_the_checkers_catch_reads_that_ignore_the_snapshot(monkeypatch):
     with pytest.raises(InvariantViolation):
         for seed in range(20):
             run_seed(seed, SimOptions(faults=False, drop=0.0))
+
+
+def test_the_orphan_checker_catches_a_missing_shared_key_check(monkeypatch):
+    """Without the adjudicator remembering shared keys (foreign-key parents), a parent
+    delete that started before a child insert commits after it: an orphan, caught."""
+    monkeypatch.setattr(Adjudicator, "_note_shared", lambda self, key, ts: None)
+    caught = first_violation(range(30))
+    assert caught and "without a parent" in caught, "the checker missed orphans"

@@ -20,6 +20,7 @@ from .options import CopyOptions, bad_format, shown, with_context
 from .records import BinaryTuples, Records
 
 
+FOREIGN_KEY_VIOLATION = "23503"
 BATCH_ROWS = 250              # rows inserted (one duplicate-key read) at a time
 
 
@@ -189,6 +190,10 @@ class CopyLoader:
         try:
             await self._insert([row for _, row in batch])
         except DsqlError as exc:
+            if exc.sqlstate == FOREIGN_KEY_VIOLATION:
+                # checked once the batch is written (compute/fkeys.py), as PostgreSQL
+                # checks it at the end of the COPY: no line to name, nothing to retry
+                raise
             if exc.sqlstate == limits.rows_per_txn_max.sqlstate or len(batch) == 1:
                 raise with_context(exc, f"COPY {self.table.name}, line {batch[-1][0]}") \
                     from None

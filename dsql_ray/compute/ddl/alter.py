@@ -23,6 +23,8 @@ from ..query import astwalk
 from ..query.rowexpr import compile_constant
 from ..result import QueryResult
 from .common import PathOf, lookup, save
+from .references import (constraint_names, foreign_key_spec, mark_parent, referencing,
+                         rename_referenced, renamed, resolve_foreign_key, still_depend)
 from .tables import column_def
 from .views import dependent_views, depends_error, mentions_column, rewrite_views
 
@@ -119,6 +121,15 @@ def _drop_column(name: str, missing_ok: bool):
         for d in await _indexes_on(txn, t, name):
             raise FeatureNotSupported(f'cannot drop column "{name}": index "{d.name}" uses it',
                                       hint=f"Drop the index first (DROP INDEX {d.name}).")
+        dependents = [(owner, fk) for owner, fk in await referencing(txn, t)
+                      if fk.ref_id == t.table_id and name in fk.ref_columns
+                      and name not in (fk.columns if owner.table_id == t.table_id else ())]
+        if dependents:
+            raise still_depend(f"column {name} of table {t.name}", dependents,
+                               f"column {name} of table {t.name}")
+        for fk in t.fkeys:       # the table's own foreign keys on the column go with it
+            if name in fk.columns:
+                mark_parent(txn, t, fk.ref_id)
         views = [v for v in await dependent_views(txn, t) if mentions_column(v, name)]
         if views:
             raise depends_error(f"column {name} of table {t.name}", t, views)
@@ -126,7 +137,8 @@ def _drop_column(name: str, missing_ok: bool):
         cols = t.columns[:pos] + t.columns[pos + 1:]
         pk = tuple(p - (p > pos) for p in t.pk)
         checks = tuple(k for k in t.checks if name not in column_refs(parse_expr(k.expr_sql)))
-        return replace(t, columns=cols, pk=pk, checks=checks)
+        fkeys = tuple(k for k in t.fkeys if name not in k.columns)
+        return replace(t, columns=cols, pk=pk, checks=checks, fkeys=fkeys)
     return apply
 
 
@@ -136,7 +148,27 @@ async def _indexes_on(txn, t: TableDef, column: str) -> list:
             if d.table_id == t.table_id and (column in d.columns or column in d.include)]
 
 
+def _add_foreign_key(con: ast.Constraint):
+    """ADD CONSTRAINT ... FOREIGN KEY: at once on an empty table, else NOT VALID (then
+    ALTER TABLE ASYNC ... VALIDATE CONSTRAINT checks the rows in a job), as DSQL."""
+    spec = foreign_key_spec(con)
+
+    async def apply(t: TableDef, txn, session) -> TableDef:
+        fk, _ = await resolve_foreign_key(txn, session, t, spec, constraint_names(t))
+        if fk.validated and await txn.scan(*t.key_range(), columns=()):
+            raise FeatureNotSupported(
+                "adding a FOREIGN KEY constraint to a table with rows requires NOT VALID",
+                hint="Use ALTER TABLE ... ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID, then "
+                     "ALTER TABLE ASYNC ... VALIDATE CONSTRAINT.")
+        mark_parent(txn, t, fk.ref_id)
+        return replace(t, fkeys=t.fkeys + (fk,))
+    return apply
+
+
 def _add_check(con: ast.Constraint):
+    if con.contype.name == "CONSTR_FOREIGN":
+        return _add_foreign_key(con)
+
     async def apply(t: TableDef, txn, session) -> TableDef:
         kind = con.contype.name
         if kind != "CONSTR_CHECK":
@@ -148,7 +180,7 @@ def _add_check(con: ast.Constraint):
                                       "NOT VALID",
                                       hint="Use ALTER TABLE ... ADD CONSTRAINT ... CHECK (...) "
                                            "NOT VALID.")
-        taken = {k.name for k in t.checks}
+        taken = constraint_names(t)
         name = con.conname or check_name(t.name, column_refs(con.raw_expr), taken)
         if name in taken:
             raise DsqlError(f'constraint "{name}" for relation "{t.name}" already exists',
@@ -162,7 +194,11 @@ def _add_check(con: ast.Constraint):
 def _drop_constraint(name: str, missing_ok: bool):
     async def apply(t: TableDef, txn, session) -> TableDef:
         kept = tuple(k for k in t.checks if k.name != name)
-        if len(kept) == len(t.checks):
+        fkeys = tuple(k for k in t.fkeys if k.name != name)
+        for k in t.fkeys:
+            if k.name == name:
+                mark_parent(txn, t, k.ref_id)
+        if len(kept) == len(t.checks) and len(fkeys) == len(t.fkeys):
             if missing_ok:
                 session.notice(f'constraint "{name}" of relation "{t.name}" does not exist, '
                                "skipping")
@@ -170,7 +206,7 @@ def _drop_constraint(name: str, missing_ok: bool):
             if name == f"{t.name}_pkey":
                 raise FeatureNotSupported("dropping the primary key is not supported")
             raise UndefinedObject(f'constraint "{name}" of relation "{t.name}" does not exist')
-        return replace(t, checks=kept)
+        return replace(t, checks=kept, fkeys=fkeys)
     return apply
 
 
@@ -221,7 +257,7 @@ class ValidateConstraintPlan(Plan):
         t = await lookup(txn, PathOf(session), self.schema, self.name)
         if t is None or t.kind != "r":
             raise UndefinedTable(f'relation "{self.name}" does not exist')
-        if not any(c.name == self.constraint for c in t.checks):
+        if not any(c.name == self.constraint for c in (*t.checks, *t.fkeys)):
             raise UndefinedObject(
                 f'constraint "{self.constraint}" of relation "{t.name}" does not '
                 "exist")
@@ -300,12 +336,16 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
             cols[pos] = replace(cols[pos], name=new)
             checks = tuple(replace(k, expr_sql=_rename_in_expr(k.expr_sql, old, new))
                            for k in t.checks)
+            fkeys = tuple(replace(renamed(k, t.table_id, old, new),
+                                  columns=tuple(new if c == old else c for c in k.columns))
+                          for k in t.fkeys)
+            await rename_referenced(txn, t, old, new)
             await rewrite_views(txn, t, column=(old, new))
             for d in await _indexes_on(txn, t, old):
                 await put_index(txn, replace(
                     d, columns=tuple(new if c == old else c for c in d.columns),
                     include=tuple(new if c == old else c for c in d.include)))
-            return replace(t, columns=tuple(cols), checks=checks)
+            return replace(t, columns=tuple(cols), checks=checks, fkeys=fkeys)
         return AlterTablePlan(schema=rel.schemaname, name=rel.relname, cmds=(rename_column,),
                               missing_ok=bool(stmt.missing_ok), is_ddl=True)
     raise FeatureNotSupported(f"RENAME of {kind.name[7:].lower()} is not supported")

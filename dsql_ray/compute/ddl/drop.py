@@ -3,7 +3,7 @@ DROP SCHEMA.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pglast import ast
 from pglast.enums import DropBehavior
@@ -14,7 +14,9 @@ from ..catalog import BUILTIN_SCHEMAS, TableDef, namespace_key
 from ..jobs import submit_table_cleanup
 from ..plan.base import Plan
 from ..result import QueryResult
-from .common import PathOf, all_relations, bump, drop_relation, kind_name, lookup, qualified
+from .common import (PathOf, all_relations, bump, drop_relation, kind_name, lookup, qualified,
+                     save)
+from .references import mark_parent, referencing, still_depend
 from .views import dependent_views, depends_error
 
 
@@ -48,6 +50,8 @@ class DropTablePlan(Plan):
             views = await dependent_views(txn, t)
             if views and not self.cascade:
                 raise depends_error(f"{what} {name}", t, views)
+            if t.kind == "r":
+                await self._foreign_keys(txn, session, t)
             for v in views:
                 session.notice(f"drop cascades to view {v.name}")
                 await drop_relation(txn, v)
@@ -58,6 +62,25 @@ class DropTablePlan(Plan):
                 await submit_table_cleanup(txn, session.node, t)
         await bump(txn)
         return QueryResult(f"DROP {what.upper()}")
+
+
+    async def _foreign_keys(self, txn, session, t: TableDef) -> None:
+        """A referenced table: 2BP01, or with CASCADE its children lose the constraint;
+        the parents of its own foreign keys see their schema marker change."""
+        dropping = {n for _, n in self.names}
+        dependents = []
+        for owner, fk in await referencing(txn, t):
+            if owner.table_id == t.table_id:
+                mark_parent(txn, t, fk.ref_id)
+            elif owner.name not in dropping:
+                dependents.append((owner, fk))
+        if dependents and not self.cascade:
+            raise still_depend(f"table {t.name}", dependents, f"table {t.name}")
+        for owner, fk in dependents:
+            session.notice(f"drop cascades to constraint {fk.name} on table {owner.name}")
+            current = await lookup(txn, PathOf(session), owner.schema, owner.name) or owner
+            await save(txn, replace(current, fkeys=tuple(
+                k for k in current.fkeys if k.name != fk.name)), current)
 
 
 async def _owned_sequences(txn, t: TableDef) -> list[TableDef]:

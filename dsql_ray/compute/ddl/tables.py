@@ -1,4 +1,4 @@
-"""CREATE TABLE (columns, primary key, CHECK, identity, UNIQUE) and CREATE SCHEMA.
+"""CREATE TABLE (columns, primary key, CHECK, identity, UNIQUE, FOREIGN KEY) and CREATE SCHEMA.
 """
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from ..index_plans import create_unique_constraints, unique_constraints
 from ..plan.base import Plan
 from ..result import QueryResult
 from .coltypes import column_type
+from .references import (ForeignKeySpec, constraint_names, deferral, foreign_key_spec, mark_parent,
+                         resolve_foreign_key)
 from .common import (SEQUENCE_COLUMNS, bump, create_relation, creation_schema, new_id,
                      require_schema, save, schema_exists)
 from .sequences import plain_sequence_args, sequence_def
@@ -36,6 +38,7 @@ class CreateTablePlan(Plan):
     checks: tuple[CheckDef, ...] = ()
     identities: tuple[tuple[str, SequenceDef], ...] = ()   # column → its sequence
     uniques: tuple[tuple[str | None, tuple[str, ...]], ...] = ()   # UNIQUE: name, columns
+    fkeys: tuple[ForeignKeySpec, ...] = ()
 
     async def run(self, txn, params, session) -> QueryResult:
         await require_schema(txn, self.schema)
@@ -61,13 +64,24 @@ class CreateTablePlan(Plan):
         pk = tuple(names.index(n) for n in self.pk_names)
         table = TableDef(table_id, self.schema, self.name, tuple(columns), pk, hidden_pk=not pk,
                          checks=self.checks)
+        table = await self._foreign_keys(txn, session, table)
         await save(txn, table)
         await create_unique_constraints(txn, table, self.uniques)
         return QueryResult("CREATE TABLE")
 
+    async def _foreign_keys(self, txn, session, table: TableDef) -> TableDef:
+        taken = constraint_names(table)
+        fkeys = []
+        for spec in self.fkeys:
+            fk, _ = await resolve_foreign_key(txn, session, table, spec, taken)
+            taken.add(fk.name)
+            fkeys.append(replace(fk, validated=True))     # a new table has no rows
+            mark_parent(txn, table, fk.ref_id)
+        return replace(table, fkeys=tuple(fkeys)) if fkeys else table
+
 
 def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[str],
-            identities: list) -> tuple[ColumnDef, bool]:
+               identities: list, fkeys: list | None = None) -> tuple[ColumnDef, bool]:
     """A column definition; returns (column, is primary key)."""
     tname = elt.typeName.names[-1].sval.lower()
     if tname in _UNSUPPORTED_TYPES:
@@ -98,6 +112,10 @@ def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: se
             identity, not_null = con.generated_when, True
         elif kind == "CONSTR_UNIQUE":
             pass                 # a unique index: index_plans.unique_constraints
+        elif kind == "CONSTR_FOREIGN" and fkeys is not None:
+            fkeys.append(foreign_key_spec(con, elt.colname))
+        elif kind.startswith("CONSTR_ATTR_") and fkeys:
+            fkeys[-1] = deferral(fkeys[-1], kind)       # DEFERRABLE ... of the REFERENCES
         else:
             raise FeatureNotSupported(f"{kind[7:]} constraints are not supported yet")
     if identity and default is not None:
@@ -122,9 +140,10 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
     identities: list = []
     taken: set[str] = set()
     table_checks = []
+    fkeys: list[ForeignKeySpec] = []
     for elt in stmt.tableElts or ():
         if isinstance(elt, ast.ColumnDef):
-            col, is_pk = column_def(elt, rel.relname, checks, taken, identities)
+            col, is_pk = column_def(elt, rel.relname, checks, taken, identities, fkeys)
             if is_pk:
                 if pk:
                     raise InvalidTableDefinition(
@@ -144,6 +163,8 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
             table_checks.append(elt)
         elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_UNIQUE":
             pass                 # a unique index: index_plans.unique_constraints
+        elif isinstance(elt, ast.Constraint) and elt.contype.name == "CONSTR_FOREIGN":
+            fkeys.append(foreign_key_spec(elt))
         else:
             raise FeatureNotSupported(f"{type(elt).__name__} in CREATE TABLE is not supported yet")
     for con in table_checks:     # named after their first column, once columns are known
@@ -162,7 +183,7 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
                            column_defs=tuple(columns), pk_names=tuple(pk),
                            if_not_exists=bool(stmt.if_not_exists), checks=tuple(checks),
                            identities=tuple(identities), is_ddl=True,
-                           uniques=unique_constraints(stmt, names))
+                           uniques=unique_constraints(stmt, names), fkeys=tuple(fkeys))
 
 
 @dataclass

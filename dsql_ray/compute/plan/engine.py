@@ -32,8 +32,9 @@ LOCAL_IDS = {TARGET: -(1 << 40), NEW: -(1 << 40) - 1, EXISTING: -(1 << 40) - 2,
 class TxnSource:
     """What the general query engine reads: whole tables at the transaction's snapshot."""
 
-    def __init__(self, txn, catalog, for_update: bool, session=None):
+    def __init__(self, txn, catalog, for_update: bool, session=None, key_share: bool = False):
         self.txn, self.catalog, self.for_update = txn, catalog, for_update
+        self.key_share = key_share       # FOR KEY SHARE: rows held shared, not locked
         self.accesses: dict = {}         # table id → index path (QueryPlan.index_access)
         self.params: list = []
         self._system_cache: dict = {}    # system catalogs (dsql_ray/compute/system)
@@ -62,7 +63,7 @@ class TxnSource:
         if len(found) > limits.scan_rows_max:
             raise LimitExceeded("statement returns too many rows")
         if self.for_update:
-            self.txn.lock(k for k, _ in found)
+            self.txn.lock((k for k, _ in found), shared=self.key_share)
         return [r for _, r in found]
 
 
@@ -80,10 +81,11 @@ class QueryPlan(Plan):
     prepared: Any = None
     #: table id → an index path for the table's rows (access.index_scan.engine_index_access)
     index_access: dict = field(default_factory=dict)
+    key_share: bool = False
 
     async def run(self, txn, params, session) -> QueryResult:
         source = TxnSource(txn, session.node.catalog, self.prepared.for_update,
-                           session=session)
+                           session=session, key_share=self.key_share)
         source.accesses, source.params = self.index_access, params
         return await self.prepared.run(source, params, engine_config(session))
 

@@ -2,13 +2,13 @@
 passes, its storage key, and the UPDATE of one row (its key may move)."""
 from __future__ import annotations
 
-import random
 from typing import Any, Callable
 
-from ...errors import DatatypeMismatch, DsqlError, NotNullViolation, UniqueViolation
+from ...errors import DatatypeMismatch
 from .. import types as T
 from ..catalog import ColumnDef, TableDef
-from ..constraints import check_constraints, parse_expr
+from ..constraints import (check_row, duplicate_key, new_row_key, parse_expr,  # noqa: F401
+                           write_update)        # re-exported: DML's row helpers
 from ..query import sqltypes as S
 from ..query.rowexpr import RowExpr, RowScope, compile_constant, constant
 from ..query.sqltypes import assign, cast
@@ -37,33 +37,6 @@ def assign_value(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:
         return expr
     g = expr.fn                  # varchar(n), char(n), numeric(p, s), timestamp(p)
     return RowExpr(lambda r, p: assign(g(r, p), oid, typmod), oid)
-
-
-def check_row(table: TableDef, row: tuple) -> None:
-    for col, value in zip(table.columns, row):
-        if value is None and col.not_null:
-            raise NotNullViolation(f'null value in column "{col.name}" of relation "{table.name}" '
-                                   "violates not-null constraint",
-                                   detail=f"Failing row contains ({_row_text(row)}).")
-    if table.checks:
-        check_constraints(table, row)
-
-
-def _row_text(row: tuple) -> str:
-    return ", ".join("null" if v is None else str(v) for v in row)
-
-
-def duplicate_key(table: TableDef, row: tuple) -> DsqlError:
-    cols = ", ".join(table.columns[i].name for i in table.pk)
-    vals = ", ".join(str(row[i]) for i in table.pk)
-    return UniqueViolation(f'duplicate key value violates unique constraint "{table.name}_pkey"',
-                           detail=f"Key ({cols})=({vals}) already exists.")
-
-
-def new_row_key(table: TableDef, row: tuple) -> bytes:
-    if table.hidden_pk:
-        return table.row_key((random.getrandbits(63),))
-    return table.row_key(tuple(row[i] for i in table.pk))
 
 
 _CATEGORY = {**{o: "n" for o in (T.INT2, T.INT4, T.INT8, T.FLOAT4, T.FLOAT8, T.NUMERIC)},
@@ -95,18 +68,3 @@ def table_scope(relation, table: TableDef, param_oids: list[int]) -> RowScope:
 
 def alias_of(relation, table: TableDef) -> str:
     return relation.alias.aliasname if relation.alias else table.name
-
-
-
-
-async def write_update(txn, t: TableDef, key: bytes, new: tuple,
-                        positions: list[int]) -> None:
-    if any(pos in t.pk for pos in positions) and not t.hidden_pk:
-        new_key = new_row_key(t, new)
-        if new_key != key:
-            if await txn.get(new_key) is not None:
-                raise duplicate_key(t, new)
-            txn.delete(key)
-            key = new_key
-    txn.put(key, new)
-

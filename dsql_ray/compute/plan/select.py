@@ -41,6 +41,7 @@ class SelectPlan(Plan):
     limit: int | None = None
     offset: int = 0
     for_update: bool = False
+    key_share: bool = False          # FOR KEY SHARE only: the rows are held shared
 
     async def run(self, txn, params, session) -> QueryResult:
         if self.access is None:
@@ -52,7 +53,7 @@ class SelectPlan(Plan):
             keyed = await self.access.rows(txn, params)
             await reserve(session, self.sequences, len(keyed))
             if self.for_update:
-                txn.lock(k for k, _ in keyed)
+                txn.lock((k for k, _ in keyed), shared=self.key_share)
         if len(keyed) > limits.scan_rows_max:
             raise LimitExceeded("statement returns too many rows")
         source = [r for _, r in keyed]
@@ -78,7 +79,8 @@ class SelectPlan(Plan):
 
 
 #: lock strengths DSQL refuses; FOR UPDATE and FOR KEY SHARE both put the rows read into
-#: the conflict check at COMMIT (a concurrent writer of them makes one side fail)
+#: the conflict check at COMMIT (a concurrent writer of them makes one side fail): FOR
+#: UPDATE as written keys, FOR KEY SHARE as shared keys (two sharers never conflict)
 _REFUSED_LOCKS = {LockClauseStrength.LCS_FORSHARE: "FOR SHARE",
                   LockClauseStrength.LCS_FORNOKEYUPDATE: "FOR NO KEY UPDATE"}
 
@@ -90,6 +92,13 @@ def _check_lock_strengths(stmt: ast.SelectStmt) -> None:
                                       "supported",
                                       hint="Use FOR UPDATE or FOR KEY SHARE: both put the rows "
                                            "read into the conflict check at COMMIT.")
+
+
+def key_share_only(stmt: ast.SelectStmt) -> bool:
+    """Every locking clause of the statement is FOR KEY SHARE."""
+    clauses = [n for n in nodes(stmt) if isinstance(n, ast.LockingClause)]
+    return bool(clauses) and all(n.strength == LockClauseStrength.LCS_FORKEYSHARE
+                                 for n in clauses)
 
 
 def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
@@ -105,7 +114,10 @@ def plan_select(stmt: ast.SelectStmt, catalog, param_oids: list[int]) -> Plan:
         prepared = prepare_select(stmt, SystemCatalog(catalog), list(param_oids))
         plan = QueryPlan(prepared=prepared, columns=prepared.columns,
                          param_oids=prepared.param_oids,
-                         index_access=engine_index_access(stmt, prepared, catalog))
+                         index_access=engine_index_access(stmt, prepared, catalog),
+                         key_share=key_share_only(stmt))
+    if not isinstance(plan, QueryPlan):
+        plan.key_share = key_share_only(stmt)
     reads = plan.prepared.tables if isinstance(plan, QueryPlan) else ()
     plan.sequences = nextval_calls(stmt) + view_calls(reads)    # values reserved to run
     return plan

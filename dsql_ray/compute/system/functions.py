@@ -343,10 +343,15 @@ def _get_def(c, args, name):
             return secondary[v][name == "pg_get_constraintdef"]
         t = by_oid.get(v)
         if t is None and name == "pg_get_constraintdef" and v >= ST.FIRST_USER_OID * 1000:
-            t = by_oid.get(v // 1000)            # a CHECK constraint (ST.check_oid)
+            t = by_oid.get(v // 1000)    # a CHECK (ST.check_oid) or FOREIGN KEY (ST.fk_oid)
             i = v % 1000 - 500
             if t is not None and t.table_id >= 0 and 0 <= i < len(t.checks):
                 return ST.check_def(t.checks[i])
+            i = v % 1000 - ST.FK_OID_OFFSET
+            if t is not None and t.table_id >= 0 and 0 <= i < len(t.fkeys):
+                parent = next((p for p in by_oid.values()
+                               if p.table_id == t.fkeys[i].ref_id), None)
+                return None if parent is None else ST.fk_def(t.fkeys[i], parent)
             return None
         if t is None or t.table_id < 0 or not t.pk:
             return None

@@ -194,6 +194,7 @@ def _namespaces(snap):
 
 
 def _class(snap):
+    triggers = _with_foreign_keys(snap)        # PostgreSQL enforces them with triggers
     for t in snap.all_relations():
         user = t.table_id >= 0
         has_pk = user and bool(t.pk) and not t.hidden_pk
@@ -205,7 +206,8 @@ def _class(snap):
         # relispartition relrewrite relfrozenxid relminmxid relacl reloptions relpartbound
         yield (table_oid(t), t.name, schema_oid(t.schema), 0, 0, OWNER_OID, HEAP_AM,
                table_oid(t), 0, 0, -1.0, 0, 0, has_pk, False, "p", kind, len(t.columns), checks,
-               False, False, False, False, False, True, "d", False, 0, 0, 0, None, None, None)
+               False, user and t.table_id in triggers, False, False, False, True, "d", False,
+               0, 0, 0, None, None, None)
         if has_pk:
             yield (index_oid(t), pk_name(t), schema_oid(t.schema), 0, 0, OWNER_OID, BTREE_AM,
                    index_oid(t), 0, 0, -1.0, 0, 0, False, False, "p", "i", len(t.pk), 0,
@@ -294,6 +296,99 @@ def _constraint(snap):
         yield (check_oid(t, i), k.name, schema_oid(t.schema), "c", False, False, k.validated,
                table_oid(t), 0, 0, 0, 0, " ", " ", " ", True, 0, False,
                _check_columns(t, k), None, None, None, None, None, None, k.expr_sql)
+    for t, i, k, parent in foreign_keys(snap):
+        yield (fk_oid(t, i), k.name, schema_oid(t.schema), "f", k.deferrable, k.deferred,
+               k.validated, table_oid(t), 0, _referenced_index(snap, parent, k), 0,
+               table_oid(parent), k.on_update, k.on_delete, k.match, True, 0, True,
+               _attnums(t, k.columns), _attnums(parent, k.ref_columns), None, None, None,
+               _attnums(t, k.delete_set) or None, None, None)
+
+
+# -- FOREIGN KEY constraints (compute/ddl/references.py, compute/fkeys.py) -------------------
+FK_OID_OFFSET = 800            # fk_oid: table oid * 1000 + 800 + i (CHECKs use 500 + i)
+_RULES = {"a": "NO ACTION", "r": "RESTRICT", "c": "CASCADE", "n": "SET NULL",
+          "d": "SET DEFAULT"}
+
+
+def fk_oid(t: TableDef, i: int) -> int:
+    return table_oid(t) * 1000 + FK_OID_OFFSET + i
+
+
+def foreign_keys(snap):
+    """(table, position, ForeignKeyDef, parent) of every foreign key whose parent is known."""
+    by_id = {t.table_id: t for t in snap.tables}
+    for t in snap.tables:
+        for i, k in enumerate(t.fkeys):
+            parent = by_id.get(k.ref_id)
+            if parent is not None:
+                yield t, i, k, parent
+
+
+def _with_foreign_keys(snap) -> set[int]:
+    out: set[int] = set()
+    for t in snap.tables:
+        if t.fkeys:
+            out.add(t.table_id)
+            out.update(k.ref_id for k in t.fkeys)
+    return out
+
+
+def _attnums(t: TableDef, names) -> list[int]:
+    return [t.column_names.index(n) + 1 for n in names if n in t.column_names]
+
+
+def _referenced_constraint(snap, parent: TableDef, k):
+    """The parent's primary key or UNIQUE index the foreign key relies on: (oid, name)."""
+    pk = [parent.columns[p].name for p in parent.pk]
+    if not parent.hidden_pk and sorted(pk) == sorted(k.ref_columns):
+        return index_oid(parent), pk_name(parent)
+    for t, d in _secondaries(snap):
+        if t.table_id == parent.table_id and d.unique and \
+                sorted(d.key_names(t)) == sorted(k.ref_columns):
+            return secondary_index_oid(d), d.name
+    return 0, None
+
+
+def _referenced_index(snap, parent: TableDef, k) -> int:
+    return _referenced_constraint(snap, parent, k)[0]
+
+
+def fk_def(k, parent: TableDef) -> str:
+    """pg_get_constraintdef of a foreign key, as PostgreSQL prints it."""
+    ref = _quote(parent.name) if parent.schema == "public" else \
+        f"{_quote(parent.schema)}.{_quote(parent.name)}"
+    out = (f"FOREIGN KEY ({', '.join(map(_quote, k.columns))}) REFERENCES {ref}"
+           f"({', '.join(map(_quote, k.ref_columns))})")
+    if k.match == "f":
+        out += " MATCH FULL"
+    if k.on_update != "a":
+        out += f" ON UPDATE {_RULES[k.on_update]}"
+    if k.on_delete != "a":
+        out += f" ON DELETE {_RULES[k.on_delete]}"
+        if k.delete_set:
+            out += f" ({', '.join(map(_quote, k.delete_set))})"
+    if k.deferrable:
+        out += " DEFERRABLE"
+    if k.deferred:
+        out += " INITIALLY DEFERRED"
+    return out if k.validated else out + " NOT VALID"
+
+
+def _is_referential_constraints(snap):
+    for t, _, k, parent in foreign_keys(snap):
+        unique = _referenced_constraint(snap, parent, k)[1]
+        yield (DATABASE, t.schema, k.name, DATABASE, parent.schema, unique,
+               "FULL" if k.match == "f" else "NONE", _RULES[k.on_update], _RULES[k.on_delete])
+
+
+def _is_constraint_column_usage(snap):
+    for t in _user_tables_with_pk(snap):
+        for p in t.pk:
+            yield (DATABASE, t.schema, t.name, t.columns[p].name, DATABASE, t.schema,
+                   pk_name(t))
+    for t, _, k, parent in foreign_keys(snap):
+        for c in k.ref_columns:
+            yield DATABASE, parent.schema, parent.name, c, DATABASE, t.schema, k.name
 
 
 # -- CHECK constraints, views, sequences (compute/ddl/) -----------------------------------------
@@ -524,6 +619,9 @@ def _is_table_constraints(snap):
     for t, _, k in _checks(snap):
         yield (DATABASE, t.schema, k.name, DATABASE, t.schema, t.name, "CHECK", "NO", "NO",
                "YES", None)
+    for t, _, k, _ in foreign_keys(snap):
+        yield (DATABASE, t.schema, k.name, DATABASE, t.schema, t.name, "FOREIGN KEY",
+               "YES" if k.deferrable else "NO", "YES" if k.deferred else "NO", "YES", None)
 
 
 def _is_key_column_usage(snap):
@@ -531,6 +629,9 @@ def _is_key_column_usage(snap):
         for i, p in enumerate(t.pk, 1):
             yield (DATABASE, t.schema, pk_name(t), DATABASE, t.schema, t.name,
                    t.columns[p].name, i, None)
+    for t, _, k, _ in foreign_keys(snap):
+        for i, c in enumerate(k.columns, 1):
+            yield DATABASE, t.schema, k.name, DATABASE, t.schema, t.name, c, i, i
 
 
 _DEFS: list[tuple[str, str, str, Callable | None]] = [
@@ -696,13 +797,13 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
     ("information_schema", "referential_constraints",
      "constraint_catalog:n constraint_schema:n constraint_name:n "
      "unique_constraint_catalog:n unique_constraint_schema:n unique_constraint_name:n "
-     "match_option:t update_rule:t delete_rule:t", None),
+     "match_option:t update_rule:t delete_rule:t", _is_referential_constraints),
     ("information_schema", "check_constraints",
      "constraint_catalog:n constraint_schema:n constraint_name:n check_clause:t",
      _is_check_constraints),
     ("information_schema", "constraint_column_usage",
      "table_catalog:n table_schema:n table_name:n column_name:n constraint_catalog:n "
-     "constraint_schema:n constraint_name:n", None),
+     "constraint_schema:n constraint_name:n", _is_constraint_column_usage),
     ("information_schema", "routines",
      "specific_catalog:n specific_schema:n specific_name:n routine_catalog:n "
      "routine_schema:n routine_name:n routine_type:t data_type:t", None),
