@@ -582,14 +582,7 @@ class SetOp(Rel):
 
 
 def _dedupe(rows: list[tuple]) -> list[tuple]:
-    seen = set()
-    out = []
-    for r in rows:
-        k = row_key(r)
-        if k not in seen:
-            seen.add(k)
-            out.append(r)
-    return out
+    return _unseen(rows, set())
 
 
 def _unseen(rows, seen: set) -> list:
