@@ -16,8 +16,8 @@ from typing import Any, Callable, Sequence
 from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
 
-from ..errors import (DsqlError, FeatureNotSupported, ParseError, TransactionAborted,
-                      UndefinedObject, WrongObjectType)
+from ..errors import (DsqlError, FeatureNotSupported, ParseError, SchemaChanged,
+                      TransactionAborted, UndefinedObject, WrongObjectType)
 from . import types as T
 from .copy.load import CopyIn, CopyLoader
 from .copy.options import check_copy_statement, copy_options
@@ -47,6 +47,8 @@ _TRANSACTION_SETTINGS = frozenset({
 _ONLY_REPEATABLE_READ = ("Aurora DSQL runs every transaction at REPEATABLE READ; "
                          "BEGIN [ISOLATION LEVEL REPEATABLE READ] starts one.")
 
+#: times an autocommit DDL statement runs again after losing to a concurrent catalog change
+AUTOCOMMIT_DDL_RETRIES = 3
 _SAVEPOINT_KINDS = {K.TRANS_STMT_SAVEPOINT, K.TRANS_STMT_RELEASE, K.TRANS_STMT_ROLLBACK_TO}
 
 
@@ -197,11 +199,30 @@ class Session:
             return await self._copy(node, text)
         if type(node) not in PLANNERS:
             raise FeatureNotSupported(f"{type(node).__name__} is not supported yet")
+        if self.txn is not None:
+            return await self._run_planned(node, text, param_oids, params)
+        for attempt in range(AUTOCOMMIT_DDL_RETRIES + 1):
+            ddl: list[bool] = []
+            try:
+                return await self._run_planned(node, text, param_oids, params, ddl)
+            except SchemaChanged:
+                # an autocommit DDL statement that lost to a catalog change committed after
+                # its snapshot (typically an index build job ending) runs again after it
+                if not ddl or attempt == AUTOCOMMIT_DDL_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _run_planned(self, node: Any, text: str, param_oids: tuple, params: list,
+                           ddl: list[bool] | None = None) -> QueryResult:
+        """Plan and run one statement, in the open transaction or as its own; ``ddl``
+        learns whether the statement was DDL."""
         implicit = self.txn is None
         txn = self.txn or self._begin(explicit=False)
         try:
             txn.check_age()
             plan = await self._plan(node, text, param_oids)
+            if ddl is not None and plan.is_ddl:
+                ddl.append(True)
             catalog, check = self.node.catalog, None
             version = catalog.version
             if (plan.relations or plan.is_ddl) and not catalog.current_at(txn):

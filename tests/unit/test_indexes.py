@@ -564,3 +564,35 @@ def test_index_only_scan_when_the_entries_cover_the_query(run):
         assert (await plan(s, q)).startswith("Index Scan using t_x on t")
         assert (await one(s, q)).rows == [(5, "z5")]
     run(scenario)
+
+
+def test_autocommit_ddl_runs_again_after_an_index_job_ends_under_it(run_in_process):
+    """Tortoise ORM's cleanup: DROP TABLE a moment after CREATE INDEX ASYNC. Here the build
+    job ends (its catalog writes commit) exactly between the DROP's snapshot and its
+    COMMIT; the DROP must not fail with OC001 but run again after the job."""
+    class Idle:
+        def kick(self):
+            pass
+
+    async def scenario(c):
+        s, node = c.session(), c.node
+        await sql(s, "CREATE TABLE t (id int primary key, x int)")
+        await sql(s, "INSERT INTO t VALUES (1, 1), (2, 2)")
+        node.jobs = Idle()                               # the build waits
+        job_id = (await one(s, "CREATE INDEX ASYNC t_x ON t (x)")).rows[0][0]
+        commit, ended = node.commit, []
+
+        async def job_ends_first(txn):
+            if txn.has_ddl and not ended:                # the DROP's first COMMIT
+                ended.append(True)
+                node.jobs = None
+                assert (await J.wait_for_job(node, job_id)).status == J.COMPLETED
+            return await commit(txn)
+        node.commit = job_ends_first
+        try:
+            assert (await sql(s, "DROP TABLE t"))[-1].tag == "DROP TABLE"
+        finally:
+            node.commit = commit
+        assert ended == [True]
+        await fails(s, "SELECT * FROM t", "42P01")
+    run_in_process(scenario)
