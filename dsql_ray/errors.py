@@ -270,3 +270,7 @@ KINDS: dict[str, type[DsqlError]] = {
 class Unavailable(DsqlError):
     """A role the statement needs did not answer in time; safe to retry."""
     sqlstate = "08006"
+
+
+class InvalidObjectDefinition(BindError):
+    sqlstate = "42P17"

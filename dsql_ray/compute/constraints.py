@@ -10,29 +10,15 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable
 
-from pglast import parse_sql
-from pglast.stream import RawStream
-
 from ..errors import CheckViolation
 from .catalog import TableDef
 from .query import astwalk
-from .query.rowexpr import RowScope
-
-
-def expr_sql(node) -> str:
-    """An expression (or statement) as SQL text, the way definitions are stored."""
-    return RawStream()(node)
+from .query.rowexpr import RowScope, expr_sql, parse_expr  # noqa: F401 (shared)
 
 
 def column_refs(node) -> list[str]:
     """The column names an expression mentions, in order."""
     return [ref.fields[-1].sval for ref in astwalk.column_refs(node)]
-
-
-@lru_cache(maxsize=4096)
-def parse_expr(sql: str):
-    """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
-    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
 
 
 def check_name(table: str, refs: list[str], taken: set[str]) -> str:

@@ -68,7 +68,9 @@ def _unique_index_arbiters(table: TableDef, catalog) -> list[Arbiter]:
     reg = registry_of_catalog(catalog) if catalog is not None else None
     out: list[Arbiter] = []
     for d in reg.for_table(table.table_id, states=(VALID,)) if reg is not None else ():
-        pos = d.positions(table) if d.unique else None
+        # expression and partial unique indexes are not arbiters here (not inferred)
+        plain = d.unique and not d.exprs and d.predicate is None
+        pos = d.positions(table) if plain else None
         if pos is not None:
             out.append(IndexArbiter(d.name, pos[0], d))
     return out

@@ -13,9 +13,11 @@ functions that read the catalog, the session user) is recognised before compilin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Callable
 
-from pglast import ast
+from pglast import ast, parse_sql
+from pglast.stream import RawStream
 from pglast.enums import SQLValueFunctionOp as V
 
 from ...errors import FeatureNotSupported
@@ -169,3 +171,14 @@ def compile_constant(node: Any, oid: int | None = None) -> RowExpr:
     scope = RowScope()
     return scope.compile(node) if oid is None else scope.typed(node, oid)
 
+
+
+def expr_sql(node) -> str:
+    """An expression (or statement) as SQL text, the way definitions are stored."""
+    return RawStream()(node)
+
+
+@lru_cache(maxsize=4096)
+def parse_expr(sql: str):
+    """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
+    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val

@@ -335,11 +335,14 @@ def _get_def(c, args, name):
     # pg_get_indexdef(index, column, pretty): column k > 0 gives that key column only
     col = c.coerce(args[1], T.INT4) if name == "pg_get_indexdef" and len(args) > 1 else \
         _const(0, T.INT4)
+    pretty = len(args) == 3 and args[2].const and args[2].value() is True
 
     secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
 
     def whole(v):
         if v in secondary:
+            if pretty and name == "pg_get_indexdef":
+                return secondary[v][3]
             return secondary[v][name == "pg_get_constraintdef"]
         t = by_oid.get(v)
         if t is None and name == "pg_get_constraintdef" and v >= ST.FIRST_USER_OID * 1000:
@@ -365,8 +368,9 @@ def _get_def(c, args, name):
     return strict(lambda v, k: whole(v) if k == 0 else key_column(v, k), [a, col], T.TEXT)
 
 
-def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str]]]:
-    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns)."""
+def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str], str]]:
+    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns,
+    the pretty index definition)."""
     reg = registry_of_catalog(c.planner.catalog)
     if reg is None:
         return {}
@@ -378,7 +382,10 @@ def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str]]]:
             out[ST.secondary_index_oid(d)] = (
                 d.definition(t),
                 f"UNIQUE ({', '.join(d.key_names(t))})" if d.constraint else None,
-                [ST.quote_name(n) for n in d.key_names(t)])
+                [ST.quote_name(n) if e is None else k for n, e, k in
+                 zip(d.key_names(t), d.exprs or (None,) * len(d.columns),
+                     d.shown_keys(t, True))] + [ST.quote_name(n) for n in d.include_names(t)],
+                d.definition(t, pretty=True))
     return out
 
 

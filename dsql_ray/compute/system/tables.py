@@ -435,14 +435,19 @@ def _secondary_class(snap):
 
 
 def _secondary_index(snap):
+    """Secondary indexes: indkey 0 for an expression key, indexprs its expressions (SQL
+    text, where PostgreSQL keeps a node tree), indpred a partial index's predicate."""
     for t, d in _secondaries(snap):
         keys, include = d.positions(t)
         cols = [p + 1 for p in (*keys, *include)]
+        exprs = [e for e in d.exprs if e is not None]
         yield (secondary_index_oid(d), table_oid(t), len(cols), len(keys), d.unique, False,
                False, False, True, False, d.state == "valid", False,
                d.state in ("write_only", "valid"), True, False, cols,
-               [collation_of(t.columns[p].type_oid) for p in (*keys, *include)],
-               [0] * len(cols), [0] * len(cols), None, None)
+               [DEFAULT_COLLATION if p < 0 else collation_of(t.columns[p].type_oid)
+                for p in (*keys, *include)],
+               [0] * len(cols), [0] * len(cols), "\n".join(exprs) if exprs else None,
+               d.predicate)
 
 
 def _sys_jobs(snap):
