@@ -365,6 +365,8 @@ class ExprCompiler:
             return e
         if not S.can_cast(e.oid, oid):
             raise CannotCoerce(f"cannot cast type {S.type_name(e.oid)} to {S.type_name(oid)}")
+        if e.oid in S.VECTORS and oid in (T.TEXT, T.VARCHAR):      # int2vector out: '1 2'
+            e = Expr(lambda row, env, f=e.fn: S.vector_text(f(row, env)), T.TEXT)
         if e.const:
             return Expr(lambda row, env, v=S.cast(e.value(), oid, typmod): v, oid, True,
                         typmod=typmod)
@@ -856,7 +858,8 @@ class ExprCompiler:
         compiled once against the element type, applied to each element."""
         if arr.oid in (S.UNKNOWN, 0) and left.oid in S.ARRAY_OF:    # x = ANY($1): x's type
             arr = self.coerce(arr, S.ARRAY_OF[left.oid])
-        elem_oid = next((e for e, a in S.ARRAY_OF.items() if a == arr.oid), None)
+        elem_oid = next((e for e, a in S.ARRAY_OF.items() if a == arr.oid), None) or \
+            S.VECTORS.get(arr.oid)
         if elem_oid is None:
             raise FeatureNotSupported("ANY/ALL needs an array of a known element type, "
                                       "e.g. ANY($1::int[])")
@@ -993,16 +996,18 @@ class ExprCompiler:
         return e
 
     def subscript(self, arr: Expr, index: Expr) -> Expr:
-        elem = S.ELEMENT_OF.get(arr.oid)
+        elem = S.ELEMENT_OF.get(arr.oid) or S.VECTORS.get(arr.oid)
         if elem is None:
             raise DatatypeMismatch(f"cannot subscript type {S.type_name(arr.oid)} because "
                                    "it does not support subscripting")
         idx = self.coerce(index, T.INT4)
-        af, xf = arr.fn, idx.fn
+        af, xf, base = arr.fn, idx.fn, S.first_subscript(arr.oid)
 
         def fn(row, env):
             v, i = af(row, env), xf(row, env)
-            return v[i - 1] if v is not None and i is not None and 1 <= i <= len(v) else None
+            if v is None or i is None or not base <= i < len(v) + base:
+                return None
+            return v[i - base]
         return Expr(fn, elem)
 
     def slice(self, arr: Expr, lower, upper) -> Expr:

@@ -30,7 +30,7 @@ INT2_ARRAY, INT8_ARRAY, TEXT_ARRAY, OID_ARRAY = 1005, 1016, 1009, 1028
 #: column type letters used in the compact definitions below
 _TYPES = {"o": T.OID, "n": T.TEXT, "c": T.TEXT, "t": T.TEXT, "b": T.BOOL, "i2": T.INT2,
           "i4": T.INT4, "i8": T.INT8, "f4": T.FLOAT4, "ai2": INT2_ARRAY, "ao": OID_ARRAY,
-          "at": TEXT_ARRAY, "tz": T.TIMESTAMPTZ}
+          "at": TEXT_ARRAY, "tz": T.TIMESTAMPTZ, "v2": INT2VECTOR, "vo": OIDVECTOR}
 
 
 def table_oid(t: TableDef) -> int:
@@ -563,7 +563,7 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "indexrelid:o indrelid:o indnatts:i2 indnkeyatts:i2 indisunique:b "
      "indnullsnotdistinct:b indisprimary:b indisexclusion:b indimmediate:b "
      "indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b "
-     "indisreplident:b indkey:ai2 indcollation:ao indclass:ao indoption:ai2 indexprs:t "
+     "indisreplident:b indkey:v2 indcollation:vo indclass:vo indoption:v2 indexprs:t "
      "indpred:t", _index),
     ("pg_catalog", "pg_constraint",
      "oid:o conname:n connamespace:o contype:c condeferrable:b condeferred:b "
