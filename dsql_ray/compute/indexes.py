@@ -137,6 +137,14 @@ class IndexDef:
         return tuple(row[p] if e is None else _compiled(e, table)(row, [])
                      for p, e in zip(pos[0], self.exprs))
 
+    def key_type(self, table: TableDef, i: int) -> int:
+        """The type of key column ``i`` (an expression's result type)."""
+        p = self.positions(table)[0][i]
+        e = self.exprs[i] if self.exprs else None
+        if e is None:
+            return table.columns[p].type_oid
+        return _compiled_expr(e, tuple(table.column_names), tuple(table.column_oids)).oid
+
     def covers(self, table: TableDef, row: tuple) -> bool:
         """Has this row an entry (always, unless the partial index's predicate is not true)?"""
         return self.predicate is None or \
@@ -231,10 +239,15 @@ def column_refs(node) -> list[str]:
 
 
 @lru_cache(maxsize=1024)
+def _compiled_expr(sql: str, names: tuple[str, ...], oids: tuple[int, ...]):
+    return RowScope(names, oids).compile(parse_expr(sql))
+
+
+@lru_cache(maxsize=1024)
 def _compiled_for(sql: str, names: tuple[str, ...], oids: tuple[int, ...], condition: bool):
-    scope = RowScope(names, oids)
-    node = parse_expr(sql)
-    return (scope.condition(node, "index predicate") if condition else scope.compile(node)).fn
+    if not condition:
+        return _compiled_expr(sql, names, oids).fn
+    return RowScope(names, oids).condition(parse_expr(sql), "index predicate").fn
 
 
 def _compiled(sql: str, table: TableDef, condition: bool = False):

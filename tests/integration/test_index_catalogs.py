@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 
+import psycopg
 import pytest
 import sqlalchemy
 from sqlalchemy import Boolean, Index, Integer, String, func, inspect
@@ -84,10 +85,12 @@ def test_sqlalchemy_functional_and_partial_indexes(cluster):
             Index(f"{name}_active", "email", postgresql_where=active.is_(True)))
 
     engine = sqlalchemy.create_engine(
-        "postgresql+psycopg://", creator=lambda: cluster.connect(autocommit=False),
+        "postgresql+psycopg://", creator=lambda: psycopg.connect(cluster.dsn),
         use_native_hstore=False)
+    # DSQL takes one DDL statement per transaction: each of create_all's in its own
+    ddl = engine.execution_options(isolation_level="AUTOCOMMIT")
     try:
-        Base.metadata.create_all(engine)
+        Base.metadata.create_all(ddl)
         with engine.connect() as conn:
             jobs = conn.exec_driver_sql(
                 "SELECT job_id FROM sys.jobs WHERE object_name LIKE %s",
@@ -119,5 +122,5 @@ def test_sqlalchemy_functional_and_partial_indexes(cluster):
         assert active["dialect_options"]["postgresql_where"] in ("active IS TRUE",
                                                                  "(active IS TRUE)")
     finally:
-        Base.metadata.drop_all(engine)
+        Base.metadata.drop_all(ddl)
         engine.dispose()

@@ -270,7 +270,8 @@ def _index(snap):
         # indexprs indpred
         yield (index_oid(t), table_oid(t), len(keys), len(keys), True, False, True, False,
                True, False, True, False, True, True, False, keys,
-               [collation_of(t.columns[p].type_oid) for p in t.pk], [0] * len(keys),
+               [collation_of(t.columns[p].type_oid) for p in t.pk],
+               [opclass_of(t.columns[p].type_oid) for p in t.pk],
                [0] * len(keys), None, None)
     yield from _secondary_index(snap)
 
@@ -388,6 +389,30 @@ def _am(snap):
     yield BTREE_AM, "btree", "bthandler", "i"
 
 
+#: btree's default operator classes (PostgreSQL's OIDs): type → (opclass oid, name)
+BTREE_OPCLASSES = {
+    T.INT2: (1979, "int2_ops"), T.INT4: (1978, "int4_ops"), T.INT8: (3124, "int8_ops"),
+    T.TEXT: (3126, "text_ops"), T.VARCHAR: (3126, "text_ops"), T.BPCHAR: (426, "bpchar_ops"),
+    T.BOOL: (424, "bool_ops"), T.NUMERIC: (3125, "numeric_ops"),
+    T.FLOAT4: (1970, "float4_ops"), T.FLOAT8: (1971, "float8_ops"), T.DATE: (3122, "date_ops"),
+    T.TIMESTAMP: (3128, "timestamp_ops"), T.TIMESTAMPTZ: (3127, "timestamptz_ops"),
+    T.UUID: (2968, "uuid_ops"), T.BYTEA: (428, "bytea_ops"), T.TIME: (1991, "time_ops"),
+    T.INTERVAL: (3129, "interval_ops"), T.OID: (1981, "oid_ops")}
+
+
+def opclass_of(type_oid: int) -> int:
+    return BTREE_OPCLASSES.get(type_oid, (0, ""))[0]
+
+
+def _opclass(snap):
+    """btree's default operator classes (opcfamily is not modelled: 0)."""
+    seen = set()
+    for type_oid, (oid, name) in BTREE_OPCLASSES.items():
+        if oid not in seen:
+            seen.add(oid)
+            yield oid, BTREE_AM, name, PG_CATALOG_NS, OWNER_OID, 0, type_oid, True, 0
+
+
 def _tablespace(snap):
     yield 1663, "pg_default", OWNER_OID, None, None
     yield 1664, "pg_global", OWNER_OID, None, None
@@ -441,13 +466,14 @@ def _secondary_index(snap):
         keys, include = d.positions(t)
         cols = [p + 1 for p in (*keys, *include)]
         exprs = [e for e in d.exprs if e is not None]
+        types = [d.key_type(t, i) for i in range(len(keys))] + \
+            [t.columns[p].type_oid for p in include]
         yield (secondary_index_oid(d), table_oid(t), len(cols), len(keys), d.unique, False,
                False, False, True, False, d.state == "valid", False,
                d.state in ("write_only", "valid"), True, False, cols,
-               [DEFAULT_COLLATION if p < 0 else collation_of(t.columns[p].type_oid)
-                for p in (*keys, *include)],
-               [0] * len(cols), [0] * len(cols), "\n".join(exprs) if exprs else None,
-               d.predicate)
+               [collation_of(o) for o in types[:len(keys)]],
+               [opclass_of(o) for o in types[:len(keys)]],
+               [0] * len(keys), "\n".join(exprs) if exprs else None, d.predicate)
 
 
 def _sys_jobs(snap):
@@ -575,6 +601,8 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
     ("pg_catalog", "pg_description", "objoid:o classoid:o objsubid:i4 description:t", None),
     ("pg_catalog", "pg_shdescription", "objoid:o classoid:o description:t", None),
     ("pg_catalog", "pg_am", "oid:o amname:n amhandler:t amtype:c", _am),
+    ("pg_catalog", "pg_opclass", "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o "
+     "opcfamily:o opcintype:o opcdefault:b opckeytype:o", _opclass),
     ("pg_catalog", "pg_database",
      "oid:o datname:n datdba:o encoding:i4 datlocprovider:c datistemplate:b datallowconn:b "
      "datconnlimit:i4 datfrozenxid:i8 datminmxid:i8 dattablespace:o datcollate:t "
