@@ -274,3 +274,7 @@ class Unavailable(DsqlError):
 
 class InvalidObjectDefinition(BindError):
     sqlstate = "42P17"
+
+
+class DuplicateObject(CatalogError):
+    sqlstate = "42710"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Callable
 
-from ..errors import CheckViolation
+from ..errors import CheckViolation, NotNullViolation
 from .catalog import TableDef
 from .query import astwalk
 from .query.rowexpr import RowScope, expr_sql, parse_expr  # noqa: F401 (shared)
@@ -42,6 +42,31 @@ def validate_check(expr_sql: str, columns) -> None:
     """Compile a new constraint against the table's columns (its errors, now)."""
     cols = list(columns)
     compiled_check(expr_sql, tuple(c.name for c in cols), tuple(c.type_oid for c in cols))
+
+
+@lru_cache(maxsize=1024)
+def compiled_domain_check(expr_sql: str, base_oid: int) -> Callable[[tuple, list], object]:
+    """A domain's CHECK over its one value, ``VALUE`` (42804 if not boolean)."""
+    return RowScope(("value",), (base_oid,)).condition(parse_expr(expr_sql),
+                                                       "CHECK constraint").fn
+
+
+def validate_domain_check(expr_sql: str, base_oid: int) -> None:
+    compiled_domain_check(expr_sql, base_oid)
+
+
+def check_domain_value(domain, base_oid: int, value) -> None:
+    """A value stored into a column of a domain: the domain's NOT NULL (23502) and CHECK
+    constraints (23514), with PostgreSQL's messages. ``domain``: (name, oid, not null,
+    ((check name, expression), ...))."""
+    name, _, not_null, checks = domain
+    if value is None:
+        if not_null:
+            raise NotNullViolation(f"domain {name} does not allow null values")
+        return
+    for cname, sql in checks:
+        if compiled_domain_check(sql, base_oid)((value,), []) is False:
+            raise CheckViolation(f'value for domain {name} violates check constraint "{cname}"')
 
 
 def check_constraints(table: TableDef, row: tuple) -> None:

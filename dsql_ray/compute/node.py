@@ -22,6 +22,7 @@ from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTab
                       row_to_table, schemas_range, tables_range)
 from .indexes import IndexRegistry
 from .interrupt import interruptible
+from .userdefs import DomainDef, domains_range, row_to_domain
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class Catalog:
     def __init__(self, node: "ComputeNode"):
         self._node = node
         self.tables: dict[tuple[str, str], TableDef] = {}
+        self.domains: dict[tuple[str, str], DomainDef] = {}     # CREATE DOMAIN (userdefs)
         self.schemas: set[str] = set(BUILTIN_SCHEMAS)
         self.version = 0              # local: bumped at every reload (plan cache key)
         self.stored_version = -1      # the catalog version row the cache reflects
@@ -82,9 +84,12 @@ class Catalog:
         slow, shigh = schemas_range()
         schemas = await self._node.scan(slow, shigh, ts)
         version = await self._node.get(CATALOG_VERSION_KEY, ts) or 0
+        dlow, dhigh = domains_range()
+        domains = [row_to_domain(r) for _, r in await self._node.scan(dlow, dhigh, ts)]
         if ts < self.as_of:           # a newer reload finished first: keep it
             return
         self.tables = {(t.schema, t.name): t for t in map(row_to_table, (r for _, r in rows))}
+        self.domains = {(d.schema, d.name): d for d in domains}
         self.schemas = set(BUILTIN_SCHEMAS) | {r[0] for _, r in schemas}
         self.stored_version = version
         self.as_of = ts

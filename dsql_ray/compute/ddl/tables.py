@@ -2,7 +2,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 
 from pglast import ast
 
@@ -16,7 +16,7 @@ from ..constraints import check_name, column_refs, expr_sql, validate_check
 from ..index_plans import create_unique_constraints, unique_constraints
 from ..plan.base import Plan
 from ..result import QueryResult
-from .coltypes import column_type
+from .domains import domain_column_type
 from .common import (SEQUENCE_COLUMNS, bump, create_relation, creation_schema, new_id,
                      require_schema, save, schema_exists)
 from .sequences import plain_sequence_args, sequence_def
@@ -67,15 +67,17 @@ class CreateTablePlan(Plan):
 
 
 def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[str],
-            identities: list) -> tuple[ColumnDef, bool]:
+            identities: list, catalog=None) -> tuple[ColumnDef, bool]:
     """A column definition; returns (column, is primary key)."""
     tname = elt.typeName.names[-1].sval.lower()
     if tname in _UNSUPPORTED_TYPES:
         raise FeatureNotSupported(f'type "{_UNSUPPORTED_TYPES[tname]}" is not supported',
                                   hint="Use an identity column or a sequence with "
                                        "CACHE 1 or CACHE >= 65536 instead.")
-    oid, typmod = column_type(elt.typeName)
+    oid, typmod, domain = domain_column_type(elt.typeName, catalog)
     not_null, default, is_pk, identity = bool(elt.is_not_null), None, False, ""
+    if domain is not None:
+        default = domain.default_sql
     for con in elt.constraints or ():
         kind = con.contype.name
         if kind == "CONSTR_PRIMARY":
@@ -103,7 +105,9 @@ def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: se
     if identity and default is not None:
         raise ParseError(f'both default and identity specified for column "{elt.colname}" of '
                          f'table "{table}"')
-    return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity), is_pk
+    return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity,
+                     domain=None if domain is None else astuple(domain.ref())
+                     ), is_pk
 
 
 def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTablePlan:
@@ -124,7 +128,7 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
     table_checks = []
     for elt in stmt.tableElts or ():
         if isinstance(elt, ast.ColumnDef):
-            col, is_pk = column_def(elt, rel.relname, checks, taken, identities)
+            col, is_pk = column_def(elt, rel.relname, checks, taken, identities, catalog)
             if is_pk:
                 if pk:
                     raise InvalidTableDefinition(

@@ -8,7 +8,7 @@ from typing import Any, Callable
 from ...errors import DatatypeMismatch, DsqlError, NotNullViolation, UniqueViolation
 from .. import types as T
 from ..catalog import ColumnDef, TableDef
-from ..constraints import check_constraints, parse_expr
+from ..constraints import check_constraints, check_domain_value, parse_expr
 from ..query import sqltypes as S
 from ..query.rowexpr import RowExpr, RowScope, compile_constant, constant
 from ..query.sqltypes import assign, cast
@@ -47,6 +47,9 @@ def check_row(table: TableDef, row: tuple) -> None:
                                    detail=f"Failing row contains ({_row_text(row)}).")
     if table.checks:
         check_constraints(table, row)
+    for col, value in zip(table.columns, row):
+        if col.domain is not None:
+            check_domain_value(col.domain, col.type_oid, value)
 
 
 def _row_text(row: tuple) -> str:

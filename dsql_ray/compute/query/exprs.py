@@ -24,13 +24,15 @@ from pglast.enums import (A_Expr_Kind, BoolExprType, BoolTestType, MinMaxOp, Nul
 from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, DsqlError,
                        FeatureNotSupported, GroupingError, ParseError, UndefinedColumn,
                        UndefinedFunction,
-                       UndefinedObject, WindowingError, WrongObjectType)
+                       UndefinedObject, WindowingError, WrongObjectType, NotNullViolation,
+                       CheckViolation)
 from .. import types as T
 from . import datetimes as DT
 from . import formatting  # noqa: F401  (registers to_char, to_date, to_timestamp)
 from . import mathfuncs  # noqa: F401  (registers trigonometric and other math functions)
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from .arrayfuncs import array_operator
+from .astwalk import parse_expr
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
@@ -94,8 +96,12 @@ def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
 
 
 def type_label(tn: ast.TypeName) -> str:
-    """The column name PostgreSQL gives a bare cast: the type's internal name."""
-    oid, _ = resolve_type(tn)
+    """The column name PostgreSQL gives a bare cast: the type's internal name (a
+    domain's own name)."""
+    try:
+        oid, _ = resolve_type(tn)
+    except UndefinedObject:
+        return tn.names[-1].sval
     return {T.INT2: "int2", T.INT4: "int4", T.INT8: "int8", T.FLOAT4: "float4",
             T.FLOAT8: "float8", T.BOOL: "bool", T.VARCHAR: "varchar", T.BPCHAR: "bpchar",
             T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz", T.TIMETZ: "timetz"}.get(
@@ -968,13 +974,55 @@ class ExprCompiler:
         return Expr(fn, oid)
 
     def _c_TypeCast(self, node: ast.TypeCast) -> Expr:
-        oid, typmod = resolve_type(node.typeName)
+        try:
+            oid, typmod = resolve_type(node.typeName)
+        except UndefinedObject:
+            domain = self._domain(node.typeName)
+            if domain is None:
+                raise
+            return self.domain_cast(self.compile(node.arg), domain)
         arg = self.compile(node.arg)
         if arg.param is not None:
             self.planner.note_param(arg.param, oid)
             f = arg.fn
             return Expr(lambda r, e: S.cast(f(r, e), oid, typmod), oid, typmod=typmod)
         return self.cast(arg, oid, typmod)
+
+    def _domain(self, tn: ast.TypeName):
+        """The domain (userdefs.DomainDef) a type name names, from the planner's catalog
+        (search path if unqualified); None where there is no catalog."""
+        try:
+            catalog = self.planner.catalog
+        except FeatureNotSupported:
+            return None
+        domains = getattr(catalog, "domains", None) or {}
+        names = [n.sval for n in tn.names]
+        path = names[:-1] or list(getattr(catalog, "search_path", ("public",)))
+        return next((domains[(s, names[-1])] for s in path if (s, names[-1]) in domains), None)
+
+    def domain_cast(self, arg: Expr, domain) -> Expr:
+        """``x::d``: the cast to the base type, then the domain's NOT NULL and CHECKs
+        (each compiled over ``VALUE``)."""
+        base = self.cast(arg, domain.base_oid)
+        scope = Scope()
+        scope.add_entry(None, ["value"], [domain.base_oid])
+        checks = [(name, ExprCompiler(self.planner, scope, "CHECK constraint")
+                   .boolean(parse_expr(sql), "CHECK constraint").fn)
+                  for name, sql in domain.checks]
+        f = base.fn
+
+        def fn(row, env):
+            v = f(row, env)
+            if v is None:
+                if domain.not_null:
+                    raise NotNullViolation(f"domain {domain.name} does not allow null values")
+                return v
+            for name, check in checks:
+                if check((v,), env) is False:
+                    raise CheckViolation(f"value for domain {domain.name} violates check "
+                                         f'constraint "{name}"')
+            return v
+        return Expr(fn, domain.base_oid, typmod=base.typmod)
 
     def _c_RowExpr(self, node: ast.RowExpr) -> Expr:
         fns = [self.to_output(self.compile(a)).fn for a in node.args or ()]

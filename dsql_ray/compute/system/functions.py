@@ -268,9 +268,13 @@ def _format_type(c, args, name):
     oid = _oid_arg(c, name, args, args[0])
     mod = _oid_arg(c, name, args, args[1])
     f0, f1 = oid.fn, mod.fn
+    domains = {d.oid: d.name for d in (getattr(c.planner.catalog, "domains", None) or {}
+                                       ).values()}
 
     def fn(row, env):               # not strict in its typmod
         v = f0(row, env)
+        if v in domains:
+            return domains[v]
         return None if v is None else ST.format_type(v, f1(row, env))
     return Expr(fn, T.TEXT, oid.const and mod.const)
 
@@ -338,6 +342,10 @@ def _get_def(c, args, name):
     pretty = len(args) == 3 and args[2].const and args[2].value() is True
 
     secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
+    if name == "pg_get_constraintdef":        # domains' CHECKs (compute/userdefs.py)
+        secondary.update({ST.domain_check_oid(d.oid, i): (None, ST.domain_check_def(sql))
+                          for d in (getattr(c.planner.catalog, "domains", None) or {}).values()
+                          for i, (_, sql) in enumerate(d.checks)})
 
     def whole(v):
         if v in secondary:

@@ -169,6 +169,7 @@ class Snapshot:
     """What the row generators read: the user tables and the session's settings."""
 
     indexes: tuple = ()         # secondary IndexDefs (compute/indexes.py)
+    domains: tuple = ()         # CREATE DOMAIN's DomainDefs (compute/userdefs.py)
     jobs: tuple = ()            # compute/jobs.py's Jobs, oldest first
 
     def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER,
@@ -222,7 +223,8 @@ def _attribute(snap):
             # attbyval attalign attstorage attcompression attnotnull atthasdef
             # atthasmissing attidentity attgenerated attisdropped attislocal attinhcount
             # attstattarget attcollation attacl attoptions attfdwoptions attmissingval
-            yield (rel, c.name, c.type_oid, type_len(c.type_oid), i, -1, c.type_modifier,
+            yield (rel, c.name, c.domain[1] if c.domain else c.type_oid,
+                   type_len(c.type_oid), i, -1, c.type_modifier,
                    1 if c.type_oid in ELEMENT_OF else 0, type_len(c.type_oid) in (1, 2, 4, 8),
                    "i", "p", "", c.not_null, c.default_sql is not None and not c.identity,
                    False, c.identity, "", False,
@@ -247,6 +249,7 @@ def _types(snap):
                True, ",", 0, None, 0, ARRAY_TYPES.get(oid, 0), name + "in", name + "out",
                name + "recv", name + "send", "i", "p", False, 0, -1, 0,
                DEFAULT_COLLATION if coll else 0, None, None)
+    yield from _domain_types(snap)
     for elem, arr in ARRAY_TYPES.items():
         if elem not in _BASE_TYPES:
             continue
@@ -255,6 +258,17 @@ def _types(snap):
                "A", False, True, ",", 0, "array_subscript_handler", elem, 0, "array_in",
                "array_out", "array_recv", "array_send", "i", "x", False, 0, -1, 0,
                DEFAULT_COLLATION if coll else 0, None, None)
+
+
+def _domain_types(snap):
+    """CREATE DOMAIN's types: typtype 'd', their base type and typmod, NOT NULL, default."""
+    for d in snap.domains:
+        base = _BASE_TYPES.get(d.base_oid, ("", -1, "U", False))
+        yield (d.oid, d.name, schema_oid(d.schema), OWNER_OID, base[1],
+               base[1] in (1, 2, 4, 8), "d", base[2], False, True, ",", 0, None, 0, 0,
+               "domain_in", _DISPLAY.get(d.base_oid, "") + "out", "domain_recv",
+               _DISPLAY.get(d.base_oid, "") + "send", "i", "p", d.not_null, d.base_oid,
+               d.typmod, 0, DEFAULT_COLLATION if base[3] else 0, d.default_sql, None)
 
 
 def _user_tables_with_pk(snap):
@@ -295,6 +309,24 @@ def _constraint(snap):
         yield (check_oid(t, i), k.name, schema_oid(t.schema), "c", False, False, k.validated,
                table_oid(t), 0, 0, 0, 0, " ", " ", " ", True, 0, False,
                _check_columns(t, k), None, None, None, None, None, None, k.expr_sql)
+    yield from _domain_checks(snap)
+
+
+def domain_check_oid(domain_oid: int, i: int) -> int:
+    return domain_oid * 100 + i
+
+
+def domain_check_def(sql: str) -> str:
+    return f"CHECK ({sql})"
+
+
+def _domain_checks(snap):
+    """A domain's CHECK constraints: contypid its type, no relation."""
+    for d in snap.domains:
+        for i, (name, sql) in enumerate(d.checks):
+            yield (domain_check_oid(d.oid, i), name, schema_oid(d.schema), "c", False, False,
+                   True, 0, d.oid, 0, 0, 0, " ", " ", " ", True, 0, False, None, None, None,
+                   None, None, None, None, sql)
 
 
 # -- CHECK constraints, views, sequences (compute/ddl/) -----------------------------------------

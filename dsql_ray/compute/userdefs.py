@@ -1,0 +1,78 @@
+"""User-defined domains and SQL functions: their catalog rows (table 0).
+
+A domain (``CREATE DOMAIN d AS int CHECK (VALUE > 0)``) is a base type with a default,
+NOT NULL and CHECK constraints over ``VALUE``; a column of a domain stores its base type
+and carries a copy of the domain's constraints (:class:`DomainRef`, ``ColumnDef.domain``)
+so a write checks them without a catalog read (DROP DOMAIN refuses while a column uses
+it, and there is no ALTER DOMAIN, so the copy stays exact).
+
+A SQL function (``CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a + 1'``)
+is kept as its parameters and its body's one expression; the expression compiler inlines
+it where it is called (``query/exprs.py``).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..keys import prefix_end, row_key, table_prefix
+from .catalog import CATALOG_TABLE_ID
+
+DOMAINS_INDEX = 13                     # catalog: (schema, name) → domain row
+FUNCTIONS_INDEX = 14                   # catalog: (schema, name) → [function rows]
+
+
+@dataclass(frozen=True)
+class DomainDef:
+    schema: str
+    name: str
+    oid: int
+    base_oid: int
+    typmod: int = -1
+    default_sql: str | None = None
+    not_null: bool = False
+    checks: tuple[tuple[str, str], ...] = ()      # (constraint name, expression over VALUE)
+
+    def ref(self) -> "DomainRef":
+        return DomainRef(self.name, self.oid, self.not_null, self.checks)
+
+
+@dataclass(frozen=True)
+class DomainRef:
+    """What a column of a domain keeps of it: its name and oid, NOT NULL, its CHECKs."""
+    name: str
+    oid: int
+    not_null: bool = False
+    checks: tuple[tuple[str, str], ...] = ()
+
+
+def domain_key(schema: str, name: str) -> bytes:
+    return row_key(CATALOG_TABLE_ID, (schema, name), DOMAINS_INDEX)
+
+
+def domains_range() -> tuple[bytes, bytes | None]:
+    low = table_prefix(CATALOG_TABLE_ID, DOMAINS_INDEX)
+    return low, prefix_end(low)
+
+
+def domain_to_row(d: DomainDef) -> tuple:
+    return (d.schema, d.name, d.oid, d.base_oid, d.typmod, d.default_sql, d.not_null,
+            tuple(tuple(c) for c in d.checks))
+
+
+def row_to_domain(row: tuple) -> DomainDef:
+    schema, name, oid, base, typmod, default, not_null, checks = row
+    return DomainDef(schema, name, oid, base, typmod, default, not_null,
+                     tuple(tuple(c) for c in checks))
+
+
+def domain_ref_of(value) -> DomainRef | None:
+    """A ColumnDef's stored ``domain`` (a tuple in catalog rows) as a DomainRef."""
+    if value is None or isinstance(value, DomainRef):
+        return value
+    name, oid, not_null, checks = value
+    return DomainRef(name, oid, not_null, tuple(tuple(c) for c in checks))
+
+
+async def load_domains(txn) -> list[DomainDef]:
+    low, high = domains_range()
+    return [row_to_domain(r) for _, r in await txn.scan(low, high)]
