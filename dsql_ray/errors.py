@@ -278,3 +278,11 @@ class InvalidObjectDefinition(BindError):
 
 class DuplicateObject(CatalogError):
     sqlstate = "42710"
+
+
+class InvalidFunctionDefinition(CatalogError):
+    sqlstate = "42P13"
+
+
+class DuplicateFunction(CatalogError):
+    sqlstate = "42723"

@@ -20,6 +20,7 @@ from .access.path import Access
 from .ddl.alter import plan_alter_table, plan_rename
 from .ddl.domains import plan_create_domain, plan_drop_domain
 from .ddl.drop import plan_drop
+from .ddl.functions import plan_create_function, plan_drop_function
 from .ddl.sequences import plan_create_sequence
 from .ddl.tables import plan_create_schema, plan_create_table
 from .ddl.views import plan_create_view
@@ -64,6 +65,8 @@ def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
         return index_plans.plan_drop_index(stmt, catalog, param_oids)
     if stmt.removeType.name == "OBJECT_DOMAIN":
         return plan_drop_domain(stmt, catalog, param_oids)
+    if stmt.removeType.name == "OBJECT_FUNCTION":
+        return plan_drop_function(stmt, catalog, param_oids)
     return plan_drop(stmt, catalog, param_oids)
 
 
@@ -177,4 +180,5 @@ PLANNERS = {
     ast.ExplainStmt: plan_explain,
     ast.DropStmt: _plan_drop_any,
     ast.CreateDomainStmt: plan_create_domain,
+    ast.CreateFunctionStmt: plan_create_function,
 }

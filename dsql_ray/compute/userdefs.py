@@ -76,3 +76,45 @@ def domain_ref_of(value) -> DomainRef | None:
 async def load_domains(txn) -> list[DomainDef]:
     low, high = domains_range()
     return [row_to_domain(r) for _, r in await txn.scan(low, high)]
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """``CREATE FUNCTION … LANGUAGE sql`` whose body is one expression (``SELECT expr``
+    or ``RETURN expr``): inlined where it is called."""
+    schema: str
+    name: str
+    oid: int
+    arg_names: tuple[str | None, ...]
+    arg_oids: tuple[int, ...]
+    arg_defaults: tuple[str | None, ...]     # DEFAULT expressions' SQL text
+    ret_oid: int
+    body_sql: str                           # the one expression
+    volatility: str = "v"                   # i(mmutable) s(table) v(olatile)
+    strict: bool = False
+    source: str = ""                        # the body as written (pg_proc.prosrc)
+
+
+def function_key(schema: str, name: str) -> bytes:
+    return row_key(CATALOG_TABLE_ID, (schema, name), FUNCTIONS_INDEX)
+
+
+def functions_range() -> tuple[bytes, bytes | None]:
+    low = table_prefix(CATALOG_TABLE_ID, FUNCTIONS_INDEX)
+    return low, prefix_end(low)
+
+
+def function_to_row(f: FunctionDef) -> tuple:
+    return (f.schema, f.name, f.oid, f.arg_names, f.arg_oids, f.arg_defaults, f.ret_oid,
+            f.body_sql, f.volatility, f.strict, f.source)
+
+
+def row_to_function(row: tuple) -> FunctionDef:
+    schema, name, oid, names, oids, defaults, ret, body, vol, strict, source = row
+    return FunctionDef(schema, name, oid, tuple(names), tuple(oids), tuple(defaults), ret,
+                       body, vol, strict, source)
+
+
+async def load_functions(txn) -> list[FunctionDef]:
+    low, high = functions_range()
+    return [row_to_function(r) for _, r in await txn.scan(low, high)]

@@ -62,3 +62,16 @@ def expr_sql(node) -> str:
 def parse_expr(sql: str):
     """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
     return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
+
+
+def substitute(node: Any, replace: Callable[[Any], Any]) -> Any:
+    """A copy of the tree with each node for which ``replace`` answers something other
+    than None swapped for that answer (not searched further)."""
+    new = replace(node)
+    if new is not None:
+        return new
+    if isinstance(node, (list, tuple)):
+        return tuple(substitute(x, replace) for x in node)
+    if isinstance(node, ast.Node):
+        return type(node)(**{a: substitute(getattr(node, a), replace) for a in node})
+    return node

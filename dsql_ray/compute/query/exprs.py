@@ -32,7 +32,7 @@ from . import formatting  # noqa: F401  (registers to_char, to_date, to_timestam
 from . import mathfuncs  # noqa: F401  (registers trigonometric and other math functions)
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from .arrayfuncs import array_operator
-from .astwalk import parse_expr
+from .astwalk import parse_expr, substitute
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
@@ -67,6 +67,34 @@ PROCEDURES = frozenset({"sys.wait_for_job"})
 
 
 # -- type names -------------------------------------------------------------------------------
+#: SQL functions inlined within one another at most this deep (a recursive one: 54001)
+INLINE_DEPTH_MAX = 32
+
+
+def _bound_arguments(node: ast.FuncCall, f, missing) -> list:
+    """A SQL function call's arguments by parameter, positional then named, defaults
+    for the rest; each cast to its parameter's type. ``missing()``: the 42883 error."""
+    raw = list(node.args or ())
+    args: list = [None] * len(f.arg_oids)
+    for i, a in enumerate(raw):
+        if isinstance(a, ast.NamedArgExpr):
+            if a.name not in f.arg_names:
+                raise missing()
+            args[f.arg_names.index(a.name)] = a.arg
+        elif i < len(args):
+            args[i] = a
+        else:
+            raise missing()
+    for i, d in enumerate(f.arg_defaults):
+        if args[i] is None and d is not None:
+            args[i] = parse_expr(d)
+    if any(a is None for a in args):
+        raise missing()
+    return [ast.TypeCast(arg=a, typeName=ast.TypeName(
+        names=(ast.String(sval="pg_catalog"), ast.String(sval=T.OID_TO_NAME[o])),
+        typemod=-1)) for a, o in zip(args, f.arg_oids)]
+
+
 def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
     names = [n.sval for n in tn.names if n.sval != "pg_catalog"]
     name = " ".join(names).lower()
@@ -1110,6 +1138,9 @@ class ExprCompiler:
             sig = ", ".join(S.type_name(self.compile(a).oid) for a in node.args or ())
             raise WrongObjectType(f"{qualified}({sig}) is a procedure",
                                   hint="To call a procedure, use CALL.")
+        user = self._user_function(node, name)
+        if user is not None:
+            return self._inline(node, user)
         if len(node.funcname) > 1 and node.funcname[0].sval not in ("pg_catalog",):
             raise UndefinedFunction(
                 f"function {'.'.join(n.sval for n in node.funcname)}() does not "
@@ -1136,6 +1167,54 @@ class ExprCompiler:
             return resolver(self, args, name)
         finally:
             self.arg_names = None
+
+    def _user_function(self, node: ast.FuncCall, name: str):
+        """The SQL function (userdefs.FunctionDef) a call names: built-in functions come
+        first (pg_catalog is searched first), then the search path."""
+        schema = node.funcname[0].sval if len(node.funcname) > 1 else None
+        if schema == "pg_catalog" or schema is None and (
+                name in FUNCTIONS or name in AGGREGATES or name in WINDOW_ONLY):
+            return None
+        try:
+            catalog = self.planner.catalog
+        except FeatureNotSupported:
+            return None
+        functions = getattr(catalog, "functions", None) or {}
+        path = [schema] if schema else list(getattr(catalog, "search_path", ("public",)))
+        name = node.funcname[-1].sval
+        return next((functions[(s, name)] for s in path if (s, name) in functions), None)
+
+    def _inline(self, node: ast.FuncCall, f) -> Expr:
+        """A call of a SQL function: its body with the arguments (cast to the parameters'
+        types) in place of the parameters, compiled here; STRICT gives NULL for a NULL
+        argument; the result is cast to the declared type."""
+        args = _bound_arguments(node, f, lambda: no_function(
+            f.name, [self.compile(getattr(a, "arg", a)) for a in node.args or ()]))
+        self._inlining = getattr(self, "_inlining", 0) + 1
+        try:
+            if self._inlining > INLINE_DEPTH_MAX:
+                raise DsqlError("stack depth limit exceeded", sqlstate="54001",
+                                hint=f"SQL function {f.name} calls itself.")
+            names = {n: i for i, n in enumerate(f.arg_names) if n}
+
+            def param(n):
+                if isinstance(n, ast.ParamRef) and 1 <= n.number <= len(args):
+                    return args[n.number - 1]
+                if isinstance(n, ast.ColumnRef) and len(n.fields) == 1 and \
+                        isinstance(n.fields[0], ast.String) and n.fields[0].sval in names:
+                    return args[names[n.fields[0].sval]]
+                return None
+            body = self.compile(substitute(parse_expr(f.body_sql), param))
+            arg_fns = [self.compile(a).fn for a in args] if f.strict else []
+        finally:
+            self._inlining -= 1
+        if body.oid != f.ret_oid:
+            body = self.cast(body, f.ret_oid)
+        if not arg_fns:
+            return body
+        g = body.fn
+        return Expr(lambda r, e: None if any(a(r, e) is None for a in arg_fns) else g(r, e),
+                    f.ret_oid)
 
     def _agg_call(self, node: ast.FuncCall, name: str) -> Expr:
         g = self.grouping

@@ -24,7 +24,7 @@ from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY
 from .astwalk import any_node, expr_sql, parse_expr  # noqa: F401 (stored expressions)
 from .exprs import ExprCompiler, resolve_type
-from .functions import READS_CATALOG, SET_RETURNING
+from .functions import FUNCTIONS, READS_CATALOG, SET_RETURNING
 from .runtime import EngineConfig, Env, Expr
 from .scope import Scope
 
@@ -153,7 +153,8 @@ def _engine_only(n: ast.Node) -> bool:
     if isinstance(n, ast.FuncCall):
         name = n.funcname[-1].sval.lower()
         return n.over is not None or name in AGGREGATES or name in WINDOW_ONLY \
-            or name in READS_CATALOG or name in SET_RETURNING
+            or name in READS_CATALOG or name in SET_RETURNING or name not in FUNCTIONS \
+            or len(n.funcname) > 1 and n.funcname[0].sval != "pg_catalog"   # a SQL function
     if isinstance(n, ast.TypeCast):
         return _user_type(n.typeName)
     return isinstance(n, ast.SQLValueFunction) and n.op in _USER_OPS

@@ -23,7 +23,7 @@ from .rewrite import mentions_system, rewrite, system_relation
 from ..query import prepare_select
 from ..indexes import load_indexes
 from ..jobs import load_jobs
-from ..userdefs import load_domains
+from ..userdefs import load_domains, load_functions
 
 __all__ = ["SystemCatalog", "mentions_system", "prepare_system_select", "resolve",
            "scan_system", "is_system", "CURRENT_SETTINGS"]
@@ -87,6 +87,7 @@ async def user_schemas(txn) -> list[str]:
 async def index_extras(txn) -> dict:
     """Secondary indexes and sys.jobs rows at the transaction's snapshot."""
     return {"indexes": tuple(await load_indexes(txn)), "domains": tuple(await load_domains(txn)),
+            "functions": tuple(await load_functions(txn)),
             "jobs": tuple(sorted(await load_jobs(txn), key=lambda j: j.start_time))}
 
 

@@ -287,6 +287,26 @@ def _pg_get_expr(c, args, name):
     return Expr(lambda row, env: f(row, env), T.TEXT, e.const)
 
 
+@register("pg_get_function_result", "pg_get_function_arguments",
+          "pg_get_function_identity_arguments", reads_catalog=True)
+def _function_text(c, args, name):
+    """The result type and the argument list of a SQL function (compute/userdefs.py)."""
+    _arity(name, args, 1)
+    a = _oid_arg(c, name, args, args[0])
+    by_oid = {f.oid: f for f in (getattr(c.planner.catalog, "functions", None) or {}).values()}
+
+    def text(v):
+        f = by_oid.get(v)
+        if f is None:
+            return None
+        if name == "pg_get_function_result":
+            return ST.format_type(f.ret_oid)
+        if name == "pg_get_function_identity_arguments":
+            return ", ".join(ST.format_type(o) for o in f.arg_oids)
+        return ST.function_arguments(f)
+    return strict(text, [a], T.TEXT)
+
+
 @register("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
           "pg_collation_is_visible", "pg_opclass_is_visible", "pg_operator_is_visible",
           reads_catalog=True)

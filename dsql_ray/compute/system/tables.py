@@ -170,6 +170,7 @@ class Snapshot:
 
     indexes: tuple = ()         # secondary IndexDefs (compute/indexes.py)
     domains: tuple = ()         # CREATE DOMAIN's DomainDefs (compute/userdefs.py)
+    functions: tuple = ()       # CREATE FUNCTION's FunctionDefs (compute/userdefs.py)
     jobs: tuple = ()            # compute/jobs.py's Jobs, oldest first
 
     def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER,
@@ -269,6 +270,27 @@ def _domain_types(snap):
                "domain_in", _DISPLAY.get(d.base_oid, "") + "out", "domain_recv",
                _DISPLAY.get(d.base_oid, "") + "send", "i", "p", d.not_null, d.base_oid,
                d.typmod, 0, DEFAULT_COLLATION if base[3] else 0, d.default_sql, None)
+
+
+SQL_LANGUAGE = 14
+
+
+def _procs(snap):
+    """CREATE FUNCTION … LANGUAGE sql's functions (the built-in library is not listed)."""
+    for f in snap.functions:
+        yield (f.oid, f.name, schema_oid(f.schema), OWNER_OID, SQL_LANGUAGE, "f", f.ret_oid,
+               list(f.arg_oids), False, f.volatility, f.strict, len(f.arg_oids),
+               sum(d is not None for d in f.arg_defaults),
+               [n or "" for n in f.arg_names] if any(f.arg_names) else None, f.source)
+
+
+def function_arguments(f) -> str:
+    """pg_get_function_arguments: ``a integer, b text DEFAULT 'x'::text``."""
+    out = []
+    for n, o, d in zip(f.arg_names, f.arg_oids, f.arg_defaults):
+        text = f"{n} {format_type(o)}" if n else format_type(o)
+        out.append(text if d is None else f"{text} DEFAULT {d}")
+    return ", ".join(out)
 
 
 def _user_tables_with_pk(snap):
@@ -711,7 +733,8 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "extconfig:ao extcondition:at", None),
     ("pg_catalog", "pg_proc",
      "oid:o proname:n pronamespace:o proowner:o prolang:o prokind:c prorettype:o "
-     "proargtypes:ao proretset:b", None),
+     "proargtypes:vo proretset:b provolatile:c proisstrict:b pronargs:i2 pronargdefaults:i2 "
+     "proargnames:at prosrc:t", _procs),
     ("pg_catalog", "pg_foreign_table", "ftrelid:o ftserver:o ftoptions:at", None),
     ("pg_catalog", "pg_partitioned_table",
      "partrelid:o partstrat:c partnatts:i2 partdefid:o partattrs:ai2", None),
