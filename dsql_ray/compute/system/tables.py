@@ -284,6 +284,13 @@ def _procs(snap):
                [n or "" for n in f.arg_names] if any(f.arg_names) else None, f.source)
 
 
+def _languages(snap):
+    """internal, C and SQL: the languages this server has (no plpgsql)."""
+    yield 12, "internal", OWNER_OID, False, False, 0, 0, 2246, None
+    yield 13, "c", OWNER_OID, False, False, 0, 0, 2247, None
+    yield SQL_LANGUAGE, "sql", OWNER_OID, False, True, 0, 0, 2248, None
+
+
 def function_arguments(f) -> str:
     """pg_get_function_arguments: ``a integer, b text DEFAULT 'x'::text``."""
     out = []
@@ -735,6 +742,8 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "oid:o proname:n pronamespace:o proowner:o prolang:o prokind:c prorettype:o "
      "proargtypes:vo proretset:b provolatile:c proisstrict:b pronargs:i2 pronargdefaults:i2 "
      "proargnames:at prosrc:t", _procs),
+    ("pg_catalog", "pg_language", "oid:o lanname:n lanowner:o lanispl:b lanpltrusted:b "
+     "lanplcallfoid:o laninline:o lanvalidator:o lanacl:at", _languages),
     ("pg_catalog", "pg_foreign_table", "ftrelid:o ftserver:o ftoptions:at", None),
     ("pg_catalog", "pg_partitioned_table",
      "partrelid:o partstrat:c partnatts:i2 partdefid:o partattrs:ai2", None),
