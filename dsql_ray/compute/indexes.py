@@ -28,7 +28,7 @@ import asyncio
 import logging
 import struct
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from pglast import ast
@@ -41,6 +41,7 @@ from .catalog import CATALOG_TABLE_ID, COUNTERS_INDEX, TableDef
 from .interrupt import QueryCanceled, interruptible
 from .query import astwalk
 from .query.rowexpr import RowScope, expr_sql, parse_expr
+from .userdefs import catalog_range, load_rows, named_key
 
 log = logging.getLogger(__name__)
 
@@ -266,13 +267,8 @@ def _values_text(values: tuple) -> str:
 
 
 # -- catalog rows ---------------------------------------------------------------------------
-def index_key(schema: str, name: str) -> bytes:
-    return row_key(CATALOG_TABLE_ID, (schema, name), INDEXES_INDEX)
-
-
-def indexes_range() -> tuple[bytes, bytes | None]:
-    low = table_prefix(CATALOG_TABLE_ID, INDEXES_INDEX)
-    return low, prefix_end(low)
+index_key = partial(named_key, INDEXES_INDEX)
+indexes_range = partial(catalog_range, INDEXES_INDEX)
 
 
 def index_to_row(d: IndexDef) -> tuple:
@@ -293,8 +289,7 @@ def row_to_index(row: tuple) -> IndexDef:
 
 async def load_indexes(txn) -> list[IndexDef]:
     """Index definitions as of the transaction's snapshot (its own DDL included)."""
-    low, high = indexes_range()
-    return [row_to_index(r) for _, r in await txn.scan(low, high)]
+    return await load_rows(txn, INDEXES_INDEX, row_to_index)
 
 
 async def put_index(txn, d: IndexDef) -> None:

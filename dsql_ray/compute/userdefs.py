@@ -13,6 +13,7 @@ it where it is called (``query/exprs.py``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from ..keys import prefix_end, row_key, table_prefix
 from .catalog import CATALOG_TABLE_ID
@@ -45,13 +46,25 @@ class DomainRef:
     checks: tuple[tuple[str, str], ...] = ()
 
 
-def domain_key(schema: str, name: str) -> bytes:
-    return row_key(CATALOG_TABLE_ID, (schema, name), DOMAINS_INDEX)
+def named_key(index: int, schema: str, name: str) -> bytes:
+    """The catalog key of a schema-qualified object kept under catalog index ``index``."""
+    return row_key(CATALOG_TABLE_ID, (schema, name), index)
 
 
-def domains_range() -> tuple[bytes, bytes | None]:
-    low = table_prefix(CATALOG_TABLE_ID, DOMAINS_INDEX)
+def catalog_range(index: int) -> tuple[bytes, bytes | None]:
+    """Every catalog row under catalog index ``index``."""
+    low = table_prefix(CATALOG_TABLE_ID, index)
     return low, prefix_end(low)
+
+
+async def load_rows(txn, index: int, decode) -> list:
+    """The objects under catalog index ``index`` at the transaction's snapshot."""
+    low, high = catalog_range(index)
+    return [decode(r) for _, r in await txn.scan(low, high)]
+
+
+domain_key = partial(named_key, DOMAINS_INDEX)
+domains_range = partial(catalog_range, DOMAINS_INDEX)
 
 
 def domain_to_row(d: DomainDef) -> tuple:
@@ -74,8 +87,7 @@ def domain_ref_of(value) -> DomainRef | None:
 
 
 async def load_domains(txn) -> list[DomainDef]:
-    low, high = domains_range()
-    return [row_to_domain(r) for _, r in await txn.scan(low, high)]
+    return await load_rows(txn, DOMAINS_INDEX, row_to_domain)
 
 
 @dataclass(frozen=True)
@@ -95,13 +107,8 @@ class FunctionDef:
     source: str = ""                        # the body as written (pg_proc.prosrc)
 
 
-def function_key(schema: str, name: str) -> bytes:
-    return row_key(CATALOG_TABLE_ID, (schema, name), FUNCTIONS_INDEX)
-
-
-def functions_range() -> tuple[bytes, bytes | None]:
-    low = table_prefix(CATALOG_TABLE_ID, FUNCTIONS_INDEX)
-    return low, prefix_end(low)
+function_key = partial(named_key, FUNCTIONS_INDEX)
+functions_range = partial(catalog_range, FUNCTIONS_INDEX)
 
 
 def function_to_row(f: FunctionDef) -> tuple:
@@ -116,5 +123,4 @@ def row_to_function(row: tuple) -> FunctionDef:
 
 
 async def load_functions(txn) -> list[FunctionDef]:
-    low, high = functions_range()
-    return [row_to_function(r) for _, r in await txn.scan(low, high)]
+    return await load_rows(txn, FUNCTIONS_INDEX, row_to_function)
