@@ -18,6 +18,11 @@ from functools import partial
 from ..keys import prefix_end, row_key, table_prefix
 from .catalog import CATALOG_TABLE_ID
 
+#: the OIDs CREATE DOMAIN and CREATE FUNCTION give: these bases + a catalog id (above
+#: every table's OID, below secondary indexes'); a domain CHECK's OID is its domain's × 100
+DOMAIN_OID_BASE = 3_000_000
+FUNCTION_OID_BASE = 4_000_000
+
 DOMAINS_INDEX = 13                     # catalog: (schema, name) → domain row
 FUNCTIONS_INDEX = 14                   # catalog: (schema, name) → [function rows]
 

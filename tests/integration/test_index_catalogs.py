@@ -124,3 +124,29 @@ def test_sqlalchemy_functional_and_partial_indexes(cluster):
     finally:
         Base.metadata.drop_all(ddl)
         engine.dispose()
+
+
+DEFINITIONS = ("CREATE DOMAIN {s}.posint AS int CHECK (VALUE > 0)",
+               "CREATE DOMAIN {s}.qty AS int NOT NULL DEFAULT 1 CHECK (VALUE >= 0)",
+               "CREATE FUNCTION {s}.add1(a int) RETURNS int LANGUAGE sql IMMUTABLE "
+               "AS $$ SELECT a + 1 $$",
+               "CREATE FUNCTION {s}.scaled(a int, k int DEFAULT 2) RETURNS bigint "
+               "LANGUAGE sql AS $$ SELECT a * k $$",
+               "CREATE FUNCTION {s}.twice(int) RETURNS bigint RETURN $1 * 2")
+
+
+def test_psql_lists_domains_and_sql_functions_as_postgresql(cluster, reference):
+    s = f"ud_{uuid.uuid4().hex[:8]}"
+    for conn in (cluster.connect(), psycopg.connect(reference.dsn, autocommit=True)):
+        with conn:
+            conn.execute(f"CREATE SCHEMA {s}")
+            for ddl in DEFINITIONS:
+                conn.execute(ddl.format(s=s))
+    for command in (f"\\dD {s}.*", f"\\df {s}.*"):
+        ours, theirs = psql(cluster.dsn, command), psql(reference.dsn, command)
+        assert ours == theirs, command
+    with cluster.connect() as conn:
+        assert conn.execute(f"SELECT {s}.scaled({s}.add1(2)), {s}.twice(4), "
+                            f"'5'::{s}.posint").fetchone() == (6, 8, 5)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(f"SELECT (-1)::{s}.posint")

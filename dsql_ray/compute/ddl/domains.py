@@ -13,13 +13,9 @@ from ..constraints import validate_domain_check
 from ..plan.base import Plan
 from ..query.rowexpr import expr_sql
 from ..result import QueryResult
-from ..userdefs import DomainDef, domain_key, domain_to_row, row_to_domain
+from ..userdefs import DOMAIN_OID_BASE, DomainDef, domain_key, domain_to_row, row_to_domain
 from .coltypes import column_type
 from .common import all_relations, bump, creation_schema, new_id, qualified, require_schema
-
-#: domain OIDs: above table OIDs' range (system/tables.table_id_oid), by catalog id
-DOMAIN_OID_BASE = 3_000_000
-
 
 @dataclass
 class CreateDomainPlan(Plan):

@@ -20,11 +20,9 @@ from ..query.astwalk import any_node
 from ..query.exprs import resolve_type
 from ..query.rowexpr import RowScope, expr_sql, parse_expr
 from ..result import QueryResult
-from ..userdefs import FunctionDef, function_key, function_to_row, row_to_function
+from ..userdefs import FUNCTION_OID_BASE, FunctionDef, function_key, function_to_row, row_to_function
 from .common import bump, creation_schema, new_id, qualified, require_schema
 
-#: function OIDs: above domains' (ddl/domains.py), by catalog id
-FUNCTION_OID_BASE = 4_000_000
 _VOLATILITY = {"immutable": "i", "stable": "s", "volatile": "v"}
 
 

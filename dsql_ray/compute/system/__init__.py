@@ -110,4 +110,5 @@ async def scan_system(table: TableDef, txn, cache: dict | None = None,
         extras = {**extras, "_schemas": set(await user_schemas(txn))}
         if cache is not None:
             cache["index_extras"] = extras
+    _functions.CURRENT_EXTRAS.set(extras)        # … and the same domains and functions
     return rows_for(table, tables, settings, extras=extras)

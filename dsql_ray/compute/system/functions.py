@@ -9,6 +9,7 @@ import contextvars
 import os
 import uuid
 from collections.abc import Mapping
+from typing import Callable
 
 from pglast import parse_sql
 
@@ -20,6 +21,7 @@ from ..query.functions import FUNCTIONS, _arity, int_arg, no_function, register,
 from ..query.runtime import Expr
 from . import tables as ST
 from ..indexes import registry_of_catalog
+from ..userdefs import DOMAIN_OID_BASE, FUNCTION_OID_BASE
 from ..query.exprs import resolve_type
 
 #: the running session's settings (set by the statement's table source when it knows
@@ -62,6 +64,24 @@ def session_settings() -> dict[str, str]:
 #: a compute node's cache only holds the tables it has resolved since it started
 CURRENT_TABLES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "dsql_current_tables", default=None)
+
+
+#: domains and SQL functions as the running statement's catalog scan read them (set by
+#: scan_system), over the compute's catalog cache (which may lag another compute's DDL)
+CURRENT_EXTRAS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "dsql_current_extras", default=None)
+
+
+def user_defs(c, kind: str) -> Callable[[], tuple]:
+    """Run time: the statement's ``domains`` or ``functions`` (userdefs.py)."""
+    catalog = c.planner.catalog
+
+    def current() -> tuple:
+        scanned = (CURRENT_EXTRAS.get() or {}).get(kind)
+        if scanned is not None:
+            return scanned
+        return tuple((getattr(catalog, kind, None) or {}).values())
+    return current
 
 
 def _snapshot(c) -> "_Relations":
@@ -268,13 +288,12 @@ def _format_type(c, args, name):
     oid = _oid_arg(c, name, args, args[0])
     mod = _oid_arg(c, name, args, args[1])
     f0, f1 = oid.fn, mod.fn
-    domains = {d.oid: d.name for d in (getattr(c.planner.catalog, "domains", None) or {}
-                                       ).values()}
+    domains = user_defs(c, "domains")
 
     def fn(row, env):               # not strict in its typmod
         v = f0(row, env)
-        if v in domains:
-            return domains[v]
+        if v is not None and DOMAIN_OID_BASE <= v < FUNCTION_OID_BASE:
+            return next((d.name for d in domains() if d.oid == v), None)
         return None if v is None else ST.format_type(v, f1(row, env))
     return Expr(fn, T.TEXT, oid.const and mod.const)
 
@@ -293,10 +312,10 @@ def _function_text(c, args, name):
     """The result type and the argument list of a SQL function (compute/userdefs.py)."""
     _arity(name, args, 1)
     a = _oid_arg(c, name, args, args[0])
-    by_oid = {f.oid: f for f in (getattr(c.planner.catalog, "functions", None) or {}).values()}
+    functions = user_defs(c, "functions")
 
     def text(v):
-        f = by_oid.get(v)
+        f = next((f for f in functions() if f.oid == v), None)
         if f is None:
             return None
         if name == "pg_get_function_result":
@@ -362,16 +381,22 @@ def _get_def(c, args, name):
     pretty = len(args) == 3 and args[2].const and args[2].value() is True
 
     secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
-    if name == "pg_get_constraintdef":        # domains' CHECKs (compute/userdefs.py)
-        secondary.update({ST.domain_check_oid(d.oid, i): (None, ST.domain_check_def(sql))
-                          for d in (getattr(c.planner.catalog, "domains", None) or {}).values()
-                          for i, (_, sql) in enumerate(d.checks)})
+    domains = user_defs(c, "domains")         # domains' CHECKs (compute/userdefs.py)
+
+    def domain_check(v):
+        for d in domains():
+            for i, (_, sql) in enumerate(d.checks):
+                if ST.domain_check_oid(d.oid, i) == v:
+                    return ST.domain_check_def(sql)
+        return None
 
     def whole(v):
         if v in secondary:
             if pretty and name == "pg_get_indexdef":
                 return secondary[v][3]
             return secondary[v][name == "pg_get_constraintdef"]
+        if name == "pg_get_constraintdef" and v >= DOMAIN_OID_BASE * 100:
+            return domain_check(v)
         t = by_oid.get(v)
         if t is None and name == "pg_get_constraintdef" and v >= ST.FIRST_USER_OID * 1000:
             t = by_oid.get(v // 1000)            # a CHECK constraint (ST.check_oid)

@@ -346,7 +346,10 @@ def domain_check_oid(domain_oid: int, i: int) -> int:
 
 
 def domain_check_def(sql: str) -> str:
-    return f"CHECK ({sql})"
+    """``CHECK (VALUE > 0)``: VALUE upper-case as PostgreSQL prints it (not in literals)."""
+    parts = re.split(r"('(?:[^']|'')*')", sql)
+    return "CHECK (" + "".join(p if i % 2 else re.sub(r"\bvalue\b", "VALUE", p)
+                               for i, p in enumerate(parts)) + ")"
 
 
 def _domain_checks(snap):
