@@ -138,6 +138,27 @@ class IndexDef:
         return tuple(row[p] if e is None else _compiled(e, table)(row, [])
                      for p, e in zip(pos[0], self.exprs))
 
+    def mentions(self, column: str) -> bool:
+        """Does the index use this column (a key or INCLUDE column, in an expression or
+        the predicate)?"""
+        exprs = [e for e in self.exprs if e is not None] + \
+            ([self.predicate] if self.predicate else [])
+        plain = [c for c, e in zip(self.columns, self.exprs or (None,) * len(self.columns))
+                 if e is None]
+        return column in plain or column in self.include or \
+            any(column in column_refs(parse_expr(sql)) for sql in exprs)
+
+    def renamed(self, old: str, new: str, rename_sql) -> "IndexDef":
+        """After RENAME COLUMN old TO new; ``rename_sql(sql, old, new)`` rewrites the
+        expressions and the predicate."""
+        exprs = tuple(None if e is None else rename_sql(e, old, new) for e in self.exprs)
+        columns = tuple(new if c == old and (not exprs or exprs[i] is None) else
+                        (exprs[i] if exprs and exprs[i] is not None else c)
+                        for i, c in enumerate(self.columns))
+        return replace(self, columns=columns, exprs=exprs,
+                       include=tuple(new if c == old else c for c in self.include),
+                       predicate=self.predicate and rename_sql(self.predicate, old, new))
+
     def key_type(self, table: TableDef, i: int) -> int:
         """The type of key column ``i`` (an expression's result type)."""
         p = self.positions(table)[0][i]

@@ -150,3 +150,25 @@ def test_catalog_shows_partial_and_expression_indexes_as_postgresql(run):
              "WHERE x > 10 AND y IS NOT NULL", False, True, "y"),
             ("u", "CREATE UNIQUE INDEX u ON t USING btree (lower(email))", True, False, None)]
     run(scenario)
+
+
+def test_rename_and_drop_column_follow_expressions_and_predicates(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, email text, x int)")
+        await sql(s, "INSERT INTO t VALUES (1, 'A@x', 5), (2, 'b', 20)")
+        assert (await build(s, "CREATE UNIQUE INDEX ASYNC u ON t ((lower(email)))"))[1]
+        assert (await build(s, "CREATE INDEX ASYNC p ON t (id) WHERE x > 10"))[1]
+        await sql(s, "ALTER TABLE t RENAME COLUMN email TO mail")
+        await sql(s, "ALTER TABLE t RENAME COLUMN x TO xx")
+        assert await rows(s, "SELECT indexdef FROM pg_indexes WHERE tablename = 't'") == [
+            ("CREATE INDEX p ON public.t USING btree (id) WHERE (xx > 10)",),
+            ("CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)",),
+            ("CREATE UNIQUE INDEX u ON public.t USING btree (lower(mail))",)]
+        e = await fails(s, "INSERT INTO t VALUES (3, 'a@X', 1)", "23505")
+        assert e.detail == "Key (lower(mail))=(a@x) already exists."
+        assert "Index Scan using u on t" in await plan(s, "SELECT * FROM t "
+                                                          "WHERE lower(mail) = 'b'")
+        e = await fails(s, "ALTER TABLE t DROP COLUMN xx", "0A000")
+        assert 'index "p" uses it' in str(e)
+    run(scenario)

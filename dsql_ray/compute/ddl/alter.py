@@ -133,7 +133,7 @@ def _drop_column(name: str, missing_ok: bool):
 async def _indexes_on(txn, t: TableDef, column: str) -> list:
     """Secondary indexes of ``t`` that name ``column`` (compute/indexes.py)."""
     return [d for d in await load_indexes(txn)
-            if d.table_id == t.table_id and (column in d.columns or column in d.include)]
+            if d.table_id == t.table_id and d.mentions(column)]
 
 
 def _add_check(con: ast.Constraint):
@@ -302,9 +302,7 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
                            for k in t.checks)
             await rewrite_views(txn, t, column=(old, new))
             for d in await _indexes_on(txn, t, old):
-                await put_index(txn, replace(
-                    d, columns=tuple(new if c == old else c for c in d.columns),
-                    include=tuple(new if c == old else c for c in d.include)))
+                await put_index(txn, d.renamed(old, new, _rename_in_expr))
             return replace(t, columns=tuple(cols), checks=checks)
         return AlterTablePlan(schema=rel.schemaname, name=rel.relname, cmds=(rename_column,),
                               missing_ok=bool(stmt.missing_ok), is_ddl=True)
