@@ -172,3 +172,21 @@ def test_rename_and_drop_column_follow_expressions_and_predicates(run):
         e = await fails(s, "ALTER TABLE t DROP COLUMN xx", "0A000")
         assert 'index "p" uses it' in str(e)
     run(scenario)
+
+
+def test_on_conflict_do_nothing_arbitrates_on_expression_and_partial_unique_indexes(run):
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE u (id int PRIMARY KEY, email text, active bool)")
+        await sql(s, "INSERT INTO u VALUES (1, 'A@x', true), (2, 'b@x', false)")
+        assert (await build(s, "CREATE UNIQUE INDEX ASYNC ue ON u ((lower(email)))"))[1]
+        assert (await build(s, "CREATE UNIQUE INDEX ASYNC ua ON u ((email IS NULL)) "
+                               "WHERE active"))[1]
+        r = await one(s, "INSERT INTO u VALUES (3, 'a@X', false) ON CONFLICT DO NOTHING")
+        assert r.tag == "INSERT 0 0"
+        r = await one(s, "INSERT INTO u VALUES (4, 'c@x', true), (5, 'd@x', false) "
+                         "ON CONFLICT DO NOTHING")
+        assert r.tag == "INSERT 0 1"            # 4: a second active row (ua); 5: no conflict
+        await fails(s, "INSERT INTO u VALUES (6, 'B@X', false)", "23505")
+        assert await rows(s, "SELECT id FROM u") == [(1,), (2,), (5,)]
+    run(scenario)
