@@ -56,6 +56,9 @@ def test_psql_describes_partial_and_expression_indexes_as_postgresql(cluster, re
         conn.commit()
     ours, theirs = psql(cluster.dsn, f"\\d {t}"), psql(reference.dsn, f"\\d {t}")
     assert ours == theirs
+    for index in ("email", "hot", "mix"):              # \d of each index: its columns
+        command = f"\\d {t}_{index}"
+        assert psql(cluster.dsn, command) == psql(reference.dsn, command), command
     assert f'"{t}_hot" btree (x) INCLUDE (y) WHERE x > 10 AND y IS NOT NULL' in ours
     assert f'"{t}_email" UNIQUE, btree (lower(email))' in ours
 

@@ -149,6 +149,16 @@ def test_catalog_shows_partial_and_expression_indexes_as_postgresql(run):
             ("p", "CREATE INDEX p ON t USING btree (x) INCLUDE (y) "
              "WHERE x > 10 AND y IS NOT NULL", False, True, "y"),
             ("u", "CREATE UNIQUE INDEX u ON t USING btree (lower(email))", True, False, None)]
+        # the index's own columns (psql's \d m): expressions named as PostgreSQL names them
+        got = (await one(s, "SELECT a.attname, format_type(a.atttypid, a.atttypmod) "
+                            "FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid "
+                            "WHERE c.relname = 'm' ORDER BY a.attnum")).rows
+        assert got == [("x", "integer"), ("expr", "integer"), ("lower", "text")]
+        # int2vector: 0-based, printed space-separated
+        got = (await one(s, "SELECT i.indkey[0], i.indkey[1], i.indkey::text, i.indclass::text "
+                            "FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                            "WHERE c.relname = 'm'")).rows
+        assert got == [(3, 0, "3 0 0", "1978 1978 3126")]
     run(scenario)
 
 

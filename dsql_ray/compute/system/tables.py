@@ -237,6 +237,35 @@ def _attribute(snap):
                        c.type_modifier, 0, type_len(c.type_oid) in (1, 2, 4, 8), "i", "p", "",
                        False, False, False, "", "", False, True, 0, -1,
                        collation_of(c.type_oid), None, None, None, None)
+    yield from _index_attributes(snap)
+
+
+def _index_attributes(snap):
+    """A secondary index's columns (psql's ``\\d index``): an expression key is named as
+    PostgreSQL names it (the function's name, else ``expr``, numbered when repeated)."""
+    for t, d in _secondaries(snap):
+        keys, include = d.positions(t)
+        exprs = d.exprs or (None,) * len(keys)
+        taken: set[str] = set()
+        for i, p in enumerate((*keys, *include), 1):
+            e = exprs[i - 1] if i <= len(keys) else None
+            oid = d.key_type(t, i - 1) if i <= len(keys) else t.columns[p].type_oid
+            name = t.columns[p].name if p >= 0 else _expr_column_name(e, taken)
+            taken.add(name)
+            yield (secondary_index_oid(d), name, oid, type_len(oid), i, -1,
+                   t.columns[p].type_modifier if p >= 0 else -1, 0,
+                   type_len(oid) in (1, 2, 4, 8), "i", "p", "", False, False, False, "", "",
+                   False, True, 0, -1, collation_of(oid), None, None, None, None)
+
+
+def _expr_column_name(sql: str, taken: set[str]) -> str:
+    node = parse_expr(sql)
+    base = node.funcname[-1].sval if hasattr(node, "funcname") else "expr"
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name
 
 
 def _types(snap):
