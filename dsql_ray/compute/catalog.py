@@ -54,8 +54,17 @@ class ColumnDef:
     attnum: int = -1                   # storage slot; -1: the column's position
     missing: Any = None                # what rows stored before ADD COLUMN read
     identity: str = ""                 # "a" GENERATED ALWAYS, "d" BY DEFAULT
-    #: a column of a domain: (name, oid, not null, ((check name, expression), ...))
+    #: a column of a domain: (name, oid, not null, ((check name, expression), ...),
+    #: default expression)
     domain: tuple | None = None
+
+    @property
+    def default_expr(self) -> str | None:
+        """What a row gets when it gives no value: the column's DEFAULT, else its
+        domain's (PostgreSQL keeps them apart: only the first is the column's)."""
+        if self.default_sql is not None or self.domain is None or len(self.domain) < 5:
+            return self.default_sql
+        return self.domain[4]
 
 
 @dataclass(frozen=True)

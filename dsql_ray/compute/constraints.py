@@ -58,8 +58,8 @@ def validate_domain_check(expr_sql: str, base_oid: int) -> None:
 def check_domain_value(domain, base_oid: int, value) -> None:
     """A value stored into a column of a domain: the domain's NOT NULL (23502) and CHECK
     constraints (23514), with PostgreSQL's messages. ``domain``: (name, oid, not null,
-    ((check name, expression), ...))."""
-    name, _, not_null, checks = domain
+    ((check name, expression), ...), default)."""
+    name, _, not_null, checks, *_ = domain
     if value is None:
         if not_null:
             raise NotNullViolation(f"domain {name} does not allow null values")

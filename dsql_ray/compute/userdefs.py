@@ -39,7 +39,7 @@ class DomainDef:
     checks: tuple[tuple[str, str], ...] = ()      # (constraint name, expression over VALUE)
 
     def ref(self) -> "DomainRef":
-        return DomainRef(self.name, self.oid, self.not_null, self.checks)
+        return DomainRef(self.name, self.oid, self.not_null, self.checks, self.default_sql)
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ class DomainRef:
     oid: int
     not_null: bool = False
     checks: tuple[tuple[str, str], ...] = ()
+    default_sql: str | None = None
 
 
 def named_key(index: int, schema: str, name: str) -> bytes:
@@ -81,14 +82,6 @@ def row_to_domain(row: tuple) -> DomainDef:
     schema, name, oid, base, typmod, default, not_null, checks = row
     return DomainDef(schema, name, oid, base, typmod, default, not_null,
                      tuple(tuple(c) for c in checks))
-
-
-def domain_ref_of(value) -> DomainRef | None:
-    """A ColumnDef's stored ``domain`` (a tuple in catalog rows) as a DomainRef."""
-    if value is None or isinstance(value, DomainRef):
-        return value
-    name, oid, not_null, checks = value
-    return DomainRef(name, oid, not_null, tuple(tuple(c) for c in checks))
 
 
 async def load_domains(txn) -> list[DomainDef]:

@@ -135,7 +135,9 @@ DEFINITIONS = ("CREATE DOMAIN {s}.posint AS int CHECK (VALUE > 0)",
                "AS $$ SELECT a + 1 $$",
                "CREATE FUNCTION {s}.scaled(a int, k int DEFAULT 2) RETURNS bigint "
                "LANGUAGE sql AS $$ SELECT a * k $$",
-               "CREATE FUNCTION {s}.twice(int) RETURNS bigint RETURN $1 * 2")
+               "CREATE FUNCTION {s}.twice(int) RETURNS bigint RETURN $1 * 2",
+               "CREATE TABLE {s}.stock (id int PRIMARY KEY, n {s}.posint, q {s}.qty, "
+               "r {s}.qty DEFAULT 5)")
 
 
 def test_psql_lists_domains_and_sql_functions_as_postgresql(cluster, reference):
@@ -145,7 +147,7 @@ def test_psql_lists_domains_and_sql_functions_as_postgresql(cluster, reference):
             conn.execute(f"CREATE SCHEMA {s}")
             for ddl in DEFINITIONS:
                 conn.execute(ddl.format(s=s))
-    for command in (f"\\dD {s}.*", f"\\df {s}.*"):
+    for command in (f"\\dD {s}.*", f"\\df {s}.*", f"\\d {s}.stock"):
         ours, theirs = psql(cluster.dsn, command), psql(reference.dsn, command)
         assert ours == theirs, command
     with cluster.connect() as conn:
@@ -153,3 +155,7 @@ def test_psql_lists_domains_and_sql_functions_as_postgresql(cluster, reference):
                             f"'5'::{s}.posint").fetchone() == (6, 8, 5)
         with pytest.raises(psycopg.errors.CheckViolation):
             conn.execute(f"SELECT (-1)::{s}.posint")
+        conn.execute(f"INSERT INTO {s}.stock (id) VALUES (1)")      # the domains' DEFAULTs
+        assert conn.execute(f"SELECT * FROM {s}.stock").fetchall() == [(1, None, 1, 5)]
+        with pytest.raises(psycopg.errors.NotNullViolation):
+            conn.execute(f"INSERT INTO {s}.stock VALUES (2, 1, NULL)")

@@ -78,6 +78,10 @@ def test_create_and_drop_domain_errors_and_catalog(run):
         r = await one(s, "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                          "WHERE a.attrelid = 'p'::regclass AND a.attname = 'n'")
         assert r.rows == [("posint",)]
+        # a domain's DEFAULT is not the column's (PostgreSQL's pg_attrdef has none)
+        await sql(s, "CREATE TABLE q (id int PRIMARY KEY, e email)")
+        r = await one(s, "SELECT count(*) FROM pg_attrdef WHERE adrelid = 'q'::regclass")
+        assert r.rows == [(0,)]
         e = await fails(s, "DROP DOMAIN posint", "2BP01")
         assert str(e) == "cannot drop type posint because other objects depend on it"
         await sql(s, "DROP TABLE p")

@@ -76,8 +76,6 @@ def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: se
                                        "CACHE 1 or CACHE >= 65536 instead.")
     oid, typmod, domain = domain_column_type(elt.typeName, catalog)
     not_null, default, is_pk, identity = bool(elt.is_not_null), None, False, ""
-    if domain is not None:
-        default = domain.default_sql
     for con in elt.constraints or ():
         kind = con.contype.name
         if kind == "CONSTR_PRIMARY":

@@ -289,11 +289,14 @@ def _format_type(c, args, name):
     mod = _oid_arg(c, name, args, args[1])
     f0, f1 = oid.fn, mod.fn
     domains = user_defs(c, "domains")
+    path = tuple(getattr(c.planner.catalog, "search_path", ("public",)))
 
     def fn(row, env):               # not strict in its typmod
         v = f0(row, env)
         if v is not None and DOMAIN_OID_BASE <= v < FUNCTION_OID_BASE:
-            return next((d.name for d in domains() if d.oid == v), None)
+            # a domain outside the search path is shown schema-qualified
+            return next((d.name if d.schema in path else f"{d.schema}.{d.name}"
+                         for d in domains() if d.oid == v), None)
         return None if v is None else ST.format_type(v, f1(row, env))
     return Expr(fn, T.TEXT, oid.const and mod.const)
 
