@@ -74,6 +74,11 @@ def test_create_and_drop_domain_errors_and_catalog(run):
         assert r.rows == [("email", "d", T.VARCHAR, True, "'nobody@x'",
                            "character varying(40)"),
                           ("posint", "d", T.INT4, False, None, "integer")]
+        r = await one(s, "SELECT domain_name, data_type, character_maximum_length, "
+                         "domain_default FROM information_schema.domains "
+                         "WHERE domain_schema = 'public' ORDER BY 1")
+        assert r.rows == [("email", "character varying", 40, "'nobody@x'"),
+                          ("posint", "integer", None, None)]
         await sql(s, "CREATE TABLE p (id int PRIMARY KEY, n posint)")
         r = await one(s, "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
                          "WHERE a.attrelid = 'p'::regclass AND a.attname = 'n'")

@@ -87,4 +87,10 @@ def test_pg_proc_lists_sql_functions(run):
             ("greet", "text", "who text, greeting text DEFAULT 'hello'", "v", True,
              "SELECT greeting || ', ' || who", "sql"),
             ("twice", "bigint", "integer", "v", False, "RETURN $1 * 2", "sql")]
+        r = await one(s, "SELECT routine_name, routine_type, data_type, routine_body, "
+                         "is_deterministic FROM information_schema.routines "
+                         "WHERE routine_schema = 'public' ORDER BY 1")
+        assert r.rows == [("add1", "FUNCTION", "integer", "SQL", "YES"),
+                          ("greet", "FUNCTION", "text", "SQL", "NO"),
+                          ("twice", "FUNCTION", "bigint", "SQL", "NO")]
     run(scenario)

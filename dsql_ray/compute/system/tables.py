@@ -637,6 +637,23 @@ def _is_columns(snap):
                    None, "YES" if t.table_id >= 0 else "NO")
 
 
+def _is_domains(snap):
+    """CREATE DOMAIN's domains: their base type as information_schema.columns shows one."""
+    for d in snap.domains:
+        base = ColumnDef(d.name, d.base_oid, type_modifier=d.typmod)
+        prec, _, scale = numeric_precision(base)
+        yield (DATABASE, d.schema, d.name, T.OID_TO_NAME.get(d.base_oid, "USER-DEFINED"),
+               char_max_length(base), prec, scale, d.default_sql)
+
+
+def _is_routines(snap):
+    """CREATE FUNCTION … LANGUAGE sql's functions."""
+    for f in snap.functions:
+        yield (DATABASE, f.schema, f"{f.name}_{f.oid}", DATABASE, f.schema, f.name,
+               "FUNCTION", T.OID_TO_NAME.get(f.ret_oid, "USER-DEFINED"), "SQL", f.source,
+               "SQL", "YES" if f.volatility == "i" else "NO")
+
+
 def _is_table_constraints(snap):
     for t in _user_tables_with_pk(snap):
         yield (DATABASE, t.schema, pk_name(t), DATABASE, t.schema, t.name, "PRIMARY KEY",
@@ -834,7 +851,12 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "constraint_schema:n constraint_name:n", None),
     ("information_schema", "routines",
      "specific_catalog:n specific_schema:n specific_name:n routine_catalog:n "
-     "routine_schema:n routine_name:n routine_type:t data_type:t", None),
+     "routine_schema:n routine_name:n routine_type:t data_type:t routine_body:t "
+     "routine_definition:t external_language:t is_deterministic:t", _is_routines),
+    ("information_schema", "domains",
+     "domain_catalog:n domain_schema:n domain_name:n data_type:t "
+     "character_maximum_length:i4 numeric_precision:i4 numeric_scale:i4 "
+     "domain_default:t", _is_domains),
 ]
 
 #: (schema, name) → SysTable
