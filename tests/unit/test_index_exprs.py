@@ -92,6 +92,9 @@ def test_expression_index_keys_entries_by_the_expression(run):
         assert text.splitlines()[:2] == ["Index Scan using users_email on users",
                                          "  Index Cond: (lower(email) = 'ann@x.org')"], text
         assert await rows(s, q) == [(7,)]
+        q = "SELECT u.id FROM users u WHERE lower(u.email) = 'ann@x.org'"   # qualified
+        assert "Index Scan using users_email on users" in await plan(s, q)
+        assert await rows(s, q) == [(7,)]
         r = await one(s, "SELECT id FROM users WHERE lower(email) = $1"
                       .replace("$1", "'carl@z.org'"))
         assert r.rows == [(6,)]

@@ -27,7 +27,7 @@ from .. import types as T
 from ..catalog import TableDef
 from ..indexes import IndexDef, VALID, registry, registry_of_catalog
 from ..interrupt import checkpoints
-from ..query.astwalk import any_node
+from ..query.astwalk import any_node, substitute
 from ..query.rowexpr import RowExpr, RowScope, expr_sql, parse_expr
 from .keys import plan_access
 from .path import Access, SqlText, shard_lines
@@ -77,7 +77,8 @@ def expression_conditions(where: Any, scope: RowScope, exprs: set[str]
             continue
         op = conj.name[0].sval
         for side, other, o in ((conj.lexpr, conj.rexpr, op), (conj.rexpr, conj.lexpr, FLIP[op])):
-            text = expr_sql(side) if isinstance(side, (ast.FuncCall, ast.A_Expr)) else None
+            text = expr_sql(unqualified(side)) \
+                if isinstance(side, (ast.FuncCall, ast.A_Expr)) else None
             if text not in exprs:
                 continue
             try:
@@ -93,12 +94,20 @@ def expression_conditions(where: Any, scope: RowScope, exprs: set[str]
     return out
 
 
+def unqualified(node: Any) -> Any:
+    """The expression with ``t.col`` written ``col`` (one table: index expressions name
+    bare columns)."""
+    return substitute(node, lambda n: ast.ColumnRef(fields=(n.fields[-1],))
+                      if isinstance(n, ast.ColumnRef) and len(n.fields) > 1
+                      and isinstance(n.fields[-1], ast.String) else None)
+
+
 def implies(where: Any, predicate: str, scope: RowScope) -> bool:
     """Does the WHERE clause imply a partial index's predicate? Each of its conjuncts
     must be one of the WHERE's, or follow from one by range (``x > 20`` ⇒ ``x > 10``,
     a comparison with a constant ⇒ ``x IS NOT NULL``)."""
     have = conjuncts(where)
-    texts = {expr_sql(c) for c in have}
+    texts = {expr_sql(unqualified(c)) for c in have}
     for need in conjuncts(parse_expr(predicate)):
         if expr_sql(need) not in texts and not any(_follows(c, need, scope) for c in have):
             return False
