@@ -278,3 +278,19 @@ KINDS: dict[str, type[DsqlError]] = {
 class Unavailable(DsqlError):
     """A role the statement needs did not answer in time; safe to retry."""
     sqlstate = "08006"
+
+
+class InvalidObjectDefinition(BindError):
+    sqlstate = "42P17"
+
+
+class DuplicateObject(CatalogError):
+    sqlstate = "42710"
+
+
+class InvalidFunctionDefinition(CatalogError):
+    sqlstate = "42P13"
+
+
+class DuplicateFunction(CatalogError):
+    sqlstate = "42723"

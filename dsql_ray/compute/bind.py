@@ -40,4 +40,6 @@ class StatementCatalog:
         return t
 
     def __getattr__(self, name):
+        if name in ("domains", "functions"):
+            self.__dict__["used_userdefs"] = True    # the plan depends on them (userdefs.py)
         return getattr(self._catalog, name)

@@ -54,6 +54,17 @@ class ColumnDef:
     attnum: int = -1                   # storage slot; -1: the column's position
     missing: Any = None                # what rows stored before ADD COLUMN read
     identity: str = ""                 # "a" GENERATED ALWAYS, "d" BY DEFAULT
+    #: a column of a domain: (name, oid, not null, ((check name, expression), ...),
+    #: default expression)
+    domain: tuple | None = None
+
+    @property
+    def default_expr(self) -> str | None:
+        """What a row gets when it gives no value: the column's DEFAULT, else its
+        domain's (PostgreSQL keeps them apart: only the first is the column's)."""
+        if self.default_sql is not None or self.domain is None or len(self.domain) < 5:
+            return self.default_sql
+        return self.domain[4]
 
 
 @dataclass(frozen=True)
@@ -190,7 +201,7 @@ def table_to_row(t: TableDef) -> tuple:
     seq = t.sequence
     return (t.table_id, t.schema, t.name,
             tuple((c.name, c.type_oid, c.not_null, c.default_sql, c.type_modifier,
-                   c.attnum, c.missing, c.identity) for c in t.columns), t.pk, t.hidden_pk,
+                   c.attnum, c.missing, c.identity, c.domain) for c in t.columns), t.pk, t.hidden_pk,
             t.kind, t.width, tuple((k.name, k.expr_sql, k.validated) for k in t.checks),
             t.view_sql,
             None if seq is None else (seq.start, seq.increment, seq.min_value, seq.max_value,

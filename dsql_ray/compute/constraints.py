@@ -11,29 +11,15 @@ import random
 from functools import lru_cache
 from typing import Callable
 
-from pglast import parse_sql
-from pglast.stream import RawStream
-
 from ..errors import CheckViolation, DsqlError, NotNullViolation, UniqueViolation
 from .catalog import TableDef
 from .query import astwalk
-from .query.rowexpr import RowScope
-
-
-def expr_sql(node) -> str:
-    """An expression (or statement) as SQL text, the way definitions are stored."""
-    return RawStream()(node)
+from .query.rowexpr import RowScope, expr_sql, parse_expr  # noqa: F401 (shared)
 
 
 def column_refs(node) -> list[str]:
     """The column names an expression mentions, in order."""
     return [ref.fields[-1].sval for ref in astwalk.column_refs(node)]
-
-
-@lru_cache(maxsize=4096)
-def parse_expr(sql: str):
-    """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
-    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
 
 
 def check_name(table: str, refs: list[str], taken: set[str]) -> str:
@@ -57,6 +43,31 @@ def validate_check(expr_sql: str, columns) -> None:
     """Compile a new constraint against the table's columns (its errors, now)."""
     cols = list(columns)
     compiled_check(expr_sql, tuple(c.name for c in cols), tuple(c.type_oid for c in cols))
+
+
+@lru_cache(maxsize=1024)
+def compiled_domain_check(expr_sql: str, base_oid: int) -> Callable[[tuple, list], object]:
+    """A domain's CHECK over its one value, ``VALUE`` (42804 if not boolean)."""
+    return RowScope(("value",), (base_oid,)).condition(parse_expr(expr_sql),
+                                                       "CHECK constraint").fn
+
+
+def validate_domain_check(expr_sql: str, base_oid: int) -> None:
+    compiled_domain_check(expr_sql, base_oid)
+
+
+def check_domain_value(domain, base_oid: int, value) -> None:
+    """A value stored into a column of a domain: the domain's NOT NULL (23502) and CHECK
+    constraints (23514), with PostgreSQL's messages. ``domain``: (name, oid, not null,
+    ((check name, expression), ...), default)."""
+    name, _, not_null, checks, *_ = domain
+    if value is None:
+        if not_null:
+            raise NotNullViolation(f"domain {name} does not allow null values")
+        return
+    for cname, sql in checks:
+        if compiled_domain_check(sql, base_oid)((value,), []) is False:
+            raise CheckViolation(f'value for domain {name} violates check constraint "{cname}"')
 
 
 def check_constraints(table: TableDef, row: tuple) -> None:
@@ -83,6 +94,9 @@ def check_row(table: TableDef, row: tuple) -> None:
                                    detail=f"Failing row contains ({row_text(row)}).")
     if table.checks:
         check_constraints(table, row)
+    for col, value in zip(table.columns, row):
+        if col.domain is not None:
+            check_domain_value(col.domain, col.type_oid, value)
 
 
 def duplicate_key(table: TableDef, row: tuple) -> DsqlError:

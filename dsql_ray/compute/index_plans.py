@@ -9,11 +9,14 @@ from dataclasses import dataclass, field
 from pglast import ast
 
 from ..errors import (DependentObjectsStillExist, DsqlError, DuplicateTable, FeatureNotSupported,
-                      UndefinedColumn, UndefinedFunction, UndefinedObject, UndefinedTable,
-                      WrongObjectType)
+                      GroupingError, InvalidObjectDefinition, UndefinedColumn, UndefinedFunction,
+                      UndefinedObject, UndefinedTable, WrongObjectType)
 from . import types as T
 from .catalog import row_to_table, schema_key, table_key, tables_range
-from .query.rowexpr import RowExpr, RowScope
+from .query.aggregates import AGGREGATES
+from .query.astwalk import any_node
+from .query.functions import READS_CATALOG
+from .query.rowexpr import RowExpr, RowScope, expr_sql, parse_expr
 from .indexes import (VALID, WRITE_ONLY, IndexDef, allocate_index_id, columns_per_index_max,
                       index_key, indexes_per_table_max, load_indexes, put_index, slots_of)
 from .jobs import (bump_catalog_version, new_job_id, runner, submit_index_build,
@@ -31,6 +34,8 @@ class CreateIndexPlan(Plan):
     include: tuple[str, ...] = ()
     unique: bool = False
     if_not_exists: bool = False
+    exprs: tuple[str | None, ...] = ()        # per key: an expression's SQL text, or None
+    predicate: str | None = None              # a partial index's WHERE (SQL text)
 
     async def run(self, txn, params, session) -> QueryResult:
         cols = self.columns
@@ -40,7 +45,9 @@ class CreateIndexPlan(Plan):
         t = row_to_table(row)
         if getattr(t, "kind", "r") != "r":
             raise WrongObjectType(f'"{self.table}" is not a table')
-        d = await new_index(txn, t, self.name, self.key_columns, self.include, self.unique)
+        check_index_expressions(t, self.exprs, self.predicate)
+        d = await new_index(txn, t, self.name, self.key_columns, self.include, self.unique,
+                            exprs=self.exprs, predicate=self.predicate)
         if d is None:
             if self.if_not_exists:
                 session.notice(f'relation "{self.name}" already exists, skipping')
@@ -73,14 +80,17 @@ async def live_indexes(txn, tables_by_id: dict | None = None) -> list[IndexDef]:
 
 async def new_index(txn, t, name: str | None, columns, include, unique: bool, *,
                     state: str = WRITE_ONLY, constraint: bool = False,
-                    existing: list[IndexDef] | None = None) -> IndexDef | None:
+                    existing: list[IndexDef] | None = None, exprs: tuple = (),
+                    predicate: str | None = None) -> IndexDef | None:
     """Check and write a new index definition; None if the name is taken."""
     names = t.column_names
-    for c in (*columns, *include):
+    exprs = tuple(exprs) or (None,) * len(columns)
+    plain = [c for c, e in zip(columns, exprs) if e is None]
+    for c in (*plain, *include):
         if c not in names:
             raise UndefinedColumn(f'column "{c}" does not exist')
     columns_per_index_max.check(len(columns) + len(include))
-    for c in columns:
+    for c in plain:
         oid = t.columns[names.index(c)].type_oid
         if oid == T.JSON:
             raise UndefinedObject('data type json has no default operator class for access method '
@@ -91,7 +101,8 @@ async def new_index(txn, t, name: str | None, columns, include, unique: bool, *,
         existing = await live_indexes(txn)
     taken = {(d.schema, d.name) for d in existing}
     if name is None:
-        base = f"{t.name}_{'_'.join(columns)}_{'key' if constraint else 'idx'}"[:63]
+        parts = [c if e is None else _expr_name(e) for c, e in zip(columns, exprs)]
+        base = f"{t.name}_{'_'.join(parts)}_{'key' if constraint else 'idx'}"[:63]
         name, n = base, 0
         while (t.schema, name) in taken or await txn.get(table_key(t.schema, name)):
             n += 1
@@ -102,24 +113,80 @@ async def new_index(txn, t, name: str | None, columns, include, unique: bool, *,
     slots = slots_of(t)
     d = IndexDef(t.schema, name, t.table_id, await allocate_index_id(txn), tuple(columns),
                  tuple(include), unique, state, 0, None if state == VALID else new_job_id(),
-                 constraint, key_slots=tuple(slots[names.index(c)] for c in columns),
-                 include_slots=tuple(slots[names.index(c)] for c in include))
+                 constraint,
+                 key_slots=tuple(-1 if e is not None else slots[names.index(c)]
+                                 for c, e in zip(columns, exprs)),
+                 include_slots=tuple(slots[names.index(c)] for c in include),
+                 exprs=exprs if any(e is not None for e in exprs) else (),
+                 predicate=predicate)
     await put_index(txn, d)
     return d
+
+
+def _expr_name(sql: str) -> str:
+    """The name PostgreSQL gives an expression key in a generated index name."""
+    node = parse_expr(sql)
+    return node.funcname[-1].sval if isinstance(node, ast.FuncCall) else "expr"
+
+
+_NOT_IMMUTABLE = frozenset({
+    "random", "setseed", "nextval", "setval", "currval", "lastval", "now", "clock_timestamp",
+    "statement_timestamp", "transaction_timestamp", "timeofday", "gen_random_uuid",
+    "current_setting", "to_char", "to_date", "to_timestamp", "age", "current_database",
+    "current_schema", "current_schemas", "pg_backend_pid", "version", "txid_current",
+    "inet_client_addr", "inet_server_addr", "pg_typeof", "format"})
+
+
+def check_index_expressions(t, exprs, predicate: str | None) -> None:
+    """Index expressions and a partial index's predicate: immutable functions only, no
+    sub-query or aggregate (as PostgreSQL), and they compile over the table's columns."""
+    scope = RowScope(t.column_names, t.column_oids, t.name)
+    for what, sql in [*(("expression", e) for e in exprs if e is not None),
+                      *((("predicate", predicate),) if predicate is not None else ())]:
+        node = parse_expr(sql)
+        if any_node(node, lambda n: isinstance(n, ast.SubLink)):
+            raise FeatureNotSupported(f"cannot use subquery in index {what}")
+        if any_node(node, lambda n: isinstance(n, ast.FuncCall)
+                    and n.funcname[-1].sval.lower() in AGGREGATES):
+            raise GroupingError(f"aggregate functions are not allowed in index {what}s")
+        if any_node(node, lambda n: isinstance(n, ast.SQLValueFunction) or (
+                isinstance(n, ast.FuncCall)
+                and (n.funcname[-1].sval.lower() in _NOT_IMMUTABLE
+                     or n.funcname[-1].sval.lower() in READS_CATALOG))):
+            raise InvalidObjectDefinition(f"functions in index {what} must be marked IMMUTABLE")
+        if what == "predicate":
+            scope.condition(node, "WHERE")
+        else:
+            scope.compile(node)
+
+
+def index_keys(stmt: ast.IndexStmt) -> tuple[list[str], list[str | None]]:
+    """The key columns' names (an expression's SQL text for an expression key) and, per
+    key, the expression's SQL text or None."""
+    columns, exprs = [], []
+    for elem in stmt.indexParams:
+        if elem.name is not None:
+            columns.append(elem.name)
+            exprs.append(None)
+            continue
+        node = elem.expr
+        if isinstance(node, ast.ColumnRef) and isinstance(node.fields[-1], ast.String):
+            columns.append(node.fields[-1].sval)       # ((col)) is the column
+            exprs.append(None)
+            continue
+        text = expr_sql(node)
+        columns.append(text)
+        exprs.append(text)
+    return columns, exprs
 
 
 def plan_create_index(stmt: ast.IndexStmt, catalog, param_oids) -> CreateIndexPlan:
     if not stmt.concurrent:
         raise FeatureNotSupported("unsupported mode. please use CREATE INDEX ASYNC.")
-    if stmt.whereClause is not None:
-        raise FeatureNotSupported("partial indexes are not supported")
     if (stmt.accessMethod or "btree") != "btree":
         raise FeatureNotSupported(f'access method "{stmt.accessMethod}" is not supported')
-    columns = []
-    for elem in stmt.indexParams:
-        if elem.name is None:
-            raise FeatureNotSupported("indexes on expressions are not supported")
-        columns.append(elem.name)
+    columns, exprs = index_keys(stmt)
+    predicate = expr_sql(stmt.whereClause) if stmt.whereClause is not None else None
     include = [e.name for e in stmt.indexIncludingParams or ()]
     rel = stmt.relation
     # the table is re-read at the transaction's snapshot when the plan runs
@@ -127,6 +194,7 @@ def plan_create_index(stmt: ast.IndexStmt, catalog, param_oids) -> CreateIndexPl
                            name=stmt.idxname, key_columns=tuple(columns),
                            include=tuple(include), unique=bool(stmt.unique),
                            if_not_exists=bool(stmt.if_not_exists), is_ddl=True,
+                           exprs=tuple(exprs) if any(exprs) else (), predicate=predicate,
                            columns=[result_column("job_id", T.TEXT)])
 
 

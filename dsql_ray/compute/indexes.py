@@ -28,13 +28,20 @@ import asyncio
 import logging
 import struct
 from dataclasses import dataclass, replace
+from functools import lru_cache, partial
 from typing import Any
+
+from pglast import ast
+from pglast.enums import BoolExprType, NullTestType
 
 from .. import limits
 from ..errors import DsqlError, InternalError, UniqueViolation
 from ..keys import decode_key, encode_key, prefix_end, row_key, table_prefix
 from .catalog import CATALOG_TABLE_ID, COUNTERS_INDEX, TableDef
 from .interrupt import QueryCanceled, interruptible
+from .query import astwalk
+from .query.rowexpr import RowScope, expr_sql, parse_expr
+from .userdefs import catalog_range, load_rows, named_key
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +84,11 @@ class IndexDef:
     #: positions they survive RENAME COLUMN and DROP COLUMN of other columns
     key_slots: tuple[int, ...] = ()
     include_slots: tuple[int, ...] = ()
+    #: per key column, the expression's SQL text (an expression index) or None (a column);
+    #: empty when every key is a column
+    exprs: tuple[str | None, ...] = ()
+    #: a partial index's predicate (SQL text): only rows satisfying it have entries
+    predicate: str | None = None
 
     def key_prefix(self) -> bytes:
         return table_prefix(self.table_id, self.index_id)
@@ -86,7 +98,10 @@ class IndexDef:
         return low, prefix_end(low)
 
     def positions(self, table: TableDef) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
-        """Row positions of the key and INCLUDE columns; None if a column is gone."""
+        """Row positions of the key and INCLUDE columns (-1 for an expression key); None
+        if a column is gone."""
+        if self.exprs or self.predicate is not None:
+            return _expr_positions(self, table)
         if not self.key_slots:
             names = table.column_names
             try:
@@ -102,19 +117,67 @@ class IndexDef:
             return None
 
     def key_names(self, table: TableDef) -> list[str]:
+        """The key columns' names; an expression key as PostgreSQL shows it."""
         pos = self.positions(table)
-        return list(self.columns) if pos is None else [table.columns[p].name for p in pos[0]]
+        if pos is None:
+            return list(self.columns)
+        exprs = self.exprs or (None,) * len(pos[0])
+        return [table.columns[p].name if e is None else e for p, e in zip(pos[0], exprs)]
 
     def include_names(self, table: TableDef) -> list[str]:
         pos = self.positions(table)
         return list(self.include) if pos is None else [table.columns[p].name for p in pos[1]]
 
-    def entry(self, table: TableDef, row: tuple, pk: tuple) -> tuple[bytes, tuple]:
+    def key_values(self, table: TableDef, row: tuple) -> tuple:
+        """The entry's key values for a row: its columns, its expressions' values."""
         pos = self.positions(table)
         if pos is None:
             raise InternalError(f'index "{self.name}" refers to a dropped column')
-        key_pos, inc_pos = pos
-        values = tuple(row[p] for p in key_pos)
+        if not self.exprs:
+            return tuple(row[p] for p in pos[0])
+        return tuple(row[p] if e is None else _compiled(e, table)(row, [])
+                     for p, e in zip(pos[0], self.exprs))
+
+    def mentions(self, column: str) -> bool:
+        """Does the index use this column (a key or INCLUDE column, in an expression or
+        the predicate)?"""
+        exprs = [e for e in self.exprs if e is not None] + \
+            ([self.predicate] if self.predicate else [])
+        plain = [c for c, e in zip(self.columns, self.exprs or (None,) * len(self.columns))
+                 if e is None]
+        return column in plain or column in self.include or \
+            any(column in column_refs(parse_expr(sql)) for sql in exprs)
+
+    def renamed(self, old: str, new: str, rename_sql) -> "IndexDef":
+        """After RENAME COLUMN old TO new; ``rename_sql(sql, old, new)`` rewrites the
+        expressions and the predicate."""
+        exprs = tuple(None if e is None else rename_sql(e, old, new) for e in self.exprs)
+        columns = tuple(new if c == old and (not exprs or exprs[i] is None) else
+                        (exprs[i] if exprs and exprs[i] is not None else c)
+                        for i, c in enumerate(self.columns))
+        return replace(self, columns=columns, exprs=exprs,
+                       include=tuple(new if c == old else c for c in self.include),
+                       predicate=self.predicate and rename_sql(self.predicate, old, new))
+
+    def key_type(self, table: TableDef, i: int) -> int:
+        """The type of key column ``i`` (an expression's result type)."""
+        p = self.positions(table)[0][i]
+        e = self.exprs[i] if self.exprs else None
+        if e is None:
+            return table.columns[p].type_oid
+        return _compiled_expr(e, tuple(table.column_names), tuple(table.column_oids)).oid
+
+    def covers(self, table: TableDef, row: tuple) -> bool:
+        """Has this row an entry (always, unless the partial index's predicate is not true)?"""
+        return self.predicate is None or \
+            _compiled(self.predicate, table, True)(row, []) is True
+
+    def entry(self, table: TableDef, row: tuple, pk: tuple) -> tuple[bytes, tuple] | None:
+        """The row's entry (key, (pk, INCLUDE values)); None if a partial index skips it."""
+        if not self.covers(table, row):
+            return None
+        values = self.key_values(table, row)
+        inc_pos = self.positions(table)[1]
         return self.entry_key(values, pk), (pk, tuple(row[p] for p in inc_pos))
 
     def entry_key(self, values: tuple, pk: tuple) -> bytes:
@@ -130,13 +193,88 @@ class IndexDef:
                                detail=f"Key ({', '.join(self.key_names(table))})="
                                 f"({_values_text(values)}) already exists.")
 
-    def definition(self, table: TableDef) -> str:
-        """pg_indexes.indexdef / pg_get_indexdef."""
+    def shown_keys(self, table: TableDef, pretty: bool = False) -> list[str]:
+        """The key columns as pg_get_indexdef shows them: an expression other than a
+        function call in parentheses (twice unless pretty)."""
+        out = []
+        for text, e in zip(self.key_names(table), self.exprs or (None,) * len(self.columns)):
+            if e is not None and not isinstance(parse_expr(e), ast.FuncCall):
+                text = f"({text})" if pretty else f"(({text}))"
+            out.append(text)
+        return out
+
+    def definition(self, table: TableDef, pretty: bool = False) -> str:
+        """pg_indexes.indexdef / pg_get_indexdef (pretty: its third argument, as psql)."""
         include = self.include_names(table)
         inc = f" INCLUDE ({', '.join(include)})" if include else ""
+        where = ""
+        if self.predicate:
+            where = " WHERE " + (self.predicate if pretty else
+                                 parenthesised(parse_expr(self.predicate)))
+        schema = "" if pretty and self.schema == "public" else f"{self.schema}."
         return (f"CREATE {'UNIQUE ' if self.unique else ''}INDEX {self.name} ON "
-                f"{self.schema}.{table.name} USING btree "
-                f"({', '.join(self.key_names(table))}){inc}")
+                f"{schema}{table.name} USING btree "
+                f"({', '.join(self.shown_keys(table, pretty))}){inc}{where}")
+
+
+def parenthesised(node) -> str:
+    """An expression as PostgreSQL's non-pretty deparser prints it: every operator,
+    AND/OR/NOT and IS [NOT] NULL in parentheses."""
+    if isinstance(node, ast.BoolExpr):
+        if node.boolop == BoolExprType.NOT_EXPR:
+            return f"(NOT {parenthesised(node.args[0])})"
+        op = " AND " if node.boolop == BoolExprType.AND_EXPR else " OR "
+        return f"({op.join(parenthesised(a) for a in node.args)})"
+    if isinstance(node, ast.A_Expr) and node.kind == 0 and len(node.name) == 1 \
+            and node.lexpr is not None:
+        return (f"({parenthesised(node.lexpr)} {node.name[0].sval} "
+                f"{parenthesised(node.rexpr)})")
+    if isinstance(node, ast.NullTest):
+        test = "IS NULL" if node.nulltesttype == NullTestType.IS_NULL else "IS NOT NULL"
+        return f"({parenthesised(node.arg)} {test})"
+    return expr_sql(node)
+
+
+def _expr_positions(d: IndexDef, table: TableDef):
+    """positions() of an index with expression keys: -1 for each expression; None if a
+    column it names is gone."""
+    names = table.column_names
+    for sql in (*(e for e in d.exprs if e is not None), d.predicate or "true"):
+        if any(c not in names for c in column_refs(parse_expr(sql))):
+            return None
+    plain = replace(d, exprs=(), predicate=None,
+                    columns=tuple(c for c, e in zip(d.columns, d.exprs or (None,) * len(d.columns))
+                                  if e is None),
+                    key_slots=tuple(s for s, e in zip(d.key_slots, d.exprs or
+                                                     (None,) * len(d.key_slots)) if e is None))
+    pos = plain.positions(table)
+    if pos is None:
+        return None
+    it = iter(pos[0])
+    return tuple(-1 if e is not None else next(it)
+                 for e in (d.exprs or (None,) * len(d.columns))), pos[1]
+
+
+def column_refs(node) -> list[str]:
+    """The column names an expression mentions."""
+    return [ref.fields[-1].sval for ref in astwalk.column_refs(node)]
+
+
+@lru_cache(maxsize=1024)
+def _compiled_expr(sql: str, names: tuple[str, ...], oids: tuple[int, ...]):
+    return RowScope(names, oids).compile(parse_expr(sql))
+
+
+@lru_cache(maxsize=1024)
+def _compiled_for(sql: str, names: tuple[str, ...], oids: tuple[int, ...], condition: bool):
+    if not condition:
+        return _compiled_expr(sql, names, oids).fn
+    return RowScope(names, oids).condition(parse_expr(sql), "index predicate").fn
+
+
+def _compiled(sql: str, table: TableDef, condition: bool = False):
+    """An index expression or predicate over the table's rows (the one compiler)."""
+    return _compiled_for(sql, tuple(table.column_names), tuple(table.column_oids), condition)
 
 
 def slots_of(table: TableDef) -> list[int]:
@@ -150,33 +288,29 @@ def _values_text(values: tuple) -> str:
 
 
 # -- catalog rows ---------------------------------------------------------------------------
-def index_key(schema: str, name: str) -> bytes:
-    return row_key(CATALOG_TABLE_ID, (schema, name), INDEXES_INDEX)
-
-
-def indexes_range() -> tuple[bytes, bytes | None]:
-    low = table_prefix(CATALOG_TABLE_ID, INDEXES_INDEX)
-    return low, prefix_end(low)
+index_key = partial(named_key, INDEXES_INDEX)
+indexes_range = partial(catalog_range, INDEXES_INDEX)
 
 
 def index_to_row(d: IndexDef) -> tuple:
     return (d.schema, d.name, d.table_id, d.index_id, d.columns, d.include, d.unique,
             d.state, d.complete_ts, d.job_id, d.constraint, d.details, d.key_slots,
-            d.include_slots)
+            d.include_slots, d.exprs, d.predicate)
 
 
 def row_to_index(row: tuple) -> IndexDef:
     (schema, name, table_id, index_id, columns, include, unique, state, complete_ts, job_id,
      constraint, details, *slots) = row
     key_slots, include_slots = (tuple(slots[0]), tuple(slots[1])) if slots else ((), ())
+    exprs, predicate = (tuple(slots[2]), slots[3]) if len(slots) > 2 else ((), None)
     return IndexDef(schema, name, table_id, index_id, tuple(columns), tuple(include), unique,
-                    state, complete_ts, job_id, constraint, details, key_slots, include_slots)
+                    state, complete_ts, job_id, constraint, details, key_slots, include_slots,
+                    exprs, predicate)
 
 
 async def load_indexes(txn) -> list[IndexDef]:
     """Index definitions as of the transaction's snapshot (its own DDL included)."""
-    low, high = indexes_range()
-    return [row_to_index(r) for _, r in await txn.scan(low, high)]
+    return await load_rows(txn, INDEXES_INDEX, row_to_index)
 
 
 async def put_index(txn, d: IndexDef) -> None:
@@ -353,7 +487,7 @@ async def maintain(txn, keys: set[bytes]) -> None:
                 if old_e is not None and (new_e is None or old_e[0] != new_e[0]):
                     deletes.add(old_e[0])
                 if new_e is not None:
-                    values = tuple(new[p] for p in d.positions(table)[0])
+                    values = d.key_values(table, new)
                     other = puts.get(new_e[0])
                     if other is not None and other[1][0] != pk:
                         raise d.duplicate(table, values)

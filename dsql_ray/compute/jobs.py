@@ -369,7 +369,6 @@ class IndexBuild:
         """Entries of one batch of rows, in one transaction; its commit time."""
         node = self.node
         decode = getattr(table, "decode", None) or (lambda r: r)
-        key_pos = d.positions(table)[0]
         for attempt in range(BATCH_RETRIES):
             txn = Transaction(node, node.clock.now(), explicit=False)
             rows = await node.get_many(keys, txn.start_ts)
@@ -378,8 +377,11 @@ class IndexBuild:
                 if stored is None:
                     continue                   # deleted since: its writer removed the entry
                 row, pk = decode(stored), pk_of(key)
-                entry_key, value = d.entry(table, row, pk)
-                values = tuple(row[p] for p in key_pos)
+                entry = d.entry(table, row, pk)
+                if entry is None:
+                    continue                   # a partial index's predicate skips the row
+                entry_key, value = entry
+                values = d.key_values(table, row)
                 other = entries.get(entry_key)
                 if other is not None and other[0][0] != pk:
                     raise _Duplicate(d, table, values)

@@ -23,6 +23,8 @@ from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTab
 from .fkeys import flush
 from .indexes import IndexRegistry
 from .interrupt import interruptible
+from .userdefs import (DomainDef, FunctionDef, domains_range, functions_range, row_to_domain,
+                       row_to_function)
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +61,8 @@ class Catalog:
     def __init__(self, node: "ComputeNode"):
         self._node = node
         self.tables: dict[tuple[str, str], TableDef] = {}
+        self.domains: dict[tuple[str, str], DomainDef] = {}     # CREATE DOMAIN (userdefs)
+        self.functions: dict[tuple[str, str], FunctionDef] = {}   # CREATE FUNCTION (sql)
         self.schemas: set[str] = set(BUILTIN_SCHEMAS)
         self.version = 0              # local: bumped at every reload (plan cache key)
         self.stored_version = -1      # the catalog version row the cache reflects
@@ -83,9 +87,15 @@ class Catalog:
         slow, shigh = schemas_range()
         schemas = await self._node.scan(slow, shigh, ts)
         version = await self._node.get(CATALOG_VERSION_KEY, ts) or 0
+        dlow, dhigh = domains_range()
+        domains = [row_to_domain(r) for _, r in await self._node.scan(dlow, dhigh, ts)]
+        flow, fhigh = functions_range()
+        functions = [row_to_function(r) for _, r in await self._node.scan(flow, fhigh, ts)]
         if ts < self.as_of:           # a newer reload finished first: keep it
             return
         self.tables = {(t.schema, t.name): t for t in map(row_to_table, (r for _, r in rows))}
+        self.domains = {(d.schema, d.name): d for d in domains}
+        self.functions = {(f.schema, f.name): f for f in functions}
         self.schemas = set(BUILTIN_SCHEMAS) | {r[0] for _, r in schemas}
         self.stored_version = version
         self.as_of = ts

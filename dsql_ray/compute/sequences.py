@@ -77,8 +77,8 @@ def view_calls(tables: Iterable[TableDef]) -> Counter:
 
 def default_calls(columns: Iterable[ColumnDef]) -> Counter:
     """The nextval calls the DEFAULTs of these columns make (one row)."""
-    return sum((nextval_calls(parse_expr(c.default_sql)) for c in columns
-                if c.default_sql is not None), Counter())
+    return sum((nextval_calls(parse_expr(c.default_expr)) for c in columns
+                if c.default_expr is not None), Counter())
 
 
 # -- values held: this compute's blocks, a statement's reservation -------------------------

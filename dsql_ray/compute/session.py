@@ -17,7 +17,7 @@ from pglast import ast
 from pglast.enums import TransactionStmtKind as K, VariableSetKind
 
 from ..errors import (DsqlError, FeatureNotSupported, ParseError, SchemaChanged,
-                      TransactionAborted, UndefinedObject, WrongObjectType)
+                      TransactionAborted, UndefinedFunction, UndefinedObject, WrongObjectType)
 from . import types as T
 from .copy.load import CopyIn, CopyLoader
 from .copy.options import check_copy_statement, copy_options
@@ -225,7 +225,8 @@ class Session:
                 ddl.append(True)
             catalog, check = self.node.catalog, None
             version = catalog.version
-            if (plan.relations or plan.is_ddl) and not catalog.current_at(txn):
+            if (plan.relations or plan.is_ddl or plan.userdefs) \
+                    and not catalog.current_at(txn):
                 if plan.is_ddl or plan.is_dml:
                     await catalog.ensure(txn)           # the catalog as of the snapshot
                     if version != catalog.version:
@@ -295,12 +296,14 @@ class Session:
         try:
             used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
-        except UnknownTable:
+        except (UnknownTable, UndefinedFunction, UndefinedObject):
+            # perhaps made by another compute since this one's catalog was read
             await catalog.refresh(self.node.clock.now())
             used = StatementCatalog(catalog, path, node)
             plan = planner(node, used, list(param_oids))
             key = (text, param_oids, catalog.version, path)
         plan.relations = tuple(used.used.values())
+        plan.userdefs = getattr(used, "used_userdefs", False)   # domains, SQL functions
         if isinstance(node, ast.InsertStmt) and used.target is not None:
             check_insert_identity(node, used.target)
         elif isinstance(node, ast.UpdateStmt) and used.target is not None:

@@ -18,7 +18,9 @@ from . import index_plans
 from . import types as T
 from .access.path import Access
 from .ddl.alter import plan_alter_table, plan_rename
+from .ddl.domains import plan_create_domain, plan_drop_domain
 from .ddl.drop import plan_drop
+from .ddl.functions import plan_create_function, plan_drop_function
 from .ddl.sequences import plan_create_sequence
 from .ddl.tables import plan_create_schema, plan_create_table
 from .ddl.views import plan_create_view
@@ -38,7 +40,6 @@ _UNSUPPORTED = {
     ast.VacuumStmt: "VACUUM is", ast.ListenStmt: "LISTEN is", ast.NotifyStmt: "NOTIFY is",
     ast.UnlistenStmt: "UNLISTEN is", ast.AlterSystemStmt: "ALTER SYSTEM is",
     ast.CreatedbStmt: "CREATE DATABASE is", ast.DropdbStmt: "DROP DATABASE is",
-    ast.CreateDomainStmt: "domains are", ast.CreateFunctionStmt: "CREATE FUNCTION is",
     ast.LockStmt: "LOCK is", ast.RuleStmt: "rules are",
     ast.CreatePolicyStmt: "row-level security policies are", ast.ClusterStmt: "CLUSTER is",
     ast.ReindexStmt: "REINDEX is", ast.RefreshMatViewStmt: "materialized views are",
@@ -62,6 +63,10 @@ def unsupported(node: Any) -> str | None:
 def _plan_drop_any(stmt: ast.DropStmt, catalog, param_oids) -> Plan:
     if stmt.removeType.name == "OBJECT_INDEX":
         return index_plans.plan_drop_index(stmt, catalog, param_oids)
+    if stmt.removeType.name == "OBJECT_DOMAIN":
+        return plan_drop_domain(stmt, catalog, param_oids)
+    if stmt.removeType.name == "OBJECT_FUNCTION":
+        return plan_drop_function(stmt, catalog, param_oids)
     return plan_drop(stmt, catalog, param_oids)
 
 
@@ -174,4 +179,6 @@ PLANNERS = {
     ast.CallStmt: index_plans.plan_call,
     ast.ExplainStmt: plan_explain,
     ast.DropStmt: _plan_drop_any,
+    ast.CreateDomainStmt: plan_create_domain,
+    ast.CreateFunctionStmt: plan_create_function,
 }

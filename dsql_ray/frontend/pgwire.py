@@ -704,6 +704,10 @@ def _array_text(element_oid: int) -> Callable[[Any], bytes]:
 
 
 _TEXT_ENCODERS.update({oid: _array_text(elem) for oid, elem in ARRAY_ELEMENT.items()})
+#: int2vector and oidvector (pg_index.indkey, indclass): ``1 2``, space-separated
+INT2VECTOR, OIDVECTOR = 22, 30
+_TEXT_ENCODERS.update({oid: (lambda v: b" ".join(b"%d" % x for x in v))
+                       for oid in (INT2VECTOR, OIDVECTOR)})
 
 _BINARY_ENCODERS: dict[int, Callable[[Any], bytes]] = {
     BOOL: lambda v: b"\x01" if v else b"\x00",

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast
+from pglast.enums import NullTestType
 
 from ... import limits
 from ...errors import DsqlError, LimitExceeded
@@ -26,11 +27,11 @@ from .. import types as T
 from ..catalog import TableDef
 from ..indexes import IndexDef, VALID, registry, registry_of_catalog
 from ..interrupt import checkpoints
-from ..query.astwalk import any_node
-from ..query.rowexpr import RowExpr, RowScope
+from ..query.astwalk import any_node, substitute
+from ..query.rowexpr import RowExpr, RowScope, expr_sql, parse_expr
 from .keys import plan_access
 from .path import Access, SqlText, shard_lines
-from .terms import column_comparison, conjuncts, family
+from .terms import FLIP, column_comparison, conjuncts, family
 
 
 _OPS = {"=": "=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
@@ -63,6 +64,92 @@ def column_conditions(where: Any, table, scope: RowScope
                 continue
         out.setdefault(col, []).append((o, val, conj))
     return out
+
+
+def expression_conditions(where: Any, scope: RowScope, exprs: set[str]
+                          ) -> dict[str, list[tuple[str, RowExpr, str]]]:
+    """index expression text → [(op, value expression, the conjunct)] for conjuncts
+    ``expression op constant`` whose expression is an index's (``lower(email) = $1``)."""
+    out: dict[str, list[tuple[str, RowExpr, str]]] = {}
+    for conj in conjuncts(where):
+        if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
+                and conj.name[0].sval in _OPS):
+            continue
+        op = conj.name[0].sval
+        for side, other, o in ((conj.lexpr, conj.rexpr, op), (conj.rexpr, conj.lexpr, FLIP[op])):
+            text = expr_sql(unqualified(side)) \
+                if isinstance(side, (ast.FuncCall, ast.A_Expr)) else None
+            if text not in exprs:
+                continue
+            try:
+                key, val = scope.compile(side), scope.compile(other)
+                if not (val.const or val.param is not None):
+                    continue
+                if val.oid != key.oid:
+                    val = scope.coerce(val, key.oid)
+            except DsqlError:
+                continue
+            if val.oid in (T.UNKNOWN, 0) or family(val.oid) == family(key.oid):
+                out.setdefault(text, []).append((o, val, conj))
+    return out
+
+
+def unqualified(node: Any) -> Any:
+    """The expression with ``t.col`` written ``col`` (one table: index expressions name
+    bare columns)."""
+    return substitute(node, lambda n: ast.ColumnRef(fields=(n.fields[-1],))
+                      if isinstance(n, ast.ColumnRef) and len(n.fields) > 1
+                      and isinstance(n.fields[-1], ast.String) else None)
+
+
+def implies(where: Any, predicate: str, scope: RowScope) -> bool:
+    """Does the WHERE clause imply a partial index's predicate? Each of its conjuncts
+    must be one of the WHERE's, or follow from one by range (``x > 20`` ⇒ ``x > 10``,
+    a comparison with a constant ⇒ ``x IS NOT NULL``)."""
+    have = conjuncts(where)
+    texts = {expr_sql(unqualified(c)) for c in have}
+    for need in conjuncts(parse_expr(predicate)):
+        if expr_sql(need) not in texts and not any(_follows(c, need, scope) for c in have):
+            return False
+    return True
+
+
+def _bound(conj: Any, scope: RowScope) -> tuple[str, int, Any] | None:
+    term = column_comparison(conj, scope)
+    if term is None or not term[2].const:
+        return None
+    try:
+        return term[0], term[1], term[2].value()
+    except DsqlError:
+        return None
+
+
+def _follows(have: Any, need: Any, scope: RowScope) -> bool:
+    """``have`` (col op constant) implies ``need`` (a range on the same column, or the
+    column IS NOT NULL)."""
+    got = _bound(have, scope)
+    if got is None or got[2] is None:
+        return False
+    if isinstance(need, ast.NullTest) and isinstance(need.arg, ast.ColumnRef) \
+            and need.nulltesttype == NullTestType.IS_NOT_NULL:
+        try:
+            return scope.lookup(need.arg.fields) == got[1]
+        except DsqlError:
+            return False
+    want = _bound(need, scope)
+    if want is None or want[1] != got[1] or want[2] is None:
+        return False
+    (h_op, _, h), (w_op, _, w) = got, want
+    try:
+        if w_op in (">", ">="):
+            return (h_op in (">", ">=", "=") and
+                    (h > w or (h == w and (w_op == ">=" or h_op == ">"))))
+        if w_op in ("<", "<="):
+            return (h_op in ("<", "<=", "=") and
+                    (h < w or (h == w and (w_op == "<=" or h_op == "<"))))
+        return w_op == "=" and h_op == "=" and h == w
+    except TypeError:
+        return False
 
 
 @dataclass
@@ -153,7 +240,7 @@ class IndexAccess(Access):
         """Do the entries hold every column the statement reads (an index-only scan)?"""
         t = self.table
         pos = d.positions(t)
-        if self.columns is None or pos is None:
+        if self.columns is None or pos is None or -1 in pos[0]:
             return False
         have = {*pos[0], *pos[1], *(() if t.hidden_pk else t.pk)}
         return set(self.columns) <= have and \
@@ -189,17 +276,19 @@ def choose_index(access: Access, where: Any, scope: RowScope, catalog) -> Access
     candidates = reg.for_table(table.table_id, states=(VALID,))
     if not candidates:
         return access
-    conds = column_conditions(where, table, scope)
+    conds: dict = column_conditions(where, table, scope)
+    conds.update(expression_conditions(where, scope, {e for d in candidates
+                                                      for e in d.exprs if e is not None}))
     if not conds:
         return access
     best, best_score = None, 2 * len(access.prefix or ()) + 0.5 * bool(access.prefix)
     for d in candidates:
         pos = d.positions(table)
-        if pos is None:
+        if pos is None or (d.predicate is not None and not implies(where, d.predicate, scope)):
             continue
         eq, texts, lower, upper = [], [], None, None
-        for p in pos[0]:
-            terms = conds.get(p, [])
+        for p, e in zip(pos[0], d.exprs or (None,) * len(pos[0])):
+            terms = conds.get(p if e is None else e, [])
             same = [t for t in terms if t[0] == "="]
             if same:
                 eq.append(same[0][1])

@@ -20,17 +20,17 @@ def conjuncts(node: Any) -> list[Any]:
     return [node] if node is not None else []
 
 
-_FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
+FLIP = {"=": "=", "<>": "<>", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 
 
 def column_comparison(conj: Any, scope: RowScope) -> tuple[str, int, RowExpr] | None:
     """``column op value`` either way round, the value a constant or a parameter:
     (the operator as seen from the column, the column's position, the compiled value)."""
     if not (isinstance(conj, ast.A_Expr) and conj.kind == 0 and len(conj.name) == 1
-            and conj.name[0].sval in _FLIP):
+            and conj.name[0].sval in FLIP):
         return None
     for col_side, val_side, op in ((conj.lexpr, conj.rexpr, conj.name[0].sval),
-                                   (conj.rexpr, conj.lexpr, _FLIP[conj.name[0].sval])):
+                                   (conj.rexpr, conj.lexpr, FLIP[conj.name[0].sval])):
         if not isinstance(col_side, ast.ColumnRef) or isinstance(val_side, ast.ColumnRef):
             continue
         try:

@@ -145,7 +145,7 @@ def _drop_column(name: str, missing_ok: bool):
 async def _indexes_on(txn, t: TableDef, column: str) -> list:
     """Secondary indexes of ``t`` that name ``column`` (compute/indexes.py)."""
     return [d for d in await load_indexes(txn)
-            if d.table_id == t.table_id and (column in d.columns or column in d.include)]
+            if d.table_id == t.table_id and d.mentions(column)]
 
 
 def _add_foreign_key(con: ast.Constraint):
@@ -342,9 +342,7 @@ def plan_rename(stmt: ast.RenameStmt, catalog, param_oids) -> AlterTablePlan:
             await rename_referenced(txn, t, old, new)
             await rewrite_views(txn, t, column=(old, new))
             for d in await _indexes_on(txn, t, old):
-                await put_index(txn, replace(
-                    d, columns=tuple(new if c == old else c for c in d.columns),
-                    include=tuple(new if c == old else c for c in d.include)))
+                await put_index(txn, d.renamed(old, new, _rename_in_expr))
             return replace(t, columns=tuple(cols), checks=checks, fkeys=fkeys)
         return AlterTablePlan(schema=rel.schemaname, name=rel.relname, cmds=(rename_column,),
                               missing_ok=bool(stmt.missing_ok), is_ddl=True)

@@ -2,7 +2,7 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import astuple, dataclass, replace
 
 from pglast import ast
 
@@ -16,9 +16,9 @@ from ..constraints import check_name, column_refs, expr_sql, validate_check
 from ..index_plans import create_unique_constraints, unique_constraints
 from ..plan.base import Plan
 from ..result import QueryResult
-from .coltypes import column_type
 from .references import (ForeignKeySpec, constraint_names, deferral, foreign_key_spec, mark_parent,
                          resolve_foreign_key)
+from .domains import domain_column_type
 from .common import (SEQUENCE_COLUMNS, bump, create_relation, creation_schema, new_id,
                      require_schema, save, schema_exists)
 from .sequences import plain_sequence_args, sequence_def
@@ -81,14 +81,15 @@ class CreateTablePlan(Plan):
 
 
 def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: set[str],
-               identities: list, fkeys: list | None = None) -> tuple[ColumnDef, bool]:
+               identities: list, fkeys: list | None = None, catalog=None
+               ) -> tuple[ColumnDef, bool]:
     """A column definition; returns (column, is primary key)."""
     tname = elt.typeName.names[-1].sval.lower()
     if tname in _UNSUPPORTED_TYPES:
         raise FeatureNotSupported(f'type "{_UNSUPPORTED_TYPES[tname]}" is not supported',
                                   hint="Use an identity column or a sequence with "
                                        "CACHE 1 or CACHE >= 65536 instead.")
-    oid, typmod = column_type(elt.typeName)
+    oid, typmod, domain = domain_column_type(elt.typeName, catalog)
     not_null, default, is_pk, identity = bool(elt.is_not_null), None, False, ""
     for con in elt.constraints or ():
         kind = con.contype.name
@@ -121,7 +122,9 @@ def column_def(elt: ast.ColumnDef, table: str, checks: list[CheckDef], taken: se
     if identity and default is not None:
         raise ParseError(f'both default and identity specified for column "{elt.colname}" of '
                          f'table "{table}"')
-    return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity), is_pk
+    return ColumnDef(elt.colname, oid, not_null, default, typmod, identity=identity,
+                     domain=None if domain is None else astuple(domain.ref())
+                     ), is_pk
 
 
 def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTablePlan:
@@ -143,7 +146,8 @@ def plan_create_table(stmt: ast.CreateStmt, catalog, param_oids) -> CreateTableP
     fkeys: list[ForeignKeySpec] = []
     for elt in stmt.tableElts or ():
         if isinstance(elt, ast.ColumnDef):
-            col, is_pk = column_def(elt, rel.relname, checks, taken, identities, fkeys)
+            col, is_pk = column_def(elt, rel.relname, checks, taken, identities, fkeys,
+                                    catalog)
             if is_pk:
                 if pk:
                     raise InvalidTableDefinition(

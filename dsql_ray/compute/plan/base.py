@@ -19,6 +19,7 @@ class Plan:
     is_ddl: bool = False
     is_dml: bool = False
     reads_catalog: bool = False
+    userdefs: bool = False          # compiled with domains or SQL functions (userdefs.py)
     #: nextval calls per row, by sequence name, and the rows known when planning
     #: (the session reserves their values before running: ``sequences.py``)
     sequences: Counter = field(default_factory=Counter)

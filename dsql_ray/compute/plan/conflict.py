@@ -42,17 +42,21 @@ class Arbiter:
 
 @dataclass
 class IndexArbiter(Arbiter):
-    """A valid unique index: rows with a NULL in its columns never conflict."""
+    """A valid unique index: rows with a NULL in its key, or that a partial index's
+    predicate leaves out, never conflict; an expression key compares its values."""
     index: Any = None
 
     def conflict_key(self, table: TableDef, row: tuple) -> Any:
-        values = tuple(row[i] for i in self.columns)
+        if not self.index.covers(table, row):
+            return object()
+        values = self.index.key_values(table, row)
         return values if None not in values else object()
 
     async def lookup(self, txn, table: TableDef, rows: list[tuple]
                      ) -> list[tuple[bytes, tuple] | None]:
         out: list[tuple[bytes, tuple] | None] = [None] * len(rows)
-        wanted = [(i, tuple(r[p] for p in self.columns)) for i, r in enumerate(rows)]
+        wanted = [(i, self.index.key_values(table, r)) for i, r in enumerate(rows)
+                  if self.index.covers(table, r)]
         wanted = [(i, v) for i, v in wanted if None not in v]
         entries = await txn.get_many([self.index.entry_key(v, ()) for _, v in wanted]) \
             if wanted else []
@@ -100,7 +104,9 @@ def conflict_arbiters(table: TableDef, clause: ast.OnConflictClause,
         if elem.name not in table.column_names:
             raise UndefinedColumn(f'column "{elem.name}" does not exist')
         wanted.add(table.column_names.index(elem.name))
-    matching = [c for c in constraints if set(c.columns) == wanted]
+    # a partial index is inferred only with its predicate (ON CONFLICT (…) WHERE …)
+    matching = [c for c in constraints if set(c.columns) == wanted
+                and getattr(getattr(c, "index", None), "predicate", None) is None]
     if not matching:
         raise InvalidColumnReference("there is no unique or exclusion constraint matching the ON "
                                      "CONFLICT specification")

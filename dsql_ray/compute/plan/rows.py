@@ -17,9 +17,9 @@ _TEXTS = (T.TEXT, T.VARCHAR, T.BPCHAR)
 
 
 def column_default(col: ColumnDef) -> RowExpr:
-    if col.default_sql is None:
+    if col.default_expr is None:
         return constant(None, col.type_oid)
-    return compile_constant(parse_expr(col.default_sql), col.type_oid)
+    return compile_constant(parse_expr(col.default_expr), col.type_oid)
 
 
 def assign_value(expr: RowExpr, col: ColumnDef, scope: RowScope) -> RowExpr:

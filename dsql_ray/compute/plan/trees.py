@@ -82,9 +82,9 @@ def untyped(node: Any) -> bool:
 
 def default_value(col: ColumnDef) -> Any:
     """The column's DEFAULT expression (stored in the catalog as text), or NULL."""
-    if col.default_sql is None:
+    if col.default_expr is None:
         return ast.A_Const(isnull=True)
-    return copy.deepcopy(parse_expr(col.default_sql))
+    return copy.deepcopy(parse_expr(col.default_expr))
 
 
 def stored(node: Any, col: ColumnDef) -> Any:

@@ -1,9 +1,11 @@
-"""Searching pglast parse trees."""
+"""Searching pglast parse trees; stored expressions' SQL text and parse trees."""
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Callable, Iterator
 
-from pglast import ast
+from pglast import ast, parse_sql
+from pglast.stream import RawStream
 
 
 def nodes(root: Any) -> Iterator[ast.Node]:
@@ -49,3 +51,27 @@ def any_node(root: Any, match: Callable[[ast.Node], bool]) -> bool:
                 return True
             stack.extend(getattr(n, attr) for attr in n)
     return False
+
+
+def expr_sql(node) -> str:
+    """An expression (or statement) as SQL text, the way definitions are stored."""
+    return RawStream()(node)
+
+
+@lru_cache(maxsize=4096)
+def parse_expr(sql: str):
+    """The parse tree of a stored expression's SQL text (shared: copy it to change it)."""
+    return parse_sql(f"SELECT {sql}")[0].stmt.targetList[0].val
+
+
+def substitute(node: Any, replace: Callable[[Any], Any]) -> Any:
+    """A copy of the tree with each node for which ``replace`` answers something other
+    than None swapped for that answer (not searched further)."""
+    new = replace(node)
+    if new is not None:
+        return new
+    if isinstance(node, (list, tuple)):
+        return tuple(substitute(x, replace) for x in node)
+    if isinstance(node, ast.Node):
+        return type(node)(**{a: substitute(getattr(node, a), replace) for a in node})
+    return node

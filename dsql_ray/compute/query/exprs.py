@@ -24,13 +24,15 @@ from pglast.enums import (A_Expr_Kind, BoolExprType, BoolTestType, MinMaxOp, Nul
 from ...errors import (CannotCoerce, CardinalityViolation, DatatypeMismatch, DsqlError,
                        FeatureNotSupported, GroupingError, ParseError, UndefinedColumn,
                        UndefinedFunction,
-                       UndefinedObject, WindowingError, WrongObjectType)
+                       UndefinedObject, WindowingError, WrongObjectType, NotNullViolation,
+                       CheckViolation)
 from .. import types as T
 from . import datetimes as DT
 from . import formatting  # noqa: F401  (registers to_char, to_date, to_timestamp)
 from . import mathfuncs  # noqa: F401  (registers trigonometric and other math functions)
 from . import textfuncs  # noqa: F401  (registers the string and bytea functions)
 from .arrayfuncs import array_operator
+from .astwalk import parse_expr, substitute
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY, AggSpec, agg_result_type
 from .functions import FUNCTIONS, NAMED_ARGS, SET_RETURNING, compiled_regex, no_function
@@ -65,6 +67,34 @@ PROCEDURES = frozenset({"sys.wait_for_job"})
 
 
 # -- type names -------------------------------------------------------------------------------
+#: SQL functions inlined within one another at most this deep (a recursive one: 54001)
+INLINE_DEPTH_MAX = 32
+
+
+def _bound_arguments(node: ast.FuncCall, f, missing) -> list:
+    """A SQL function call's arguments by parameter, positional then named, defaults
+    for the rest; each cast to its parameter's type. ``missing()``: the 42883 error."""
+    raw = list(node.args or ())
+    args: list = [None] * len(f.arg_oids)
+    for i, a in enumerate(raw):
+        if isinstance(a, ast.NamedArgExpr):
+            if a.name not in f.arg_names:
+                raise missing()
+            args[f.arg_names.index(a.name)] = a.arg
+        elif i < len(args):
+            args[i] = a
+        else:
+            raise missing()
+    for i, d in enumerate(f.arg_defaults):
+        if args[i] is None and d is not None:
+            args[i] = parse_expr(d)
+    if any(a is None for a in args):
+        raise missing()
+    return [ast.TypeCast(arg=a, typeName=ast.TypeName(
+        names=(ast.String(sval="pg_catalog"), ast.String(sval=T.OID_TO_NAME[o])),
+        typemod=-1)) for a, o in zip(args, f.arg_oids)]
+
+
 def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
     names = [n.sval for n in tn.names if n.sval != "pg_catalog"]
     name = " ".join(names).lower()
@@ -94,8 +124,12 @@ def resolve_type(tn: ast.TypeName) -> tuple[int, tuple[int, ...] | None]:
 
 
 def type_label(tn: ast.TypeName) -> str:
-    """The column name PostgreSQL gives a bare cast: the type's internal name."""
-    oid, _ = resolve_type(tn)
+    """The column name PostgreSQL gives a bare cast: the type's internal name (a
+    domain's own name)."""
+    try:
+        oid, _ = resolve_type(tn)
+    except UndefinedObject:
+        return tn.names[-1].sval
     return {T.INT2: "int2", T.INT4: "int4", T.INT8: "int8", T.FLOAT4: "float4",
             T.FLOAT8: "float8", T.BOOL: "bool", T.VARCHAR: "varchar", T.BPCHAR: "bpchar",
             T.TIMESTAMP: "timestamp", T.TIMESTAMPTZ: "timestamptz", T.TIMETZ: "timetz"}.get(
@@ -365,6 +399,8 @@ class ExprCompiler:
             return e
         if not S.can_cast(e.oid, oid):
             raise CannotCoerce(f"cannot cast type {S.type_name(e.oid)} to {S.type_name(oid)}")
+        if e.oid in S.VECTORS and oid in (T.TEXT, T.VARCHAR):      # int2vector out: '1 2'
+            e = Expr(lambda row, env, f=e.fn: S.vector_text(f(row, env)), T.TEXT)
         if e.const:
             return Expr(lambda row, env, v=S.cast(e.value(), oid, typmod): v, oid, True,
                         typmod=typmod)
@@ -856,7 +892,8 @@ class ExprCompiler:
         compiled once against the element type, applied to each element."""
         if arr.oid in (S.UNKNOWN, 0) and left.oid in S.ARRAY_OF:    # x = ANY($1): x's type
             arr = self.coerce(arr, S.ARRAY_OF[left.oid])
-        elem_oid = next((e for e, a in S.ARRAY_OF.items() if a == arr.oid), None)
+        elem_oid = next((e for e, a in S.ARRAY_OF.items() if a == arr.oid), None) or \
+            S.VECTORS.get(arr.oid)
         if elem_oid is None:
             raise FeatureNotSupported("ANY/ALL needs an array of a known element type, "
                                       "e.g. ANY($1::int[])")
@@ -965,13 +1002,55 @@ class ExprCompiler:
         return Expr(fn, oid)
 
     def _c_TypeCast(self, node: ast.TypeCast) -> Expr:
-        oid, typmod = resolve_type(node.typeName)
+        try:
+            oid, typmod = resolve_type(node.typeName)
+        except UndefinedObject:
+            domain = self._domain(node.typeName)
+            if domain is None:
+                raise
+            return self.domain_cast(self.compile(node.arg), domain)
         arg = self.compile(node.arg)
         if arg.param is not None:
             self.planner.note_param(arg.param, oid)
             f = arg.fn
             return Expr(lambda r, e: S.cast(f(r, e), oid, typmod), oid, typmod=typmod)
         return self.cast(arg, oid, typmod)
+
+    def _domain(self, tn: ast.TypeName):
+        """The domain (userdefs.DomainDef) a type name names, from the planner's catalog
+        (search path if unqualified); None where there is no catalog."""
+        try:
+            catalog = self.planner.catalog
+        except FeatureNotSupported:
+            return None
+        domains = getattr(catalog, "domains", None) or {}
+        names = [n.sval for n in tn.names]
+        path = names[:-1] or list(getattr(catalog, "search_path", ("public",)))
+        return next((domains[(s, names[-1])] for s in path if (s, names[-1]) in domains), None)
+
+    def domain_cast(self, arg: Expr, domain) -> Expr:
+        """``x::d``: the cast to the base type, then the domain's NOT NULL and CHECKs
+        (each compiled over ``VALUE``)."""
+        base = self.cast(arg, domain.base_oid)
+        scope = Scope()
+        scope.add_entry(None, ["value"], [domain.base_oid])
+        checks = [(name, ExprCompiler(self.planner, scope, "CHECK constraint")
+                   .boolean(parse_expr(sql), "CHECK constraint").fn)
+                  for name, sql in domain.checks]
+        f = base.fn
+
+        def fn(row, env):
+            v = f(row, env)
+            if v is None:
+                if domain.not_null:
+                    raise NotNullViolation(f"domain {domain.name} does not allow null values")
+                return v
+            for name, check in checks:
+                if check((v,), env) is False:
+                    raise CheckViolation(f"value for domain {domain.name} violates check "
+                                         f'constraint "{name}"')
+            return v
+        return Expr(fn, domain.base_oid, typmod=base.typmod)
 
     def _c_RowExpr(self, node: ast.RowExpr) -> Expr:
         fns = [self.to_output(self.compile(a)).fn for a in node.args or ()]
@@ -993,16 +1072,18 @@ class ExprCompiler:
         return e
 
     def subscript(self, arr: Expr, index: Expr) -> Expr:
-        elem = S.ELEMENT_OF.get(arr.oid)
+        elem = S.ELEMENT_OF.get(arr.oid) or S.VECTORS.get(arr.oid)
         if elem is None:
             raise DatatypeMismatch(f"cannot subscript type {S.type_name(arr.oid)} because "
                                    "it does not support subscripting")
         idx = self.coerce(index, T.INT4)
-        af, xf = arr.fn, idx.fn
+        af, xf, base = arr.fn, idx.fn, S.first_subscript(arr.oid)
 
         def fn(row, env):
             v, i = af(row, env), xf(row, env)
-            return v[i - 1] if v is not None and i is not None and 1 <= i <= len(v) else None
+            if v is None or i is None or not base <= i < len(v) + base:
+                return None
+            return v[i - base]
         return Expr(fn, elem)
 
     def slice(self, arr: Expr, lower, upper) -> Expr:
@@ -1057,6 +1138,9 @@ class ExprCompiler:
             sig = ", ".join(S.type_name(self.compile(a).oid) for a in node.args or ())
             raise WrongObjectType(f"{qualified}({sig}) is a procedure",
                                   hint="To call a procedure, use CALL.")
+        user = self._user_function(node, name)
+        if user is not None:
+            return self._inline(node, user)
         if len(node.funcname) > 1 and node.funcname[0].sval not in ("pg_catalog",):
             raise UndefinedFunction(
                 f"function {'.'.join(n.sval for n in node.funcname)}() does not "
@@ -1083,6 +1167,54 @@ class ExprCompiler:
             return resolver(self, args, name)
         finally:
             self.arg_names = None
+
+    def _user_function(self, node: ast.FuncCall, name: str):
+        """The SQL function (userdefs.FunctionDef) a call names: built-in functions come
+        first (pg_catalog is searched first), then the search path."""
+        schema = node.funcname[0].sval if len(node.funcname) > 1 else None
+        if schema == "pg_catalog" or schema is None and (
+                name in FUNCTIONS or name in AGGREGATES or name in WINDOW_ONLY):
+            return None
+        try:
+            catalog = self.planner.catalog
+        except FeatureNotSupported:
+            return None
+        functions = getattr(catalog, "functions", None) or {}
+        path = [schema] if schema else list(getattr(catalog, "search_path", ("public",)))
+        name = node.funcname[-1].sval
+        return next((functions[(s, name)] for s in path if (s, name) in functions), None)
+
+    def _inline(self, node: ast.FuncCall, f) -> Expr:
+        """A call of a SQL function: its body with the arguments (cast to the parameters'
+        types) in place of the parameters, compiled here; STRICT gives NULL for a NULL
+        argument; the result is cast to the declared type."""
+        args = _bound_arguments(node, f, lambda: no_function(
+            f.name, [self.compile(getattr(a, "arg", a)) for a in node.args or ()]))
+        self._inlining = getattr(self, "_inlining", 0) + 1
+        try:
+            if self._inlining > INLINE_DEPTH_MAX:
+                raise DsqlError("stack depth limit exceeded", sqlstate="54001",
+                                hint=f"SQL function {f.name} calls itself.")
+            names = {n: i for i, n in enumerate(f.arg_names) if n}
+
+            def param(n):
+                if isinstance(n, ast.ParamRef) and 1 <= n.number <= len(args):
+                    return args[n.number - 1]
+                if isinstance(n, ast.ColumnRef) and len(n.fields) == 1 and \
+                        isinstance(n.fields[0], ast.String) and n.fields[0].sval in names:
+                    return args[names[n.fields[0].sval]]
+                return None
+            body = self.compile(substitute(parse_expr(f.body_sql), param))
+            arg_fns = [self.compile(a).fn for a in args] if f.strict else []
+        finally:
+            self._inlining -= 1
+        if body.oid != f.ret_oid:
+            body = self.cast(body, f.ret_oid)
+        if not arg_fns:
+            return body
+        g = body.fn
+        return Expr(lambda r, e: None if any(a(r, e) is None for a in arg_fns) else g(r, e),
+                    f.ret_oid)
 
     def _agg_call(self, node: ast.FuncCall, name: str) -> Expr:
         g = self.grouping

@@ -18,13 +18,13 @@ from typing import Any, Callable
 from pglast import ast
 from pglast.enums import SQLValueFunctionOp as V
 
-from ...errors import FeatureNotSupported
+from ...errors import DsqlError, FeatureNotSupported
 from ..context import transaction_now
 from . import sqltypes as S
 from .aggregates import AGGREGATES, WINDOW_ONLY
-from .astwalk import any_node
-from .exprs import ExprCompiler
-from .functions import READS_CATALOG, SET_RETURNING
+from .astwalk import any_node, expr_sql, parse_expr  # noqa: F401 (stored expressions)
+from .exprs import ExprCompiler, resolve_type
+from .functions import FUNCTIONS, READS_CATALOG, SET_RETURNING
 from .runtime import EngineConfig, Env, Expr
 from .scope import Scope
 
@@ -153,14 +153,26 @@ def _engine_only(n: ast.Node) -> bool:
     if isinstance(n, ast.FuncCall):
         name = n.funcname[-1].sval.lower()
         return n.over is not None or name in AGGREGATES or name in WINDOW_ONLY \
-            or name in READS_CATALOG or name in SET_RETURNING
+            or name in READS_CATALOG or name in SET_RETURNING or name not in FUNCTIONS \
+            or len(n.funcname) > 1 and n.funcname[0].sval != "pg_catalog"   # a SQL function
+    if isinstance(n, ast.TypeCast):
+        return _user_type(n.typeName)
     return isinstance(n, ast.SQLValueFunction) and n.op in _USER_OPS
+
+
+def _user_type(tn: ast.TypeName) -> bool:
+    """A type name that is no built-in type (a domain: the engine's catalog has it)."""
+    try:
+        resolve_type(tn)
+    except DsqlError:
+        return True
+    return False
 
 
 def needs_engine(*nodes: Any) -> bool:
     """Does one of these expressions need the SELECT engine: a sub-query, an aggregate
-    or window call, a set-returning call, a function that reads the catalog, or the
-    session user?"""
+    or window call, a set-returning call, a function that reads the catalog, the
+    session user, or a cast to a domain?"""
     return any_node(list(nodes), _engine_only)
 
 
@@ -168,4 +180,5 @@ def compile_constant(node: Any, oid: int | None = None) -> RowExpr:
     """An expression that reads no row (a DEFAULT, LIMIT), typed ``oid`` if given."""
     scope = RowScope()
     return scope.compile(node) if oid is None else scope.typed(node, oid)
+
 

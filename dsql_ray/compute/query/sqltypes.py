@@ -51,6 +51,21 @@ ELEMENT_OF = {a: e for e, a in ARRAY_OF.items()}
 CATALOG_ARRAYS: dict[int, int] = {}
 
 
+#: int2vector and oidvector: arrays whose subscripts start at 0 (system catalogs)
+VECTORS = {22: T.INT2, 30: T.OID}
+CATALOG_ARRAYS.update(VECTORS)
+
+
+def first_subscript(oid: int) -> int:
+    """An array's lower bound: 0 for int2vector/oidvector, else 1."""
+    return 0 if oid in VECTORS else 1
+
+
+def vector_text(v: list | None) -> str | None:
+    """int2vector / oidvector text output: the elements, space-separated."""
+    return None if v is None else " ".join(str(x) for x in v)
+
+
 def element_type(oid: int) -> int | None:
     return ELEMENT_OF.get(oid) or CATALOG_ARRAYS.get(oid)
 
@@ -611,6 +626,9 @@ def cast(value: Any, oid: int, typmod: tuple[int, ...] | None = None) -> Any:
             return bytes(value)
         if isinstance(value, str):
             return bytea_input(value)
+    if oid in VECTORS and isinstance(value, (list, str)):       # int2vector: '1 2'
+        items = value.split() if isinstance(value, str) else value
+        return [cast(v, VECTORS[oid]) for v in items]
     if oid in ARRAY_OF.values() and isinstance(value, (list, str)):
         elem = next(e for e, a in ARRAY_OF.items() if a == oid)
         items = array_items(value) if isinstance(value, str) else value
@@ -635,7 +653,7 @@ def can_cast(src: int, dst: int) -> bool:
         return True
     if {cs, cd} == {"N", "B"}:
         return (src == T.INT4 and dst == T.BOOL) or (src == T.BOOL and dst == T.INT4)
-    elements = {a: e for e, a in ARRAY_OF.items()}
+    elements = {**{a: e for e, a in ARRAY_OF.items()}, **VECTORS}
     if src in elements and dst in elements:          # int2[] → int4[], oid[] → int8[]
         return can_cast(elements[src], elements[dst])
     return False

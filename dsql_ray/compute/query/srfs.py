@@ -142,10 +142,11 @@ def _generate_subscripts(c, args, name) -> SrfSpec:
     arr = _array(c, name, args, args[0])
     dim = int_arg(c, name, args, args[1])
     rev = [c.coerce(args[2], T.BOOL)] if len(args) == 3 else []
+    base = S.first_subscript(arr.oid)
 
     def gen(a, d, reverse=False):
         n = len(a) if d == 1 and a else 0
-        return range(n, 0, -1) if reverse else range(1, n + 1)
+        return range(n + base - 1, base - 1, -1) if reverse else range(base, n + base)
     return _one_column(name, T.INT4, [arr, dim] + rev, gen)
 
 

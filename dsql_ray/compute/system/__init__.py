@@ -23,6 +23,7 @@ from .rewrite import mentions_system, rewrite, system_relation
 from ..query import prepare_select
 from ..indexes import load_indexes
 from ..jobs import load_jobs
+from ..userdefs import load_domains, load_functions
 
 __all__ = ["SystemCatalog", "mentions_system", "prepare_system_select", "resolve",
            "scan_system", "is_system", "CURRENT_SETTINGS"]
@@ -85,7 +86,8 @@ async def user_schemas(txn) -> list[str]:
 
 async def index_extras(txn) -> dict:
     """Secondary indexes and sys.jobs rows at the transaction's snapshot."""
-    return {"indexes": tuple(await load_indexes(txn)),
+    return {"indexes": tuple(await load_indexes(txn)), "domains": tuple(await load_domains(txn)),
+            "functions": tuple(await load_functions(txn)),
             "jobs": tuple(sorted(await load_jobs(txn), key=lambda j: j.start_time))}
 
 
@@ -108,4 +110,5 @@ async def scan_system(table: TableDef, txn, cache: dict | None = None,
         extras = {**extras, "_schemas": set(await user_schemas(txn))}
         if cache is not None:
             cache["index_extras"] = extras
+    _functions.CURRENT_EXTRAS.set(extras)        # … and the same domains and functions
     return rows_for(table, tables, settings, extras=extras)

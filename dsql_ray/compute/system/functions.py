@@ -9,6 +9,7 @@ import contextvars
 import os
 import uuid
 from collections.abc import Mapping
+from typing import Callable
 
 from pglast import parse_sql
 
@@ -20,6 +21,7 @@ from ..query.functions import FUNCTIONS, _arity, int_arg, no_function, register,
 from ..query.runtime import Expr
 from . import tables as ST
 from ..indexes import registry_of_catalog
+from ..userdefs import DOMAIN_OID_BASE, FUNCTION_OID_BASE
 from ..query.exprs import resolve_type
 
 #: the running session's settings (set by the statement's table source when it knows
@@ -62,6 +64,24 @@ def session_settings() -> dict[str, str]:
 #: a compute node's cache only holds the tables it has resolved since it started
 CURRENT_TABLES: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "dsql_current_tables", default=None)
+
+
+#: domains and SQL functions as the running statement's catalog scan read them (set by
+#: scan_system), over the compute's catalog cache (which may lag another compute's DDL)
+CURRENT_EXTRAS: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "dsql_current_extras", default=None)
+
+
+def user_defs(c, kind: str) -> Callable[[], tuple]:
+    """Run time: the statement's ``domains`` or ``functions`` (userdefs.py)."""
+    catalog = c.planner.catalog
+
+    def current() -> tuple:
+        scanned = (CURRENT_EXTRAS.get() or {}).get(kind)
+        if scanned is not None:
+            return scanned
+        return tuple((getattr(catalog, kind, None) or {}).values())
+    return current
 
 
 def _snapshot(c) -> "_Relations":
@@ -268,9 +288,15 @@ def _format_type(c, args, name):
     oid = _oid_arg(c, name, args, args[0])
     mod = _oid_arg(c, name, args, args[1])
     f0, f1 = oid.fn, mod.fn
+    domains = user_defs(c, "domains")
+    path = tuple(getattr(c.planner.catalog, "search_path", ("public",)))
 
     def fn(row, env):               # not strict in its typmod
         v = f0(row, env)
+        if v is not None and DOMAIN_OID_BASE <= v < FUNCTION_OID_BASE:
+            # a domain outside the search path is shown schema-qualified
+            return next((d.name if d.schema in path else f"{d.schema}.{d.name}"
+                         for d in domains() if d.oid == v), None)
         return None if v is None else ST.format_type(v, f1(row, env))
     return Expr(fn, T.TEXT, oid.const and mod.const)
 
@@ -281,6 +307,26 @@ def _pg_get_expr(c, args, name):
     e = c.coerce(args[0], T.TEXT)
     f = e.fn
     return Expr(lambda row, env: f(row, env), T.TEXT, e.const)
+
+
+@register("pg_get_function_result", "pg_get_function_arguments",
+          "pg_get_function_identity_arguments", reads_catalog=True)
+def _function_text(c, args, name):
+    """The result type and the argument list of a SQL function (compute/userdefs.py)."""
+    _arity(name, args, 1)
+    a = _oid_arg(c, name, args, args[0])
+    functions = user_defs(c, "functions")
+
+    def text(v):
+        f = next((f for f in functions() if f.oid == v), None)
+        if f is None:
+            return None
+        if name == "pg_get_function_result":
+            return ST.format_type(f.ret_oid)
+        if name == "pg_get_function_identity_arguments":
+            return ", ".join(ST.format_type(o) for o in f.arg_oids)
+        return ST.function_arguments(f)
+    return strict(text, [a], T.TEXT)
 
 
 @register("pg_table_is_visible", "pg_type_is_visible", "pg_function_is_visible",
@@ -335,12 +381,25 @@ def _get_def(c, args, name):
     # pg_get_indexdef(index, column, pretty): column k > 0 gives that key column only
     col = c.coerce(args[1], T.INT4) if name == "pg_get_indexdef" and len(args) > 1 else \
         _const(0, T.INT4)
+    pretty = len(args) == 3 and args[2].const and args[2].value() is True
 
     secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
+    domains = user_defs(c, "domains")         # domains' CHECKs (compute/userdefs.py)
+
+    def domain_check(v):
+        for d in domains():
+            for i, (_, sql) in enumerate(d.checks):
+                if ST.domain_check_oid(d.oid, i) == v:
+                    return ST.domain_check_def(sql)
+        return None
 
     def whole(v):
         if v in secondary:
+            if pretty and name == "pg_get_indexdef":
+                return secondary[v][3]
             return secondary[v][name == "pg_get_constraintdef"]
+        if name == "pg_get_constraintdef" and v >= DOMAIN_OID_BASE * 100:
+            return domain_check(v)
         t = by_oid.get(v)
         if t is None and name == "pg_get_constraintdef" and v >= ST.FIRST_USER_OID * 1000:
             t = by_oid.get(v // 1000)    # a CHECK (ST.check_oid) or FOREIGN KEY (ST.fk_oid)
@@ -370,8 +429,9 @@ def _get_def(c, args, name):
     return strict(lambda v, k: whole(v) if k == 0 else key_column(v, k), [a, col], T.TEXT)
 
 
-def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str]]]:
-    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns)."""
+def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str], str]]:
+    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns,
+    the pretty index definition)."""
     reg = registry_of_catalog(c.planner.catalog)
     if reg is None:
         return {}
@@ -383,7 +443,10 @@ def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str]]]:
             out[ST.secondary_index_oid(d)] = (
                 d.definition(t),
                 f"UNIQUE ({', '.join(d.key_names(t))})" if d.constraint else None,
-                [ST.quote_name(n) for n in d.key_names(t)])
+                [ST.quote_name(n) if e is None else k for n, e, k in
+                 zip(d.key_names(t), d.exprs or (None,) * len(d.columns),
+                     d.shown_keys(t, True))] + [ST.quote_name(n) for n in d.include_names(t)],
+                d.definition(t, pretty=True))
     return out
 
 

@@ -30,7 +30,7 @@ INT2_ARRAY, INT8_ARRAY, TEXT_ARRAY, OID_ARRAY = 1005, 1016, 1009, 1028
 #: column type letters used in the compact definitions below
 _TYPES = {"o": T.OID, "n": T.TEXT, "c": T.TEXT, "t": T.TEXT, "b": T.BOOL, "i2": T.INT2,
           "i4": T.INT4, "i8": T.INT8, "f4": T.FLOAT4, "ai2": INT2_ARRAY, "ao": OID_ARRAY,
-          "at": TEXT_ARRAY, "tz": T.TIMESTAMPTZ}
+          "at": TEXT_ARRAY, "tz": T.TIMESTAMPTZ, "v2": INT2VECTOR, "vo": OIDVECTOR}
 
 
 def table_oid(t: TableDef) -> int:
@@ -169,6 +169,8 @@ class Snapshot:
     """What the row generators read: the user tables and the session's settings."""
 
     indexes: tuple = ()         # secondary IndexDefs (compute/indexes.py)
+    domains: tuple = ()         # CREATE DOMAIN's DomainDefs (compute/userdefs.py)
+    functions: tuple = ()       # CREATE FUNCTION's FunctionDefs (compute/userdefs.py)
     jobs: tuple = ()            # compute/jobs.py's Jobs, oldest first
 
     def __init__(self, tables: list[TableDef], settings: dict[str, str], user: str = OWNER,
@@ -224,7 +226,8 @@ def _attribute(snap):
             # attbyval attalign attstorage attcompression attnotnull atthasdef
             # atthasmissing attidentity attgenerated attisdropped attislocal attinhcount
             # attstattarget attcollation attacl attoptions attfdwoptions attmissingval
-            yield (rel, c.name, c.type_oid, type_len(c.type_oid), i, -1, c.type_modifier,
+            yield (rel, c.name, c.domain[1] if c.domain else c.type_oid,
+                   type_len(c.type_oid), i, -1, c.type_modifier,
                    1 if c.type_oid in ELEMENT_OF else 0, type_len(c.type_oid) in (1, 2, 4, 8),
                    "i", "p", "", c.not_null, c.default_sql is not None and not c.identity,
                    False, c.identity, "", False,
@@ -236,6 +239,35 @@ def _attribute(snap):
                        c.type_modifier, 0, type_len(c.type_oid) in (1, 2, 4, 8), "i", "p", "",
                        False, False, False, "", "", False, True, 0, -1,
                        collation_of(c.type_oid), None, None, None, None)
+    yield from _index_attributes(snap)
+
+
+def _index_attributes(snap):
+    """A secondary index's columns (psql's ``\\d index``): an expression key is named as
+    PostgreSQL names it (the function's name, else ``expr``, numbered when repeated)."""
+    for t, d in _secondaries(snap):
+        keys, include = d.positions(t)
+        exprs = d.exprs or (None,) * len(keys)
+        taken: set[str] = set()
+        for i, p in enumerate((*keys, *include), 1):
+            e = exprs[i - 1] if i <= len(keys) else None
+            oid = d.key_type(t, i - 1) if i <= len(keys) else t.columns[p].type_oid
+            name = t.columns[p].name if p >= 0 else _expr_column_name(e, taken)
+            taken.add(name)
+            yield (secondary_index_oid(d), name, oid, type_len(oid), i, -1,
+                   t.columns[p].type_modifier if p >= 0 else -1, 0,
+                   type_len(oid) in (1, 2, 4, 8), "i", "p", "", False, False, False, "", "",
+                   False, True, 0, -1, collation_of(oid), None, None, None, None)
+
+
+def _expr_column_name(sql: str, taken: set[str]) -> str:
+    node = parse_expr(sql)
+    base = node.funcname[-1].sval if hasattr(node, "funcname") else "expr"
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name
 
 
 def _types(snap):
@@ -249,6 +281,7 @@ def _types(snap):
                True, ",", 0, None, 0, ARRAY_TYPES.get(oid, 0), name + "in", name + "out",
                name + "recv", name + "send", "i", "p", False, 0, -1, 0,
                DEFAULT_COLLATION if coll else 0, None, None)
+    yield from _domain_types(snap)
     for elem, arr in ARRAY_TYPES.items():
         if elem not in _BASE_TYPES:
             continue
@@ -257,6 +290,45 @@ def _types(snap):
                "A", False, True, ",", 0, "array_subscript_handler", elem, 0, "array_in",
                "array_out", "array_recv", "array_send", "i", "x", False, 0, -1, 0,
                DEFAULT_COLLATION if coll else 0, None, None)
+
+
+def _domain_types(snap):
+    """CREATE DOMAIN's types: typtype 'd', their base type and typmod, NOT NULL, default."""
+    for d in snap.domains:
+        base = _BASE_TYPES.get(d.base_oid, ("", -1, "U", False))
+        yield (d.oid, d.name, schema_oid(d.schema), OWNER_OID, base[1],
+               base[1] in (1, 2, 4, 8), "d", base[2], False, True, ",", 0, None, 0, 0,
+               "domain_in", _DISPLAY.get(d.base_oid, "") + "out", "domain_recv",
+               _DISPLAY.get(d.base_oid, "") + "send", "i", "p", d.not_null, d.base_oid,
+               d.typmod, 0, DEFAULT_COLLATION if base[3] else 0, d.default_sql, None)
+
+
+SQL_LANGUAGE = 14
+
+
+def _procs(snap):
+    """CREATE FUNCTION … LANGUAGE sql's functions (the built-in library is not listed)."""
+    for f in snap.functions:
+        yield (f.oid, f.name, schema_oid(f.schema), OWNER_OID, SQL_LANGUAGE, "f", f.ret_oid,
+               list(f.arg_oids), False, f.volatility, f.strict, len(f.arg_oids),
+               sum(d is not None for d in f.arg_defaults),
+               [n or "" for n in f.arg_names] if any(f.arg_names) else None, f.source)
+
+
+def _languages(snap):
+    """internal, C and SQL: the languages this server has (no plpgsql)."""
+    yield 12, "internal", OWNER_OID, False, False, 0, 0, 2246, None
+    yield 13, "c", OWNER_OID, False, False, 0, 0, 2247, None
+    yield SQL_LANGUAGE, "sql", OWNER_OID, False, True, 0, 0, 2248, None
+
+
+def function_arguments(f) -> str:
+    """pg_get_function_arguments: ``a integer, b text DEFAULT 'x'::text``."""
+    out = []
+    for n, o, d in zip(f.arg_names, f.arg_oids, f.arg_defaults):
+        text = f"{n} {format_type(o)}" if n else format_type(o)
+        out.append(text if d is None else f"{text} DEFAULT {d}")
+    return ", ".join(out)
 
 
 def _user_tables_with_pk(snap):
@@ -272,7 +344,8 @@ def _index(snap):
         # indexprs indpred
         yield (index_oid(t), table_oid(t), len(keys), len(keys), True, False, True, False,
                True, False, True, False, True, True, False, keys,
-               [collation_of(t.columns[p].type_oid) for p in t.pk], [0] * len(keys),
+               [collation_of(t.columns[p].type_oid) for p in t.pk],
+               [opclass_of(t.columns[p].type_oid) for p in t.pk],
                [0] * len(keys), None, None)
     yield from _secondary_index(snap)
 
@@ -302,6 +375,7 @@ def _constraint(snap):
                table_oid(parent), k.on_update, k.on_delete, k.match, True, 0, True,
                _attnums(t, k.columns), _attnums(parent, k.ref_columns), None, None, None,
                _attnums(t, k.delete_set) or None, None, None)
+    yield from _domain_checks(snap)
 
 
 # -- FOREIGN KEY constraints (compute/ddl/references.py, compute/fkeys.py) -------------------
@@ -389,6 +463,27 @@ def _is_constraint_column_usage(snap):
     for t, _, k, parent in foreign_keys(snap):
         for c in k.ref_columns:
             yield DATABASE, parent.schema, parent.name, c, DATABASE, t.schema, k.name
+
+
+
+def domain_check_oid(domain_oid: int, i: int) -> int:
+    return domain_oid * 100 + i
+
+
+def domain_check_def(sql: str) -> str:
+    """``CHECK (VALUE > 0)``: VALUE upper-case as PostgreSQL prints it (not in literals)."""
+    parts = re.split(r"('(?:[^']|'')*')", sql)
+    return "CHECK (" + "".join(p if i % 2 else re.sub(r"\bvalue\b", "VALUE", p)
+                               for i, p in enumerate(parts)) + ")"
+
+
+def _domain_checks(snap):
+    """A domain's CHECK constraints: contypid its type, no relation."""
+    for d in snap.domains:
+        for i, (name, sql) in enumerate(d.checks):
+            yield (domain_check_oid(d.oid, i), name, schema_oid(d.schema), "c", False, False,
+                   True, 0, d.oid, 0, 0, 0, " ", " ", " ", True, 0, False, None, None, None,
+                   None, None, None, None, sql)
 
 
 # -- CHECK constraints, views, sequences (compute/ddl/) -----------------------------------------
@@ -483,6 +578,30 @@ def _am(snap):
     yield BTREE_AM, "btree", "bthandler", "i"
 
 
+#: btree's default operator classes (PostgreSQL's OIDs): type → (opclass oid, name)
+BTREE_OPCLASSES = {
+    T.INT2: (1979, "int2_ops"), T.INT4: (1978, "int4_ops"), T.INT8: (3124, "int8_ops"),
+    T.TEXT: (3126, "text_ops"), T.VARCHAR: (3126, "text_ops"), T.BPCHAR: (426, "bpchar_ops"),
+    T.BOOL: (424, "bool_ops"), T.NUMERIC: (3125, "numeric_ops"),
+    T.FLOAT4: (1970, "float4_ops"), T.FLOAT8: (1971, "float8_ops"), T.DATE: (3122, "date_ops"),
+    T.TIMESTAMP: (3128, "timestamp_ops"), T.TIMESTAMPTZ: (3127, "timestamptz_ops"),
+    T.UUID: (2968, "uuid_ops"), T.BYTEA: (428, "bytea_ops"), T.TIME: (1991, "time_ops"),
+    T.INTERVAL: (3129, "interval_ops"), T.OID: (1981, "oid_ops")}
+
+
+def opclass_of(type_oid: int) -> int:
+    return BTREE_OPCLASSES.get(type_oid, (0, ""))[0]
+
+
+def _opclass(snap):
+    """btree's default operator classes (opcfamily is not modelled: 0)."""
+    seen = set()
+    for type_oid, (oid, name) in BTREE_OPCLASSES.items():
+        if oid not in seen:
+            seen.add(oid)
+            yield oid, BTREE_AM, name, PG_CATALOG_NS, OWNER_OID, 0, type_oid, True, 0
+
+
 def _tablespace(snap):
     yield 1663, "pg_default", OWNER_OID, None, None
     yield 1664, "pg_global", OWNER_OID, None, None
@@ -530,14 +649,20 @@ def _secondary_class(snap):
 
 
 def _secondary_index(snap):
+    """Secondary indexes: indkey 0 for an expression key, indexprs its expressions (SQL
+    text, where PostgreSQL keeps a node tree), indpred a partial index's predicate."""
     for t, d in _secondaries(snap):
         keys, include = d.positions(t)
         cols = [p + 1 for p in (*keys, *include)]
+        exprs = [e for e in d.exprs if e is not None]
+        types = [d.key_type(t, i) for i in range(len(keys))] + \
+            [t.columns[p].type_oid for p in include]
         yield (secondary_index_oid(d), table_oid(t), len(cols), len(keys), d.unique, False,
                False, False, True, False, d.state == "valid", False,
                d.state in ("write_only", "valid"), True, False, cols,
-               [collation_of(t.columns[p].type_oid) for p in (*keys, *include)],
-               [0] * len(cols), [0] * len(cols), None, None)
+               [collation_of(o) for o in types[:len(keys)]],
+               [opclass_of(o) for o in types[:len(keys)]],
+               [0] * len(keys), "\n".join(exprs) if exprs else None, d.predicate)
 
 
 def _sys_jobs(snap):
@@ -608,6 +733,23 @@ def _is_columns(snap):
                    None, "YES" if t.table_id >= 0 else "NO")
 
 
+def _is_domains(snap):
+    """CREATE DOMAIN's domains: their base type as information_schema.columns shows one."""
+    for d in snap.domains:
+        base = ColumnDef(d.name, d.base_oid, type_modifier=d.typmod)
+        prec, _, scale = numeric_precision(base)
+        yield (DATABASE, d.schema, d.name, T.OID_TO_NAME.get(d.base_oid, "USER-DEFINED"),
+               char_max_length(base), prec, scale, d.default_sql)
+
+
+def _is_routines(snap):
+    """CREATE FUNCTION … LANGUAGE sql's functions."""
+    for f in snap.functions:
+        yield (DATABASE, f.schema, f"{f.name}_{f.oid}", DATABASE, f.schema, f.name,
+               "FUNCTION", T.OID_TO_NAME.get(f.ret_oid, "USER-DEFINED"), "SQL", f.source,
+               "SQL", "YES" if f.volatility == "i" else "NO")
+
+
 def _is_table_constraints(snap):
     for t in _user_tables_with_pk(snap):
         yield (DATABASE, t.schema, pk_name(t), DATABASE, t.schema, t.name, "PRIMARY KEY",
@@ -659,7 +801,7 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "indexrelid:o indrelid:o indnatts:i2 indnkeyatts:i2 indisunique:b "
      "indnullsnotdistinct:b indisprimary:b indisexclusion:b indimmediate:b "
      "indisclustered:b indisvalid:b indcheckxmin:b indisready:b indislive:b "
-     "indisreplident:b indkey:ai2 indcollation:ao indclass:ao indoption:ai2 indexprs:t "
+     "indisreplident:b indkey:v2 indcollation:vo indclass:vo indoption:v2 indexprs:t "
      "indpred:t", _index),
     ("pg_catalog", "pg_constraint",
      "oid:o conname:n connamespace:o contype:c condeferrable:b condeferred:b "
@@ -671,6 +813,8 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
     ("pg_catalog", "pg_description", "objoid:o classoid:o objsubid:i4 description:t", None),
     ("pg_catalog", "pg_shdescription", "objoid:o classoid:o description:t", None),
     ("pg_catalog", "pg_am", "oid:o amname:n amhandler:t amtype:c", _am),
+    ("pg_catalog", "pg_opclass", "oid:o opcmethod:o opcname:n opcnamespace:o opcowner:o "
+     "opcfamily:o opcintype:o opcdefault:b opckeytype:o", _opclass),
     ("pg_catalog", "pg_database",
      "oid:o datname:n datdba:o encoding:i4 datlocprovider:c datistemplate:b datallowconn:b "
      "datconnlimit:i4 datfrozenxid:i8 datminmxid:i8 dattablespace:o datcollate:t "
@@ -747,7 +891,10 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "extconfig:ao extcondition:at", None),
     ("pg_catalog", "pg_proc",
      "oid:o proname:n pronamespace:o proowner:o prolang:o prokind:c prorettype:o "
-     "proargtypes:ao proretset:b", None),
+     "proargtypes:vo proretset:b provolatile:c proisstrict:b pronargs:i2 pronargdefaults:i2 "
+     "proargnames:at prosrc:t", _procs),
+    ("pg_catalog", "pg_language", "oid:o lanname:n lanowner:o lanispl:b lanpltrusted:b "
+     "lanplcallfoid:o laninline:o lanvalidator:o lanacl:at", _languages),
     ("pg_catalog", "pg_foreign_table", "ftrelid:o ftserver:o ftoptions:at", None),
     ("pg_catalog", "pg_partitioned_table",
      "partrelid:o partstrat:c partnatts:i2 partdefid:o partattrs:ai2", None),
@@ -806,7 +953,12 @@ _DEFS: list[tuple[str, str, str, Callable | None]] = [
      "constraint_schema:n constraint_name:n", _is_constraint_column_usage),
     ("information_schema", "routines",
      "specific_catalog:n specific_schema:n specific_name:n routine_catalog:n "
-     "routine_schema:n routine_name:n routine_type:t data_type:t", None),
+     "routine_schema:n routine_name:n routine_type:t data_type:t routine_body:t "
+     "routine_definition:t external_language:t is_deterministic:t", _is_routines),
+    ("information_schema", "domains",
+     "domain_catalog:n domain_schema:n domain_name:n data_type:t "
+     "character_maximum_length:i4 numeric_precision:i4 numeric_scale:i4 "
+     "domain_default:t", _is_domains),
 ]
 
 #: (schema, name) → SysTable
