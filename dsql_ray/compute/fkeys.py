@@ -185,7 +185,7 @@ def unique_index(node, parent: TableDef, columns: Iterable[str]):
     """A valid unique index of ``parent`` on exactly ``columns`` (any order), or None."""
     want = sorted(columns)
     for d in registry(node).for_table(parent.table_id, (VALID,)):
-        if d.unique and sorted(d.key_names(parent)) == want:
+        if d.unique and d.whole and sorted(d.key_names(parent)) == want:
             return d
     return None
 
@@ -279,7 +279,8 @@ async def children(txn, child: TableDef, fk: ForeignKeyDef, old: tuple
     n = len(fk.columns)
     for d in registry(txn.node).for_table(child.table_id, (VALID,)):
         names = d.key_names(child)
-        if d.complete_ts > txn.start_ts or sorted(names[:n]) != sorted(fk.columns):
+        if d.complete_ts > txn.start_ts or not d.whole \
+                or sorted(names[:n]) != sorted(fk.columns):
             continue
         low = d.key_prefix() + encode_key(tuple(by_name[c] for c in names[:n]))
         entries = await txn.scan(low, prefix_end(low))

@@ -90,6 +90,11 @@ class IndexDef:
     #: a partial index's predicate (SQL text): only rows satisfying it have entries
     predicate: str | None = None
 
+    @property
+    def whole(self) -> bool:
+        """Every row has an entry (not a partial index): what a foreign key may rely on."""
+        return self.predicate is None
+
     def key_prefix(self) -> bytes:
         return table_prefix(self.table_id, self.index_id)
 

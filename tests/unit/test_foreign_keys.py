@@ -329,6 +329,28 @@ def test_on_conflict_index_lookup_and_not_null_set_null(run):
     run(scenario)
 
 
+def test_partial_indexes_are_not_what_a_foreign_key_relies_on(run):
+    """A partial index has no entry for some rows: a cascade must not look for children
+    through one (it would miss them), and it is no unique constraint to reference."""
+    async def scenario(c):
+        s = c.session()
+        await sql(s, PARENT)
+        await sql(s, "CREATE TABLE c (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p "
+                     "ON DELETE CASCADE, note text)")
+        job = (await rows(s, "CREATE INDEX ASYNC c_noted ON c (p_id) WHERE note IS NOT NULL"))
+        await sql(s, f"CALL sys.wait_for_job('{job[0][0]}')")
+        await sql(s, "INSERT INTO p VALUES (1, 'a'), (2, 'b')")
+        await sql(s, "INSERT INTO c VALUES (10, 1, 'x'), (11, 1, NULL), (12, 2, NULL)")
+        await sql(s, "DELETE FROM p WHERE id = 1")
+        assert await rows(s, "SELECT id FROM c ORDER BY id") == [(12,)]
+        await sql(s, "CREATE TABLE q (id int PRIMARY KEY, code int)")
+        job = (await rows(s, "CREATE UNIQUE INDEX ASYNC q_code ON q (code) WHERE id > 0"))
+        await sql(s, f"CALL sys.wait_for_job('{job[0][0]}')")
+        await fails(s, "CREATE TABLE r (id int PRIMARY KEY, code int REFERENCES q (code))",
+                    "42830")
+    run(scenario)
+
+
 def test_a_cascade_is_bounded_by_the_transaction_row_limit(run_simple):
     """A cascade writes rows like any statement: past DSQL's 3,000 rows the delete fails
     with 54000 and nothing changes."""

@@ -105,7 +105,7 @@ async def _referenced_columns(txn, parent: TableDef, spec: ForeignKeySpec) -> tu
     if pk and sorted(pk) == want:
         return spec.ref_columns
     for d in await load_indexes(txn):
-        if d.table_id == parent.table_id and d.unique and d.state == VALID \
+        if d.table_id == parent.table_id and d.unique and d.whole and d.state == VALID \
                 and sorted(d.key_names(parent)) == want:
             return spec.ref_columns
     raise InvalidForeignKey("there is no unique constraint matching given keys for "

@@ -417,7 +417,7 @@ def _referenced_constraint(snap, parent: TableDef, k):
     if not parent.hidden_pk and sorted(pk) == sorted(k.ref_columns):
         return index_oid(parent), pk_name(parent)
     for t, d in _secondaries(snap):
-        if t.table_id == parent.table_id and d.unique and \
+        if t.table_id == parent.table_id and d.unique and d.whole and \
                 sorted(d.key_names(t)) == sorted(k.ref_columns):
             return secondary_index_oid(d), d.name
     return 0, None
