@@ -248,10 +248,9 @@ def test_django_migrate_and_related_objects(cluster, monkeypatch):
             "FOREIGN KEY (author_id) REFERENCES fkapp_author(id)"), definition
         le_guin = Author.objects.create(name="Le Guin")
         lem = Author.objects.create(name="Lem")
-        # (not bulk_create: Django sends INSERT ... SELECT * FROM UNNEST(...), and
-        # set-returning functions in FROM are another part of issue 11)
-        for title, author in (("Earthsea", le_guin), ("Lathe", le_guin), ("Solaris", lem)):
-            Book.objects.create(title=title, author=author)
+        # bulk_create: Django sends INSERT ... SELECT * FROM UNNEST(%s::uuid[], ...)
+        Book.objects.bulk_create([Book(title=title, author=author) for title, author in (
+            ("Earthsea", le_guin), ("Lathe", le_guin), ("Solaris", lem))])
         assert list(le_guin.books.order_by("title").values_list("title", flat=True)) == \
             ["Earthsea", "Lathe"]
         assert list(Book.objects.filter(author__name="Lem").values_list("title", flat=True)) \
