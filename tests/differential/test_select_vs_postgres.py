@@ -59,6 +59,20 @@ def _norm_rows(rows):
     return [tuple(_norm_value(v) for v in r) for r in rows]
 
 
+def load_tables(conn, data: dict[str, list[tuple]]) -> None:
+    """SCHEMA's tables with ``data``'s rows, through ``conn`` (rows as Bind parameters)."""
+    for name, (cols, pk) in SCHEMA.items():
+        coldefs = ", ".join(f"{c} {sqltype}" for c, sqltype, _ in cols)
+        if pk:
+            coldefs += f", primary key ({', '.join(pk)})"
+        conn.execute(f"create table {name} ({coldefs})")
+        rows = data[name]
+        if rows:
+            marks = ", ".join(["%s"] * len(cols))
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(f"insert into {name} values ({marks})", rows)
+
+
 @pytest.fixture(scope="module")
 def servers():
     from dsql_ray.testing.postgres import PostgresServer, PostgresUnavailable
@@ -70,17 +84,9 @@ def servers():
         pytest.skip(str(exc))
     try:
         with pg.connect() as conn:
-            for name, (cols, pk) in SCHEMA.items():
-                coldefs = ", ".join(f"{c} {sqltype}" for c, sqltype, _ in cols)
-                if pk:
-                    coldefs += f", primary key ({', '.join(pk)})"
-                conn.execute(f"create table {name} ({coldefs})")
-                rows = data[name]
-                if rows:
-                    marks = ", ".join(["%s"] * len(cols))
-                    with conn.cursor() as cur:
-                        cur.executemany(f"insert into {name} values ({marks})", rows)
-                source.add_table(name, [(c, oid) for c, _, oid in cols], rows, pk)
+            load_tables(conn, data)
+        for name, (cols, pk) in SCHEMA.items():
+            source.add_table(name, [(c, oid) for c, _, oid in cols], data[name], pk)
         yield pg, source
     finally:
         pg.stop()

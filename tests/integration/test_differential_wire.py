@@ -24,21 +24,6 @@ UNORDERED = {
 }
 
 
-def _load_select_tables(conn) -> None:
-    data = make_rows()
-    for name, (cols, pk) in SCHEMA.items():
-        conn.execute(f"drop table if exists {name}")
-        coldefs = ", ".join(f"{c} {sqltype}" for c, sqltype, _ in cols)
-        if pk:
-            coldefs += f", primary key ({', '.join(pk)})"
-        conn.execute(f"create table {name} ({coldefs})")
-        rows = data[name]
-        if rows:
-            marks = ", ".join(["%s"] * len(cols))
-            with conn.transaction(), conn.cursor() as cur:
-                cur.executemany(f"insert into {name} values ({marks})", rows)
-
-
 def _drop(conn, names) -> None:
     for name in names:
         conn.execute(f"drop table if exists {name}")
@@ -51,7 +36,8 @@ def test_select_differential_over_the_wire(cluster, servers):  # noqa: F811
     unexpected, known = [], []
     with cluster.connect(cursor_factory=ExtendedCursor) as ours, \
             pg.connect(cursor_factory=ExtendedCursor) as theirs:
-        _load_select_tables(ours)
+        _drop(ours, SCHEMA)
+        sel.load_tables(ours, make_rows())
         for conn in (ours, theirs):
             sel._json_as_text(conn)
         theirs.execute("set statement_timeout = '5s'")
