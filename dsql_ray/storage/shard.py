@@ -104,14 +104,23 @@ class StorageShard:
             try:
                 batch = await ask(journal, Read(stream.index, stream.received_seq + 1,
                                                 self._poll_batch, 1.0), timeout=5.0)
-            except DsqlError as exc:
-                log.warning("shard %d: stream %d from %s failed: %s", self.shard_id,
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a tail must outlive any one failure
+                # (not only DsqlError: a journal restarting under a read answers e.g. a
+                # RuntimeError from its closed log; a tail that ended there left its
+                # stream stuck for good and the replica never caught up)
+                log.warning("shard %d: stream %d from %s failed: %r", self.shard_id,
                             stream.index, journal.name, exc)
                 source = (source + 1) % len(self._journals)
                 await asyncio.sleep(0.1)
                 continue
-            if source and not batch:
-                source = 0   # caught up from a peer: go back to this zone's journal
+            if not batch:
+                # a promise names records this journal has not answered with: it lags
+                # (its zone is back and still catching up), so ask the next zone's;
+                # otherwise (caught up) read this zone's journal again
+                behind = bool(stream.promises) and stream.promises[-1][0] > stream.received_seq
+                source = (source + 1) % len(self._journals) if behind else 0
             if batch:
                 for _, payload in batch:
                     stream.receive(CommitRecord.decode(payload))

@@ -1,5 +1,7 @@
-"""A Django app whose models relate through ForeignKey (tests/integration/test_foreign_keys.py)."""
+"""A Django app whose models relate through ForeignKey and carry an expression index
+and a partial index (tests/integration/test_foreign_keys.py)."""
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Author(models.Model):
@@ -15,3 +17,8 @@ class Book(models.Model):
 
     class Meta:
         app_label = "fkapp"
+        indexes = [  # an expression index and a partial one (migration 0002)
+            models.Index(Lower("title"), name="fkapp_book_lower_title"),
+            models.Index(fields=["author"], condition=models.Q(title__startswith="S"),
+                         name="fkapp_book_s_author"),
+        ]
