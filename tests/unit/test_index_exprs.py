@@ -203,3 +203,25 @@ def test_on_conflict_do_nothing_arbitrates_on_expression_and_partial_unique_inde
         await fails(s, "INSERT INTO u VALUES (6, 'B@X', false)", "23505")
         assert await rows(s, "SELECT id FROM u") == [(1,), (2,), (5,)]
     run(scenario)
+
+
+def test_another_compute_describes_a_new_index_at_once(run_in_process):
+    """psql's \\d on a compute whose index registry has not refreshed since the index was
+    built: pg_index lists the index (read at the snapshot), and pg_get_indexdef must give
+    its definition from the same snapshot, not NULL."""
+    from .test_ddl import another_compute_session
+
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE TABLE t (id int PRIMARY KEY, email text)")
+        other = await another_compute_session(c)
+        query = ("SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
+                 "JOIN pg_class c ON c.oid = i.indexrelid "
+                 "JOIN pg_class r ON r.oid = i.indrelid WHERE r.relname = 't' ORDER BY 1")
+        assert (await one(other, query)).rows == [
+            ("t_pkey", "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)")]
+        await build(s, "CREATE UNIQUE INDEX ASYNC t_email ON t ((lower(email)))")
+        assert (await one(other, query)).rows == [
+            ("t_email", "CREATE UNIQUE INDEX t_email ON public.t USING btree (lower(email))"),
+            ("t_pkey", "CREATE UNIQUE INDEX t_pkey ON public.t USING btree (id)")]
+    run_in_process(scenario)

@@ -383,7 +383,7 @@ def _get_def(c, args, name):
         _const(0, T.INT4)
     pretty = len(args) == 3 and args[2].const and args[2].value() is True
 
-    secondary = _secondary_defs(c)            # secondary indexes (compute/indexes.py)
+    secondary_now = _secondary_defs(c)        # secondary indexes (compute/indexes.py)
     domains = user_defs(c, "domains")         # domains' CHECKs (compute/userdefs.py)
 
     def domain_check(v):
@@ -394,6 +394,7 @@ def _get_def(c, args, name):
         return None
 
     def whole(v):
+        secondary = secondary_now()
         if v in secondary:
             if pretty and name == "pg_get_indexdef":
                 return secondary[v][3]
@@ -417,6 +418,7 @@ def _get_def(c, args, name):
         return ST.constraint_def(t) if name == "pg_get_constraintdef" else ST.index_def(t)
 
     def key_column(v, k):
+        secondary = secondary_now()
         if v in secondary:
             keys = secondary[v][2]
         else:
@@ -429,15 +431,29 @@ def _get_def(c, args, name):
     return strict(lambda v, k: whole(v) if k == 0 else key_column(v, k), [a, col], T.TEXT)
 
 
-def _secondary_defs(c) -> dict[int, tuple[str, str | None, list[str], str]]:
-    """Secondary index oid → (index definition, UNIQUE constraint definition, key columns,
-    the pretty index definition)."""
+def _secondary_defs(c) -> Callable[[], dict[int, tuple[str, str | None, list[str], str]]]:
+    """Run time: secondary index oid → (index definition, UNIQUE constraint definition,
+    key columns, the pretty index definition), from the indexes the statement's catalog
+    scan read at its snapshot (what pg_index and pg_class show), else this compute's
+    registry. (The registry alone lagged on a compute that had not refreshed it yet:
+    psql's \\d listed a new index with no definition.)"""
     reg = registry_of_catalog(c.planner.catalog)
-    if reg is None:
-        return {}
+    memo: dict = {}
+
+    def current() -> dict:
+        scanned = (CURRENT_EXTRAS.get() or {}).get("indexes")
+        source = scanned if scanned is not None else \
+            (tuple(reg.by_name.values()) if reg is not None else ())
+        if memo.get("source") is not source:
+            memo["source"], memo["defs"] = source, _index_defs(c, source)
+        return memo["defs"]
+    return current
+
+
+def _index_defs(c, indexes) -> dict[int, tuple[str, str | None, list[str], str]]:
     names = {t.table_id: t for t in _snapshot(c).values() if t.table_id > 0}
     out = {}
-    for d in reg.by_name.values():
+    for d in indexes:
         t = names.get(d.table_id)
         if t is not None:
             out[ST.secondary_index_oid(d)] = (
