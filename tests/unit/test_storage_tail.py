@@ -27,6 +27,14 @@ class Journal:
         return [(r.seq, r.encode()) for r in self.log[from_seq - 1:from_seq - 1 + max_records]]
 
 
+async def received(shard: StorageShard, seq: int, tries: int = 200) -> None:
+    """Until stream 0 has received ``seq`` (bounded: the caller asserts it)."""
+    for _ in range(tries):
+        if shard.streams[0].received_seq == seq:
+            return
+        await asyncio.sleep(0.02)
+
+
 def test_a_tail_goes_on_after_a_read_fails_with_any_error():
     records = [CommitRecord(seq, 1000 + seq, ((b"k%d" % seq, (seq,)),)) for seq in (1, 2, 3)]
 
@@ -38,10 +46,7 @@ def test_a_tail_goes_on_after_a_read_fails_with_any_error():
         shard = StorageShard(1, b"", None, journals=[own, peer], adjudicators=[None])
         shard.start()
         try:
-            for _ in range(200):
-                if shard.streams[0].received_seq == 3:
-                    break
-                await asyncio.sleep(0.02)
+            await received(shard, 3)
         finally:
             shard.stop()
         assert shard.streams[0].received_seq == 3
@@ -65,10 +70,7 @@ def test_a_tail_reads_another_zone_when_its_own_journal_lags_a_promise():
                 await asyncio.sleep(0.02)
             assert shard.streams[0].received_seq == 1            # no promise: its own
             shard.streams[0].promises.append((3, 1003))           # as a read's promise
-            for _ in range(200):
-                if shard.streams[0].received_seq == 3:
-                    break
-                await asyncio.sleep(0.02)
+            await received(shard, 3)
         finally:
             shard.stop()
         assert shard.streams[0].received_seq == 3
