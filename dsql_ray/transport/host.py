@@ -12,7 +12,7 @@ import threading
 from typing import Any, Awaitable, Callable
 
 from .loop import LoopThread
-from .rpc import RpcServer
+from .rpc import RpcServer, sent_counts
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ class RoleHost:
     def status(self) -> dict[str, Any]:
         status = getattr(self.service, "rpc_status", None)
         detail = self.loop.run(_maybe_async(status)) if status else {}
-        return {**self.info, **detail}
+        # requests this process sent, by kind (the round trips, loadtests/round_trips.py)
+        return {**self.info, **detail, "rpc_sent": sent_counts()}
 
     def shutdown(self) -> None:
         self._stop.set()

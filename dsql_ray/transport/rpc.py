@@ -12,6 +12,11 @@ functions or coroutines. A handler that raises sends the exception back; a
 bounded: frame size, calls in flight, and every call's wait (see ``limits``).
 
 Peers are process-internal components of one trusted cluster, so pickle is the codec.
+
+Every request this process sends is counted by its method (the request kind, the
+``@request`` names of each role's ``interface.py``): :func:`sent_counts`, in every role's
+status (``transport/host.py``, ``dsql-ray status --json``: ``rpc_sent``), what
+``loadtests/round_trips.py`` reads to count the round trips of a transaction.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import pickle
 import socket
 import struct
 import time
+from collections import Counter
 from typing import Any, Awaitable, Callable
 
 from .. import limits
@@ -33,6 +39,14 @@ _LEN = struct.Struct(">I")
 FRAME_MAX = 256 * 1024 * 1024
 _dumps = pickle.dumps
 _loads = pickle.loads
+
+#: requests this process sent, by method; counted as each is written (a dict increment)
+_SENT: Counter[str] = Counter()
+
+
+def sent_counts() -> dict[str, int]:
+    """How many requests of each kind (method) this process has sent since it started."""
+    return dict(_SENT)
 
 
 def _frame(obj: Any) -> bytes:
@@ -262,6 +276,7 @@ class RpcClient:
         conn.pending[call_id] = fut
         sent = time.monotonic()
         conn.transport.write(_frame((call_id, method, args)))
+        _SENT[method] += 1
         try:
             result = await asyncio.wait_for(fut, timeout)
         except asyncio.TimeoutError:
