@@ -50,6 +50,8 @@ rpc_unacked_max_ms = 5_000     # TCP_USER_TIMEOUT: sent data unacknowledged this
 rpc_keepalive_s = (2, 1, 3)    # idle, interval, probes: a silent idle peer is dropped
 rpc_inflight_max = 10_000      # outstanding calls on one connection
 journal_batch_max = 512        # records fsynced together
+journal_pipeline_depth = 4     # append batches in flight per journal replica (a link's
+#                                window; a replica holds at most this many ahead of a gap)
 scan_rows_max = 1_000_000      # rows one scan may return before it is refused
 
 # Connection admission (the relay) and the connection age (compute): DSQL's values, the

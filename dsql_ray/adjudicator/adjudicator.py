@@ -42,12 +42,12 @@ from typing import Any, Callable, Sequence
 from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import DsqlError, SchemaChanged, SerializationFailure, Unavailable
-from ..journal.interface import (Append, Durable, Fence, Last, ReadLog, RecordEpoch,
-                                 Truncate)
+from ..journal.interface import Last, ReadLog
 from ..journal.records import CommitRecord
 from ..keys import table_prefix
 from ..transport.interface import ask
 from .interface import Abort, Outcome, Prepare, Resolve
+from .links import JournalLink
 
 log = logging.getLogger(__name__)
 
@@ -70,94 +70,6 @@ def is_schema_key(key: bytes) -> bool:
 
 def conflict(key: bytes) -> SerializationFailure:
     return SchemaChanged() if is_schema_key(key) else SerializationFailure()
-
-
-class JournalLink:
-    """Ordered, batched appends to one replica of this adjudicator's stream.
-
-    One batch is in flight at a time. A replica that refuses (behind, restarted, or
-    fenced by nobody yet) is fenced with the adjudicator's epoch and brought up to date
-    from the adjudicator's recent records or a peer replica, then receives new appends.
-    """
-
-    def __init__(self, adjudicator: "Adjudicator", client, index: int):
-        self.adj = adjudicator
-        self.client = client
-        self.index = index
-        self.acked_seq = 0
-        self.healthy = False
-        self._queue: list[tuple[int, int, bytes]] = []
-        self._wake = asyncio.Event()
-        self._sent_durable = 0
-        self._task = asyncio.ensure_future(self._run())
-
-    def send(self, seq: int, ts: int, payload: bytes) -> None:
-        if self.healthy:
-            self._queue.append((seq, ts, payload))
-        self._wake.set()
-
-    def poke(self) -> None:
-        self._wake.set()
-
-    async def _run(self) -> None:
-        while True:
-            try:
-                if not self.healthy:
-                    await self._sync()
-                    self.healthy = True
-                    # the replica may have missed the last durability mark (a lost
-                    # message on an idle stream would leave it unreadable forever)
-                    self._sent_durable = 0
-                    self._wake.set()
-                    continue
-                await self._wake.wait()
-                self._wake.clear()
-                while self._queue:
-                    batch = self._queue[:limits.journal_batch_max]
-                    del self._queue[:len(batch)]
-                    self.acked_seq = await ask(self.client, Append(
-                        self.adj.stream, self.adj.epoch, batch, self.adj.durable_seq),
-                        timeout=5.0)
-                    self.adj.on_ack()
-                durable = self.adj.durable_seq
-                if durable > self._sent_durable:
-                    await ask(self.client, Durable(self.adj.stream, self.adj.epoch, durable),
-                              timeout=5.0)
-                    self._sent_durable = durable    # only once the replica has it
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - lagging, restarted or down replica
-                if self.healthy:
-                    log.warning("journal replica %s of stream %d: %r", self.client.name,
-                                self.adj.stream, exc)
-                self.healthy = False
-                self._queue.clear()
-                await asyncio.sleep(0.2)
-
-    async def _sync(self) -> None:
-        """Fence the replica, cut any suffix that differs from our log, copy what it lacks."""
-        adj, stream = self.adj, self.adj.stream
-        last, _ = await ask(self.client, Fence(stream, adj.epoch, adj.base_seq), timeout=10.0)
-        for _ in range(limits.journal_batch_max * 8):
-            ours = adj.record_epoch(last)
-            if last == 0 or ours is None or \
-                    ours == await ask(self.client, RecordEpoch(stream, last), timeout=5.0):
-                break
-            last = await ask(self.client, Truncate(stream, adj.epoch, last - 1), timeout=10.0)
-        else:
-            raise Unavailable(f"{self.client.name}: divergent suffix too long to repair")
-        while last < adj.last_seq:
-            records = await adj.records_from(last + 1, exclude=self.index)
-            if not records:
-                raise Unavailable("no source for catch-up yet")
-            last = await ask(self.client, Append(stream, adj.epoch, records, adj.durable_seq),
-                             timeout=30.0)
-        self.acked_seq = last
-        self._queue.clear()
-        adj.on_ack()
-
-    def stop(self) -> None:
-        self._task.cancel()
 
 
 class Adjudicator:

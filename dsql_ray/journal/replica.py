@@ -1,8 +1,13 @@
 """One journal stream's replica in one availability zone: an ordered, fsynced log.
 
 Each adjudicator writes its own stream; a zone's journal process hosts one replica of
-every stream. Appends arrive in sequence order from the stream's adjudicator and are
-grouped into one write and one fsync (group commit).
+every stream. The stream's adjudicator pipelines its appends (several batches in flight,
+``adjudicator/links.py``); the replica queues them in sequence order and groups what is
+queued into one write and one fsync (group commit). On one data-plane connection they
+arrive in the order sent (``rpc_append`` queues before it returns); one that arrives
+ahead of a gap (a reconnection, the simulation's reordering network) waits, at most
+``journal_pipeline_depth`` of them, until the records before it arrive, and fails with
+``SequenceGap`` if the writer resyncs first (fence, truncate) or the log fails.
 
 Safety against a replaced adjudicator (the rules of Raft's log, with the adjudicator as
 the only leader): the writer holds an *epoch*, and every record carries the epoch that
@@ -22,6 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .. import limits
 from ..errors import DsqlError
 from .records import CommitRecord
 from .segment import SegmentLog
@@ -47,6 +53,9 @@ class JournalReplica:
         self.durable_seq = 0
         self._queue: list[tuple[list[tuple[int, bytes]], asyncio.Future]] = []
         self._queued_last = segment_log.last_seq
+        # appends that arrived ahead of a gap, by first seq: (records, their future)
+        self._ahead: dict[int, tuple[list[tuple[int, int, bytes]], asyncio.Future]] = {}
+        self.arrived_ahead = 0      # appends that arrived ahead of a gap and waited
         self._flushing = False
         self._changed = asyncio.Event()
         self.last_ts, self.last_epoch = self._stamp_at(segment_log.last_seq)
@@ -80,6 +89,7 @@ class JournalReplica:
         """Adopt a new writer epoch; cut any record past ``base_seq`` it never acknowledged."""
         if epoch < self.epoch:
             raise StaleEpoch(f"fence from epoch {epoch}, replica is at {self.epoch}")
+        self._drop_ahead("the writer fenced the replica")
         while self._flushing:      # let an in-flight group commit land first
             await asyncio.sleep(0.001)
         if epoch > self.epoch:
@@ -92,6 +102,7 @@ class JournalReplica:
         """The current writer found a divergent suffix: cut every record after ``seq``."""
         if epoch != self.epoch:
             raise StaleEpoch(f"truncate from epoch {epoch}, replica is at {self.epoch}")
+        self._drop_ahead("the writer truncated the replica")
         while self._flushing:
             await asyncio.sleep(0.001)
         if self._log.last_seq > seq:
@@ -123,23 +134,58 @@ class JournalReplica:
                    durable_seq: int = 0) -> "asyncio.Future[int]":
         """Queue (seq, ts, payload) records; the future resolves once they are fsynced.
 
-        Runs synchronously up to the queueing, so appends are ordered as they arrive.
+        Runs synchronously up to the queueing, so appends are ordered as they arrive;
+        one ahead of a gap waits for the records before it (bounded).
         """
         if epoch != self.epoch:
             raise StaleEpoch(f"append from epoch {epoch}, replica is at {self.epoch}")
         if not records:
             raise ValueError("empty append")
-        if records[0][0] != self._queued_last + 1:
-            raise SequenceGap(f"append at seq {records[0][0]}, replica expects "
+        first = records[0][0]
+        if first <= self._queued_last:
+            raise SequenceGap(f"append at seq {first}, replica expects "
                               f"{self._queued_last + 1}")
-        self._queued_last = records[-1][0]
         self.rpc_durable(epoch, durable_seq)
         fut = asyncio.get_running_loop().create_future()
+        if first > self._queued_last + 1:
+            self._hold_ahead(first, records, fut)
+            return fut
+        self._enqueue(records, fut)
+        if self._ahead:
+            self._reach_ahead()
+        return fut
+
+    def _reach_ahead(self) -> None:
+        """Queue the appends held ahead that now follow on; fail those overtaken."""
+        while self._queued_last + 1 in self._ahead:
+            self._enqueue(*self._ahead.pop(self._queued_last + 1))
+        for first in [f for f in self._ahead if f <= self._queued_last]:
+            _, fut = self._ahead.pop(first)
+            if not fut.done():
+                fut.set_exception(SequenceGap(f"append at seq {first} overtaken"))
+
+    def _hold_ahead(self, first: int, records, fut: asyncio.Future) -> None:
+        if len(self._ahead) >= limits.journal_pipeline_depth and first not in self._ahead:
+            raise SequenceGap(f"append at seq {first}: {len(self._ahead)} appends already "
+                              f"wait for seq {self._queued_last + 1}")
+        replaced = self._ahead.pop(first, None)
+        if replaced is not None and not replaced[1].done():
+            replaced[1].set_exception(SequenceGap(f"append at seq {first} sent again"))
+        self._ahead[first] = (records, fut)
+        self.arrived_ahead += 1
+
+    def _drop_ahead(self, why: str) -> None:
+        for _, fut in self._ahead.values():
+            if not fut.done():
+                fut.set_exception(SequenceGap(f"{why} before the records ahead were reached"))
+        self._ahead.clear()
+
+    def _enqueue(self, records: list[tuple[int, int, bytes]], fut: asyncio.Future) -> None:
+        self._queued_last = records[-1][0]
         self._queue.append(([(seq, payload) for seq, _ts, payload in records], fut))
         if not self._flushing:
             self._flushing = True
             asyncio.ensure_future(self._flush())
-        return fut
 
     def rpc_durable(self, epoch: int, durable_seq: int) -> None:
         """The current writer says every record up to ``durable_seq`` is on a quorum."""
@@ -164,6 +210,7 @@ class JournalReplica:
                 except Exception as exc:  # disk failure: fail the waiters
                     log.exception("journal append failed")
                     self._queued_last = self._log.last_seq
+                    self._drop_ahead("the log failed")
                     for _, fut in batch:
                         if not fut.done():
                             fut.set_exception(exc)
@@ -207,7 +254,7 @@ class JournalReplica:
 
     def status(self) -> dict[str, Any]:
         return {"last_seq": self._log.last_seq, "durable_seq": self.durable_seq,
-                "epoch": self.epoch}
+                "epoch": self.epoch, "arrived_ahead": self.arrived_ahead}
 
 
 class JournalNode:
