@@ -80,7 +80,8 @@ class SimCluster:
             except Unavailable:
                 raise Unavailable(f"adjudicator {spec.index} could not recover") from None
         else:
-            role = await start_storage(spec, config, directory, checkpoint_every_s=2.0)
+            role = await start_storage(spec, config, directory, checkpoint_every_s=2.0,
+                                       executor=False)
         self.instances[name] = role
 
     async def start(self) -> None:

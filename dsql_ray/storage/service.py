@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..control.topology import adjudicator_names
 from .shard import StorageShard
 
 
-async def start_storage(spec, config, directory, *,
-                        checkpoint_every_s: float = 30.0) -> StorageShard:
+async def start_storage(spec, config, directory, *, checkpoint_every_s: float = 30.0,
+                        executor: Any = None) -> StorageShard:
+    """``executor``: where checkpoints are written (None: a thread; False: inline, for
+    the simulation)."""
     low, high = config.shard_ranges()[spec.index]
     shard = StorageShard(
         spec.index, low, high, zone=spec.zone,
@@ -17,5 +20,6 @@ async def start_storage(spec, config, directory, *,
         adjudicators=[directory.client(n) for n in adjudicator_names(config)],
         checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}",
         checkpoint_every_s=checkpoint_every_s)
+    shard.checkpoint_executor = executor
     shard.start()
     return shard

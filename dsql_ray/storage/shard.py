@@ -29,7 +29,7 @@ from ..adjudicator.interface import Promise
 from ..journal.interface import Read
 from ..journal.records import CommitRecord
 from ..transport.interface import ask
-from .checkpoint import CheckpointMeta, load_latest_checkpoint, write_checkpoint
+from .checkpoint import CheckpointMeta, load_latest_checkpoint, snapshot_store, write_snapshot
 from .mvcc import MvccStore
 
 log = logging.getLogger(__name__)
@@ -230,15 +230,34 @@ class StorageShard:
         log.info("shard %d in %s: checkpoint loaded at %s", self.shard_id, self.zone,
                  meta.positions)
 
-    def checkpoint(self) -> None:
+    #: where a checkpoint is encoded, compressed, written and fsynced: None, a thread of
+    #: the loop's default executor (one checkpoint at a time: ``_housekeeping`` awaits
+    #: it); False, inline on the loop (the simulation, whose virtual time must not
+    #: depend on a thread)
+    checkpoint_executor: Any = None
+
+    async def checkpoint(self) -> None:
+        """Checkpoint the store as it is now without stalling the loop: the positions and
+        a snapshot of the store (keys, version lists and counts: milliseconds per
+        100,000 keys, ``checkpoint.snapshot_store``) are taken here, together, so the
+        checkpoint holds exactly the records applied up to its positions; the rest runs
+        in a thread while commits go on being applied. Versions must not be removed
+        (gc) until it returns."""
         if self._checkpoint_dir is None:
             return
         meta = CheckpointMeta(positions={s.index: s.applied_seq for s in self.streams},
                               complete_ts=self.complete_ts, last_ts=self.store.last_ts,
                               shard_id=self.shard_id, low=self.low, high=self.high)
-        write_checkpoint(self._checkpoint_dir, self.store, meta)
+        snapshot = snapshot_store(self.store)
+        if self.checkpoint_executor is False:
+            write_snapshot(self._checkpoint_dir, snapshot, meta)
+            return
+        await asyncio.get_running_loop().run_in_executor(
+            self.checkpoint_executor, write_snapshot, self._checkpoint_dir, snapshot, meta)
 
     async def _housekeeping(self) -> None:
+        """Garbage collection, and a checkpoint every ``checkpoint_every_s`` when the
+        positions moved; one after the other, so gc never runs under a checkpoint."""
         loop = asyncio.get_running_loop()
         last_checkpoint = loop.time()
         last_positions = None
@@ -250,7 +269,7 @@ class StorageShard:
             if loop.time() - last_checkpoint >= self._checkpoint_every_s and \
                     positions != last_positions:
                 try:
-                    self.checkpoint()   # runs on the loop: the store must not change under it
+                    await self.checkpoint()
                 except Exception:  # noqa: BLE001 - the journal still holds everything
                     log.exception("shard %d: checkpoint failed", self.shard_id)
                 last_checkpoint, last_positions = loop.time(), positions
