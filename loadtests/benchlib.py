@@ -55,10 +55,13 @@ class DsqlRay:
     """A local dsql-ray cluster via its CLI, with its own name, port and data directory."""
     label = "dsql-ray"
 
-    def __init__(self, workdir: Path, *, tree: Path | None = None, label: str = "dsql-ray"):
+    def __init__(self, workdir: Path, *, tree: Path | None = None, label: str = "dsql-ray",
+                 up_args: tuple[str, ...] = ()):
         """``tree``: run the dsql_ray package of another checkout (PYTHONPATH), to put
-        two revisions side by side; default: the installed one."""
+        two revisions side by side; default: the installed one. ``up_args``: more
+        `dsql-ray up` flags (e.g. a topology to compare)."""
         self.label = label
+        self.up_args = tuple(up_args)
         self.name = f"bench-{label}-{os.getpid()}".replace(" ", "-")
         self.port = free_port()
         self.data_dir = workdir / self.name
@@ -80,7 +83,7 @@ class DsqlRay:
             # plaintext on loopback like the PostgreSQL side: this compares the databases,
             # not TLS (which the tests cover); the password is still a minted token
             r = self._cli("up", "--port", str(self.port), "--timeout", "180",
-                          "--allow-plaintext", timeout=240)
+                          "--allow-plaintext", *self.up_args, timeout=240)
         except subprocess.TimeoutExpired:
             raise RuntimeError("dsql-ray up did not return in 240 s") from None
         if r.returncode != 0:
