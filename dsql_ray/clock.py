@@ -27,6 +27,10 @@ class HybridLogicalClock:
         self._last = ts
         return ts
 
+    def physical(self) -> int:
+        """The physical clock alone (µs): what a peer reading wall time would see."""
+        return self._physical()
+
     def update(self, seen: int) -> None:
         """Absorb a timestamp from elsewhere: later ``now()`` values exceed it."""
         if seen > self._last:

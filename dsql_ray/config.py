@@ -52,6 +52,16 @@ class ClusterConfig(BaseModel):
     #: upper bounds (exclusive) of every shard's key range but the last, as hex
     shard_splits: list[str] = Field(default_factory=lambda: [_default_split()])
     journal_quorum: int = 2
+    #: a completeness promise is a lease this far (ms) past the adjudicator's clock, so
+    #: storage is complete before reads arrive; 0: a promise covers only the present
+    closed_lead_ms: float = Field(default=limits.closed_lead_ms, ge=0)
+    #: how far (ms) past its clock an adjudicator journals the cap of the leases it may
+    #: grant (one record per cap period); a restarted adjudicator commits above it
+    lease_cap_ms: float = Field(default=limits.lease_cap_ms, gt=0)
+    #: the most (ms) two hosts' clocks may differ: a commit is acknowledged only once
+    #: the adjudicator's clock is this far past τ_commit, so a transaction that begins
+    #: afterwards on any host starts above it (0: every role reads one clock)
+    clock_error_ms: float = Field(default=0.0, ge=0)
     #: the server certificate (PEM) and its key; default: one generated at the first up
     tls_cert: Path | None = None
     tls_key: Path | None = None

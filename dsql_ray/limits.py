@@ -52,6 +52,11 @@ rpc_inflight_max = 10_000      # outstanding calls on one connection
 journal_batch_max = 512        # records fsynced together
 journal_pipeline_depth = 4     # append batches in flight per journal replica (a link's
 #                                window; a replica holds at most this many ahead of a gap)
+# Completeness leases (adjudicator.rpc_promise; ClusterConfig.closed_lead_ms and
+# lease_cap_ms are the configured values, these their defaults).
+closed_lead_ms = 5.0           # a lease runs this far past the adjudicator's clock
+lease_cap_ms = 100.0           # a journaled lease cap runs this far past it
+commit_wait_max_s = 1.0        # a commit waits at most this long for the clock to pass τ
 scan_rows_max = 1_000_000      # rows one scan may return before it is refused
 
 # Connection admission (the relay) and the connection age (compute): DSQL's values, the

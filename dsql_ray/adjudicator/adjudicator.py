@@ -28,6 +28,14 @@ writes) before it answers, so a participant that restarts still holds the keys; 
 learns the outcome (resolve or abort, also noted) from the coordinator, or asks the
 coordinator when it does not hear in time.
 
+Completeness (storage/shard.py): a promise is a *lease* "no commit at or below P after
+seq N", P a little (``lead_us``) past this clock, which then moves to P; so τ_commit may
+run ahead of wall time, and a commit is acknowledged only once the physical clock has
+passed it (commit wait). Leases never pass a *lease cap* journaled as a ("cap", τ) note
+(one per cap period, ``cap_ahead_us`` ahead); ``recover`` floors the clock above the
+highest cap, so a successor, even on a host whose clock is behind, commits above every
+lease its predecessors granted.
+
 State is soft: ``recover`` rebuilds it from the journal replicas.
 """
 from __future__ import annotations
@@ -55,6 +63,7 @@ log = logging.getLogger(__name__)
 CONFLICT_WINDOW_US = int(limits.txn_age_max.value * 1_000_000) + 5_000_000
 RECENT_RECORDS_MAX = 50_000        # kept in memory to bring a lagging replica up to date
 PREPARED_TIMEOUT_S = 5.0           # then a participant asks the coordinator
+COMMIT_WAIT_STEP_S = 0.01          # a commit wait looks at the clock this often
 
 #: index id of a relation's schema marker (compute/catalog.py): DDL writes it, every
 #: transaction that used the relation reads it; conflicts on it (or on the catalog,
@@ -76,7 +85,10 @@ class Adjudicator:
     def __init__(self, index: int, ranges: Sequence[tuple[bytes, bytes | None]],
                  journals: Sequence[Any], *, peers: Sequence[Any] = (), quorum: int = 2,
                  clock: HybridLogicalClock | None = None,
-                 txn_ids: Callable[[], str] | None = None):
+                 txn_ids: Callable[[], str] | None = None,
+                 lead_us: int = int(limits.closed_lead_ms * 1000),
+                 cap_ahead_us: int = int(limits.lease_cap_ms * 1000),
+                 clock_error_us: int = 0):
         self.index = index
         self.stream = index
         self.ranges = list(ranges)
@@ -105,6 +117,13 @@ class Adjudicator:
         self._outcomes: OrderedDict[str, int] = OrderedDict()       # coordinated txn → τ
         self._in_flight: set[str] = set()
         self._durable_waiters: list[tuple[int, asyncio.Future]] = []
+        self.lead_us = lead_us             # a lease runs this far past the clock
+        self.cap_ahead_us = cap_ahead_us   # a journaled cap runs this far past it
+        self.clock_error_us = clock_error_us   # how far other hosts' clocks may lag
+        self.lease_cap = 0                 # leases go no higher: a durable "cap" note
+        self._raising: asyncio.Future | None = None   # the cap note in flight
+        self.commit_wait_max_s = limits.commit_wait_max_s
+        self.promises = 0                  # leases granted
         self.commits = 0
         self.conflicts = 0
         self._sweeper: asyncio.Task | None = None
@@ -131,7 +150,8 @@ class Adjudicator:
         self.epoch = max(a.epoch for _, a in reachable) + 1
         self.base_seq = self.last_seq = last_seq
         self.clock.update(last_ts)
-        await self._replay(self._journal_clients[best], last_ts)
+        self.lease_cap = await self._replay(self._journal_clients[best], last_ts)
+        self.clock.update(self.lease_cap)     # no commit at or below a granted lease
         self.links = [JournalLink(self, c, i) for i, c in enumerate(self._journal_clients)]
         seq, _ = self._append((), None, ("epoch",))
         self._durable_floor = seq
@@ -140,11 +160,12 @@ class Adjudicator:
         self._sweeper = asyncio.ensure_future(self._sweep_prepared())
         log.info("adjudicator %d recovered: epoch %d, seq %d", self.index, self.epoch, last_seq)
 
-    async def _replay(self, journal, last_ts: int) -> None:
-        """Rebuild recent writes, coordinated outcomes and unresolved prepares."""
+    async def _replay(self, journal, last_ts: int) -> int:
+        """Rebuild recent writes, coordinated outcomes and unresolved prepares; the
+        highest lease cap journaled."""
         horizon = last_ts - CONFLICT_WINDOW_US
         unresolved: dict[str, tuple[list[bytes], int, list[bytes], list[bytes]]] = {}
-        seq = 1
+        seq, cap = 1, 0
         while seq <= self.last_seq:
             batch = await ask(journal, ReadLog(self.stream, seq, 5000), timeout=30.0)
             if not batch:
@@ -153,6 +174,8 @@ class Adjudicator:
                 rec = CommitRecord.decode(payload)
                 self._recent.append((s, rec.ts, payload))
                 seq = s + 1
+                if rec.note is not None and rec.note[0] == "cap":
+                    cap = max(cap, rec.note[1])
                 if rec.ts < horizon:
                     continue
                 if rec.note is None:
@@ -176,6 +199,7 @@ class Adjudicator:
         for txn_id, (keys, coordinator, reads, shared) in unresolved.items():
             self._hold(txn_id, keys, coordinator, since=float("-inf"),   # ask at once
                        read_keys=reads, shared_keys=shared)
+        return cap
 
     async def records_from(self, seq: int, exclude: int) -> list[tuple[int, int, bytes]]:
         """Records from ``seq`` on, for a replica catching up: from memory or a peer."""
@@ -193,6 +217,13 @@ class Adjudicator:
             return [(s, CommitRecord.decode(p).ts, p) for s, p in batch
                     if s <= self.last_seq]
         return []
+
+    def seq_at(self, ts: int) -> int | None:
+        """The sequence number of our recent record at τ ``ts`` (None: not among them)."""
+        i = bisect.bisect_left(self._recent, ts, key=lambda entry: entry[1])
+        if i < len(self._recent) and self._recent[i][1] == ts:
+            return self._recent[i][0]
+        return None
 
     def record_epoch(self, seq: int) -> int | None:
         """The writer epoch of our record at ``seq``, if it is among the recent ones."""
@@ -366,7 +397,7 @@ class Adjudicator:
             self._note_shared(key, commit_ts)
         self._forget_old()
         self.commits += 1
-        await self._wait_durable(seq)
+        await self._acknowledge(seq, commit_ts)
         return commit_ts
 
     async def _commit_spanning(self, start_ts: int, writes, by_owner: dict[int, list[bytes]],
@@ -410,8 +441,28 @@ class Adjudicator:
         self.commits += 1
         for p in prepared:
             asyncio.ensure_future(self._tell(p, Resolve(txn_id, commit_ts)))
-        await self._wait_durable(seq)
+        await self._acknowledge(seq, commit_ts)
         return commit_ts
+
+    async def _acknowledge(self, seq: int, commit_ts: int) -> None:
+        """Return once the commit is on a quorum *and* the physical clock has passed
+        τ_commit (commit wait): leases put τ_commit up to ``lead_us`` ahead of wall time
+        (after a restart, up to the recovered cap), and a compute whose clock reads wall
+        time must not begin a transaction below a commit already acknowledged. Where
+        hosts' clocks differ by up to ``clock_error_us``, the wait is that much longer
+        (as Spanner's commit wait). The two waits overlap."""
+        await asyncio.gather(self._wait_durable(seq), self._wait_clock(commit_ts))
+
+    async def _wait_clock(self, ts: int) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.commit_wait_max_s
+        while (ahead_us := ts + self.clock_error_us - self.clock.physical()) >= 0:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                raise Unavailable("commit outcome unknown: the clock did not pass the "
+                                  "commit timestamp in time")
+            # (in steps: a clock that jumps, as after an NTP step, is noticed)
+            await asyncio.sleep(min((ahead_us + 1) / 1e6, remaining, COMMIT_WAIT_STEP_S))
 
     async def _tell(self, peer: int, req: Abort | Resolve) -> None:
         for attempt in range(20):
@@ -474,16 +525,49 @@ class Adjudicator:
 
     # -- data plane: completeness --------------------------------------------------------------
     async def rpc_promise(self, ts: int) -> tuple[int, int]:
-        """No commit at or below the returned timestamp will follow the returned seq.
+        """A lease: no commit at or below P = max(ts, now) + lead follows seq N (the
+        reply). The clock moves to P, so every later τ_commit here is above it.
 
-        Only once recovered: before that the stream's end is not known.
+        Only once recovered: before that the stream's end is not known. P never passes
+        the durable lease cap, above which a successor's clock starts (``recover``).
+        Not awaited: seq N's durability. Storage counts the lease only once it has
+        received N, and journals serve only records durable on a quorum; records up to
+        N that a successor's fence cuts were never acknowledged, and the successor's
+        records in their place are above the cap, so above P.
         """
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
-        self.clock.update(ts)
-        promise, seq = self.clock.now(), self.last_seq
+        want = max(ts, self.clock.now()) + self.lead_us
+        if want > self.lease_cap:
+            await self._raise_cap(want)
+        elif want > self.lease_cap - self.cap_ahead_us // 2:
+            self._cap_note(want)       # ahead of need: later leases do not wait for it
+        lease = min(want, self.lease_cap)
+        self.clock.update(lease)
+        self.promises += 1
+        return lease, self.last_seq
+
+    async def _raise_cap(self, want: int, rounds: int = 3) -> None:
+        """Until a journaled cap at or above ``want`` is durable (one note in flight)."""
+        for _ in range(rounds):
+            if self.lease_cap >= want:
+                return
+            await asyncio.shield(self._cap_note(want))
+        if self.lease_cap < want:
+            raise Unavailable(f"adjudicator {self.index}: lease cap not raised")
+
+    def _cap_note(self, want: int) -> asyncio.Future:
+        """Journal a cap ``cap_ahead_us`` past ``want`` unless one is in flight."""
+        if self._raising is None or self._raising.done():
+            self._raising = asyncio.ensure_future(self._journal_cap(want))
+            self._raising.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return self._raising
+
+    async def _journal_cap(self, want: int) -> None:
+        cap = max(want, self.clock.now()) + self.cap_ahead_us
+        seq, _ = self._append((), None, ("cap", cap))
         await self._wait_durable(seq)
-        return promise, seq
+        self.lease_cap = max(self.lease_cap, cap)
 
     def rpc_now(self) -> int:
         if not self.recovered:
@@ -493,6 +577,7 @@ class Adjudicator:
     def rpc_status(self) -> dict[str, Any]:
         return {"index": self.index, "epoch": self.epoch, "last_seq": self.last_seq,
                 "durable_seq": self.durable_seq, "commits": self.commits,
+                "promises": self.promises, "lease_cap": self.lease_cap,
                 "conflicts": self.conflicts, "prepared": len(self._held),
                 "replicas": [(l.acked_seq, l.healthy) for l in self.links]}
 

@@ -16,7 +16,7 @@ from .. import limits
 from ..clock import HybridLogicalClock
 from ..errors import Unavailable
 from ..adjudicator.interface import Commit, Now
-from ..storage.interface import Get, GetMany, Scan
+from ..storage.interface import Get, GetComplete, GetMany, Scan
 from ..transport.interface import ask
 from .catalog import (BUILTIN_SCHEMAS, CATALOG_VERSION_KEY, TableDef, UnknownTable,
                       row_to_table, schemas_range, tables_range)
@@ -55,6 +55,9 @@ class Catalog:
 
     Every DDL bumps the catalog version row; a transaction whose snapshot is newer than
     the cache reads that row once (:meth:`ensure`) and reloads the catalog when it moved.
+    The row is read as of the storage replica's completeness C (``GetComplete``), which
+    a lease puts a little past the present: the cache is then current up to C, and
+    transactions that begin before C pass (a DDL after the read commits above C).
     DDL itself lives in :mod:`.ddl` and writes through the transaction.
     """
 
@@ -68,6 +71,7 @@ class Catalog:
         self.stored_version = -1      # the catalog version row the cache reflects
         self.as_of = 0                # the cache is current at every snapshot ≤ as_of
         self._check: tuple[int, asyncio.Future] | None = None   # version read in flight
+        self.version_reads = 0        # catalog version rows read (GetComplete)
 
     def resolve(self, rangevar, search_path: Sequence[str] = ("public",)) -> TableDef:
         if rangevar.schemaname:
@@ -122,11 +126,13 @@ class Catalog:
 
     async def _check_at(self, ts: int) -> None:
         try:
-            version = await self._node.get(CATALOG_VERSION_KEY, ts) or 0
-            if version == self.stored_version:
-                self.as_of = max(self.as_of, ts)
+            self.version_reads += 1
+            row, complete = await self._node.shard_for(CATALOG_VERSION_KEY).ask(
+                GetComplete(CATALOG_VERSION_KEY, ts))
+            if (row or 0) == self.stored_version:
+                self.as_of = max(self.as_of, complete)
             else:
-                await self.refresh(ts)
+                await self.refresh(complete)
         finally:
             if self._check is not None and self._check[0] == ts:
                 self._check = None

@@ -26,6 +26,7 @@ from ..errors import Unavailable
 from ..journal.service import journal_dir, start_journal
 from ..storage.service import start_storage
 from .network import SimClient, SimNetwork
+from .witness import CompletenessWitness
 
 #: the roles the simulation runs, crashes and restarts, in the order faults pick from
 SIMULATED_ROLES = ("journal", "adjudicator", "storage")
@@ -49,10 +50,17 @@ class SimCluster:
     """The roles of one region with restartable instances, wired by the simulated network."""
 
     def __init__(self, data_dir: Path, net: SimNetwork, rng: random.Random,
-                 config: ClusterConfig):
+                 config: ClusterConfig, *, skew_us: int = 0,
+                 witness: CompletenessWitness | None = None):
+        """``skew_us``: each role instance's clock reads virtual time plus its own seeded
+        offset in [-skew_us, skew_us] (a restarted role draws a new one, as if it came
+        back on another host); ``witness`` watches commits and reads (witness.py)."""
         self.data_dir = Path(data_dir)
         self.net = net
         self.rng = rng
+        self.skew_us = skew_us
+        self._skew_rng = random.Random(rng.getrandbits(64)) if skew_us else None
+        self.witness = witness
         self.config = config
         self.zones = self.config.region.zones
         self.specs = {s.name: s for s in plan_topology(config)}
@@ -61,7 +69,10 @@ class SimCluster:
 
     def _clock(self) -> HybridLogicalClock:
         loop = asyncio.get_running_loop()
-        return HybridLogicalClock(lambda: 1_000_000_000_000 + int(loop.time() * 1e6))
+        base = 1_000_000_000_000
+        if self._skew_rng is not None:
+            base += self._skew_rng.randint(-self.skew_us, self.skew_us)
+        return HybridLogicalClock(lambda: base + int(loop.time() * 1e6))
 
     def _txn_ids(self):
         return lambda: "%032x" % self.rng.getrandbits(128)
@@ -82,6 +93,10 @@ class SimCluster:
         else:
             role = await start_storage(spec, config, directory, checkpoint_every_s=2.0,
                                        executor=False)
+        if self.witness is not None and spec.role == "adjudicator":
+            self.witness.watch_adjudicator(role)
+        elif self.witness is not None and spec.role == "storage":
+            self.witness.watch_storage(name, role)
         self.instances[name] = role
 
     async def start(self) -> None:

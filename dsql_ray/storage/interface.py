@@ -16,6 +16,20 @@ class Get(NamedTuple):
     ts: int
 
 
+class CompleteRow(NamedTuple):
+    row: Any            # the row at the key as of complete_ts (None: none visible)
+    complete_ts: int    # the replica's completeness, at or above the requested ts
+
+
+@request("storage", "get_complete", reply=CompleteRow)
+class GetComplete(NamedTuple):
+    """compute → storage: the row at ``key`` as of the replica's completeness C ≥ ``ts``,
+    and C. Every commit at or below C is applied and every later one is above C (a
+    lease, adjudicator.py), so the row is the same at every τ in [ts, C]."""
+    key: bytes
+    ts: int
+
+
 @request("storage", "get_many", reply=list)
 class GetMany(NamedTuple):
     """compute → storage: the rows at ``keys`` as of ``ts``, in order."""

@@ -19,7 +19,8 @@ async def start_storage(spec, config, directory, *, checkpoint_every_s: float = 
                   [spec.zone] + [z for z in config.region.zones if z != spec.zone]],
         adjudicators=[directory.client(n) for n in adjudicator_names(config)],
         checkpoint_dir=Path(config.data_dir) / "zones" / spec.zone / f"storage-{spec.index}",
-        checkpoint_every_s=checkpoint_every_s)
+        checkpoint_every_s=checkpoint_every_s,
+        lead_us=int(config.closed_lead_ms * 1000))
     shard.checkpoint_executor = executor
     shard.start()
     return shard

@@ -10,6 +10,12 @@ stream's order) and, when the stream is idle, with its adjudicator's promise "no
 commit at or below P after seq N". The shard is complete up to the minimum over
 streams; buffered records at or below it are applied, merged by timestamp.
 
+A promise is a lease a little (``lead_us``) into the future (adjudicator.py), and a
+read inside it that comes within lead/2 of a stream's horizon renews that stream's
+lease in the background: under steady reads the replica is complete before reads
+arrive, and a read costs no round trip to an adjudicator. A read above the horizon
+(renewals failing, a compute clock ahead) asks for a promise and waits, bounded.
+
 Checkpoints (Arrow IPC, lz4) record the store and the per-stream positions, so a
 restarted replica replays only the journal tail. Versions no snapshot can still see
 (older than the 300 s transaction age limit) are garbage-collected.
@@ -54,6 +60,14 @@ class _Stream:
         self.promises: list[tuple[int, int]] = []   # (seq to receive, ts then complete)
         self.asking: asyncio.Future | None = None
 
+    def horizon(self) -> int:
+        """How far the stream is or will be complete with the leases granted so far."""
+        return max([self.complete_ts, *(ts for _, ts in self.promises)])
+
+    def idle(self) -> bool:
+        """No promise request in flight."""
+        return self.asking is None or self.asking.done()
+
     def receive(self, rec: CommitRecord) -> None:
         assert rec.seq == self.received_seq + 1, \
             f"stream {self.index}: journal gap {self.received_seq} → {rec.seq}"
@@ -71,7 +85,8 @@ class _Stream:
 class StorageShard:
     def __init__(self, shard_id: int, low: bytes, high: bytes | None, *, journals,
                  adjudicators, zone: str = "", checkpoint_dir: str | Path | None = None,
-                 checkpoint_every_s: float = 30.0, poll_batch: int = 2000):
+                 checkpoint_every_s: float = 30.0, poll_batch: int = 2000,
+                 lead_us: int = int(limits.closed_lead_ms * 1000)):
         self.shard_id = shard_id
         self.low, self.high = low, high
         self.zone = zone
@@ -80,6 +95,8 @@ class StorageShard:
         self._poll_batch = poll_batch
         self._checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self._checkpoint_every_s = checkpoint_every_s
+        self._renew_within_us = lead_us // 2    # 0: no renewal ahead of reads
+        self.reads_waited = 0                   # reads that found the replica incomplete
         self.store = MvccStore()
         self.complete_ts = 0
         self.streams = [_Stream(i, adj) for i, adj in enumerate(adjudicators)]
@@ -159,12 +176,14 @@ class StorageShard:
     async def wait_complete(self, ts: int) -> None:
         """Return once every commit at or below ``ts`` is applied; bounded wait."""
         if ts <= self.complete_ts:
+            self._renew(ts)
             return
+        self.reads_waited += 1
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limits.read_wait_max_s
         while ts > self.complete_ts:
             for stream in self.streams:
-                if stream.complete_ts < ts and (stream.asking is None or stream.asking.done()):
+                if stream.complete_ts < ts and stream.idle():
                     stream.asking = asyncio.ensure_future(self._ask_promise(stream, ts))
             remaining = deadline - loop.time()
             if remaining <= 1e-6:   # (not 0: a sub-resolution wait would spin)
@@ -175,6 +194,16 @@ class StorageShard:
                 await asyncio.wait_for(progress.wait(), min(remaining, 0.25))
             except asyncio.TimeoutError:
                 pass
+
+    def _renew(self, ts: int) -> None:
+        """Renew, without waiting, the lease of each stream whose horizon a read at
+        ``ts`` came within lead/2 of (one request in flight per stream)."""
+        within = self._renew_within_us
+        if not within:
+            return
+        for stream in self.streams:
+            if stream.horizon() - ts < within and stream.idle():
+                stream.asking = asyncio.ensure_future(self._ask_promise(stream, ts))
 
     async def _ask_promise(self, stream: _Stream, ts: int) -> None:
         try:
@@ -194,6 +223,12 @@ class StorageShard:
         await self.wait_complete(ts)
         return self.store.get(key, ts)
 
+    async def rpc_get_complete(self, key: bytes, ts: int) -> tuple[Any, int]:
+        """The row at ``key`` as of this replica's completeness C ≥ ``ts``, and C."""
+        await self.wait_complete(ts)
+        complete = self.complete_ts
+        return self.store.get(key, complete), complete
+
     async def rpc_get_many(self, keys: list[bytes], ts: int) -> list[Any]:
         await self.wait_complete(ts)
         get = self.store.get
@@ -212,7 +247,8 @@ class StorageShard:
     def rpc_status(self) -> dict[str, Any]:
         return {"shard": self.shard_id, "zone": self.zone, "complete_ts": self.complete_ts,
                 "applied": [s.applied_seq for s in self.streams],
-                "received": [s.received_seq for s in self.streams], "keys": len(self.store)}
+                "received": [s.received_seq for s in self.streams], "keys": len(self.store),
+                "reads_waited": self.reads_waited}
 
     # -- checkpoints and garbage collection ------------------------------------------------
     def _load_checkpoint(self) -> None:

@@ -80,3 +80,14 @@ def test_the_orphan_checker_catches_a_missing_shared_key_check(monkeypatch):
     monkeypatch.setattr(Adjudicator, "_note_shared", lambda self, key, ts: None)
     caught = first_violation(range(30))
     assert caught and "without a parent" in caught, "the checker missed orphans"
+
+
+def test_the_completeness_witness_catches_leases_that_later_commits_ignore(monkeypatch):
+    """An adjudicator that grants leases without moving its clock past them commits
+    below a lease storage has counted: a read served inside that lease misses an
+    acknowledged commit at or below its τ, which the witness reports."""
+    async def careless_promise(self, ts):
+        return max(ts, self.clock.now()) + self.lead_us, self.last_seq
+    monkeypatch.setattr(Adjudicator, "rpc_promise", careless_promise)
+    caught = first_violation(range(20))
+    assert caught and "reads incomplete" in caught, caught
