@@ -5,7 +5,8 @@ scanned. Run on compute's event loop, one long statement (a big join, aggregate 
 generate_series) would hold up every other session of the process. So a statement whose
 input is large, or that generates rows (set-returning functions, recursive CTEs: sizes
 unknown before they run), computes in a worker thread while the loop keeps serving; the
-GIL's switch interval (5 ms) lets the loop in between. Small statements stay inline: a
+GIL's switch interval (lowered to 1 ms in compute, ``SWITCH_INTERVAL_S``) lets the
+loop in between. Small statements stay inline: a
 thread hop costs ~50–100 µs, more than most of them take.
 
 A worker cannot be cancelled from outside, so the engine stops itself: a cancel (57014)
@@ -32,6 +33,10 @@ T = TypeVar("T")
 ENGINE_THREADS = 2
 #: rows a statement's scanned tables may hold in all and still compute on the event loop
 INLINE_MAX_ROWS = 2_000
+
+#: the compute process's GIL switch interval (Python's default: 5 ms): how long the loop
+#: may wait for the GIL while a worker computes, once per wake-up
+SWITCH_INTERVAL_S = 0.001
 
 _executor = ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="dsql-engine")
 
