@@ -12,9 +12,11 @@ import psycopg
 import pytest
 from pglast import parse_sql
 
-from dsql_ray.compute.query import prepare_select, threads
+from dsql_ray.compute.query import EngineConfig, prepare_select, threads
+from dsql_ray.compute.query.runtime import Abandoned, RunState
 from dsql_ray.testing.memory import MemorySource
 
+from .conftest import sql
 from .wire import FrontEnd
 
 #: a nested-loop join of generate_series: seconds of engine work, little memory
@@ -96,3 +98,42 @@ def test_small_statements_compute_inline_and_generators_do_not():
 def test_the_planner_marks_statements_that_generate_rows(sql, generates):
     prepared = prepare_select(parse_sql(sql)[0].stmt, MemorySource())
     assert prepared.generates is generates
+
+
+def test_a_statement_nobody_awaits_any_more_stops_at_its_next_checkpoint():
+    """A session that ends while its statement computes in a worker: the worker stops."""
+    async def main():
+        run = RunState(EngineConfig(), {})
+        started, stopped = threading.Event(), threading.Event()
+        how: list[str] = []
+
+        def work():
+            started.set()
+            try:
+                while True:
+                    run.checkpoint()
+            except Abandoned:
+                how.append("abandoned")
+                stopped.set()
+        task = asyncio.ensure_future(threads.compute(work, run, inline=False))
+        assert await asyncio.to_thread(started.wait, RUNNING_WAIT_S)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert await asyncio.to_thread(stopped.wait, RUNNING_WAIT_S)
+        assert how == ["abandoned"]
+    asyncio.run(main())
+
+
+def test_sequence_values_taken_in_a_worker_thread(run):
+    """nextval in a statement that computes in a worker (it generates rows) takes the
+    session's values as on the loop: distinct, in order, currval after it."""
+    async def scenario(c):
+        s = c.session()
+        await sql(s, "CREATE SEQUENCE s CACHE 65536")
+        rows = (await sql(s, "SELECT nextval('s') FROM generate_series(1, 5000)"))[0].rows
+        assert [r[0] for r in rows] == list(range(1, 5001))
+        assert (await sql(s, "SELECT currval('s')"))[0].rows == [(5000,)]
+        other = c.session()
+        assert (await sql(other, "SELECT nextval('s')"))[0].rows[0][0] > 5000
+    run(scenario)

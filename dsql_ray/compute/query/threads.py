@@ -6,8 +6,8 @@ generate_series) would hold up every other session of the process. So a statemen
 input is large, or that generates rows (set-returning functions, recursive CTEs: sizes
 unknown before they run), computes in a worker thread while the loop keeps serving; the
 GIL's switch interval (lowered to 1 ms in compute, ``SWITCH_INTERVAL_S``) lets the
-loop in between. Small statements stay inline: a
-thread hop costs ~50–100 µs, more than most of them take.
+loop in between. Small statements stay inline: a thread hop costs ~50–100 µs, more
+than most of them take.
 
 A worker cannot be cancelled from outside, so the engine stops itself: a cancel (57014)
 is a flag its row checkpoints read (``EngineConfig.interrupt``), and a statement whose
