@@ -1,8 +1,8 @@
 """Stopping a session's running statement when a CancelRequest arrives (57014).
 
 A cancel may arrive on any thread (compute reads plain CancelRequests off its event
-loop). The statement it targets is either computing (the synchronous query engine, the
-key-aware path's row loops), which calls :meth:`Interrupter.check` at checkpoints, or
+loop). The statement it targets is either computing (the synchronous query engine, on
+the loop or in a worker thread; the key-aware path's row loops), which calls :meth:`Interrupter.check` at checkpoints, or
 awaiting storage (a read waits up to ``limits.read_wait_max_s`` for completeness), which
 :func:`interruptible` abandons at once. Either way the statement fails with 57014 and the
 session stays usable.
@@ -38,8 +38,9 @@ class QueryCanceled(DsqlError):
 
 
 class Interrupter:
-    """One session's cancel point. ``request_cancel`` may be called from any thread;
-    everything else runs on the session's event loop. A cancel applies to the statement
+    """One session's cancel point. ``request_cancel`` may be called from any thread, and
+    ``check`` also runs in the engine's worker thread computing the session's statement
+    (query/threads.py); everything else runs on the session's event loop. A cancel applies to the statement
     running when it arrives (statements are numbered), never to a later one."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None):

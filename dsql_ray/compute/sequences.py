@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -45,6 +46,9 @@ from .system.tables import table_oid
 from .txn import Transaction
 
 SEQUENCE_ALLOCATE_ATTEMPTS = 20     # conflicting block allocations before giving up
+#: guards this compute's blocks: the loop and the engine's worker threads
+#: (query/threads.py, where nextval may run) both take values from them
+_BLOCKS_LOCK = threading.Lock()
 
 
 # -- planning: the nextval calls a statement makes -----------------------------------------
@@ -166,7 +170,7 @@ def _within_bounds(seq: TableDef, value: int) -> int:
 # -- the functions ---------------------------------------------------------------------------
 def _resolve(session, name) -> TableDef:
     if isinstance(name, int):            # nextval('s'::regclass): the sequence's oid
-        for t in session.node.catalog.tables.values():
+        for t in list(session.node.catalog.tables.values()):
             if table_oid(t) == name:
                 name = f"{t.schema}.{t.name}"
                 break
@@ -199,9 +203,10 @@ def nextval(name: str) -> int:
     sid, state, inc = seq.table_id, _statement(session), seq.sequence.increment
     value = None
     if sid not in state.continued:
-        block = _blocks(session.node).setdefault(sid, Block())
-        value = state.reserved.setdefault(sid, Block()).take(inc)
-        value = block.take(inc) if value is None else value
+        with _BLOCKS_LOCK:                  # the compute's blocks: shared by its sessions
+            block = _blocks(session.node).setdefault(sid, Block())
+            value = state.reserved.setdefault(sid, Block()).take(inc)
+            value = block.take(inc) if value is None else value
         if value is None:
             if block.end is None:         # a call planning could not count
                 raise FeatureNotSupported(
@@ -281,9 +286,10 @@ async def _allocate(node, seq: TableDef, want: int) -> None:
         count = (last - cur) // s.increment + 1
         return cur + count * s.increment, (cur, count)
     start, count = await _sequence_txn(node, seq, take)
-    block = _blocks(node).setdefault(seq.table_id, Block())
-    block.ranges.append([start, count])
-    block.end = start + count * s.increment
+    with _BLOCKS_LOCK:
+        block = _blocks(node).setdefault(seq.table_id, Block())
+        block.ranges.append([start, count])
+        block.end = start + count * s.increment
 
 
 async def _sequence(session, name) -> TableDef:
@@ -310,10 +316,13 @@ async def reserve(session, calls: Counter, rows: int = 1) -> None:
         short = need - pool.left()
         if short <= 0:
             continue
-        block = _blocks(session.node).setdefault(sid, Block())
-        if block.left() < short:
-            await _allocate(session.node, seq, short - block.left())
-        pool.ranges.extend(block.split(short, seq.sequence.increment))
+        with _BLOCKS_LOCK:
+            block = _blocks(session.node).setdefault(sid, Block())
+            missing = short - block.left()
+        if missing > 0:
+            await _allocate(session.node, seq, missing)
+        with _BLOCKS_LOCK:
+            pool.ranges.extend(block.split(short, seq.sequence.increment))
 
 
 async def settle(session, succeeded: bool = True) -> None:
@@ -323,16 +332,18 @@ async def settle(session, succeeded: bool = True) -> None:
     state, session.sequence_statement = _statement(session), None
     node = session.node
     for sid, pool in state.reserved.items():
-        block = _blocks(node).setdefault(sid, Block())
-        block.ranges.extendleft(reversed([r for r in pool.ranges if r[1] > 0]))
+        with _BLOCKS_LOCK:
+            block = _blocks(node).setdefault(sid, Block())
+            block.ranges.extendleft(reversed([r for r in pool.ranges if r[1] > 0]))
     for sid, cont in state.continued.items():
         if not (cont.setval or succeeded):
             continue
         await _sequence_txn(node, cont.seq, _claim(cont))
-        block = _blocks(node).setdefault(sid, Block())
-        if cont.setval:
-            block.ranges.clear()
-        block.end = cont.position
+        with _BLOCKS_LOCK:
+            block = _blocks(node).setdefault(sid, Block())
+            if cont.setval:
+                block.ranges.clear()
+            block.end = cont.position
 
 
 def _claim(cont: _Continued):

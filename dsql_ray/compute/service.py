@@ -37,6 +37,7 @@ import selectors
 import socket
 import ssl
 import struct
+import sys
 import threading
 import time
 from typing import Any, Sequence
@@ -55,6 +56,7 @@ from ..transport.handoff import (CANCEL_KEY, REFUSE, SERVE, Link, cancel_message
 from .interrupt import Interrupter
 from .jobs import runner
 from .node import ComputeNode, ShardRoute
+from .query import threads
 from .query.sqltypes import cast
 from .session import Session
 
@@ -394,6 +396,7 @@ def compute_node(spec, config, directory, *,
 
 
 async def start_compute(spec, config, directory) -> ComputeService:
+    sys.setswitchinterval(threads.SWITCH_INTERVAL_S)   # the loop beside engine workers
     node = compute_node(spec, config, directory)
     await node.sync_clock()
     runner(node).start()      # background jobs (index builds), resumed after a restart

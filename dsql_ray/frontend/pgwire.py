@@ -153,21 +153,44 @@ class _Body:
         return values
 
     def int16s(self, count: int) -> tuple[int, ...]:
-        return self.unpack(_array_struct(f"!{count}h"))
+        return self.unpack(_array_struct(f"!{count}h")) if count else ()
+
+    def count_and_int16s(self) -> tuple[int, ...]:
+        """Int16 n, then Int16[n] (format codes)."""
+        data, pos = self.data, self.pos
+        try:
+            (count,) = _U16.unpack_from(data, pos)
+            codes = _array_struct(f"!{count}h").unpack_from(data, pos + 2) if count else ()
+        except struct.error:
+            raise ProtocolError("insufficient data left in message") from None
+        self.pos = pos + 2 + 2 * count
+        return codes
 
     def uint32s(self, count: int) -> tuple[int, ...]:
         return self.unpack(_array_struct(f"!{count}I"))
 
     def value(self) -> bytes | None:
         """A length-prefixed value (Int32 length, -1 for NULL, then the bytes)."""
-        (length,) = self.unpack(_I32)
-        if length == -1:
-            return None
-        end = self.pos + length
-        if length < 0 or end > len(self.data):
-            raise ProtocolError("insufficient data left in message")
-        raw, self.pos = self.data[self.pos:end], end
-        return raw
+        return self.values(1)[0]
+
+    def values(self, count: int) -> list[bytes | None]:
+        """``count`` length-prefixed values (Int32 length, -1 for NULL, then the bytes)."""
+        data, pos, size, out = self.data, self.pos, len(self.data), []
+        for _ in range(count):
+            if pos + 4 > size:
+                raise ProtocolError("insufficient data left in message")
+            (length,) = _I32.unpack_from(data, pos)
+            pos += 4
+            if length == -1:
+                out.append(None)
+                continue
+            end = pos + length
+            if length < 0 or end > size:
+                raise ProtocolError("insufficient data left in message")
+            out.append(data[pos:end])
+            pos = end
+        self.pos = pos
+        return out
 
     def finish(self) -> None:
         if self.pos != len(self.data):
@@ -256,12 +279,10 @@ def parse_bind(body: bytes) -> Bind:
     result format codes."""
     b = _Body(body)
     portal, statement = b.cstr(), b.cstr()
+    param_formats = b.count_and_int16s()
     (count,) = b.unpack(_U16)
-    param_formats = b.int16s(count)
-    (count,) = b.unpack(_U16)
-    params = [b.value() for _ in range(count)]
-    (count,) = b.unpack(_U16)
-    result_formats = b.int16s(count)
+    params = b.values(count)
+    result_formats = b.count_and_int16s()
     b.finish()
     return Bind(portal, statement, param_formats, params, result_formats)
 

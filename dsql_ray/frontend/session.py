@@ -20,7 +20,7 @@ import re
 import secrets
 import ssl
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Sequence
 
 from ..errors import AuthError, DsqlError, FeatureNotSupported, ProtocolError
@@ -46,6 +46,8 @@ CancelHandler = Callable[[int, int], Awaitable[None] | None]
 
 STARTUP_TIMEOUT_S = 60.0          # as PostgreSQL's authentication_timeout
 FLUSH_THRESHOLD = 256 * 1024      # flush a long result early instead of holding it all
+READ_CHUNK = 64 * 1024           # bytes one read of the client stream asks for
+ROW_SHAPES_MAX = 4                # RowDescriptions one prepared statement keeps built
 ALPN_PROTOCOL = "postgresql"
 
 _LENGTH = struct.Struct("!i")
@@ -205,28 +207,43 @@ def _greet(wire: _Wire, backend: SessionBackend, backend_key: tuple[int, int]) -
 # Framed I/O
 
 class _Wire:
-    """The client stream: bounded framed reads and one output buffer."""
+    """The client stream: bounded framed reads and one output buffer.
+
+    Reads take what the client sent together in one bounded read (at most
+    ``READ_CHUNK`` bytes, or the rest of one message): a pipelined Bind/Describe/
+    Execute/Sync then costs one await of the stream, not three per message."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
                  pending: bytes):
         self.reader: Any = reader
         self.writer: Any = writer
-        self.pending = pending          # bytes already taken from the stream: read first
+        self._buf, self._pos = pending, 0   # bytes received and not yet read: _buf[_pos:]
         self.out = bytearray()
         self.tls = False
 
     async def read(self, n: int) -> bytes:
-        if not self.pending:
-            return await self.reader.readexactly(n)
-        head, self.pending = self.pending[:n], self.pending[n:]
-        if len(head) < n:
-            head += await self.reader.readexactly(n - len(head))
-        return head
+        pos = self._pos
+        if pos + n > len(self._buf):
+            await self._receive(n)
+            pos = 0
+        self._pos = pos + n
+        return self._buf[pos:pos + n]
+
+    async def _receive(self, n: int) -> None:
+        """Read from the stream until ``n`` bytes are held (the rest of a long message
+        in reads of what the stream has, never more than it needs past READ_CHUNK)."""
+        held = bytearray(self._buf[self._pos:])
+        while len(held) < n:
+            chunk = await self.reader.read(max(READ_CHUNK, n - len(held)))
+            if not chunk:
+                raise asyncio.IncompleteReadError(bytes(held), n)
+            held += chunk
+        self._buf, self._pos = bytes(held), 0
 
     async def peek_byte(self) -> int:
-        if not self.pending:
-            self.pending = await self.reader.readexactly(1)
-        return self.pending[0]
+        if self._pos >= len(self._buf):
+            await self._receive(1)
+        return self._buf[self._pos]
 
     async def read_startup_packet(self) -> bytes:
         """Int32 length (counting itself), then the packet: returns the packet."""
@@ -273,11 +290,11 @@ class _Wire:
             pass
 
     async def start_tls(self, context: ssl.SSLContext) -> str | None:
-        """Run the TLS handshake on the stream (whatever was already read from it,
-        ``pending``, being its first bytes); return the negotiated ALPN protocol."""
-        stream = _TlsStream(self.reader, self.writer, context, self.pending)
+        """Run the TLS handshake on the stream (whatever was already read from it
+        being its first bytes); return the negotiated ALPN protocol."""
+        stream = _TlsStream(self.reader, self.writer, context, self._buf[self._pos:])
         self.reader = self.writer = stream
-        self.pending, self.tls = b"", True
+        self._buf, self._pos, self.tls = b"", 0, True
         return await stream.handshake()
 
     async def close(self) -> None:
@@ -335,18 +352,19 @@ class _TlsStream:
         if data:
             self._writer.write(data)
 
-    async def readexactly(self, n: int) -> bytes:
+    async def read(self, n: int) -> bytes:
+        """Up to ``n`` bytes of plaintext, once there are any (b"" after close_notify)."""
         plain = self._plain
-        while len(plain) < n:
+        while not plain:
             try:
                 chunk = self._tls.read(self._CHUNK)
             except ssl.SSLWantReadError:
                 await self._receive()
                 continue
             except ssl.SSLZeroReturnError:          # close_notify
-                chunk = b""
+                return b""
             if not chunk:
-                raise asyncio.IncompleteReadError(bytes(plain), n)
+                return b""
             plain += chunk
         data = bytes(plain[:n])
         del plain[:n]
@@ -374,6 +392,8 @@ class _Statement:
     sql: str
     info: PreparedInfo
     blank: bool             # no statement at all: EmptyQueryResponse, no backend call
+    #: its RowDescription (or NoData) by result format codes, built once each
+    shapes: dict[tuple[int, ...], bytes] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -382,7 +402,7 @@ class _Portal:
     for the Executes that follow when a row limit cuts them."""
     statement: _Statement
     params: list[Any]
-    result_codes: Sequence[int]
+    result_codes: tuple[int, ...]
     result: QueryResult | None = None
     encoders: list[Callable[[Any], bytes]] | None = None
     sent: int = 0
@@ -608,19 +628,14 @@ class _Session:
         if kind == "S":
             statement = self._statement(name)
             self._wire.send(parameter_description(statement.info.param_type_oids))
-            self._send_row_shape(statement.info.columns, ())
+            self._wire.send(_statement_shape(statement, ()))
         else:
             portal = self._portal(name)
             result = portal.result
-            columns = result.columns if result else portal.statement.info.columns
-            self._send_row_shape(columns, portal.result_codes)
-
-    def _send_row_shape(self, columns: list[Column] | None, codes: Sequence[int]) -> None:
-        if columns is None:
-            self._wire.send(NO_DATA)
-        else:
-            formats = expand_format_codes(codes, len(columns), "result")
-            self._wire.send(row_description(columns, formats))
+            if result is None:
+                self._wire.send(_statement_shape(portal.statement, portal.result_codes))
+            else:
+                self._wire.send(_row_shape(result.columns, portal.result_codes))
 
     async def _execute(self, body: bytes) -> None:
         name, max_rows = parse_execute(body)
@@ -690,6 +705,24 @@ class _Session:
         if portal is None:
             raise DsqlError(f'portal "{name}" does not exist', sqlstate="34000")
         return portal
+
+
+def _row_shape(columns: list[Column] | None, codes: Sequence[int]) -> bytes:
+    """RowDescription with these result format codes, or NoData."""
+    if columns is None:
+        return NO_DATA
+    return row_description(columns, expand_format_codes(codes, len(columns), "result"))
+
+
+def _statement_shape(statement: _Statement, codes: tuple[int, ...]) -> bytes:
+    """A prepared statement's row shape, built once per format codes (at most
+    ROW_SHAPES_MAX of them per statement)."""
+    shape = statement.shapes.get(codes)
+    if shape is None:
+        shape = _row_shape(statement.info.columns, codes)
+        if len(statement.shapes) < ROW_SHAPES_MAX:
+            statement.shapes[codes] = shape
+    return shape
 
 
 def _decode_params(msg: Bind, type_oids: Sequence[int],

@@ -48,6 +48,10 @@ class _VirtualSelector(selectors.BaseSelector):
 
 
 class SimEventLoop(asyncio.SelectorEventLoop):
+    #: roles keep their work on the loop (compute/query/threads.py): a worker thread
+    #: would finish in real time and break a seed's replay
+    virtual_time = True
+
     def __init__(self) -> None:
         self._virtual_now = 0.0
         super().__init__(selector=_VirtualSelector(self))

@@ -23,6 +23,7 @@ from . import sqltypes as S
 from .operators import Rel
 from .planner import SelectPlanner
 from .runtime import EngineConfig, Env, RunState, check_memory, rows_size
+from .threads import compute, runs_inline
 
 __all__ = ["TableSource", "EngineConfig", "PreparedSelect", "prepare_select", "run_select",
            "describe_select"]
@@ -46,6 +47,7 @@ class PreparedSelect:
     param_oids: list[int]
     tables: list[TableDef]
     for_update: bool = False
+    generates: bool = False        # set-returning functions or WITH RECURSIVE inside
 
     async def run(self, source: TableSource, params: list,
                   config: EngineConfig | None = None) -> QueryResult:
@@ -64,11 +66,17 @@ class PreparedSelect:
             check_memory(run.base_bytes, config.max_bytes)
         values = [S.cast(v, oid) if isinstance(v, str) and oid not in (T.TEXT, S.UNKNOWN, 0)
                   else v for v, oid in zip(params, self.param_oids + [0] * len(params))]
+        inline = runs_inline(sum(map(len, tables.values())), self.generates)
+        rows = await compute(lambda: self._compute(values, run), run, inline)
+        return QueryResult(f"SELECT {len(rows)}", list(self.columns), rows)
+
+    def _compute(self, values: list, run: RunState) -> list[tuple]:
+        """The engine's work, on the loop or in a worker thread (query/threads.py): the
+        decimal context is the running thread's own."""
         with decimal.localcontext(S.NUMERIC_CONTEXT):
             rows = self.rel.rows(Env(values, (), run))
         run.check_rows(len(rows), rows)
-        return QueryResult(f"SELECT {len(rows)}", list(self.columns),
-                           [tuple(r) for r in rows])
+        return [tuple(r) for r in rows]
 
 
 def _column(c) -> Column:
@@ -83,7 +91,8 @@ def prepare_select(stmt: ast.SelectStmt, catalog: Catalog,
     rel = planner.plan(stmt)
     oids = [o if o not in (0, S.UNKNOWN) else T.TEXT for o in planner.param_oids]
     return PreparedSelect(rel, [_column(c) for c in rel.columns], oids,
-                          list(planner.tables.values()), planner.for_update)
+                          list(planner.tables.values()), planner.for_update,
+                          planner.generates)
 
 
 def describe_select(stmt: ast.SelectStmt, catalog: Catalog,

@@ -13,7 +13,7 @@ from ...errors import DsqlError, FeatureNotSupported
 from ..catalog import TableDef
 from .aggregates import AggSpec
 from .exprs import Grouping, WinSpec, Windows
-from .runtime import Env, Expr, hashable, row_key, sort_rows
+from .runtime import CHECK_EVERY, Env, Expr, checked, hashable, row_key, sort_rows
 
 
 @dataclass
@@ -181,7 +181,7 @@ class Join(Rel):
                 return every
             check_over = -1
         keep_left = self.kind in ("left", "full")
-        for lrow in lrows:
+        for i, lrow in enumerate(lrows):
             matched = False
             for j in candidates(lrow):
                 row = lrow + rrows[j]
@@ -192,7 +192,7 @@ class Join(Rel):
                         right_matched[j] = True
             if not matched and keep_left:
                 out.append(lrow + rpad)
-            if len(out) > check_over:
+            if len(out) > check_over or not i % CHECK_EVERY:
                 check(len(out), out)
         if right_matched is not None:
             out.extend(lpad + r for r, m in zip(rrows, right_matched) if not m)
@@ -235,7 +235,7 @@ class Filter(Rel):
 
     def rows(self, env):
         p = self.pred
-        return [r for r in self.input.rows(env) if p(r, env) is True]
+        return [r for r in checked(self.input.rows(env), env.run) if p(r, env) is True]
 
 
 @dataclass
@@ -254,7 +254,7 @@ class Aggregate(Rel):
         else:
             groups: dict[tuple, list[tuple]] = {}
             fns = [k.fn for k in self.keys]
-            for r in src:
+            for r in checked(src, env.run):
                 groups.setdefault(tuple(hashable(f(r, env)) for f in fns), []).append(r)
         blank = (None,) * self.grouping.nsrc
         out = []

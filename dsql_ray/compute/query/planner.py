@@ -100,6 +100,9 @@ class SelectPlanner:
         self.tables: dict[int, Any] = {}
         self.user = user
         self.for_update = False
+        #: rows come from a generator (set-returning function, recursive CTE): how many
+        #: is unknown before the statement runs (query/threads.py)
+        self.generates = False
 
     # -- parameters ----------------------------------------------------------------------------
     def note_param(self, n: int, oid: int) -> int:
@@ -208,6 +211,7 @@ class SelectPlanner:
             step = _CastOnly(step, casts, cols)
         d.work = None
         d.rel = RecursiveUnion(base, step, work, not query.all, cols)
+        self.generates = True
         return d
 
     # -- set operations ---------------------------------------------------------------------------
@@ -405,6 +409,7 @@ class SelectPlanner:
         alias, cols = srfs.output_columns(specs, item, as_values)
         rel = srfs.FunctionScan(specs, bool(item.ordinality),
                                 [OutCol(n, o) for n, o in cols], as_values)
+        self.generates = self.generates or any(s.name in srfs.SRFS for s in specs)
         rel.lateral = left_scope is not None
         scope = Scope(level, parent, ctes)
         scope.add_entry(alias, [n for n, _ in cols], [o for _, o in cols])

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Iterator
 
 from ...errors import DivisionByZero, DsqlError, LimitExceeded
 
 DEFAULT_MAX_ROWS = 1_000_000
 DEFAULT_MAX_RECURSION = 100_000
+#: rows an operator's loop handles between two cancel checkpoints
+CHECK_EVERY = 1024
 
 
 @dataclass
@@ -23,6 +25,10 @@ class EngineConfig:
     max_bytes: float | None = None
 
 
+class Abandoned(Exception):
+    """The statement's caller stopped waiting for it (its session ended): stop computing."""
+
+
 class RunState:
     """Per-execution state shared by every level of one statement."""
 
@@ -31,19 +37,34 @@ class RunState:
         self.tables = tables
         self.cache: dict[Any, Any] = {}
         self.base_bytes = 0            # scanned tables, held for the whole statement
+        self.abandoned = False         # set by the loop when nobody awaits the result
         self.now = config.now or dt.datetime.now(dt.timezone.utc)
         if self.now.tzinfo is None:
             self.now = self.now.replace(tzinfo=dt.timezone.utc)
 
-    def check_rows(self, n: int, rows: list | None = None) -> None:
-        """A checkpoint of an operator holding ``n`` rows (``rows``: a sample of them)."""
+    def checkpoint(self) -> None:
+        """Stop here if the statement was canceled (57014) or abandoned."""
+        if self.abandoned:
+            raise Abandoned()
         if self.config.interrupt is not None:
             self.config.interrupt()
+
+    def check_rows(self, n: int, rows: list | None = None) -> None:
+        """A checkpoint of an operator holding ``n`` rows (``rows``: a sample of them)."""
+        self.checkpoint()
         if n > self.config.max_rows:
             raise LimitExceeded(f"query would materialise more than {self.config.max_rows} "
                                 "rows", hint="Add a more selective WHERE clause or a LIMIT.")
         if rows and self.config.max_bytes is not None:
             check_memory(self.base_bytes + n * row_size(rows[-1]), self.config.max_bytes)
+
+
+def checked(rows: Iterable[Any], run: RunState) -> Iterator[Any]:
+    """``rows``, with a cancel checkpoint before each batch of :data:`CHECK_EVERY`."""
+    for i, row in enumerate(rows):
+        if not i % CHECK_EVERY:
+            run.checkpoint()
+        yield row
 
 
 def value_size(v: Any) -> int:
