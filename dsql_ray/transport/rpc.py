@@ -205,6 +205,15 @@ class _ClientConnection(_FrameProtocol):
         self._on_lost(exc)
 
 
+class _Expired(Exception):
+    """A call's reply did not arrive within its timeout."""
+
+
+def _expire(fut: asyncio.Future) -> None:
+    if not fut.done():
+        fut.set_exception(_Expired())
+
+
 class RpcClient:
     """One long-lived, pipelined connection to a peer, reconnecting on demand.
 
@@ -263,23 +272,27 @@ class RpcClient:
 
     async def call(self, method: str, *args: Any, timeout: float | None = None) -> Any:
         timeout = self.timeout_s if timeout is None else timeout
-        try:
-            conn = await asyncio.wait_for(self._connection(), timeout)
-        except (OSError, asyncio.TimeoutError) as exc:
-            raise Unavailable(f"{self.name} unreachable: {exc!r}") from None
+        conn = self._conn
+        if conn is None or conn.transport is None or conn.transport.is_closing():
+            try:   # (only when not connected: wait_for costs a task per call)
+                conn = await asyncio.wait_for(self._connection(), timeout)
+            except (OSError, asyncio.TimeoutError) as exc:
+                raise Unavailable(f"{self.name} unreachable: {exc!r}") from None
         if len(conn.pending) >= limits.rpc_inflight_max:
             raise Unavailable(f"{self.name}: too many calls in flight")
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         call_id = next(self._ids)
-        fut = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
         conn.pending[call_id] = fut
         sent = time.monotonic()
         conn.transport.write(_frame((call_id, method, args)))
         _SENT[method] += 1
+        expiry = loop.call_later(timeout, _expire, fut)
         try:
-            result = await asyncio.wait_for(fut, timeout)
-        except asyncio.TimeoutError:
+            result = await fut
+        except _Expired:
             conn.pending.pop(call_id, None)
             if conn.last_reply < sent and self._conn is conn:
                 # the peer answered nothing for the whole timeout: its host is likely
@@ -287,6 +300,8 @@ class RpcClient:
                 # next call resolves the name again instead of waiting on a dead host
                 self.close()
             raise Unavailable(f"{self.name}.{method} timed out after {timeout}s") from None
+        finally:
+            expiry.cancel()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         return result
