@@ -1,7 +1,9 @@
 """A simulated network between roles: seeded delays (hence reordering across calls),
 lost requests, lost replies (the callee acted, the caller never hears; either way the
 connection breaks and the caller learns it after ``reset_after_s``), and nodes that are
-down (connection refused). Calls reach the *current* instance of a role, so a restarted role is found."""
+down (connection refused). Calls reach the *current* instance of a role, so a restarted role is found.
+A test can also lose one chosen request (:meth:`SimNetwork.lose_next`) to replay a fault
+a seed found, without the seed."""
 from __future__ import annotations
 
 import asyncio
@@ -20,6 +22,7 @@ class SimNetwork:
         self.drop = drop
         self.calls = 0
         self.dropped = 0
+        self._scripted: set[tuple[str, str]] = set()   # (client name, method) to lose once
 
     def client(self, target: Callable[[], Any], name: str, *,
                timeout_s: float = 10.0) -> "SimClient":
@@ -27,6 +30,17 @@ class SimNetwork:
 
     def delay(self) -> float:
         return self.rng.expovariate(1.0 / self.mean_delay_s) if self.mean_delay_s else 0.0
+
+    def lose_next(self, name: str, method: str) -> None:
+        """Lose the next request of ``method`` sent through the client named ``name``."""
+        self._scripted.add((name, method))
+
+    def lose_scripted(self, name: str, method: str) -> bool:
+        if (name, method) not in self._scripted:
+            return False
+        self._scripted.discard((name, method))
+        self.dropped += 1
+        return True
 
     def lose(self) -> bool:
         if self.drop and self.rng.random() < self.drop:
@@ -53,7 +67,8 @@ class SimClient:
         handler = self._target()
         if handler is None:                           # down: the connection is refused
             raise Unavailable(f"{self.name} unreachable (simulated)")
-        if net.lose():            # the request was lost: the connection breaks
+        # the request was lost: the connection breaks (scripted first: it draws no number)
+        if net.lose_scripted(self.name, method) or net.lose():
             await asyncio.sleep(min(timeout, net.reset_after_s))
             raise Unavailable(f"{self.name}: request lost (simulated)")
         result = getattr(handler, "rpc_" + method)(*args)
