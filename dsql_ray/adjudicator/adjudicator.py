@@ -525,8 +525,8 @@ class Adjudicator:
 
     # -- data plane: completeness --------------------------------------------------------------
     async def rpc_promise(self, ts: int) -> tuple[int, int]:
-        """A lease: no commit at or below P = max(ts, now) + lead follows seq N (the
-        reply). The clock moves to P, so every later τ_commit here is above it.
+        """A lease: no commit at or below P = max(ts, physical now) + lead follows seq N
+        (the reply). The clock moves to P, so every later τ_commit here is above it.
 
         Only once recovered: before that the stream's end is not known. P never passes
         the durable lease cap, above which a successor's clock starts (``recover``).
@@ -537,7 +537,10 @@ class Adjudicator:
         """
         if not self.recovered:
             raise Unavailable(f"adjudicator {self.index} is recovering")
-        want = max(ts, self.clock.now()) + self.lead_us
+        # from the physical clock, not the hybrid one: that one already stands at the
+        # last lease granted (to any replica), and leases counted from it would climb
+        # a lead higher with every renewal, and commit waits with them
+        want = max(ts, self.clock.physical()) + self.lead_us
         if want > self.lease_cap:
             await self._raise_cap(want)
         elif want > self.lease_cap - self.cap_ahead_us // 2:

@@ -65,6 +65,18 @@ async def commit_when_clock_passes(adj, physical: Frozen, start_ts: int, key: by
     return await asyncio.wait_for(commit, 10)
 
 
+def test_leases_renewed_by_many_replicas_stay_a_lead_ahead_of_the_physical_clock(run):
+    """Each storage replica renews on its own; a lease counted from the hybrid clock
+    (already at the last lease) climbed a lead per renewal, and commit waits with it."""
+    async def scenario(c):
+        adj = c.adjudicators[1]
+        physical = freeze(adj)
+        leases = [(await adj.rpc_promise(physical.us))[0] for _ in range(20)]
+        assert max(leases) <= physical.us + adj.lead_us, leases
+        assert adj.clock.last <= physical.us + adj.lead_us
+    run(scenario)
+
+
 def test_a_lease_runs_ahead_and_later_commits_are_above_it(run):
     async def scenario(c):
         adj = c.adjudicators[1]
