@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from . import limits
 from .config import ClusterConfig, default_data_dir
 from .control.status import cluster_status
 from .frontend import tokens
@@ -46,6 +47,8 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         kw["compute_per_zone"] = args.compute_per_zone
     if getattr(args, "serving_zones", None):
         kw["serving_zones"] = args.serving_zones
+    if getattr(args, "closed_lead_ms", None) is not None:
+        kw["closed_lead_ms"] = args.closed_lead_ms
     if getattr(args, "shard_splits", None):
         kw["shard_splits"] = args.shard_splits.split(",")
     if getattr(args, "tls_cert", None):
@@ -317,6 +320,9 @@ def main(argv: list[str] | None = None) -> int:
                     "127.0.0.1 locally, each relay's node address with --address)")
     up.add_argument("--compute-per-zone", type=int, metavar="N",
                     help="compute actors beside each serving zone's relay (default 2)")
+    up.add_argument("--closed-lead-ms", type=float, metavar="MS",
+                    help="how far ahead a completeness lease runs (default "
+                    f"{limits.closed_lead_ms:g}; 0: reads ask every adjudicator)")
     up.add_argument("--serving-zones", choices=("first", "all"),
                     help="zones that run a relay and compute (default: first locally, "
                     "all with --address)")
