@@ -248,7 +248,9 @@ class StorageShard:
         return {"shard": self.shard_id, "zone": self.zone, "complete_ts": self.complete_ts,
                 "applied": [s.applied_seq for s in self.streams],
                 "received": [s.received_seq for s in self.streams], "keys": len(self.store),
-                "reads_waited": self.reads_waited}
+                "reads_waited": self.reads_waited,
+                # per stream: complete up to, and the promises not yet settled (seq, ts)
+                "streams": [(s.complete_ts, s.promises[:2]) for s in self.streams]}
 
     # -- checkpoints and garbage collection ------------------------------------------------
     def _load_checkpoint(self) -> None:
