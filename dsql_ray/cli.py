@@ -47,6 +47,8 @@ def _config(args: argparse.Namespace) -> ClusterConfig:
         kw["compute_per_zone"] = args.compute_per_zone
     if getattr(args, "serving_zones", None):
         kw["serving_zones"] = args.serving_zones
+    if getattr(args, "adjudicator_zones", None):
+        kw["adjudicator_zones"] = args.adjudicator_zones
     if getattr(args, "closed_lead_ms", None) is not None:
         kw["closed_lead_ms"] = args.closed_lead_ms
     if getattr(args, "shard_splits", None):
@@ -320,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
                     "127.0.0.1 locally, each relay's node address with --address)")
     up.add_argument("--compute-per-zone", type=int, metavar="N",
                     help="compute actors beside each serving zone's relay (default 2)")
+    up.add_argument("--adjudicator-zones", choices=("spread", "serving"),
+                    help="adjudicator i in zone i mod 3 (spread, the default) or all in "
+                    "the first serving zone, beside its compute (serving)")
     up.add_argument("--closed-lead-ms", type=float, metavar="MS",
                     help="how far ahead a completeness lease runs (default "
                     f"{limits.closed_lead_ms:g}; 0: reads ask every adjudicator)")

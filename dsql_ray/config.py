@@ -45,6 +45,10 @@ class ClusterConfig(BaseModel):
     #: which zones run a relay and compute: "first" (the embedded default: one endpoint)
     #: or "all" (every zone serves; the default on a Ray cluster)
     serving_zones: Literal["first", "all"] = "first"
+    #: where the adjudicators live: "spread" (adjudicator i in zone i mod 3: a zone's
+    #: loss moves at most one) or "serving" (all in the first serving zone, beside its
+    #: compute; for measuring the commit path's cross-zone hop)
+    adjudicator_zones: Literal["spread", "serving"] = "spread"
     #: the address data-plane servers bind and register; None: Ray's node IP
     dataplane_host: str | None = "127.0.0.1"
     #: the Ray cluster deployed onto (``up --address``); None: the embedded local cluster

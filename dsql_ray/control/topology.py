@@ -55,7 +55,8 @@ def plan_topology(config: ClusterConfig) -> list[ActorSpec]:
         specs.append(ActorSpec(relay_name(config, zone), "relay", region, zone))
         specs += [ActorSpec(name, "compute", region, zone, i)
                   for i, name in enumerate(compute_names(config, zone))]
-    specs += [ActorSpec(f"adjudicator-{i}", "adjudicator", region, zones[i % len(zones)], i)
+    homes = [serving_zones(config)[0]] if config.adjudicator_zones == "serving" else zones
+    specs += [ActorSpec(f"adjudicator-{i}", "adjudicator", region, homes[i % len(homes)], i)
               for i in range(config.shard_count)]
     specs += [ActorSpec(f"journal-{z}", "journal", region, z) for z in zones]
     specs += [ActorSpec(f"storage-{s}-{z}", "storage", region, z, s)

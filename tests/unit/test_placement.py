@@ -27,6 +27,14 @@ def test_the_embedded_default_keeps_one_front_end_and_loopback_ports_differ():
     assert [relay_port(config, z) for z in ZONES] == [6000, 6001, 6002]
 
 
+def test_adjudicators_spread_over_zones_or_sit_beside_the_serving_compute():
+    def homes(**kw):
+        return {s.name: s.zone for s in plan_topology(ClusterConfig(**kw))
+                if s.role == "adjudicator"}
+    assert homes() == {"adjudicator-0": "us-east-1a", "adjudicator-1": "us-east-1b"}
+    assert set(homes(adjudicator_zones="serving").values()) == {"us-east-1a"}
+
+
 def test_up_names_the_missing_zones():
     nodes = [{"Alive": True, "Labels": {"region": "us-east-1", "zone": "us-east-1a"}},
              {"Alive": False, "Labels": {"region": "us-east-1", "zone": "us-east-1b"}},
