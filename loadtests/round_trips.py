@@ -19,13 +19,13 @@ the phase's duration (``net``: what the transactions caused).
 The sequential chain is derived from the net counts and the code path, not measured:
 
 * a storage read (compute → storage ``get``/``get_complete``/``get_many``/``scan``, one
-  after the other
-  within a statement) waits in storage for completeness at τ_start
+  after the other within a statement) waits in storage for completeness at τ_start
   (``storage/shard.wait_complete``); a stream whose completeness lags asks its
   adjudicator for a ``promise`` nested inside the read. Promises for different streams
   go out at once, so a read that asks any adds one level: the chain counts
   min(promises, reads), an upper bound (a lease renewal that storage sends in the
-  background, ahead of reads, is counted too though no read waits for it). ``promise`` itself waits for the adjudicator's last record to be
+  background, ahead of reads, is counted too though no read waits for it). Before
+  leases, ``promise`` itself waited for the adjudicator's last record to be
   durable (a journal append already in flight, no new request) and the read may then
   wait for its tail to receive that record (a long-poll already outstanding: half a
   round trip, not counted);
