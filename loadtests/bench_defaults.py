@@ -28,10 +28,12 @@ WORKLOADS = (("point select", "point_select.sql", "prepared"),
              ("small write", "small_write.sql", "prepared"))
 
 
-def one_cluster(workdir: Path, flags: str, i: int, args) -> dict[str, PgbenchResult]:
-    """Start a cluster with ``flags``, load it, run every workload, stop it."""
-    server = DsqlRay(workdir, label=f"set{i}", up_args=tuple(shlex.split(flags)))
-    logdir = workdir / f"logs-{i}-{os.urandom(3).hex()}"
+def one_cluster(workdir: Path, flags: str, i: int, rnd: int,
+                args) -> dict[str, PgbenchResult]:
+    """Start a cluster with ``flags`` (its own data directory per round), load it, run
+    every workload, stop it."""
+    server = DsqlRay(workdir, label=f"set{i}-round{rnd}", up_args=tuple(shlex.split(flags)))
+    logdir = workdir / f"logs-{i}-{rnd}"
     logdir.mkdir()
     with ExitStack() as cleanup:
         cleanup.callback(server.stop)
@@ -81,7 +83,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             order = list(range(len(sets)))
             for i in (order if rnd % 2 == 0 else order[::-1]):
-                runs[i].append(one_cluster(workdir, sets[i], i, args))
+                runs[i].append(one_cluster(workdir, sets[i], i, rnd, args))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     report(sets, runs, args)
