@@ -35,15 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import dsql_ray  # noqa: E402
 from dsql_ray.keys import encode_key, table_prefix  # noqa: E402
+from dsql_ray.testing.ports import free_port  # noqa: E402
 
 CLI = [sys.executable, "-m", "dsql_ray.cli"]
 
 
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cli(*args: str, timeout: float = 600) -> str:

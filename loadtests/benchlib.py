@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import psycopg
 
+from dsql_ray.testing.ports import free_port  # noqa: F401  (footprint.py imports it from here)
 from dsql_ray.testing.postgres import PostgresServer
 
 HERE = Path(__file__).resolve().parent
@@ -30,10 +30,6 @@ PGBENCH = shutil.which("pgbench") or "/usr/bin/pgbench"
 RUN_IDS = itertools.count()
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dsn(port: int) -> str:

@@ -14,13 +14,13 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 
 from dsql_ray.testing.pgtools import bin_dirs
+from dsql_ray.testing.ports import free_port
 ACCOUNTS = ("postgres", "nobody")
 
 
@@ -37,10 +37,6 @@ def find_bin_dir() -> Path:
                               + ", ".join(map(str, bin_dirs())))
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _account_ids(bin_dir: Path) -> tuple[str, dict]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -20,16 +19,13 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 
+from dsql_ray.testing.ports import free_port  # noqa: F401  (re-exported to the suites)
 from dsql_ray.testing.protocols import PROTOCOLS
 
 REGION = "us-east-1"
 AWS_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dsql_client(access_key: str, secret_key: str, session_token: str | None = None):
