@@ -28,6 +28,54 @@ class RegionConfig(BaseModel):
         return zones
 
 
+def region_zones(region: str) -> list[str]:
+    """A region's three availability zones, named as AWS names them."""
+    return [f"{region}{letter}" for letter in "abc"]
+
+
+class LinkedConfig(BaseModel):
+    """A multi-region (linked) cluster: two active peer regions and a witness.
+
+    Each region runs its own Ray cluster and its own ``ClusterConfig`` whose ``region``
+    is that region; this part is the same in all three. Every adjudicator's journal
+    stream has a replica in each zone of every region, and a commit is durable on 2 of 3
+    regions, each on 2 of its 3 zones. The adjudicators live in one region at a time
+    (``home``); both peers serve clients and apply the whole log in their own storage.
+    """
+    #: the two peer regions: each a full stack (relays, compute, storage) with its own
+    #: endpoint and cluster id
+    peers: list[str] = Field(default_factory=lambda: ["us-east-1", "us-east-2"])
+    #: the witness region: journal replicas only, no endpoint
+    witness: str = "us-west-2"
+    #: the region whose adjudicators serve at start (default: the first peer)
+    home: str | None = None
+    #: every message between two regions is delayed by half this each way (ms), in the
+    #: transport (there is no netem here)
+    inter_region_rtt_ms: float = Field(default=0.0, ge=0)
+    #: the data-plane address ("host:port") of each region's control endpoint, for
+    #: regions started separately; the embedded linked cluster fills it in
+    controls: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_regions(self) -> LinkedConfig:
+        names = [*self.peers, self.witness]
+        if len(self.peers) != 2 or len(set(names)) != 3:
+            raise ValueError("a linked cluster has two distinct peer regions and a "
+                             "witness region different from both")
+        if self.home is not None and self.home not in self.peers:
+            raise ValueError(f"home region {self.home} is not a peer region")
+        return self
+
+    @property
+    def regions(self) -> list[str]:
+        """Every region, the peers first: the order of journal replica groups."""
+        return [*self.peers, self.witness]
+
+    @property
+    def home_region(self) -> str:
+        return self.home or self.peers[0]
+
+
 class ClusterConfig(BaseModel):
     name: str = "local"
     #: the client endpoint's listen address; None: the address of the node each relay
@@ -40,6 +88,9 @@ class ClusterConfig(BaseModel):
     #: disk of the node that runs the actor (the same path on every node)
     data_dir: Path = Field(default_factory=lambda: default_data_dir("local"))
     region: RegionConfig = Field(default_factory=RegionConfig)
+    #: a linked multi-region cluster (``region`` is then one of its regions); None: a
+    #: single-region cluster
+    linked: LinkedConfig | None = None
     #: compute actors beside each serving zone's relay
     compute_per_zone: int = Field(default=2, ge=1, le=64)
     #: which zones run a relay and compute: "first" (the embedded default: one endpoint)
@@ -89,6 +140,25 @@ class ClusterConfig(BaseModel):
         if self.allow_plaintext and not (self.host and _is_loopback(self.host)):
             raise ValueError("plaintext clients are allowed only on a loopback address")
         return self
+
+    @model_validator(mode="after")
+    def _check_linked(self) -> ClusterConfig:
+        if self.linked is not None and self.region.name not in self.linked.regions:
+            raise ValueError(f"region {self.region.name} is not one of the linked "
+                             f"regions {', '.join(self.linked.regions)}")
+        return self
+
+    @property
+    def is_witness(self) -> bool:
+        """This region only keeps journal replicas (no endpoint, storage or compute)."""
+        return self.linked is not None and self.region.name == self.linked.witness
+
+    def journal_zones(self) -> list[list[str]]:
+        """The zones holding a replica of every journal stream, grouped by region."""
+        if self.linked is None:
+            return [list(self.region.zones)]
+        return [list(self.region.zones) if r == self.region.name else region_zones(r)
+                for r in self.linked.regions]
 
     @property
     def namespace(self) -> str:

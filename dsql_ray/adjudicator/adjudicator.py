@@ -56,6 +56,7 @@ from ..keys import table_prefix
 from ..transport.interface import ask
 from .interface import Abort, Outcome, Prepare, Resolve
 from .links import JournalLink
+from .quorum import Quorum
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +84,8 @@ def conflict(key: bytes) -> SerializationFailure:
 
 class Adjudicator:
     def __init__(self, index: int, ranges: Sequence[tuple[bytes, bytes | None]],
-                 journals: Sequence[Any], *, peers: Sequence[Any] = (), quorum: int = 2,
+                 journals: Sequence[Any], *, peers: Sequence[Any] = (),
+                 quorum: int | Quorum = 2,
                  clock: HybridLogicalClock | None = None,
                  txn_ids: Callable[[], str] | None = None,
                  lead_us: int = int(limits.closed_lead_ms * 1000),
@@ -95,8 +97,9 @@ class Adjudicator:
         self._lows = [low for low, _ in self.ranges]
         self.low, self.high = self.ranges[index]
         self.clock = clock or HybridLogicalClock()
-        self.quorum = quorum
         self._journal_clients = list(journals)
+        self.quorum = (quorum if isinstance(quorum, Quorum)
+                       else Quorum.flat(len(self._journal_clients), quorum))
         self._peers = list(peers)          # adjudicator clients, by index (self included)
         self._txn_ids = txn_ids or (lambda: uuid.uuid4().hex)
         self.links: list[JournalLink] = []
@@ -143,8 +146,9 @@ class Adjudicator:
                                          for j in self._journal_clients),
                                        return_exceptions=True)
         reachable = [(i, a) for i, a in enumerate(answers) if not isinstance(a, BaseException)]
-        if len(reachable) < self.quorum:
-            raise Unavailable(f"adjudicator {self.index}: journal quorum unreachable")
+        if not self.quorum.covers(i for i, _ in reachable):
+            raise Unavailable(f"adjudicator {self.index}: journal quorum unreachable "
+                              f"({self.quorum.describe()} needed)")
         best, (last_seq, last_ts, _, _) = max(reachable,
                                               key=lambda ia: (ia[1].last_epoch, ia[1].seq))
         self.epoch = max(a.epoch for _, a in reachable) + 1
@@ -233,8 +237,7 @@ class Adjudicator:
 
     # -- durability ---------------------------------------------------------------------
     def on_ack(self) -> None:
-        acked = sorted((link.acked_seq for link in self.links), reverse=True)
-        durable = acked[self.quorum - 1]
+        durable = self.quorum.durable([link.acked_seq for link in self.links])
         if durable <= self.durable_seq or durable < self._durable_floor:
             return
         self.durable_seq = durable

@@ -6,7 +6,7 @@ import logging
 from typing import Callable
 
 from ..clock import HybridLogicalClock
-from ..control.topology import adjudicator_names, journal_names
+from ..control.topology import adjudicator_names, journal_names, journal_quorum
 from ..errors import Unavailable
 from .adjudicator import Adjudicator
 
@@ -35,7 +35,7 @@ async def start_adjudicator(spec, config, directory, *,
     adj = Adjudicator(spec.index, config.shard_ranges(),
                       [directory.client(name, timeout_s=5.0) for name in journal_names(config)],
                       peers=[directory.client(name) for name in adjudicator_names(config)],
-                      quorum=config.journal_quorum, clock=clock, txn_ids=txn_ids,
+                      quorum=journal_quorum(config), clock=clock, txn_ids=txn_ids,
                       lead_us=int(config.closed_lead_ms * 1000),
                       cap_ahead_us=int(config.lease_cap_ms * 1000),
                       clock_error_us=int(config.clock_error_ms * 1000))

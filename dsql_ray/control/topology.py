@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..adjudicator.quorum import Quorum
 from ..config import ClusterConfig
 
 
@@ -65,7 +66,19 @@ def plan_topology(config: ClusterConfig) -> list[ActorSpec]:
 
 
 def journal_names(config: ClusterConfig) -> list[str]:
-    return [f"journal-{z}" for z in config.region.zones]
+    """Every replica of a journal stream: one per zone, of every linked region."""
+    return [f"journal-{z}" for zones in config.journal_zones() for z in zones]
+
+
+def journal_quorum(config: ClusterConfig) -> Quorum:
+    """Single region: ``journal_quorum`` of its zones. Linked: 2 of 3 regions, each on
+    ``journal_quorum`` of its zones."""
+    groups, start = [], 0
+    for zones in config.journal_zones():
+        groups.append(list(range(start, start + len(zones))))
+        start += len(zones)
+    return Quorum(groups, 1 if len(groups) == 1 else len(groups) // 2 + 1,
+                  config.journal_quorum)
 
 
 def adjudicator_names(config: ClusterConfig) -> list[str]:
