@@ -40,8 +40,6 @@ from dsql_ray.testing.ports import free_port  # noqa: E402
 CLI = [sys.executable, "-m", "dsql_ray.cli"]
 
 
-
-
 def cli(*args: str, timeout: float = 600) -> str:
     return subprocess.run(CLI + list(args), check=True, capture_output=True, text=True,
                           timeout=timeout).stdout

@@ -30,8 +30,6 @@ PGBENCH = shutil.which("pgbench") or "/usr/bin/pgbench"
 RUN_IDS = itertools.count()
 
 
-
-
 def dsn(port: int) -> str:
     return f"host=127.0.0.1 port={port} dbname=postgres user=admin sslmode=disable"
 
@@ -230,8 +228,6 @@ def fmt(value: float | None, spec: str = ".2f") -> str:
 
 def ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.2f}x" if a is not None and b else "-"
-
-
 
 
 def run(main) -> None:

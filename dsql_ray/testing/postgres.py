@@ -37,8 +37,6 @@ def find_bin_dir() -> Path:
                               + ", ".join(map(str, bin_dirs())))
 
 
-
-
 def _account_ids(bin_dir: Path) -> tuple[str, dict]:
     """subprocess keyword arguments that drop root to an account able to run postgres."""
     if os.geteuid() != 0:

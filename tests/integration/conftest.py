@@ -26,8 +26,6 @@ REGION = "us-east-1"
 AWS_CREDENTIAL_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
 
 
-
-
 def dsql_client(access_key: str, secret_key: str, session_token: str | None = None):
     return boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
                          aws_session_token=session_token).client("dsql", region_name=REGION)
